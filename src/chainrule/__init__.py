@@ -1,0 +1,27 @@
+"""chainrule: the chain rule done by the machine, for NumPy code.
+
+    import numpy as np, chainrule as cr
+    cr.grad(lambda x: (x**2 + 1)**3)(2.0)          # 300.0
+"""
+
+from __future__ import annotations
+
+from . import ops as _ops  # noqa: F401  (fills the primitive table)
+from .core import methods as _methods  # noqa: F401
+from .core.errors import ChainruleError, GradientError, LeftGraphError, ShapeError
+from .core.primitive import Primitive, defjvp, defvjp, primitive
+from .core.tensor import Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, tensor
+from . import numpy  # noqa: E402
+from .transforms import (
+    elementwise_grad, grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, linearize,
+    value_and_grad, vjp,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ChainruleError", "GradientError", "LeftGraphError", "ShapeError", "Primitive", "Tensor",
+    "defjvp", "defvjp", "elementwise_grad", "enable_grad", "grad", "hessian", "hvp",
+    "is_grad_enabled", "jacfwd", "jacobian", "jacrev", "jvp", "linearize", "no_grad", "numpy",
+    "primitive", "set_grad_enabled", "tensor", "value_and_grad", "vjp",
+]

@@ -1,0 +1,70 @@
+"""Errors that name the operation, the shapes and the user's own source line."""
+
+from __future__ import annotations
+
+import linecache
+import os
+import sys
+
+_PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_NUMPY = os.path.dirname(os.path.abspath(__import__("numpy").__file__))
+
+
+def _is_library(filename: str) -> bool:
+    return (
+        filename.startswith(_PKG)
+        or filename.startswith(_NUMPY)
+        or filename.startswith("<frozen")
+        or os.sep + "contextlib.py" in filename
+        or os.sep + "functools.py" in filename
+    )
+
+
+def user_site(skip: int = 1) -> tuple[str, int] | None:
+    """(filename, lineno) of the innermost frame outside chainrule and numpy."""
+    f = sys._getframe(skip)
+    while f is not None:
+        fn = f.f_code.co_filename
+        if not _is_library(fn):
+            return fn, f.f_lineno
+        f = f.f_back
+    return None
+
+
+def format_site(site: tuple[str, int] | None) -> str:
+    if site is None:
+        return "<unknown location>"
+    fn, ln = site
+    code = linecache.getline(fn, ln).strip()
+    return f"{fn}:{ln}" + (f": {code}" if code else "")
+
+
+def user_line() -> str:
+    return format_site(user_site(2))
+
+
+class ChainruleError(Exception):
+    """Base class of chainrule's own errors."""
+
+
+class GradientError(ChainruleError, RuntimeError):
+    """A gradient cannot be computed correctly; the message says what to do."""
+
+
+class LeftGraphError(ChainruleError, TypeError):
+    """A traced value left the graph (float(), math.*, np.asarray ...)."""
+
+
+class ShapeError(ChainruleError, ValueError):
+    """Operands whose shapes do not fit."""
+
+
+def shapes_of(args) -> str:
+    out = []
+    for a in args:
+        shp = getattr(a, "shape", None)
+        if shp is not None:
+            out.append(str(tuple(shp)))
+        elif isinstance(a, (int, float, complex)):
+            out.append("scalar")
+    return ", ".join(out)

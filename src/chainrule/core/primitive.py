@@ -1,0 +1,321 @@
+"""Primitives: the table entries that hold a forward function and its VJP/JVP rules.
+
+Calling a primitive is the engine's hot path (``apply``).  With no Tensor among the
+arguments it is the bare NumPy call.  With Tensors it unwraps them, runs NumPy once,
+and when something needs a derivative records one ``Node`` (a few slot writes) and/or
+pushes forward-mode tangents through the JVP rules.
+
+Rule conventions (both are functions of plain values *or* Tensors, written with
+chainrule's own operations so that they can themselves be differentiated):
+
+* VJP rule for argument i:   ``rule(g, ans, *args, **kw) -> cotangent of args[i]``
+* JVP rule for argument i:   ``rule(dx, ans, *args, **kw) -> tangent of ans``
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from . import errors
+from .state import STATE, next_seq
+
+_ndarray = np.ndarray
+Tensor: Any = None  # set by core.tensor (avoids an import cycle)
+
+
+class Meta:
+    """Stands in for an argument whose value no rule needs: only its shape and dtype."""
+
+    __slots__ = ("shape", "dtype", "ndim", "size")
+
+    def __init__(self, v: Any) -> None:
+        v = v if hasattr(v, "shape") else np.asarray(v)
+        self.shape = v.shape
+        self.dtype = v.dtype
+        self.ndim = v.ndim
+        self.size = v.size
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"Meta(shape={self.shape}, dtype={self.dtype})"
+
+
+class Node:
+    """One recorded operation (or a leaf).  Holds no reference to its output tensor."""
+
+    __slots__ = (
+        "prim", "args", "kw", "ans", "parents", "seq", "shape", "dtype",
+        "vcs", "fwa", "ref", "site", "__weakref__",
+    )
+
+    def __init__(self) -> None:
+        self.fwa = None
+        self.ref = None
+        self.site = None
+        self.vcs = None
+
+    @property
+    def name(self) -> str:
+        return "leaf" if self.prim is None else self.prim.name
+
+
+def leaf_node(shape: tuple, dtype: Any, ref: Any = None) -> Node:
+    n = Node()
+    n.prim = None
+    n.args = ()
+    n.kw = None
+    n.ans = None
+    n.parents = ()
+    n.seq = next_seq()
+    n.shape = shape
+    n.dtype = dtype
+    n.ref = ref
+    return n
+
+
+class Primitive:
+    """A differentiable operation: ``fwd`` on plain values plus its rules.
+
+    ``saves``: indices of positional arguments whose *values* the rules need (None: all);
+    the others are kept only as shape/dtype.  ``saves_ans``: the rules use ``ans``.
+    ``view``: the result may share memory with argument 0 (in-place writes through it
+    must be seen by version counters).  ``nondiff``: the result is a plain array and
+    cuts the gradient (argmax, floor, comparisons ...).
+    """
+
+    def __init__(
+        self,
+        fwd: Callable,
+        name: str | None = None,
+        *,
+        saves: tuple[int, ...] | None = None,
+        saves_ans: bool = True,
+        view: bool = False,
+        nondiff: bool = False,
+    ) -> None:
+        self.fwd = fwd
+        self.name = name or getattr(fwd, "__name__", "primitive")
+        self.vjps: dict[int, Callable] = {}
+        self.jvps: dict[int, Callable] = {}
+        self.jvp_all: Callable | None = None
+        self.saves = None if saves is None else frozenset(saves)
+        self.saves_ans = saves_ans
+        self.view = view
+        self.nondiff = nondiff
+        self.__doc__ = getattr(fwd, "__doc__", None)
+        self.__name__ = self.name
+        self.__wrapped__ = fwd
+
+    def __call__(self, *args: Any, **kw: Any) -> Any:
+        return apply(self, args, kw)
+
+    def __repr__(self) -> str:
+        return f"<chainrule primitive {self.name}>"
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        # lets a primitive serve directly as a method (Tensor.sum = sum_prim)
+        if obj is None:
+            return self
+        return lambda *a, **k: apply(self, (obj,) + a, k)
+
+
+def _tangent_levels(args: tuple, ceiling: int) -> list[int]:
+    levels: set[int] = set()
+    for a in args:
+        if isinstance(a, Tensor) and a._fw is not None:
+            for lv in a._fw:
+                if lv < ceiling:
+                    levels.add(lv)
+    return sorted(levels)
+
+
+def _fail(prim: Primitive, args: tuple, kw: dict, exc: Exception) -> None:
+    kind = errors.ShapeError if isinstance(exc, ValueError) else type(exc)
+    try:
+        err = kind(
+            f"{prim.name}: {exc} (argument shapes: {errors.shapes_of(args) or 'none'})\n"
+            f"  at {errors.user_line()}"
+        )
+    except Exception:
+        raise exc from None
+    raise err from None
+
+
+def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
+    T = Tensor
+    for a in args:
+        if isinstance(a, T):
+            break
+    else:
+        return prim.fwd(*args, **kw)  # fast path: plain NumPy
+
+    raw = []
+    parents = []
+    rec = False
+    fw = False
+    for a in args:
+        if isinstance(a, T):
+            raw.append(a._value)
+            n = a._node
+            parents.append(n)
+            if n is not None:
+                rec = True
+                if a._vc[0] != a._nv:
+                    _stale(prim, a)
+            if a._fw is not None:
+                fw = True
+        else:
+            raw.append(a)
+            parents.append(None)
+    try:
+        ans = prim.fwd(*raw, **kw)
+    except (ValueError, TypeError, IndexError, np.linalg.LinAlgError) as exc:
+        _fail(prim, args, kw, exc)
+    if prim.nondiff:
+        return ans
+    if ans.__class__ is not _ndarray:
+        ans = np.asarray(ans)
+    out = T.__new__(T)
+    out._value = ans
+    out._node = None
+    out._fw = None
+    out.grad = None
+    vc = None
+    if prim.view and not ans.flags.owndata and isinstance(args[0], T):
+        vc = args[0]._vc
+    out._vc = vc if vc is not None else [0, None]
+    out._nv = out._vc[0]
+    st = STATE
+    if rec and st.grad_enabled:
+        node = Node()
+        node.prim = prim
+        node.kw = kw
+        node.parents = tuple(parents)
+        node.seq = next_seq()
+        node.shape = ans.shape
+        node.dtype = ans.dtype
+        saves = prim.saves
+        vcs = []
+        if saves is None:
+            node.args = tuple(raw)
+            for a in args:
+                if isinstance(a, T):
+                    vcs.append((a._vc, a._vc[0]))
+        else:
+            node.args = tuple(
+                r if (i in saves or not hasattr(r, "shape")) else Meta(r) for i, r in enumerate(raw)
+            )
+            for i in saves:
+                a = args[i] if i < len(args) else None
+                if isinstance(a, T):
+                    vcs.append((a._vc, a._vc[0]))
+        if prim.saves_ans:
+            node.ans = ans
+            vcs.append((out._vc, out._vc[0]))
+        else:
+            node.ans = Meta(ans)
+        node.vcs = vcs
+        if st.anomaly:
+            node.site = errors.user_site(2)
+        out._node = node
+    if fw:
+        levels = _tangent_levels(args, st.fw_ceiling)
+        if levels:
+            _push_tangents(prim, args, kw, out, levels)
+            if out._node is not None:
+                out._node.fwa = (tuple(a._fw if isinstance(a, T) else None for a in args), out._fw)
+    if st.anomaly:
+        from ..check.anomaly import check_forward  # noqa: PLC0415  (rare path)
+
+        check_forward(prim, args, out)
+    return out
+
+
+def _push_tangents(prim: Primitive, args: tuple, kw: dict, out: Any, levels: list[int]) -> None:
+    st = STATE
+    T = Tensor
+    saved = st.fw_ceiling
+    out._fw = {}
+    for lv in levels:
+        st.fw_ceiling = lv
+        try:
+            if prim.jvp_all is not None:
+                ts = [
+                    (a._fw.get(lv) if isinstance(a, T) and a._fw is not None else None) for a in args
+                ]
+                t = prim.jvp_all(ts, out, *args, **kw)
+            else:
+                t = None
+                for i, a in enumerate(args):
+                    if not isinstance(a, T) or a._fw is None:
+                        continue
+                    dx = a._fw.get(lv)
+                    if dx is None:
+                        continue
+                    rule = prim.jvps.get(i)
+                    if rule is None:
+                        raise NotImplementedError(
+                            f"{prim.name} has no JVP (forward-mode) rule for argument {i}; "
+                            f"register one with cr.defjvp({prim.name}, ...)\n  at {errors.user_line()}"
+                        )
+                    ti = rule(dx, out, *args, **kw)
+                    t = ti if t is None else t + ti
+            if t is None:
+                continue
+            from ..ops.util import fit_tangent  # noqa: PLC0415
+
+            out._fw[lv] = fit_tangent(t, out)
+        finally:
+            st.fw_ceiling = saved
+
+
+def _stale(prim: Primitive, a: Any) -> None:
+    site = a._vc[1]
+    raise errors.GradientError(
+        f"{prim.name}: an input of shape {tuple(a.shape)} was modified in place through a view "
+        f"(at {errors.format_site(site)}) after it was computed, so its recorded history no "
+        f"longer matches its value and its gradient would be wrong.\n  at {errors.user_line()}\n"
+        "  Modify a copy instead (t = t.clone() before writing to a view of it), "
+        "or write to the tensor itself."
+    )
+
+
+def primitive(fwd: Callable | None = None, **options: Any) -> Any:
+    """Decorator: make ``fwd`` (a function of plain NumPy values) a chainrule primitive.
+
+    Then give it rules with :func:`defvjp` / :func:`defjvp`.  Options are those of
+    :class:`Primitive` (``saves``, ``saves_ans``, ``nondiff``).
+    """
+    if fwd is None:
+        return lambda f: Primitive(f, **options)
+    return Primitive(fwd, **options)
+
+
+def defvjp(prim: Primitive, *rules: Callable | None, argnums: tuple[int, ...] | None = None) -> None:
+    """Give ``prim`` VJP rules, one per positional argument: ``rule(g, ans, *args, **kw)``.
+
+    ``None`` marks an argument that the gradient does not flow into.
+    """
+    _check_prim(prim, "defvjp")
+    idx = range(len(rules)) if argnums is None else argnums
+    for i, r in zip(idx, rules):
+        if r is not None:
+            prim.vjps[i] = r
+
+
+def defjvp(prim: Primitive, *rules: Callable | None, argnums: tuple[int, ...] | None = None) -> None:
+    """Give ``prim`` JVP rules, one per positional argument: ``rule(dx, ans, *args, **kw)``."""
+    _check_prim(prim, "defjvp")
+    idx = range(len(rules)) if argnums is None else argnums
+    for i, r in zip(idx, rules):
+        if r is not None:
+            prim.jvps[i] = r
+
+
+def _check_prim(prim: Any, what: str) -> None:
+    if not isinstance(prim, Primitive):
+        raise TypeError(
+            f"{what} expects a chainrule primitive (decorate the function with @cr.primitive), "
+            f"got {type(prim).__name__}"
+        )

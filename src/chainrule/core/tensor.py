@@ -1,0 +1,451 @@
+"""Tensor: an ndarray with a place in the graph.  PyTorch's conventions, NumPy's dtypes."""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from . import errors
+from . import primitive as P
+from .state import STATE
+
+
+class Tensor:
+    """A NumPy array that records the operations applied to it.
+
+    ``requires_grad=True`` makes it a leaf whose ``.grad`` receives gradients from
+    ``backward()``.  Every NumPy function and operator applied to it returns a Tensor
+    (NEP 13 / NEP 18 dispatch onto chainrule's primitive table).
+    """
+
+    __slots__ = ("_value", "_node", "_fw", "_vc", "_nv", "grad", "__weakref__")
+    __array_priority__ = 1000
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        if isinstance(data, Tensor):
+            if data._node is not None or data._fw is not None:
+                raise errors.LeftGraphError(
+                    "cr.tensor(t) of a tensor that is part of a graph would cut its history; "
+                    "use t.detach() (a constant) or t.clone() (keeps the history)"
+                )
+            data = data._value
+        value = np.array(data, dtype=dtype, copy=True) if not isinstance(data, np.ndarray) or dtype is not None else data
+        if value.dtype == object:
+            raise TypeError(
+                "cr.tensor: could not make a numeric array from the data (got dtype object); "
+                "to build from Tensors use cr.numpy.stack or cr.numpy.array"
+            )
+        self._value = value
+        self._node = None
+        self._fw = None
+        self._vc = [0, None]
+        self._nv = 0
+        self.grad = None
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, value: Any, node: P.Node | None, fw: dict | None) -> Tensor:
+        t = cls.__new__(cls)
+        t._value = value if isinstance(value, np.ndarray) else np.asarray(value)
+        t._node = node
+        t._fw = fw
+        t._vc = [0, None]
+        t._nv = 0
+        t.grad = None
+        return t
+
+    # --- graph bookkeeping -------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._node is not None
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        self.requires_grad_(flag)
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        if flag:
+            if self._node is None:
+                k = self._value.dtype.kind
+                if k not in "fc":
+                    raise errors.GradientError(
+                        f"only floating-point and complex tensors can require gradients; this one "
+                        f"has dtype {self._value.dtype}. Convert it first: "
+                        f"cr.tensor(data, dtype=np.float64, requires_grad=True)"
+                    )
+                self._node = P.leaf_node(self._value.shape, self._value.dtype, weakref.ref(self))
+                self._nv = self._vc[0]
+        else:
+            if self._node is not None and self._node.prim is not None:
+                raise errors.GradientError(
+                    "requires_grad_(False) on a tensor computed from others; use .detach()"
+                )
+            self._node = None
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None or self._node.prim is None
+
+    @property
+    def grad_fn(self) -> str | None:
+        n = self._node
+        return None if n is None or n.prim is None else n.prim.name
+
+    def retain_grad(self) -> None:
+        """Keep the gradient of this non-leaf tensor in ``.grad`` after backward()."""
+        if self._node is None:
+            raise errors.GradientError("retain_grad() on a tensor that does not require grad")
+        if self._node.ref is None:
+            self._node.ref = weakref.ref(self)
+
+    def backward(
+        self,
+        gradient: Any = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+    ) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (PyTorch semantics)."""
+        from .graph import backward as run  # noqa: PLC0415
+
+        if self._node is None:
+            raise errors.GradientError(
+                f"backward() on a tensor of shape {self.shape} that does not depend on any "
+                f"tensor with requires_grad=True.\n  at {errors.user_line()}\n  Create the inputs "
+                f"with cr.tensor(..., requires_grad=True) (and not inside cr.no_grad())."
+            )
+        if gradient is None:
+            if self._value.size != 1:
+                raise errors.GradientError(
+                    f"backward() of an output of shape {self.shape} needs gradient=... (an array "
+                    f"of that shape), because only a scalar has an implicit gradient of 1.\n"
+                    f"  at {errors.user_line()}\n  Reduce it first (y.sum().backward()) or pass "
+                    f"y.backward(gradient=np.ones({self.shape}))."
+                )
+            g = np.ones(self._value.shape, self._value.dtype)
+        else:
+            g = gradient
+            if isinstance(g, Tensor):
+                g = g if create_graph else g._value
+            else:
+                g = np.asarray(g, dtype=self._value.dtype)
+            if tuple(g.shape) != self.shape:
+                raise errors.ShapeError(
+                    f"backward(gradient=...): gradient has shape {tuple(g.shape)} but the output "
+                    f"has shape {self.shape}\n  at {errors.user_line()}"
+                )
+        retain = create_graph if retain_graph is None else retain_graph
+        run([self._node], [g], create_graph=create_graph, retain_graph=retain)
+
+    def detach(self) -> Tensor:
+        """The same values, cut from the graph (shares memory, like PyTorch)."""
+        t = Tensor._make(self._value, None, None)
+        t._vc = self._vc
+        return t
+
+    def detach_(self) -> Tensor:
+        self._node = None
+        self._fw = None
+        return self
+
+    def clone(self) -> Tensor:
+        from ..ops import shape as S  # noqa: PLC0415
+
+        return S.copy(self)
+
+    def zero_(self) -> Tensor:
+        with no_grad():
+            self._value[...] = 0
+            self._bump()
+        return self
+
+    # --- values ------------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The value as an ndarray (no copy).  Refuses a tensor that requires grad,
+        like PyTorch: call .detach().numpy() to say you mean to leave the graph."""
+        if self._node is not None or self._fw is not None:
+            raise errors.LeftGraphError(
+                f"numpy() on a tensor of shape {self.shape} that requires grad would drop its "
+                f"gradient.\n  at {errors.user_line()}\n  Use t.detach().numpy() if you mean to "
+                f"leave the graph."
+            )
+        return self._value
+
+    def item(self) -> Any:
+        """The single value as a Python number (not differentiable, like PyTorch)."""
+        if self._value.size != 1:
+            raise ValueError(f"item(): only a tensor of one element has an item; shape {self.shape}")
+        return self._value.item()
+
+    def tolist(self) -> Any:
+        return self._value.tolist()
+
+    @property
+    def data(self) -> Tensor:
+        return self.detach()
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._value.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._value.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self._value.ndim
+
+    @property
+    def size(self) -> int:
+        return self._value.size
+
+    def dim(self) -> int:
+        return self._value.ndim
+
+    def numel(self) -> int:
+        return self._value.size
+
+    def __len__(self) -> int:
+        if self._value.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self._value)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self._value.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        for i in range(len(self._value)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        body = np.array2string(self._value, separator=", ", prefix="tensor(")
+        extra = ""
+        n = self._node
+        if n is not None:
+            extra = ", requires_grad=True" if n.prim is None else f", grad_fn={n.prim.name}"
+        if self._value.dtype not in (np.float64, np.int64, np.bool_):
+            extra = f", dtype={self._value.dtype}" + extra
+        return f"tensor({body}{extra})"
+
+    __hash__ = object.__hash__
+
+    def _bump(self) -> None:
+        vc = self._vc
+        vc[0] += 1
+        vc[1] = errors.user_site(3)
+
+    def _leaving(self, how: str, instead: str) -> None:
+        if self._node is not None or self._fw is not None:
+            raise errors.LeftGraphError(
+                f"{how} on a traced value of shape {self.shape} would take it out of the graph "
+                f"and make the gradient silently wrong.\n  at {errors.user_line()}\n  {instead}"
+            )
+
+    def __float__(self) -> float:
+        self._leaving(
+            "float() (or a math.* function)",
+            "Use NumPy functions instead of math.* (np.exp, not math.exp), keep the value as a "
+            "tensor, or call t.item() / t.detach() if you mean a constant.",
+        )
+        return float(self._value)
+
+    def __int__(self) -> int:
+        self._leaving("int()", "Keep the value as a tensor, or call int(t.item()) for a constant.")
+        return int(self._value)
+
+    def __complex__(self) -> complex:
+        self._leaving("complex()", "Keep the value as a tensor, or use t.item().")
+        return complex(self._value)
+
+    def __index__(self) -> int:
+        if self._value.dtype.kind not in "iub":
+            raise TypeError(f"only integer tensors can be used as an index, not {self.dtype}")
+        return int(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        self._leaving(
+            "np.asarray / np.array (or a NumPy function without a chainrule rule)",
+            "Use NumPy functions on the tensor directly (they dispatch to chainrule), "
+            "cr.numpy.array([...]) to build an array from tensors, or t.detach() for a constant.",
+        )
+        v = self._value
+        if dtype is not None and v.dtype != dtype:
+            return v.astype(dtype)
+        return v.copy() if copy else v
+
+    # --- NumPy dispatch (NEP 13 / NEP 18) ---------------------------------------------
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        from ..numpy.dispatch import ufunc_dispatch  # noqa: PLC0415
+
+        return ufunc_dispatch(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Callable, types: Any, args: tuple, kwargs: dict) -> Any:
+        from ..numpy.dispatch import function_dispatch  # noqa: PLC0415
+
+        return function_dispatch(func, args, kwargs)
+
+    # In-place writes: NumPy semantics on the storage (views see them), a version bump
+    # that saved values are checked against, and the tensor rebased onto the new node.
+    def _inplace(self, prim: Any, other: Any, kw: dict | None = None) -> Tensor:
+        kw = kw or {}
+        st = STATE
+        tracked = (
+            self._node is not None or self._fw is not None
+            or (isinstance(other, Tensor) and (other._node is not None or other._fw is not None))
+        )
+        if not (tracked and st.grad_enabled) and self._fw is None and not (
+            isinstance(other, Tensor) and other._fw is not None
+        ):
+            ov = other._value if isinstance(other, Tensor) else other
+            res = prim.fwd(self._value, ov, **kw)
+            self._write(res, prim.name)
+            self._bump()
+            if self._node is not None and self._node.prim is None:
+                self._nv = self._vc[0]  # a leaf's history is itself: still valid
+            return self
+        if self._node is not None and self._node.prim is None and st.grad_enabled:
+            raise errors.GradientError(
+                f"{prim.name} in place on a leaf tensor of shape {self.shape} that requires grad: "
+                f"its gradient would be lost.\n  at {errors.user_line()}\n  Write x = x {_sym(prim)} y "
+                f"instead, or do the update inside `with cr.no_grad():` (as an optimizer step does)."
+            )
+        r = prim(self, other, **kw)
+        node = r._node
+        if node is not None and node.args is not None:
+            # the new node may have saved our old storage: keep a snapshot of it
+            node.args = tuple(a.copy() if a is self._value else a for a in node.args)
+        self._write(r._value, prim.name)
+        self._bump()
+        self._node = node
+        self._fw = r._fw
+        self._nv = self._vc[0]
+        if node is not None and node.vcs:
+            node.vcs = [(vc, ver) for vc, ver in node.vcs if vc is not self._vc and vc is not r._vc]
+        return self
+
+    def _write(self, res: Any, name: str) -> None:
+        res = np.asarray(res)
+        if res.shape != self._value.shape:
+            raise errors.ShapeError(
+                f"{name} in place: the result has shape {res.shape} but the tensor has shape "
+                f"{self.shape}\n  at {errors.user_line()}"
+            )
+        if not np.can_cast(res.dtype, self._value.dtype, casting="same_kind"):
+            raise TypeError(
+                f"{name} in place: cannot store a {res.dtype} result in a {self.dtype} tensor\n"
+                f"  at {errors.user_line()}"
+            )
+        self._value[...] = res
+
+    def __setitem__(self, idx: Any, v: Any) -> None:
+        from ..ops import index as I  # noqa: PLC0415
+
+        idx = I.raw_index(idx)
+        tracked = (self._node is not None or self._fw is not None) or (
+            isinstance(v, Tensor) and (v._node is not None or v._fw is not None)
+        )
+        if not tracked or not (STATE.grad_enabled or self._fw is not None):
+            self._value[idx] = v._value if isinstance(v, Tensor) else v
+            self._bump()
+            if self._node is not None and self._node.prim is None:
+                self._nv = self._vc[0]
+            return
+        if self._node is not None and self._node.prim is None and STATE.grad_enabled:
+            raise errors.GradientError(
+                f"item assignment on a leaf tensor of shape {self.shape} that requires grad: its "
+                f"gradient would be lost.\n  at {errors.user_line()}\n  Assign into a copy "
+                f"(y = x.clone(); y[i] = v) or build the result with np.where / concatenation."
+            )
+        r = I.setitem(self, v, idx=idx)
+        self._value[idx] = r._value[idx]
+        self._bump()
+        self._node = r._node
+        self._fw = r._fw
+        self._nv = self._vc[0]
+
+
+def _sym(prim: Any) -> str:
+    return {"add": "+", "subtract": "-", "multiply": "*", "true_divide": "/", "divide": "/",
+            "power": "**", "matmul": "@", "floor_divide": "//"}.get(prim.name, prim.name)
+
+
+P.Tensor = Tensor
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """A new Tensor holding a copy of ``data`` (keeps NumPy's dtype; float64 for Python floats)."""
+    if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in _flat(data)):
+        raise TypeError(
+            "cr.tensor() of a list that holds Tensors would cut their gradients; "
+            "use cr.numpy.stack(...) or cr.numpy.array([...]) instead"
+        )
+    if isinstance(data, np.ndarray):
+        data = np.array(data, dtype=dtype, copy=True)
+        dtype = None
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def _flat(x: Any) -> Iterator[Any]:
+    stack = [x]
+    while stack:
+        y = stack.pop()
+        if isinstance(y, (list, tuple)):
+            stack.extend(y)
+        else:
+            yield y
+
+
+class _GradMode:
+    """Context manager and decorator that sets grad recording for the current thread."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._saved: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._saved.append(STATE.grad_enabled)
+        STATE.grad_enabled = self.enabled
+
+    def __exit__(self, *exc: Any) -> None:
+        STATE.grad_enabled = self._saved.pop()
+
+    def __call__(self, fn: Callable) -> Callable:
+        enabled = self.enabled
+
+        @functools.wraps(fn)
+        def wrapper(*a: Any, **k: Any) -> Any:
+            with _GradMode(enabled):
+                return fn(*a, **k)
+
+        return wrapper
+
+
+def no_grad() -> _GradMode:
+    """``with cr.no_grad():`` or ``@cr.no_grad()``: record nothing (inference, optimizer steps)."""
+    return _GradMode(False)
+
+
+def enable_grad() -> _GradMode:
+    """``with cr.enable_grad():`` record again inside a no_grad block."""
+    return _GradMode(True)
+
+
+def is_grad_enabled() -> bool:
+    return STATE.grad_enabled
+
+
+class set_grad_enabled(_GradMode):
+    def __init__(self, mode: bool) -> None:
+        super().__init__(mode)
+        self._saved = [STATE.grad_enabled]
+        STATE.grad_enabled = mode
+
+    def __enter__(self) -> None:
+        pass

@@ -1,0 +1,68 @@
+"""NEP 13 / NEP 18 entry points: a dict lookup from the NumPy callable to its rule."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..core.errors import user_line
+from .registry import FUNCTIONS, UFUNCS
+
+
+def _unsupported(what: str) -> NotImplementedError:
+    return NotImplementedError(
+        f"{what} has no chainrule rule, so it cannot be differentiated (chainrule never "
+        f"returns a silent zero gradient).\n  at {user_line()}\n  Register one: decorate a "
+        f"NumPy implementation with @cr.primitive and give it rules with cr.defvjp / cr.defjvp, "
+        f"or call it on t.detach() if the result is a constant."
+    )
+
+
+_REDUCE = {np.add: "sum", np.multiply: "prod", np.maximum: "max", np.minimum: "min"}
+_ACCUMULATE = {np.add: "cumsum", np.multiply: "cumprod"}
+
+
+def ufunc_dispatch(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
+    if method == "__call__":
+        prim = UFUNCS.get(ufunc)
+        if prim is None:
+            raise _unsupported(f"np.{ufunc.__name__}")
+        if kwargs:
+            out = kwargs.pop("out", None)
+            if out is not None and any(o is not None for o in out):
+                raise NotImplementedError(
+                    f"np.{ufunc.__name__}(..., out=...) on Tensors: writing into a preallocated "
+                    f"array would leave the graph.\n  at {user_line()}\n  Use the return value "
+                    f"(y = np.{ufunc.__name__}(x)) or an in-place operator on a Tensor (x += y)."
+                )
+            dtype = kwargs.pop("dtype", None)
+            if kwargs:
+                raise NotImplementedError(
+                    f"np.{ufunc.__name__}: keyword(s) {sorted(kwargs)} are not supported on Tensors"
+                )
+            if dtype is not None:
+                from ..ops.elementwise import astype  # noqa: PLC0415
+
+                return astype(prim(*inputs), dtype=dtype)
+        return prim(*inputs)
+    from .registry import NAMES  # noqa: PLC0415
+
+    table = _REDUCE if method == "reduce" else _ACCUMULATE if method == "accumulate" else {}
+    name = table.get(ufunc)
+    if name is None:
+        raise _unsupported(f"np.{ufunc.__name__}.{method}")
+    kwargs.pop("out", None)
+    axis = kwargs.pop("axis", 0)
+    args = inputs[1:]
+    return NAMES[name](inputs[0], axis, *args, **kwargs)
+
+
+def function_dispatch(func: Callable, args: tuple, kwargs: dict) -> Any:
+    impl = FUNCTIONS.get(func)
+    if impl is None:
+        mod = getattr(func, "__module__", "numpy") or "numpy"
+        mod = mod.replace("numpy.linalg._linalg", "numpy.linalg").replace("numpy.fft._pocketfft", "numpy.fft")
+        prefix = "np" + mod[len("numpy"):] if mod.startswith("numpy") else mod
+        raise _unsupported(f"{prefix}.{func.__name__}")
+    return impl(*args, **kwargs)

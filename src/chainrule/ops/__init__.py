@@ -1,0 +1,4 @@
+"""The primitive table, one module per family.  Importing this module fills it."""
+
+from . import elementwise, index, linalg, reduce, shape  # noqa: F401
+from . import util  # noqa: F401

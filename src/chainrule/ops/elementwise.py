@@ -1,0 +1,463 @@
+"""Elementwise primitives: one line of derivative beside each registration.
+
+Complex convention (PyTorch's): for a real loss L of z = x + iy the gradient is
+dL/dx + i dL/dy, so a holomorphic f has VJP  g -> g * conj(f'(z))  and JVP
+dz -> dz * f'(z).  ``deriv`` entries give f'(z) once and serve both modes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..numpy.registry import register
+from .util import defprim, is_complex, unbroadcast, value
+
+# ---------------------------------------------------------------------------------
+# helpers used inside rules (they dispatch on plain values and Tensors alike)
+
+
+def conj(x: Any) -> Any:
+    return conjugate(x) if is_complex(x) else x
+
+
+def _zeros_like_fwd(x: Any, dtype: Any = None) -> Any:
+    return np.zeros_like(x, dtype=dtype)
+
+
+def _wrap_const(fn: Callable) -> Callable:
+    """Creation from a template: a constant Tensor for a Tensor template, else ndarray."""
+
+    def impl(a: Any, *args: Any, **kw: Any) -> Any:
+        from ..core.tensor import Tensor  # noqa: PLC0415
+
+        if isinstance(a, Tensor):
+            kw.pop("subok", None)
+            return Tensor._make(fn(a._value, *args, **kw), None, None)
+        return fn(a, *args, **kw)
+
+    impl.__name__ = fn.__name__
+    return impl
+
+
+zeros_like = register("zeros_like", _wrap_const(np.zeros_like))
+ones_like = register("ones_like", _wrap_const(np.ones_like))
+full_like = register("full_like", _wrap_const(np.full_like))
+empty_like = register("empty_like", _wrap_const(np.zeros_like))
+
+
+# ---------------------------------------------------------------------------------
+# holomorphic / real-analytic unary functions: name -> f'(x) from (ans, x)
+
+
+def unary(np_fn: Any, deriv: Callable, name: str, np_names: list[str] | None = None,
+          saves_ans: bool = True) -> Any:
+    return defprim(
+        np_fn, name, np_names=np_names or [name], saves_ans=saves_ans,
+        vjp=(lambda g, ans, x: g * conj(deriv(ans, x)),),
+        jvp=(lambda dx, ans, x: dx * deriv(ans, x),),
+    )
+
+
+LN2 = float(np.log(2.0))
+LN10 = float(np.log(10.0))
+
+exp = unary(np.exp, lambda ans, x: ans, "exp")
+exp2 = unary(np.exp2, lambda ans, x: ans * LN2, "exp2")
+expm1 = unary(np.expm1, lambda ans, x: ans + 1, "expm1")
+log = unary(np.log, lambda ans, x: 1 / x, "log", saves_ans=False)
+log2 = unary(np.log2, lambda ans, x: 1 / (x * LN2), "log2", saves_ans=False)
+log10 = unary(np.log10, lambda ans, x: 1 / (x * LN10), "log10", saves_ans=False)
+log1p = unary(np.log1p, lambda ans, x: 1 / (x + 1), "log1p", saves_ans=False)
+sqrt = unary(np.sqrt, lambda ans, x: 0.5 / ans, "sqrt")
+cbrt = unary(np.cbrt, lambda ans, x: 1 / (3 * ans * ans), "cbrt")
+square = unary(np.square, lambda ans, x: 2 * x, "square", saves_ans=False)
+reciprocal = unary(np.reciprocal, lambda ans, x: -(ans * ans), "reciprocal")
+sin = unary(np.sin, lambda ans, x: cos(x), "sin", saves_ans=False)
+cos = unary(np.cos, lambda ans, x: -sin(x), "cos", saves_ans=False)
+tan = unary(np.tan, lambda ans, x: 1 + ans * ans, "tan")
+arcsin = unary(np.arcsin, lambda ans, x: 1 / sqrt(1 - x * x), "arcsin", ["arcsin", "asin"],
+               saves_ans=False)
+arccos = unary(np.arccos, lambda ans, x: -1 / sqrt(1 - x * x), "arccos", ["arccos", "acos"],
+               saves_ans=False)
+arctan = unary(np.arctan, lambda ans, x: 1 / (1 + x * x), "arctan", ["arctan", "atan"],
+               saves_ans=False)
+sinh = unary(np.sinh, lambda ans, x: cosh(x), "sinh", saves_ans=False)
+cosh = unary(np.cosh, lambda ans, x: sinh(x), "cosh", saves_ans=False)
+tanh = unary(np.tanh, lambda ans, x: 1 - ans * ans, "tanh")
+arcsinh = unary(np.arcsinh, lambda ans, x: 1 / sqrt(x * x + 1), "arcsinh", ["arcsinh", "asinh"],
+                saves_ans=False)
+arccosh = unary(np.arccosh, lambda ans, x: 1 / sqrt(x * x - 1), "arccosh", ["arccosh", "acosh"],
+                saves_ans=False)
+arctanh = unary(np.arctanh, lambda ans, x: 1 / (1 - x * x), "arctanh", ["arctanh", "atanh"],
+                saves_ans=False)
+DEG = float(np.pi / 180.0)
+deg2rad = unary(np.deg2rad, lambda ans, x: DEG, "deg2rad", ["deg2rad", "radians"], saves_ans=False)
+rad2deg = unary(np.rad2deg, lambda ans, x: 1 / DEG, "rad2deg", ["rad2deg", "degrees"],
+                saves_ans=False)
+
+
+def _sinc_deriv(ans: Any, x: Any) -> Any:
+    # d/dx sin(pi x)/(pi x) = (cos(pi x) - sinc(x)) / x, and 0 at x = 0
+    safe = where(value(x) == 0, 1.0, x)
+    return where(value(x) == 0, 0.0, (cos(np.pi * safe) - ans) / safe)
+
+
+sinc = unary(np.sinc, _sinc_deriv, "sinc")
+
+# ---------------------------------------------------------------------------------
+# linear unary functions: their JVP is themselves
+
+
+negative = defprim(np.negative, "negative", np_names="negative", saves=(), saves_ans=False,
+                   linear=True, vjp=(lambda g, ans, x: -g,))
+positive = defprim(np.positive, "positive", np_names="positive", saves=(), saves_ans=False,
+                   linear=True, vjp=(lambda g, ans, x: g,))
+conjugate = defprim(np.conjugate, "conjugate", np_names=["conjugate", "conj"], saves=(),
+                    saves_ans=False, linear=True, vjp=(lambda g, ans, x: conjugate(g),))
+real = defprim(np.real, "real", np_names="real", saves=(), saves_ans=False, linear=True,
+               vjp=(lambda g, ans, x: g,))
+# L = imag(z) = y: dL/dx + i dL/dy = i
+imag = defprim(np.imag, "imag", np_names="imag", saves=(), saves_ans=False, linear=True,
+               vjp=(lambda g, ans, x: g * 1j,))
+
+
+def _astype_fwd(x: Any, dtype: Any = None) -> Any:
+    return np.asarray(x).astype(dtype, copy=False)
+
+
+astype = defprim(_astype_fwd, "astype", saves=(), saves_ans=False, linear=True,
+                 vjp=(lambda g, ans, x, dtype=None: g,))
+
+
+def _real_if_close(x: Any, tol: float = 100) -> Any:
+    return np.real_if_close(x, tol=tol)
+
+
+real_if_close = defprim(_real_if_close, "real_if_close", np_names="real_if_close", saves=(),
+                        saves_ans=False, linear=True, vjp=(lambda g, ans, x, tol=100: g,))
+
+
+def _abs_vjp(g: Any, ans: Any, x: Any) -> Any:
+    if is_complex(x):
+        # d|z|: (x + iy)/|z|; 0 at z = 0 (PyTorch's choice)
+        safe = where(value(ans) == 0, 1.0, ans)
+        return where(value(ans) == 0, 0.0, g * x / safe)
+    return g * sign(x)
+
+
+def _abs_jvp(dx: Any, ans: Any, x: Any) -> Any:
+    if is_complex(x):
+        safe = where(value(ans) == 0, 1.0, ans)
+        return where(value(ans) == 0, 0.0, real(conj(x) * dx) / safe)
+    return dx * sign(x)
+
+
+absolute = defprim(np.absolute, "absolute", np_names=["absolute", "abs"], saves_ans=True,
+                   vjp=(_abs_vjp,), jvp=(_abs_jvp,))
+fabs = defprim(np.fabs, "fabs", np_names="fabs", saves_ans=False,
+               vjp=(lambda g, ans, x: g * sign(x),), jvp=(lambda dx, ans, x: dx * sign(x),))
+
+
+def _angle_fwd(z: Any, deg: bool = False) -> Any:
+    return np.angle(z, deg=deg)
+
+
+def _angle_scale(deg: bool) -> float:
+    return 1 / DEG if deg else 1.0
+
+
+def _angle_vjp(g: Any, ans: Any, z: Any, deg: bool = False) -> Any:
+    if not is_complex(z):
+        return zeros_like(g)
+    # angle = atan2(y, x):  dL/dx + i dL/dy = g * (-y + i x)/|z|^2 = g * i z / |z|^2
+    r2 = real(z * conj(z))
+    safe = where(value(r2) == 0, 1.0, r2)
+    return where(value(r2) == 0, 0.0, g * _angle_scale(deg) * 1j * z / safe)
+
+
+def _angle_jvp(dz: Any, ans: Any, z: Any, deg: bool = False) -> Any:
+    if not is_complex(z):
+        return zeros_like(ans)
+    r2 = real(z * conj(z))
+    safe = where(value(r2) == 0, 1.0, r2)
+    return where(value(r2) == 0, 0.0, _angle_scale(deg) * imag(conj(z) * dz) / safe)
+
+
+angle = defprim(_angle_fwd, "angle", np_names="angle", saves_ans=False,
+                vjp=(_angle_vjp,), jvp=(_angle_jvp,))
+
+# ---------------------------------------------------------------------------------
+# binary functions (broadcasting): one unbroadcast serves every rule
+
+add = defprim(np.add, "add", np_names="add", saves=(), saves_ans=False, linear=True,
+              vjp=(lambda g, ans, x, y: unbroadcast(x, g), lambda g, ans, x, y: unbroadcast(y, g)))
+subtract = defprim(np.subtract, "subtract", np_names="subtract", saves=(), saves_ans=False,
+                   linear=True,
+                   vjp=(lambda g, ans, x, y: unbroadcast(x, g),
+                        lambda g, ans, x, y: unbroadcast(y, -g)))
+multiply = defprim(
+    np.multiply, "multiply", np_names="multiply", saves_ans=False,
+    vjp=(lambda g, ans, x, y: unbroadcast(x, g * conj(y)),
+         lambda g, ans, x, y: unbroadcast(y, g * conj(x))),
+    jvp=(lambda dx, ans, x, y: dx * y, lambda dy, ans, x, y: x * dy),
+)
+true_divide = defprim(
+    np.true_divide, "true_divide", np_names=["true_divide", "divide"], saves=(1,),
+    vjp=(lambda g, ans, x, y: unbroadcast(x, g / conj(y)),
+         lambda g, ans, x, y: unbroadcast(y, -g * conj(ans / y))),
+    jvp=(lambda dx, ans, x, y: dx / y, lambda dy, ans, x, y: -dy * ans / y),
+)
+
+
+def _pow_dx(ans: Any, x: Any, y: Any) -> Any:
+    # y * x**(y-1), written so that y == 0 gives 0 (not 0 * inf) at x == 0
+    yv = value(y)
+    if np.ndim(yv) == 0 and not isinstance(yv, np.ndarray):
+        if yv == 0:
+            return zeros_like(x) * 0
+        return y * power(x, yv - 1)
+    return where(yv == 0, 0.0, y * power(x, where(yv == 0, 1, y - 1)))
+
+
+def _pow_dy(ans: Any, x: Any, y: Any) -> Any:
+    # x**y * log(x); 0 where x == 0 (the limit for y > 0, PyTorch's choice)
+    xv = value(x)
+    zero = xv == 0
+    if not np.any(zero):
+        return ans * log(x)
+    return where(zero, 0.0, ans * log(where(zero, 1.0, x)))
+
+
+power = defprim(
+    np.power, "power", np_names=["power", "pow"],
+    vjp=(lambda g, ans, x, y: unbroadcast(x, g * conj(_pow_dx(ans, x, y))),
+         lambda g, ans, x, y: unbroadcast(y, g * conj(_pow_dy(ans, x, y)))),
+    jvp=(lambda dx, ans, x, y: dx * _pow_dx(ans, x, y),
+         lambda dy, ans, x, y: dy * _pow_dy(ans, x, y)),
+)
+float_power = defprim(
+    np.float_power, "float_power", np_names="float_power",
+    vjp=(lambda g, ans, x, y: unbroadcast(x, g * conj(_pow_dx(ans, x, y))),
+         lambda g, ans, x, y: unbroadcast(y, g * conj(_pow_dy(ans, x, y)))),
+    jvp=(lambda dx, ans, x, y: dx * _pow_dx(ans, x, y),
+         lambda dy, ans, x, y: dy * _pow_dy(ans, x, y)),
+)
+
+
+def _select_weights(x: Any, y: Any, pick_x: Callable) -> tuple[Any, Any]:
+    """Weights of x and y in max/min: 1/0 where one wins, 1/2 each on a tie (PyTorch)."""
+    xv, yv = value(x), value(y)
+    wx = np.where(xv == yv, 0.5, pick_x(xv, yv).astype(float))
+    return wx, 1.0 - wx
+
+
+def _maxmin(np_fn: Any, name: str, pick_x: Callable, nan_aware: bool = False) -> Any:
+    def weights(x: Any, y: Any) -> tuple[Any, Any]:
+        wx, wy = _select_weights(x, y, pick_x)
+        if nan_aware:  # fmax/fmin: the non-NaN argument is the answer
+            xn, yn = np.isnan(value(x)), np.isnan(value(y))
+            wx = np.where(xn, 0.0, np.where(yn, 1.0, wx))
+            wy = np.where(yn, 0.0, np.where(xn, 1.0, wy))
+        else:  # maximum/minimum propagate NaN: the NaN argument is the answer
+            xn, yn = np.isnan(value(x)), np.isnan(value(y))
+            wx = np.where(xn, 1.0, np.where(yn, 0.0, wx))
+            wy = np.where(yn & ~xn, 1.0, np.where(xn, 0.0, wy))
+        return wx, wy
+
+    def dtype_w(w: Any, ref: Any) -> Any:
+        dt = getattr(ref, "dtype", None)
+        return w.astype(dt) if dt is not None and dt.kind in "fc" else w
+
+    return defprim(
+        np_fn, name, np_names=name, saves_ans=False,
+        vjp=(lambda g, ans, x, y: unbroadcast(x, g * dtype_w(weights(x, y)[0], ans)),
+             lambda g, ans, x, y: unbroadcast(y, g * dtype_w(weights(x, y)[1], ans))),
+        jvp=(lambda dx, ans, x, y: dx * dtype_w(weights(x, y)[0], ans),
+             lambda dy, ans, x, y: dy * dtype_w(weights(x, y)[1], ans)),
+    )
+
+
+maximum = _maxmin(np.maximum, "maximum", np.greater)
+minimum = _maxmin(np.minimum, "minimum", np.less)
+fmax = _maxmin(np.fmax, "fmax", np.greater, nan_aware=True)
+fmin = _maxmin(np.fmin, "fmin", np.less, nan_aware=True)
+
+
+def _atan2_den(x: Any, y: Any) -> Any:
+    return x * x + y * y
+
+
+arctan2 = defprim(
+    np.arctan2, "arctan2", np_names=["arctan2", "atan2"], saves_ans=False,
+    vjp=(lambda g, ans, y, x: unbroadcast(y, g * x / _atan2_den(x, y)),
+         lambda g, ans, y, x: unbroadcast(x, -g * y / _atan2_den(x, y))),
+    jvp=(lambda dy, ans, y, x: dy * x / _atan2_den(x, y),
+         lambda dx, ans, y, x: -dx * y / _atan2_den(x, y)),
+)
+hypot = defprim(
+    np.hypot, "hypot", np_names="hypot",
+    vjp=(lambda g, ans, x, y: unbroadcast(x, g * x / ans),
+         lambda g, ans, x, y: unbroadcast(y, g * y / ans)),
+    jvp=(lambda dx, ans, x, y: dx * x / ans, lambda dy, ans, x, y: dy * y / ans),
+)
+logaddexp = defprim(
+    np.logaddexp, "logaddexp", np_names="logaddexp",
+    vjp=(lambda g, ans, x, y: unbroadcast(x, g * exp(x - ans)),
+         lambda g, ans, x, y: unbroadcast(y, g * exp(y - ans))),
+    jvp=(lambda dx, ans, x, y: dx * exp(x - ans), lambda dy, ans, x, y: dy * exp(y - ans)),
+)
+logaddexp2 = defprim(
+    np.logaddexp2, "logaddexp2", np_names="logaddexp2",
+    vjp=(lambda g, ans, x, y: unbroadcast(x, g * exp2(x - ans)),
+         lambda g, ans, x, y: unbroadcast(y, g * exp2(y - ans))),
+    jvp=(lambda dx, ans, x, y: dx * exp2(x - ans), lambda dy, ans, x, y: dy * exp2(y - ans)),
+)
+
+
+def _floordiv(x: Any, y: Any) -> Any:
+    return np.floor_divide(value(x), value(y))
+
+
+# x mod y = x - floor(x / y) * y: slope 1 in x and -floor(x/y) in y (away from the jumps)
+remainder = defprim(
+    np.remainder, "remainder", np_names=["remainder", "mod"], saves_ans=False,
+    vjp=(lambda g, ans, x, y: unbroadcast(x, g),
+         lambda g, ans, x, y: unbroadcast(y, -g * _floordiv(x, y))),
+    jvp=(lambda dx, ans, x, y: dx, lambda dy, ans, x, y: -dy * _floordiv(x, y)),
+)
+# fmod truncates toward zero: x - trunc(x / y) * y
+fmod = defprim(
+    np.fmod, "fmod", np_names="fmod", saves_ans=False,
+    vjp=(lambda g, ans, x, y: unbroadcast(x, g),
+         lambda g, ans, x, y: unbroadcast(y, -g * np.trunc(value(x) / value(y)))),
+    jvp=(lambda dx, ans, x, y: dx, lambda dy, ans, x, y: -dy * np.trunc(value(x) / value(y))),
+)
+
+
+def _copysign_slope(x: Any, y: Any) -> Any:
+    # |x| with the sign of y: slope sign(x) * sign(y), where sign(+0/-0 of y) follows signbit
+    s = np.where(np.signbit(value(y)), -1.0, 1.0)
+    return np.sign(value(x)) * s
+
+
+copysign = defprim(
+    np.copysign, "copysign", np_names="copysign", saves_ans=False,
+    vjp=(lambda g, ans, x, y: unbroadcast(x, g * _copysign_slope(x, y)), None),
+    jvp=(lambda dx, ans, x, y: dx * _copysign_slope(x, y), None),
+)
+
+
+def _clip_fwd(x: Any, lo: Any = None, hi: Any = None) -> Any:
+    return np.clip(x, lo, hi)
+
+
+def _clip_mask(x: Any, lo: Any, hi: Any) -> Any:
+    xv = value(x)
+    m = np.ones(np.shape(xv), dtype=bool)
+    if lo is not None:
+        m &= xv >= value(lo)
+    if hi is not None:
+        m &= xv <= value(hi)
+    return m
+
+
+def _clip_lo_mask(x: Any, lo: Any, hi: Any) -> Any:
+    m = value(x) < value(lo)
+    if hi is not None:
+        m = m & (value(lo) <= value(hi))
+    return m
+
+
+def _clip_hi_mask(x: Any, lo: Any, hi: Any) -> Any:
+    return value(x) > value(hi)
+
+
+clip_prim = defprim(
+    _clip_fwd, "clip", saves_ans=False,
+    vjp=(lambda g, ans, x, lo, hi: unbroadcast(x, g * _clip_mask(x, lo, hi)),
+         lambda g, ans, x, lo, hi: unbroadcast(lo, g * _clip_lo_mask(x, lo, hi)),
+         lambda g, ans, x, lo, hi: unbroadcast(hi, g * _clip_hi_mask(x, lo, hi))),
+    jvp=(lambda dx, ans, x, lo, hi: dx * _clip_mask(x, lo, hi),
+         lambda d, ans, x, lo, hi: d * _clip_lo_mask(x, lo, hi),
+         lambda d, ans, x, lo, hi: d * _clip_hi_mask(x, lo, hi)),
+)
+
+
+def clip(a: Any, a_min: Any = None, a_max: Any = None, out: Any = None, **kw: Any) -> Any:
+    if out is not None:
+        raise NotImplementedError("clip(out=...) is not supported on Tensors; use the return value")
+    a_min = kw.pop("min", a_min)
+    a_max = kw.pop("max", a_max)
+    return clip_prim(a, a_min, a_max)
+
+
+register("clip", clip)
+
+
+def _nan_to_num_fwd(x: Any, nan: float = 0.0, posinf: Any = None, neginf: Any = None) -> Any:
+    return np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+
+
+nan_to_num_prim = defprim(
+    _nan_to_num_fwd, "nan_to_num", saves_ans=False,
+    vjp=(lambda g, ans, x, **kw: g * np.isfinite(value(x)),),
+    jvp=(lambda dx, ans, x, **kw: dx * np.isfinite(value(x)),),
+)
+
+
+def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: Any = None,
+               neginf: Any = None) -> Any:
+    return nan_to_num_prim(x, nan=nan, posinf=posinf, neginf=neginf)
+
+
+register("nan_to_num", nan_to_num)
+
+
+def _where_fwd(c: Any, x: Any, y: Any) -> Any:
+    return np.where(c, x, y)
+
+
+where_prim = defprim(
+    _where_fwd, "where", saves=(0,), saves_ans=False,
+    vjp=(None,
+         lambda g, ans, c, x, y: unbroadcast(x, where_prim(c, g, zeros_like(g))),
+         lambda g, ans, c, x, y: unbroadcast(y, where_prim(c, zeros_like(g), g))),
+    jvp_all=lambda ts, ans, c, x, y: where_prim(
+        c, zeros_like(ans) if ts[1] is None else ts[1], zeros_like(ans) if ts[2] is None else ts[2]
+    ),
+)
+
+
+def where(condition: Any, x: Any = None, y: Any = None) -> Any:
+    if x is None and y is None:
+        return np.where(value(condition))
+    return where_prim(value(condition), x, y)
+
+
+register("where", where)
+
+# ---------------------------------------------------------------------------------
+# non-differentiable: plain arrays out, the gradient is cut (documented in ops-coverage)
+
+NONDIFF_UFUNCS = [
+    "sign", "floor", "ceil", "rint", "trunc", "isnan", "isinf", "isfinite", "signbit",
+    "greater", "greater_equal", "less", "less_equal", "equal", "not_equal",
+    "logical_and", "logical_or", "logical_xor", "logical_not", "heaviside", "floor_divide",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "invert", "left_shift", "right_shift",
+    "gcd", "lcm", "spacing", "nextafter",
+]
+for _n in NONDIFF_UFUNCS:
+    defprim(getattr(np, _n), _n, np_names=_n, nondiff=True)
+from ..numpy.registry import PRIMITIVES  # noqa: E402
+
+sign = PRIMITIVES["sign"]
+
+
+def _round(a: Any, decimals: int = 0, out: Any = None) -> Any:
+    return np.round(value(a), decimals)
+
+
+register(["round", "around"], _round)
+register("fix", lambda x, out=None: np.fix(value(x)))

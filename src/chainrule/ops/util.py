@@ -1,0 +1,111 @@
+"""Helpers every rule shares: unbroadcast, dtype fitting, primitive registration."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..core import primitive as P
+from ..core.primitive import Primitive
+from ..numpy.registry import PRIMITIVES, register
+
+
+def shape_of(x: Any) -> tuple[int, ...]:
+    s = getattr(x, "shape", None)
+    return () if s is None else tuple(s)
+
+
+def is_complex(x: Any) -> bool:
+    d = getattr(x, "dtype", None)
+    if d is None:
+        return isinstance(x, complex)
+    return d.kind == "c"
+
+
+def defprim(
+    fwd: Callable,
+    name: str,
+    *,
+    np_names: str | list[str] | None = None,
+    vjp: tuple | None = None,
+    jvp: tuple | None = None,
+    jvp_all: Callable | None = None,
+    linear: bool = False,
+    **options: Any,
+) -> Primitive:
+    """Create a library primitive, give it rules, and route NumPy names to it.
+
+    ``linear=True``: the primitive is linear in its positional arguments jointly
+    (add, reshape, sum, concatenate ...), so its JVP is the primitive itself applied
+    to the tangents (zeros where an argument has none); no JVP rule needs writing.
+    """
+    p = Primitive(fwd, name, **options)
+    for i, r in enumerate(vjp or ()):
+        if r is not None:
+            p.vjps[i] = r
+    for i, r in enumerate(jvp or ()):
+        if r is not None:
+            p.jvps[i] = r
+    if linear:
+        def linear_jvp(ts: list, ans: Any, *args: Any, **kw: Any) -> Any:
+            from . import elementwise as E  # noqa: PLC0415
+
+            return p(*[E.zeros_like(a) if t is None else t for t, a in zip(ts, args)], **kw)
+
+        p.jvp_all = linear_jvp
+    if jvp_all is not None:
+        p.jvp_all = jvp_all
+    PRIMITIVES[name] = p
+    if np_names is not None:
+        register(np_names, p)
+    return p
+
+
+def unbroadcast(x: Any, g: Any) -> Any:
+    """Sum ``g`` over the axes along which ``x`` was broadcast, giving ``x``'s shape."""
+    shape = shape_of(x)
+    gshape = g.shape
+    if gshape == shape:
+        return g
+    from . import reduce as R  # noqa: PLC0415
+    from . import shape as S  # noqa: PLC0415
+
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1
+    )
+    if axes:
+        g = R.sum(g, axis=axes)
+    if g.shape != shape:
+        g = S.reshape(g, shape)
+    return g
+
+
+def cast_like(g: Any, dtype: np.dtype) -> Any:
+    """Cast a cotangent or tangent to ``dtype`` (a real input takes the real part)."""
+    from . import elementwise as E  # noqa: PLC0415
+
+    if g.dtype.kind == "c" and dtype.kind != "c":
+        g = E.real(g)
+    if g.dtype != dtype:
+        g = E.astype(g, dtype=dtype)
+    return g
+
+
+def fit_tangent(t: Any, out: Any) -> Any:
+    """Give a JVP rule's result the output's shape and dtype."""
+    from . import shape as S  # noqa: PLC0415
+
+    if not hasattr(t, "shape"):
+        t = np.asarray(t)
+    if t.shape != out.shape:
+        t = S.broadcast_to(t, out.shape)
+    if t.dtype != out.dtype:
+        t = cast_like(t, out.dtype)
+    return t
+
+
+def value(x: Any) -> Any:
+    """The plain value of a Tensor or array-like (for constants inside rules)."""
+    return x._value if isinstance(x, P.Tensor) else x

@@ -1,0 +1,463 @@
+"""Functional transforms (JAX / HIPS autograd style) on the one engine.
+
+Reverse mode records on the tape and runs ``graph.backward`` towards fresh leaves made
+for the arguments; forward mode gives the arguments tangents at a fresh level.  Inside
+another transform (``STATE.depth > 0``) backward passes record themselves
+(create_graph), so transforms nest to any order, and fresh leaves/levels keep nested
+derivatives apart (no perturbation confusion).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .core import errors
+from .core import primitive as P
+from .core.graph import backward
+from .core.primitive import leaf_node
+from .core.state import STATE
+from .core.tensor import Tensor
+from .ops import shape as S
+
+# ---------------------------------------------------------------------------------
+# pytrees: tuples, lists and dicts of numbers / arrays / Tensors
+
+
+def tree_flatten(x: Any) -> tuple[list, Callable[[list], Any]]:
+    if isinstance(x, (list, tuple)) and not (isinstance(x, tuple) and hasattr(x, "_fields")):
+        parts = [tree_flatten(y) for y in x]
+        sizes = [len(p[0]) for p in parts]
+        kind = type(x)
+
+        def build(leaves: list) -> Any:
+            out, i = [], 0
+            for (_, b), n in zip(parts, sizes):
+                out.append(b(leaves[i:i + n]))
+                i += n
+            return kind(out)
+
+        return [leaf for p in parts for leaf in p[0]], build
+    if isinstance(x, dict):
+        keys = list(x)
+        parts = [tree_flatten(x[k]) for k in keys]
+        sizes = [len(p[0]) for p in parts]
+
+        def build_d(leaves: list) -> Any:
+            out, i = {}, 0
+            for k, (_, b), n in zip(keys, parts, sizes):
+                out[k] = b(leaves[i:i + n])
+                i += n
+            return out
+
+        return [leaf for p in parts for leaf in p[0]], build_d
+    return [x], lambda leaves: leaves[0]
+
+
+def _value(x: Any) -> Any:
+    return x._value if isinstance(x, Tensor) else x
+
+
+def _check_float(x: Any, who: str, pos: int) -> None:
+    v = _value(x)
+    if isinstance(v, bool) or isinstance(v, (int, np.integer)) or (
+        isinstance(v, np.ndarray) and v.dtype.kind in "biu"
+    ):
+        raise errors.GradientError(
+            f"{who}: argument {pos} is an integer ({type(v).__name__}"
+            f"{'' if not isinstance(v, np.ndarray) else ' of dtype ' + str(v.dtype)}); "
+            f"derivatives need floating-point inputs.\n  at {errors.user_line()}\n"
+            f"  Pass a float (2.0 rather than 2) or convert: np.asarray(x, dtype=float)."
+        )
+    if isinstance(v, np.ndarray) and v.dtype.kind not in "fc":
+        raise errors.GradientError(f"{who}: argument {pos} has dtype {v.dtype}, not a float type")
+
+
+def _lift(x: Any) -> Tensor:
+    """A fresh leaf for ``x`` (connected to x's own graph when x is already traced)."""
+    if isinstance(x, Tensor):
+        if x._node is not None and STATE.grad_enabled:
+            return S.copy_prim(x)
+        # a constant, or a value carrying only forward-mode tangents: a new leaf keeps them
+        t = Tensor._make(x._value, None, x._fw)
+    else:
+        t = Tensor._make(np.asarray(x), None, None)
+    t._node = leaf_node(t._value.shape, t._value.dtype)
+    return t
+
+
+def _restore(g: Any, like: Any, nested: bool) -> Any:
+    """Give a result the type of the argument it belongs to (a float for a float ...)."""
+    if nested:
+        return g
+    v = g._value if isinstance(g, Tensor) else np.asarray(g)
+    if isinstance(like, Tensor):
+        return Tensor._make(v, None, None)
+    if isinstance(like, (float, np.floating)) and not isinstance(like, np.ndarray):
+        return float(v) if v.dtype.kind != "c" else complex(v)
+    if isinstance(like, complex):
+        return complex(v)
+    return v
+
+
+def _zeros(like: Any) -> np.ndarray:
+    v = np.asarray(_value(like))
+    return np.zeros(v.shape, v.dtype)
+
+
+def _outer_dependence(roots: list, min_seq: int) -> bool:
+    """Does the graph below ``roots`` reach tracked values made before our leaves?
+
+    Then the gradient we return is itself a function of them, and must be recorded."""
+    if not STATE.grad_enabled:
+        return False
+    seen = set()
+    stack = list(roots)
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        if n.fwa is not None:
+            return True
+        for p in n.parents:
+            if p is None:
+                continue
+            if p.seq < min_seq:
+                return True
+            stack.append(p)
+    return False
+
+
+def _argnums_tuple(argnums: int | Sequence[int], n: int) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for a in nums:
+        if not -n <= a < n:
+            raise ValueError(f"argnums {a} is out of range for a function called with {n} arguments")
+    return tuple(a % n for a in nums)
+
+
+class _Traced:
+    """f run on fresh leaves for the chosen arguments; gives the VJP towards them."""
+
+    def __init__(self, f: Callable, args: tuple, kwargs: dict, argnums: tuple[int, ...],
+                 has_aux: bool, who: str) -> None:
+        self.args = args
+        self.argnums = argnums
+        self.in_trees = []
+        self.in_leaves: list[list[Tensor]] = []
+        call = list(args)
+        for i in argnums:
+            leaves, build = tree_flatten(args[i])
+            for j, leaf in enumerate(leaves):
+                _check_float(leaf, who, i)
+            lifted = [_lift(leaf) for leaf in leaves]
+            self.in_leaves.append(lifted)
+            self.in_trees.append((leaves, build))
+            call[i] = build(lifted)
+        self.first_seq = min((t._node.seq for ls in self.in_leaves for t in ls), default=0)
+        STATE.depth += 1
+        try:
+            out = f(*call, **kwargs)
+        finally:
+            STATE.depth -= 1
+        self.aux = None
+        if has_aux:
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise TypeError(f"{who}(has_aux=True): the function must return (output, aux)")
+            out, self.aux = out
+        self.out = out
+
+    def pull(self, cts: list, out_leaves: list, retain: bool) -> list:
+        nested = STATE.depth > 0
+        roots, seeds = [], []
+        for o, c in zip(out_leaves, cts):
+            if isinstance(o, Tensor) and o._node is not None:
+                roots.append(o._node)
+                seeds.append(c)
+        targets = [t._node for ls in self.in_leaves for t in ls]
+        create = nested or _outer_dependence(roots, self.first_seq)
+        if not create:
+            seeds = [s._value if isinstance(s, Tensor) else s for s in seeds]
+        res = backward(roots, seeds, targets=targets, create_graph=create,
+                       retain_graph=retain or create) if roots else {}
+        grads = []
+        for (orig, build), lifted in zip(self.in_trees, self.in_leaves):
+            gl = []
+            for o, t in zip(orig, lifted):
+                g = res.get(t._node)
+                g = _zeros(t) if g is None else g
+                gl.append(_restore(g, o, create))
+            grads.append(build(gl))
+        return grads
+
+
+def _strip(x: Any, nested: bool) -> Any:
+    return tree_flatten(x)[1]([
+        (o if nested else o._value) if isinstance(o, Tensor) else o for o in tree_flatten(x)[0]
+    ])
+
+
+def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+    """``f(*args) -> (value, gradient)``; f must return a real scalar."""
+
+    def vg(*args: Any, **kwargs: Any) -> Any:
+        nums = _argnums_tuple(argnums, len(args))
+        tr = _Traced(f, args, kwargs, nums, has_aux, "grad")
+        out = tr.out
+        if isinstance(out, (list, tuple, dict)):
+            raise errors.GradientError(
+                f"grad: the function returned a {type(out).__name__}, not a scalar.\n"
+                f"  at {errors.user_line()}\n  Return the scalar loss (use has_aux=True to return "
+                f"extra values beside it), or use cr.jacobian / cr.vjp for several outputs."
+            )
+        v = _value(out)
+        shape = np.shape(v)
+        if np.size(v) != 1:
+            raise errors.GradientError(
+                f"grad: the function returned an output of shape {shape}; grad needs a scalar "
+                f"(one value).\n  at {errors.user_line()}\n  Reduce it (np.sum(...), np.mean(...)), "
+                f"or use cr.elementwise_grad, cr.jacobian or cr.vjp for array outputs."
+            )
+        dt = np.asarray(v).dtype
+        if dt.kind == "c":
+            raise errors.GradientError(
+                "grad: the function returned a complex value; a gradient needs a real scalar "
+                "(take np.abs(...)**2 or .real of it), or use cr.vjp with a complex cotangent."
+            )
+        if dt.kind not in "f":
+            dt = np.dtype(np.float64)
+        grads = tr.pull([np.ones(shape, dt)], [out], retain=False)
+        g = grads[0] if isinstance(argnums, int) else tuple(grads)
+        nested = STATE.depth > 0
+        val = out if nested else (_value(out).item() if np.ndim(_value(out)) == 0 and
+                                  not isinstance(out, (Tensor, np.ndarray)) else _value(out))
+        if has_aux:
+            return (val, _strip(tr.aux, nested)), g
+        return val, g
+
+    vg.__name__ = f"value_and_grad({getattr(f, '__name__', 'f')})"
+    return vg
+
+
+def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+    """The gradient of a scalar function, with each argument's structure, shape and dtype."""
+    vg = value_and_grad(f, argnums, has_aux)
+
+    def g(*args: Any, **kwargs: Any) -> Any:
+        (val, g_) = vg(*args, **kwargs)
+        if has_aux:
+            return g_, val[1]
+        return g_
+
+    g.__name__ = f"grad({getattr(f, '__name__', 'f')})"
+    return g
+
+
+def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> Any:
+    """``(f(*primals), vjp_fn)``; ``vjp_fn(cotangent)`` returns one cotangent per primal."""
+    tr = _Traced(f, primals, {}, tuple(range(len(primals))), has_aux, "vjp")
+    out_leaves, _ = tree_flatten(tr.out)
+    nested = STATE.depth > 0
+
+    def vjp_fn(ct: Any) -> tuple:
+        cts, _ = tree_flatten(ct)
+        if len(cts) != len(out_leaves):
+            raise errors.ShapeError(
+                f"vjp_fn: the cotangent has {len(cts)} parts but the output has {len(out_leaves)}"
+            )
+        fixed = []
+        for o, c in zip(out_leaves, cts):
+            ov = np.asarray(_value(o))
+            cv = c if isinstance(c, Tensor) else np.asarray(c, dtype=ov.dtype if ov.dtype.kind in "fc" else None)
+            if tuple(np.shape(_value(cv))) != ov.shape:
+                raise errors.ShapeError(
+                    f"vjp_fn: cotangent of shape {np.shape(_value(cv))} for an output of shape "
+                    f"{ov.shape}\n  at {errors.user_line()}"
+                )
+            fixed.append(cv)
+        return tuple(tr.pull(fixed, out_leaves, retain=True))
+
+    out = _strip(tr.out, nested)
+    if has_aux:
+        return out, vjp_fn, _strip(tr.aux, nested)
+    return out, vjp_fn
+
+
+def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool = False) -> Any:
+    """True forward mode: ``(f(*primals), J @ tangents)`` in one pass of f."""
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    st = STATE
+    level = st.fw_next_level
+    st.fw_next_level += 1
+    call = []
+    for i, (p, t) in enumerate(zip(primals, tangents)):
+        pl, build = tree_flatten(p)
+        tl, _ = tree_flatten(t)
+        if len(pl) != len(tl):
+            raise ValueError(f"jvp: tangent {i} does not have the structure of primal {i}")
+        lifted = []
+        for pv, tv in zip(pl, tl):
+            _check_float(pv, "jvp", i)
+            if isinstance(pv, Tensor) and (pv._node is not None or pv._fw is not None):
+                x = S.copy_prim(pv)
+            else:
+                x = Tensor._make(np.asarray(_value(pv)), None, None)
+            tv = tv if isinstance(tv, Tensor) else np.asarray(tv)
+            if tuple(tv.shape) != x.shape:
+                raise errors.ShapeError(
+                    f"jvp: tangent of shape {tuple(tv.shape)} for a primal of shape {x.shape}"
+                )
+            if tv.dtype != x.dtype:
+                from .ops.util import cast_like  # noqa: PLC0415
+
+                tv = cast_like(tv, x.dtype)
+            x._fw = dict(x._fw or {})
+            x._fw[level] = tv
+            lifted.append(x)
+        call.append(build(lifted))
+    st.depth += 1
+    try:
+        out = f(*call)
+    finally:
+        st.depth -= 1
+    aux = None
+    if has_aux:
+        out, aux = out
+    nested = st.depth > 0
+    leaves, build = tree_flatten(out)
+    prim_out, tan_out = [], []
+    for o in leaves:
+        if isinstance(o, Tensor):
+            fw = o._fw or {}
+            t = fw.get(level)
+            if t is None:
+                t = _zeros(o)
+            rest = {k: v for k, v in fw.items() if k != level} or None
+            prim_out.append(Tensor._make(o._value, o._node, rest) if nested else o._value)
+            tan_out.append(t if nested or not isinstance(t, Tensor) else t._value)
+        else:
+            prim_out.append(o)
+            tan_out.append(_zeros(o))
+    res = (build(prim_out), build(tan_out))
+    if has_aux:
+        return res + (_strip(aux, nested),)
+    return res
+
+
+def linearize(f: Callable, *primals: Any) -> tuple[Any, Callable]:
+    """``(f(*primals), jvp_fn)``: jvp_fn(*tangents) re-runs forward mode at the primals."""
+    out = jvp(f, primals, [np.zeros_like(_value(p)) for p in primals])[0]
+    return out, lambda *tangents: jvp(f, primals, tangents)[1]
+
+
+def _stack_last(parts: list, out_shape: tuple, in_shape: tuple) -> Any:
+    from .ops.shape import reshape, stack  # noqa: PLC0415
+
+    if not parts:
+        return np.zeros(out_shape + in_shape)
+    st = stack(parts, axis=-1)
+    return reshape(st, out_shape + in_shape)
+
+
+def jacobian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """Reverse mode: one forward pass, one backward pass per output element."""
+
+    def jac(*args: Any, **kwargs: Any) -> Any:
+        nums = _argnums_tuple(argnums, len(args))
+        for i in nums:
+            if isinstance(args[i], (list, tuple, dict)):
+                raise TypeError("jacobian: arguments must be arrays (not lists/dicts of them)")
+        tr = _Traced(f, args, kwargs, nums, False, "jacobian")
+        out = tr.out
+        ov = np.asarray(_value(out))
+        if not isinstance(out, (Tensor, np.ndarray, float, int, complex, np.number)):
+            raise TypeError("jacobian: the function must return one array")
+        rows: list[list] = [[] for _ in nums]
+        dt = ov.dtype if ov.dtype.kind in "fc" else np.dtype(np.float64)
+        for k in range(ov.size):
+            e = np.zeros(ov.size, dt)
+            e[k] = 1
+            gs = tr.pull([e.reshape(ov.shape)], [out], retain=True)
+            for r, g in zip(rows, gs):
+                r.append(g)
+        res = []
+        for r, i in zip(rows, nums):
+            in_shape = np.shape(_value(args[i]))
+            if not r:
+                res.append(np.zeros(ov.shape + in_shape))
+                continue
+            from .ops.shape import reshape, stack  # noqa: PLC0415
+
+            j = reshape(stack([x if hasattr(x, "shape") else np.asarray(x) for x in r], axis=0),
+                        ov.shape + in_shape)
+            res.append(_restore(j, args[i] if not isinstance(args[i], float) else np.zeros(0),
+                                STATE.depth > 0))
+        return res[0] if isinstance(argnums, int) else tuple(res)
+
+    return jac
+
+
+jacrev = jacobian
+
+
+def jacfwd(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """Forward mode: one pass of f per input element."""
+
+    def jac(*args: Any, **kwargs: Any) -> Any:
+        nums = _argnums_tuple(argnums, len(args))
+        res = []
+        for i in nums:
+            x = args[i]
+            xv = np.asarray(_value(x))
+            cols = []
+            out_shape: tuple = ()
+            for k in range(xv.size):
+                e = np.zeros(xv.size, xv.dtype)
+                e[k] = 1
+
+                def fi(xi: Any, i: int = i) -> Any:
+                    a = list(args)
+                    a[i] = xi
+                    return f(*a, **kwargs)
+
+                out, t = jvp(fi, (x,), (e.reshape(xv.shape),))
+                out_shape = np.shape(_value(out))
+                cols.append(t if hasattr(t, "shape") else np.asarray(t))
+            j = _stack_last(cols, out_shape, xv.shape)
+            res.append(_restore(j, x if not isinstance(x, float) else np.zeros(0), STATE.depth > 0))
+        return res[0] if isinstance(argnums, int) else tuple(res)
+
+    return jac
+
+
+def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """Second derivatives: reverse over reverse (nest grad/jacfwd for other orders)."""
+    return jacobian(jacobian(f, argnums), argnums)
+
+
+def elementwise_grad(f: Callable, argnums: int = 0) -> Callable:
+    """The VJP with a cotangent of ones: for elementwise f, the derivative at each element."""
+
+    def eg(*args: Any, **kwargs: Any) -> Any:
+        tr = _Traced(f, args, kwargs, (argnums % len(args),), False, "elementwise_grad")
+        ov = np.asarray(_value(tr.out))
+        dt = ov.dtype if ov.dtype.kind in "fc" else np.dtype(np.float64)
+        return tr.pull([np.ones(ov.shape, dt)], [tr.out], retain=False)[0]
+
+    return eg
+
+
+def hvp(f: Callable, x: Any, v: Any) -> Any:
+    """Hessian-vector product by forward over reverse: one pass, no Hessian built."""
+    return jvp(grad(f), (x,), (v,))[1]
+
+
+__all__ = [
+    "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacobian", "jacrev", "jacfwd",
+    "hessian", "elementwise_grad", "hvp", "tree_flatten",
+]
+_ = P
