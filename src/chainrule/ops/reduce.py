@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ def norm_axis(axis: Any, ndim: int) -> tuple[int, ...]:
     out = []
     for a in axis:
         a = int(a)
-        if not -ndim <= a < max(ndim, 1):
+        if not -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1):
             raise np.exceptions.AxisError(a, ndim)
         out.append(a % ndim if ndim else 0)
     return tuple(out)

@@ -1,0 +1,112 @@
+"""The op test table: one Row per primitive (or composite), checked in every mode.
+
+A row names the primitive it covers (``prim``), a function of arrays that calls NumPy
+exactly as a user would (so dispatch is tested too), and example argument shapes with
+a valid input range.  Each row is checked in float64 against central differences:
+
+* reverse mode (cr.jacobian) and forward mode (cr.jacfwd) against the numerical Jacobian;
+* second order (if ``order >= 2``): the Jacobian of the gradient of <u, f(x)> by
+  reverse-over-reverse and forward-over-reverse, against central differences of it;
+* PyTorch (``torch_fn``), when torch is installed: the VJP for a random cotangent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import numpy as np
+
+import chainrule as cr
+
+
+@dataclasses.dataclass
+class Row:
+    prim: str                      # the primitive (registry name) this row covers
+    fn: Callable[..., Any]         # f(*arrays) written with NumPy calls
+    shapes: list                   # one shape per argument
+    low: float = -2.0              # input range (uniform)
+    high: float = 2.0
+    order: int = 2                 # 0: not differentiable; 1: first only; 2: second too
+    torch_fn: Callable | None = None
+    dtype: Any = np.float64        # complex128 for complex rows
+    args: Callable | None = None   # custom argument maker rng -> list of arrays
+    wrt: tuple | None = None       # which arguments to differentiate (default: all)
+    id: str = ""
+    rtol: float = 1e-5
+    atol: float = 1e-6
+
+    def make_args(self, seed: int = 0) -> list:
+        rng = np.random.default_rng(seed)
+        if self.args is not None:
+            return [np.array(a) if isinstance(a, np.ndarray) else a for a in self.args(rng)]
+        out = []
+        for s in self.shapes:
+            a = rng.uniform(self.low, self.high, size=s)
+            if np.dtype(self.dtype).kind == "c":
+                a = a + 1j * rng.uniform(self.low, self.high, size=s)
+            out.append(np.asarray(a, dtype=self.dtype))
+        return out
+
+    @property
+    def name(self) -> str:
+        return self.id or f"{self.prim}{list(self.shapes)}"
+
+    def argnums(self, args: list) -> tuple:
+        if self.wrt is not None:
+            return tuple(self.wrt)
+        return tuple(i for i, a in enumerate(args)
+                     if isinstance(a, np.ndarray) and a.dtype.kind in "fc")
+
+
+def num_jacobian(f: Callable, args: list, i: int, h: float = 1e-6) -> np.ndarray:
+    """Central-difference Jacobian of f w.r.t. args[i]: shape out.shape + in.shape.
+
+    Complex inputs: columns for the real and imaginary directions, combined into the
+    PyTorch-convention derivative (see jac_to_torch_convention)."""
+    x = np.asarray(args[i])
+    base = np.asarray(f(*args))
+    cols = []
+    for k in range(x.size):
+        cols_k = []
+        for direction in ([1.0] if x.dtype.kind != "c" else [1.0, 1j]):
+            e = np.zeros(x.size, x.dtype)
+            e[k] = direction * h
+            a_p = list(args)
+            a_m = list(args)
+            a_p[i] = x + e.reshape(x.shape)
+            a_m[i] = x - e.reshape(x.shape)
+            cols_k.append((np.asarray(f(*a_p)) - np.asarray(f(*a_m))) / (2 * h))
+        cols.append(cols_k)
+    if x.dtype.kind != "c":
+        J = np.stack([c[0] for c in cols], axis=-1).reshape(base.shape + x.shape)
+        return J
+    return np.stack([np.stack(c, axis=-1) for c in cols], axis=-2).reshape(
+        base.shape + x.shape + (2,))
+
+
+def cotangent(out: np.ndarray, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    u = rng.standard_normal(np.shape(out))
+    if np.asarray(out).dtype.kind == "c":
+        u = u + 1j * rng.standard_normal(np.shape(out))
+    return u
+
+
+def scalarize(f: Callable, u: np.ndarray) -> Callable:
+    """x -> <u, f(x)> (real part), a real scalar whose gradient is the VJP with u."""
+    def s(*a: Any) -> Any:
+        out = f(*a)
+        if np.iscomplexobj(u) or np.iscomplexobj(np.asarray(getattr(out, "_value", out))):
+            return np.sum(np.real(np.conj(u) * out))
+        return np.sum(u * out)
+    return s
+
+
+def close(a: Any, b: Any, row: Row, what: str) -> None:
+    a = np.asarray(getattr(a, "_value", a))
+    b = np.asarray(getattr(b, "_value", b))
+    assert a.shape == b.shape, f"{row.name} {what}: shape {a.shape} vs {b.shape}"
+    np.testing.assert_allclose(a, b, rtol=row.rtol * 100 if "2nd" in what else row.rtol,
+                               atol=row.atol * 100 if "2nd" in what else row.atol,
+                               err_msg=f"{row.name}: {what}")
