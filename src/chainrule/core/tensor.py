@@ -403,11 +403,18 @@ def _flat(x: Any) -> Iterator[Any]:
 
 
 class _GradMode:
-    """Context manager and decorator that sets grad recording for the current thread."""
+    """Context manager and decorator that sets grad recording for the current thread.
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
+    Usable as ``with cr.no_grad():``, ``@cr.no_grad()`` and ``@cr.no_grad``.
+    """
+
+    enabled = True
+
+    def __init__(self, fn: Callable | None = None) -> None:
         self._saved: list[bool] = []
+        self._fn = fn
+        if fn is not None:
+            functools.update_wrapper(self, fn)
 
     def __enter__(self) -> None:
         self._saved.append(STATE.grad_enabled)
@@ -416,36 +423,46 @@ class _GradMode:
     def __exit__(self, *exc: Any) -> None:
         STATE.grad_enabled = self._saved.pop()
 
-    def __call__(self, fn: Callable) -> Callable:
-        enabled = self.enabled
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._fn is not None:  # used as @no_grad (no parentheses)
+            with type(self)():
+                return self._fn(*args, **kwargs)
+        fn = args[0]
+        cls = type(self)
 
         @functools.wraps(fn)
         def wrapper(*a: Any, **k: Any) -> Any:
-            with _GradMode(enabled):
+            with cls():
                 return fn(*a, **k)
 
         return wrapper
 
 
-def no_grad() -> _GradMode:
+class no_grad(_GradMode):
     """``with cr.no_grad():`` or ``@cr.no_grad()``: record nothing (inference, optimizer steps)."""
-    return _GradMode(False)
+
+    enabled = False
 
 
-def enable_grad() -> _GradMode:
+class enable_grad(_GradMode):
     """``with cr.enable_grad():`` record again inside a no_grad block."""
-    return _GradMode(True)
+
+    enabled = True
 
 
 def is_grad_enabled() -> bool:
     return STATE.grad_enabled
 
 
-class set_grad_enabled(_GradMode):
+class set_grad_enabled:
+    """``cr.set_grad_enabled(False)`` sets the mode now; as a context it restores it on exit."""
+
     def __init__(self, mode: bool) -> None:
-        super().__init__(mode)
-        self._saved = [STATE.grad_enabled]
-        STATE.grad_enabled = mode
+        self._prev = STATE.grad_enabled
+        STATE.grad_enabled = bool(mode)
 
     def __enter__(self) -> None:
         pass
+
+    def __exit__(self, *exc: Any) -> None:
+        STATE.grad_enabled = self._prev
