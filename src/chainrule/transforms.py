@@ -231,8 +231,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
         grads = tr.pull([np.ones(shape, dt)], [out], retain=False)
         g = grads[0] if isinstance(argnums, int) else tuple(grads)
         nested = STATE.depth > 0
-        val = out if nested else (_value(out).item() if np.ndim(_value(out)) == 0 and
-                                  not isinstance(out, (Tensor, np.ndarray)) else _value(out))
+        val = out if nested else _value(out)
         if has_aux:
             return (val, _strip(tr.aux, nested)), g
         return val, g

@@ -105,7 +105,8 @@ def backward(
             np.add(prev, g, out=prev)
         else:
             s = prev + g
-            owned.add(id(s))
+            if s.__class__ is np.ndarray:
+                owned.add(id(s))
             grads[p] = s
 
     for r, g in zip(roots, seeds):
@@ -125,6 +126,8 @@ def backward(
         while heap:
             node = pop(heap)[1]
             g = grads.pop(node)
+            if owned:
+                owned.discard(id(g))  # ids are reused once an array is freed
             if node in tset:
                 results[node] = g
                 continue
