@@ -1,25 +1,60 @@
-"""Indexing: t[idx] and t[idx] = v.  Advanced indices scatter-add their gradient."""
+"""Indexing: t[idx], t[idx] = v, and the gathers built on them.
+
+Three primitives:
+
+* ``getitem(x, idx=...)``: NumPy indexing, basic or advanced.  Its VJP scatters the
+  cotangent back (``scatter_add``), accumulating over repeated indices.
+* ``scatter_add(g, shape=..., idx=...)``: zeros of ``shape`` with ``g`` added at ``idx``.
+* ``setitem(x, v, idx=...)``: a copy of ``x`` with ``v`` written at ``idx`` (the functional
+  form behind ``Tensor.__setitem__``).
+
+take, take_along_axis, put_along_axis, compress, diag, diagonal, sort and partition are
+gathers/scatters with index arrays computed by NumPy on plain values; tril/triu are a
+``where`` with a constant mask.  argmax, argsort, nonzero ... return plain integer arrays
+(``nondiff``): indices are constants, they carry no gradient.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index
 
 from ..core import primitive as P
-from .util import defprim, unbroadcast
+from ..core.errors import GradientError, user_line
+from ..numpy.registry import register
+from . import elementwise as E
+from . import shape as S
+from .util import defprim, unbroadcast, value
 
 
 def raw_index(idx: Any) -> Any:
-    """An index with any Tensors in it replaced by their (integer/bool) values."""
+    """An index with Tensors replaced by their values and index arrays copied.
+
+    The copy matters: the index is kept for the backward pass, and a caller that
+    reuses (mutates) its index array afterwards must not change a recorded gradient.
+    """
     T = P.Tensor
     if isinstance(idx, T):
-        return idx._value
+        return idx._value.copy()
+    if isinstance(idx, np.ndarray):
+        return idx.copy()
     if isinstance(idx, tuple):
-        return tuple(i._value if isinstance(i, T) else i for i in idx)
-    if isinstance(idx, list) and any(isinstance(i, T) for i in idx):
-        return [i._value if isinstance(i, T) else i for i in idx]
+        return tuple(
+            i._value.copy() if isinstance(i, T) else i.copy() if isinstance(i, np.ndarray)
+            else _raw_list(i) if isinstance(i, list) else i
+            for i in idx
+        )
+    if isinstance(idx, list):
+        return _raw_list(idx)
     return idx
+
+
+def _raw_list(lst: list) -> Any:
+    if any(isinstance(i, (P.Tensor, list)) for i in lst):
+        return [_raw_list(i) if isinstance(i, list) else value(i) for i in lst]
+    return lst
 
 
 def _is_basic(idx: Any) -> bool:
@@ -29,8 +64,17 @@ def _is_basic(idx: Any) -> bool:
     )
 
 
+# ---------------------------------------------------------------------------------
+# the primitives
+
+
 def _getitem_fwd(x: Any, idx: Any = None) -> Any:
-    return x[idx]
+    r = x[idx]
+    if isinstance(r, np.ndarray) and not r.flags.owndata and not _is_basic(idx):
+        # advanced indexing can hand back a transposed buffer of its own (not a view of
+        # x); it must not share x's version counter, so give it storage of its own
+        r = r.copy()
+    return r
 
 
 def _getitem_vjp(g: Any, ans: Any, x: Any, idx: Any = None) -> Any:
@@ -42,7 +86,7 @@ getitem = defprim(_getitem_fwd, "getitem", saves=(), saves_ans=False, linear=Tru
 
 
 def _scatter_add_fwd(g: Any, shape: Any = None, idx: Any = None) -> Any:
-    out = np.zeros(shape, dtype=g.dtype)
+    out = np.zeros(shape, dtype=np.result_type(g))
     if _is_basic(idx):
         out[idx] = g
     else:
@@ -52,7 +96,7 @@ def _scatter_add_fwd(g: Any, shape: Any = None, idx: Any = None) -> Any:
 
 scatter_add = defprim(
     _scatter_add_fwd, "scatter_add", saves=(), saves_ans=False, linear=True,
-    vjp=(lambda g, ans, x, shape=None, idx=None: getitem(g, idx=idx),),
+    vjp=(lambda g, ans, x, shape=None, idx=None: unbroadcast(x, getitem(g, idx=idx)),),
 )
 
 
@@ -63,30 +107,278 @@ def _setitem_fwd(x: Any, v: Any, idx: Any = None) -> Any:
 
 
 def _setitem_vjp_x(g: Any, ans: Any, x: Any, v: Any, idx: Any = None) -> Any:
-    from . import elementwise as E  # noqa: PLC0415
-
     keep = np.ones(x.shape, dtype=bool)
     keep[idx] = False
-    return E.where_prim(keep, g, E.zeros_like(g))
+    return E.where_prim(keep, g, np.zeros((), dtype=g.dtype))
 
 
 def _setitem_vjp_v(g: Any, ans: Any, x: Any, v: Any, idx: Any = None) -> Any:
-    # only the last write to a repeated index survives; NumPy does not promise which,
-    # so refuse repeated advanced indices rather than guess
-    piece = getitem(g, idx=idx)
     if not _is_basic(idx):
-        flat = np.ravel_multi_index if False else None  # noqa: F841
-        marker = np.zeros(x.shape, dtype=np.int64)
-        np.add.at(marker, idx, 1)
-        if marker.max(initial=0) > 1:
-            from ..core.errors import GradientError  # noqa: PLC0415
-
+        # only one of several writes to the same element survives, and NumPy does not
+        # promise which: the gradient of v would be a guess, so refuse
+        hits = np.zeros(x.shape, dtype=np.int64)
+        np.add.at(hits, idx, 1)
+        if hits.max(initial=0) > 1:
             raise GradientError(
-                "t[idx] = v with an index that repeats an element: which write survives is "
-                "unspecified, so the gradient of v is undefined. Use unique indices."
+                f"setitem: t[idx] = v with an index that names the same element of t (shape "
+                f"{tuple(x.shape)}) more than once; which write survives is unspecified, so "
+                f"the gradient with respect to v is undefined.\n  Use unique indices "
+                f"(np.unique(i, return_index=True) keeps one write per element)."
             )
+    piece = getitem(g, idx=idx)
+    vs = tuple(getattr(v, "shape", ()))
+    extra = len(vs) - len(piece.shape)
+    if extra > 0:  # NumPy lets v carry extra leading 1s
+        piece = S.reshape_prim(piece, shape=(1,) * extra + tuple(piece.shape))
     return unbroadcast(v, piece)
 
 
 setitem = defprim(_setitem_fwd, "setitem", saves=(), saves_ans=False, linear=True,
                   vjp=(_setitem_vjp_x, _setitem_vjp_v))
+
+
+# ---------------------------------------------------------------------------------
+# gathers
+
+
+def _axis_index(ax: int, i: Any) -> tuple:
+    return (slice(None),) * ax + (i,)
+
+
+def _int_array(indices: Any, who: str) -> np.ndarray:
+    ind = np.asarray(value(indices))
+    if ind.dtype.kind not in "iu":
+        if ind.size == 0:
+            return ind.astype(np.intp)
+        raise IndexError(f"{who}: indices must be integers, got dtype {ind.dtype}")
+    return ind
+
+
+def take(a: Any, indices: Any, axis: Any = None, out: Any = None, mode: str = "raise") -> Any:
+    if out is not None:
+        raise NotImplementedError("take(out=...) on Tensors would leave the graph; use the "
+                                  "return value")
+    a = S._prep(a)
+    ind = _int_array(indices, "take")
+    if axis is None:
+        a = S.reshape_prim(a, shape=(-1,))
+        axis = 0
+    ax = normalize_axis_index(axis, S._ndim(a))
+    n = S._shape(a)[ax]
+    if mode == "wrap":
+        ind = ind % n
+    elif mode == "clip":
+        ind = np.clip(ind, 0, n - 1)
+    elif mode != "raise":
+        raise ValueError(f"take: mode must be 'raise', 'wrap' or 'clip', not {mode!r}")
+    if ind.ndim == 0:
+        ind = ind.reshape(1)  # an array index (a copy, as NumPy's take), then drop the axis
+        return S.reshape_prim(getitem(a, idx=_axis_index(ax, ind)),
+                              shape=S._shape(a)[:ax] + S._shape(a)[ax + 1:])
+    return getitem(a, idx=_axis_index(ax, ind))
+
+
+register("take", take)
+
+
+def _along_axis_index(shape: tuple, ind: np.ndarray, ax: int) -> tuple:
+    nd = len(shape)
+    fancy = []
+    for d, n in enumerate(shape):
+        if d == ax:
+            fancy.append(ind)
+        else:
+            s = [1] * nd
+            s[d] = n
+            fancy.append(np.arange(n).reshape(s))
+    return tuple(fancy)
+
+
+def take_along_axis(arr: Any, indices: Any, axis: Any = -1) -> Any:
+    arr = S._prep(arr)
+    ind = _int_array(indices, "take_along_axis")
+    if axis is None:
+        if ind.ndim != 1:
+            raise ValueError("when axis=None, `indices` must have a single dimension.")
+        arr = S.reshape_prim(arr, shape=(-1,))
+        axis = 0
+    nd = S._ndim(arr)
+    if ind.ndim != nd:
+        raise ValueError("`indices` and `arr` must have the same number of dimensions")
+    ax = normalize_axis_index(axis, nd)
+    return getitem(arr, idx=_along_axis_index(S._shape(arr), ind, ax))
+
+
+register("take_along_axis", take_along_axis)
+
+
+def put_along_axis(arr: Any, indices: Any, values: Any, axis: Any) -> None:
+    """Write ``values`` into the Tensor ``arr`` in place, like NumPy's (returns None).
+
+    On a Tensor this is ``arr[index] = values`` (Tensor.__setitem__): the Tensor moves
+    onto a new graph node, gradients flow to ``values`` and to the untouched elements
+    of the old ``arr``.  A leaf that requires grad refuses, as for any item assignment.
+    """
+    ind = _int_array(indices, "put_along_axis")
+    if not isinstance(arr, P.Tensor):
+        if isinstance(values, P.Tensor) and (values._node is not None or values._fw is not None):
+            raise TypeError(
+                f"put_along_axis: writing a Tensor that requires grad into a NumPy array would "
+                f"drop its gradient.\n  at {user_line()}\n  Make arr a Tensor "
+                f"(arr = cr.tensor(arr)) so the write is recorded.")
+        np.put_along_axis(arr, ind, value(values), axis)
+        return None
+    shape = arr.shape
+    if axis is None:
+        if ind.ndim != 1:
+            raise ValueError("when axis=None, `indices` must have a single dimension.")
+        size = arr.size
+        if ind.size and (ind.min() < -size or ind.max() >= size):
+            raise IndexError(f"put_along_axis: index out of bounds for size {size}")
+        idx = np.unravel_index(ind % max(size, 1), shape)
+    else:
+        if ind.ndim != len(shape):
+            raise ValueError("`indices` and `arr` must have the same number of dimensions")
+        idx = _along_axis_index(shape, ind, normalize_axis_index(axis, len(shape)))
+    arr[idx] = values
+    return None
+
+
+register("put_along_axis", put_along_axis)
+
+
+def compress(condition: Any, a: Any, axis: Any = None, out: Any = None) -> Any:
+    if out is not None:
+        raise NotImplementedError("compress(out=...) on Tensors would leave the graph; use the "
+                                  "return value")
+    cond = np.asarray(value(condition))
+    if cond.ndim != 1:
+        raise ValueError("condition must be a 1-d array")
+    a = S._prep(a)
+    if axis is None:
+        a = S.reshape_prim(a, shape=(-1,))
+        axis = 0
+    ax = normalize_axis_index(axis, S._ndim(a))
+    return getitem(a, idx=_axis_index(ax, np.flatnonzero(cond)))
+
+
+register("compress", compress)
+
+
+def _diag_indices(n1: int, n2: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    if k >= 0:
+        m = max(0, min(n1, n2 - k))
+        return np.arange(m), np.arange(m) + k
+    m = max(0, min(n1 + k, n2))
+    return np.arange(m) - k, np.arange(m)
+
+
+def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+    a = S._prep(a)
+    nd = S._ndim(a)
+    if nd < 2:
+        raise ValueError("diag requires an array of at least two dimensions")
+    a1, a2 = normalize_axis_index(axis1, nd), normalize_axis_index(axis2, nd)
+    if a1 == a2:
+        raise ValueError("axis1 and axis2 cannot be the same")
+    order = tuple(d for d in range(nd) if d not in (a1, a2)) + (a1, a2)
+    if order != tuple(range(nd)):
+        a = S.transpose_prim(a, axes=order)
+    s = S._shape(a)
+    i, j = _diag_indices(s[-2], s[-1], int(offset))
+    return getitem(a, idx=(Ellipsis, i, j))
+
+
+def diag(v: Any, k: int = 0) -> Any:
+    v = S._prep(v)
+    s = S._shape(v)
+    if len(s) == 2:
+        return diagonal(v, k)
+    if len(s) != 1:
+        raise ValueError("Input must be 1- or 2-d.")
+    n = s[0] + abs(int(k))
+    i, j = _diag_indices(n, n, int(k))
+    return scatter_add(v, shape=(n, n), idx=(i, j))
+
+
+register("diagonal", diagonal)
+register("diag", diag)
+
+
+def _tri_mask(shape: tuple, k: int, lower: bool) -> np.ndarray:
+    r, c = (shape[-2], shape[-1]) if len(shape) >= 2 else (shape[-1], shape[-1])
+    low = np.tri(r, c, k=k if lower else k - 1, dtype=bool)
+    return low if lower else ~low
+
+
+def _tri(m: Any, k: int, lower: bool) -> Any:
+    m = S._prep(m)
+    s = S._shape(m)
+    if len(s) == 0:
+        raise ValueError("tril/triu: input must be at least 1-d")
+    zero = np.zeros((), dtype=np.result_type(value(m)))
+    return E.where_prim(_tri_mask(s, int(k), lower), m, zero)
+
+
+register("tril", lambda m, k=0: _tri(m, k, True))
+register("triu", lambda m, k=0: _tri(m, k, False))
+
+
+# ---------------------------------------------------------------------------------
+# sorting: the gradient follows the permutation (as torch.sort)
+
+
+def sort(a: Any, axis: Any = -1, kind: Any = None, order: Any = None, *,
+         stable: Any = None) -> Any:
+    if order is not None:
+        raise NotImplementedError("sort(order=...) (structured arrays) is not supported on "
+                                  "Tensors")
+    a = S._prep(a)
+    if axis is None:
+        a = S.reshape_prim(a, shape=(-1,))
+        axis = -1
+    ax = normalize_axis_index(axis, S._ndim(a))
+    perm = np.argsort(value(a), axis=ax, kind=kind, stable=stable)
+    return getitem(a, idx=_along_axis_index(S._shape(a), perm, ax))
+
+
+def partition(a: Any, kth: Any, axis: Any = -1, kind: str = "introselect",
+              order: Any = None) -> Any:
+    if order is not None:
+        raise NotImplementedError("partition(order=...) is not supported on Tensors")
+    a = S._prep(a)
+    if axis is None:
+        a = S.reshape_prim(a, shape=(-1,))
+        axis = -1
+    ax = normalize_axis_index(axis, S._ndim(a))
+    v = value(a)
+    kth = value(kth)
+    perm = np.argpartition(v, kth, axis=ax, kind=kind)
+    want = np.partition(v, kth, axis=ax, kind=kind)
+    if not np.array_equal(np.take_along_axis(v, perm, axis=ax), want, equal_nan=True):
+        # argpartition arranged the unordered parts differently from partition: map
+        # NumPy's own result back to source positions through the sorted order
+        src = np.argsort(v, axis=ax, kind="stable")
+        dst = np.argsort(want, axis=ax, kind="stable")
+        perm = np.empty_like(src)
+        np.put_along_axis(perm, dst, src, axis=ax)
+    return getitem(a, idx=_along_axis_index(S._shape(a), perm, ax))
+
+
+register("sort", sort)
+register("partition", partition)
+
+
+# ---------------------------------------------------------------------------------
+# non-differentiable: integer/boolean results, plain arrays out
+
+NONDIFF = [
+    "argmax", "argmin", "argsort", "argpartition", "nonzero", "flatnonzero", "argwhere",
+    "count_nonzero", "searchsorted", "any", "all", "isclose", "allclose", "array_equal",
+    "array_equiv",
+]
+for _n in NONDIFF:
+    defprim(getattr(np, _n), _n, np_names=_n, nondiff=True)
+
+
+from . import creation  # noqa: E402,F401  (creation functions; imported for registration)
