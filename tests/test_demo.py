@@ -1,0 +1,105 @@
+"""``chainrule demo``: the seed notebook walked through, its numbers and its caught bug."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+import chainrule as cr
+from chainrule import cli, demo
+
+
+@pytest.fixture(scope="module")
+def demo_output():
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = cli.main(["demo"])
+    return rc, buf.getvalue()
+
+
+def test_exits_zero_and_all_checks_pass(demo_output):
+    rc, text = demo_output
+    assert rc == 0
+    assert "FAILED" not in text
+    assert text.rstrip().endswith("All checks passed.")
+    assert text.count("ok: ") >= 6
+
+
+def test_chain_rule_300_exact_vs_central_difference(demo_output):
+    _, text = demo_output
+    assert "cr.grad(z)(2.0)           = 300.0   (exact)" in text
+    m = re.search(r"central difference: .* = (\d+\.\d+) .*off by ([\d.e+-]+)\)", text)
+    assert m and m.group(1) == "300.000000" and 0 < float(m.group(2)) < 1e-5
+
+
+def test_sigmoid_bug_caught_and_explained(demo_output):
+    _, text = demo_output
+    assert "forward output:                       0.7311" in text
+    assert "cr.grad(f)(0.5):           0.393224" in text
+    assert "central difference:                   0.393224" in text
+    assert "(by hand):  0.209987   <- disagrees" in text
+    assert "ok: the hand-written derivative is caught as wrong" in text
+    # the explanation: sigmoid' evaluated at x = 2 instead of k = w*x = 1
+    assert "sigmoid'(2.0) = 0.104994, sigmoid'(1.0) = 0.196612" in text
+    assert "correct:  sigmoid'(k) * x = 0.196612 * 2 = 0.393224" in text
+    # the notebook's math.exp is refused rather than silently differentiated wrong
+    assert "math.exp" in text and "silently wrong" in text
+    if hasattr(cr, "check_derivative"):
+        assert "cr.check_derivative(f, df_notebook, 0.5) says:" in text
+    else:
+        assert "comparing the numbers here" in text
+
+
+def test_network_gradients_equal_hand_backward_pass(demo_output):
+    _, text = demo_output
+    for name, shape in [("dW1", "(3, 2)"), ("dB1", "(3, 1)"), ("dW2", "(1, 3)"),
+                        ("dB2", "(1, 1)")]:
+        m = re.search(rf"{name}\s+{re.escape(shape)}\s+([\d.e+-]+)", text)
+        assert m, name
+        assert float(m.group(1)) < 1e-12
+    assert "hidden units active (z1 > 0): [1, 1, 0]" in text   # seed 0: ReLU masks one unit
+
+
+def test_loss_falls(demo_output):
+    _, text = demo_output
+    losses = [float(v) for v in re.findall(r"step\s+\d+\s+loss (\d+\.\d+)", text)]
+    assert len(losses) >= 4
+    assert all(b < a for a, b in zip(losses, losses[1:], strict=False))
+    assert losses[0] == pytest.approx(14.688845, abs=1e-6)
+    assert losses[-1] < 0.1 * losses[0]
+
+
+def test_deterministic(demo_output, capsys):
+    _, text = demo_output
+    assert cli.main(["demo"]) == 0
+    assert capsys.readouterr().out == text
+
+
+def test_graph_option(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "sigmoid.svg"
+    if shutil.which("dot") is not None:
+        assert cli.main(["demo", "--graph", str(out)]) == 0
+        assert "<svg" in out.read_text() and "true_divide" in out.read_text()
+        assert "drawn with Graphviz" in capsys.readouterr().out
+
+    def missing(src, fmt):
+        raise cr.viz.GraphvizError("cr.viz.render: Graphviz is not installed.")
+
+    monkeypatch.setattr(cr.viz, "_dot_bytes", missing)
+    out2 = tmp_path / "neuron.svg"
+    assert cli.main(["demo", "--graph", str(out2)]) == 0
+    text = capsys.readouterr().out
+    assert "written as DOT text" in text and not out2.exists()
+    dot = (tmp_path / "neuron.dot").read_text()
+    assert dot.startswith("digraph") and "true_divide" in dot and "grad 0.393224" in dot
+
+
+def test_seed_notebook_functions_verbatim():
+    # the demo keeps the notebook's buggy derivative, so that the checker has something to catch
+    assert demo.nb_sigmoid_derivative(2.0) * 2.0 == pytest.approx(0.209987, abs=1e-6)
+    assert demo.central_difference(lambda x: (x**2 + 1) ** 3, 2) == pytest.approx(300, abs=1e-6)
