@@ -13,6 +13,7 @@ from .core.primitive import Primitive, defjvp, defvjp, primitive
 from .core.tensor import Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, tensor
 from . import numpy  # noqa: E402
 from . import viz  # noqa: E402
+from .ops.special import log_softmax, logsumexp, softmax
 from .transforms import (
     elementwise_grad, grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, linearize,
     value_and_grad, vjp,
@@ -23,6 +24,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ChainruleError", "GradientError", "LeftGraphError", "ShapeError", "Primitive", "Tensor",
     "defjvp", "defvjp", "elementwise_grad", "enable_grad", "grad", "hessian", "hvp",
-    "is_grad_enabled", "jacfwd", "jacobian", "jacrev", "jvp", "linearize", "no_grad", "numpy",
-    "primitive", "set_grad_enabled", "tensor", "value_and_grad", "viz", "vjp",
+    "is_grad_enabled", "jacfwd", "jacobian", "jacrev", "jvp", "linearize", "log_softmax",
+    "logsumexp", "no_grad", "numpy", "primitive", "set_grad_enabled", "softmax", "tensor",
+    "value_and_grad", "viz", "vjp",
 ]

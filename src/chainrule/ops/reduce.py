@@ -1,4 +1,13 @@
-"""Reductions: sum, mean, prod, max/min and the composites built on them."""
+"""Reductions and scans: sum, prod, max/min, cumsum/cumprod, quantiles, and the composites.
+
+Primitives here: sum, max (also min / nanmax / nanmin), prod, cumsum, cumprod, median,
+quantile.  Everything else (mean, average, var, std, ptp, nan*, percentile, trace, diff,
+trapezoid) is built from primitives, so its derivatives of every order come for free.
+
+Tie conventions (PyTorch's): max/min/amax/amin/nanmax/nanmin and median share the
+gradient equally among tied elements; quantile/percentile send it to the elements a
+stable sort puts at the interpolated positions (torch.quantile).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +18,11 @@ import numpy as np
 
 from ..numpy.registry import register
 from . import elementwise as E
+from . import index as I
 from . import shape as S
 from .util import defprim, value
+
+_NoValue = np._NoValue
 
 
 def norm_axis(axis: Any, ndim: int) -> tuple[int, ...]:
@@ -31,30 +43,17 @@ def expand_back(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     """Undo a reduction's shape: put the reduced axes back as size 1, then broadcast."""
     shape = x.shape
     if not keepdims and shape:
-        kept = [1 if i in norm_axis(axis, len(shape)) else n for i, n in enumerate(shape)]
+        ax = norm_axis(axis, len(shape))
+        kept = [1 if i in ax else n for i, n in enumerate(shape)]
         g = S.reshape(g, tuple(kept))
     return S.broadcast_to(g, shape)
 
 
-def _sum_fwd(x: Any, axis: Any = None, keepdims: bool = False, dtype: Any = None) -> Any:
-    return np.sum(x, axis=axis, keepdims=keepdims, dtype=dtype)
-
-
-sum_prim = defprim(
-    _sum_fwd, "sum", saves=(), saves_ans=False, linear=True,
-    vjp=(lambda g, ans, x, axis=None, keepdims=False, dtype=None: expand_back(g, x, axis, keepdims),),
-)
-
-
-def sum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
-        initial: Any = None, where: Any = None) -> Any:
-    _no_out("sum", out)
-    if where is not None or initial is not None:
-        raise NotImplementedError("sum(where=..., initial=...) is not supported on Tensors")
-    return sum_prim(a, axis=_axis(axis), keepdims=keepdims, dtype=dtype)
-
-
-register("sum", sum)
+def _keep(v: np.ndarray, x_ndim: int, axis: Any, keepdims: bool) -> np.ndarray:
+    """A reduced plain array with the reduced axes put back (for masks against x)."""
+    if not keepdims and x_ndim:
+        v = np.expand_dims(v, norm_axis(axis, x_ndim))
+    return v
 
 
 def _axis(axis: Any) -> Any:
@@ -71,6 +70,13 @@ def _no_out(name: str, out: Any) -> None:
         )
 
 
+def _float_dtype(w: np.ndarray, ref: Any) -> np.ndarray:
+    dt = getattr(ref, "dtype", None)
+    if dt is not None and dt.kind in "fc":
+        return w.astype(np.finfo(dt).dtype)  # complex64 -> float32 weights
+    return w
+
+
 def count(x: Any, axis: Any) -> int:
     shape = np.shape(value(x))
     n = 1
@@ -79,85 +85,232 @@ def count(x: Any, axis: Any) -> int:
     return n
 
 
+def _masked(a: Any, where: Any, fill: Any) -> Any:
+    """``a`` with the positions outside ``where`` replaced by the constant ``fill``."""
+    mask = np.broadcast_to(np.asarray(value(where), dtype=bool), np.shape(value(a)))
+    return E.where_prim(mask, a, fill)
+
+
+# ---------------------------------------------------------------------------------
+# sum and mean
+
+
+def _sum_fwd(x: Any, axis: Any = None, keepdims: bool = False, dtype: Any = None) -> Any:
+    return np.sum(x, axis=axis, keepdims=keepdims, dtype=dtype)
+
+
+sum_prim = defprim(
+    _sum_fwd, "sum", saves=(), saves_ans=False, linear=True,
+    vjp=(lambda g, ans, x, axis=None, keepdims=False, dtype=None:
+         expand_back(g, x, axis, keepdims),),
+)
+
+
+def sum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
+        initial: Any = _NoValue, where: Any = _NoValue) -> Any:
+    _no_out("sum", out)
+    if where is not _NoValue and where is not None and where is not True:
+        a = _masked(a, where, 0)
+    r = sum_prim(a, axis=_axis(axis), keepdims=keepdims, dtype=dtype)
+    if initial is not _NoValue and initial is not None:
+        r = r + initial
+    return r
+
+
+register("sum", sum)
+
+
 def mean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
-         where: Any = None) -> Any:
+         where: Any = _NoValue) -> Any:
     _no_out("mean", out)
-    if where is not None:
-        raise NotImplementedError("mean(where=...) is not supported on Tensors")
     axis = _axis(axis)
-    s = sum_prim(a, axis=axis, keepdims=keepdims, dtype=dtype)
-    n = count(a, axis)
+    if where is not _NoValue and where is not None and where is not True:
+        mask = np.broadcast_to(np.asarray(value(where), dtype=bool), np.shape(value(a)))
+        s = sum_prim(E.where_prim(mask, a, 0), axis=axis, keepdims=keepdims, dtype=dtype)
+        n = np.sum(mask, axis=axis, keepdims=keepdims)
+    else:
+        s = sum_prim(a, axis=axis, keepdims=keepdims, dtype=dtype)
+        n = count(a, axis)
     if s.dtype.kind not in "fc":
-        s = E.astype(s, dtype=np.float64)
+        s = E.astype(s, dtype=np.dtype(np.float64))
+    if isinstance(n, np.ndarray):
+        n = n.astype(np.finfo(s.dtype).dtype)
     return s / n
 
 
 register("mean", mean)
 
 
+def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = False, *,
+            keepdims: Any = _NoValue) -> Any:
+    """np.average; ``weights`` may be a Tensor too (both get gradients)."""
+    axis = _axis(axis)
+    keep = False if keepdims is _NoValue else bool(keepdims)
+    av = value(a)
+    if weights is None:
+        avg = mean(a, axis=axis, keepdims=keep)
+        if returned:
+            scl = np.asarray(count(a, axis), dtype=avg.dtype)
+            return avg, np.broadcast_to(scl, avg.shape).copy()
+        return avg
+    wv = value(weights)
+    ashape, wshape = np.shape(av), np.shape(wv)
+    w = weights
+    if ashape != wshape:
+        if axis is None:
+            raise TypeError("Axis must be specified when shapes of a and weights differ.")
+        ax = norm_axis(axis, len(ashape))
+        if wshape != tuple(ashape[i] for i in ax):
+            raise ValueError("Shape of weights must be consistent with shape of a along "
+                             "specified axis.")
+        # put the weights' axes where a's reduced axes are
+        order = sorted(range(len(ax)), key=lambda k: ax[k])
+        if order != list(range(len(ax))):
+            w = S.transpose(w, tuple(order))
+        full = [1] * len(ashape)
+        for i in ax:
+            full[i] = ashape[i]
+        w = S.reshape(w, tuple(full))
+    scl = sum(w, axis=axis, keepdims=keep)
+    if np.any(value(scl) == 0.0):
+        raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+    avg = sum(a * w, axis=axis, keepdims=keep) / scl
+    if returned:
+        if np.shape(value(scl)) != np.shape(value(avg)):
+            scl = S.broadcast_to(scl, np.shape(value(avg)))
+        return avg, scl
+    return avg
+
+
+register("average", average)
+
+
+# ---------------------------------------------------------------------------------
+# max / min (and the NaN-ignoring versions): one primitive, tie-splitting weights
+
+_EXT = {"max": np.max, "min": np.min, "nanmax": np.nanmax, "nanmin": np.nanmin}
+
+
 def _ext_fwd(x: Any, axis: Any = None, keepdims: bool = False, which: str = "max") -> Any:
-    return (np.max if which == "max" else np.min)(x, axis=axis, keepdims=keepdims)
+    return _EXT[which](x, axis=axis, keepdims=keepdims)
 
 
-def _ext_weights(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+def _ext_weights(ans: Any, x: Any, axis: Any, keepdims: bool, which: str = "max") -> Any:
     # the gradient is shared equally among tied extrema (PyTorch's amax/amin, JAX)
     xv = value(x)
-    av = value(ans)
-    if not keepdims and xv.ndim:
-        av = np.expand_dims(av, norm_axis(axis, xv.ndim))
-    mask = (xv == av) | (np.isnan(xv) & np.isnan(av))
-    w = mask / np.sum(mask, axis=norm_axis(axis, xv.ndim) or None, keepdims=True)
-    return w.astype(xv.dtype) if xv.dtype.kind in "fc" else w
+    av = _keep(value(ans), xv.ndim, axis, keepdims)
+    ax = norm_axis(axis, xv.ndim) or None
+    if which.startswith("nan"):  # NaNs are ignored: they never match, an all-NaN slice gets 0
+        mask = xv == av
+        n = np.maximum(np.sum(mask, axis=ax, keepdims=True), 1)
+    else:  # NaN propagates: the NaNs are the answer
+        mask = (xv == av) | (np.isnan(xv) & np.isnan(av))
+        n = np.sum(mask, axis=ax, keepdims=True)
+    return _float_dtype(mask / n, xv)
 
 
 extremum = defprim(
     _ext_fwd, "max",
     vjp=(lambda g, ans, x, axis=None, keepdims=False, which="max":
-         expand_back(g, x, axis, keepdims) * _ext_weights(ans, x, axis, keepdims),),
+         expand_back(g, x, axis, keepdims) * _ext_weights(ans, x, axis, keepdims, which),),
     jvp=(lambda dx, ans, x, axis=None, keepdims=False, which="max":
-         sum_prim(dx * _ext_weights(ans, x, axis, keepdims), axis=axis, keepdims=keepdims),),
+         sum_prim(dx * _ext_weights(ans, x, axis, keepdims, which), axis=axis, keepdims=keepdims),),
 )
 
 
-def max(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False, initial: Any = None,
-        where: Any = None) -> Any:
+def _extreme(which: str, a: Any, axis: Any, keepdims: bool, initial: Any, where: Any) -> Any:
+    has_initial = initial is not _NoValue and initial is not None
+    if where is not _NoValue and where is not None and where is not True:
+        if not has_initial:
+            raise ValueError(f"{which}(where=...) needs initial=...: the reduction has no "
+                             "identity to fill the masked-out positions with")
+        a = _masked(a, where, initial)
+    r = extremum(a, axis=_axis(axis), keepdims=keepdims, which=which)
+    if has_initial:
+        # np.max(x, initial=v) == maximum(max(x), v); the ufunc's tie rule applies
+        pick = E.fmax if which.startswith("nan") else E.maximum
+        if which.endswith("min"):
+            pick = E.fmin if which.startswith("nan") else E.minimum
+        r = pick(r, np.asarray(initial, dtype=r.dtype))
+    return r
+
+
+def max(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False,
+        initial: Any = _NoValue, where: Any = _NoValue) -> Any:
     _no_out("max", out)
-    if initial is not None or where is not None:
-        raise NotImplementedError("max(initial=..., where=...) is not supported on Tensors")
-    return extremum(a, axis=_axis(axis), keepdims=keepdims, which="max")
+    return _extreme("max", a, axis, keepdims, initial, where)
 
 
-def min(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False, initial: Any = None,
-        where: Any = None) -> Any:
+def min(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False,
+        initial: Any = _NoValue, where: Any = _NoValue) -> Any:
     _no_out("min", out)
-    if initial is not None or where is not None:
-        raise NotImplementedError("min(initial=..., where=...) is not supported on Tensors")
-    return extremum(a, axis=_axis(axis), keepdims=keepdims, which="min")
+    return _extreme("min", a, axis, keepdims, initial, where)
+
+
+def nanmax(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False,
+           initial: Any = _NoValue, where: Any = _NoValue) -> Any:
+    _no_out("nanmax", out)
+    return _extreme("nanmax", a, axis, keepdims, initial, where)
+
+
+def nanmin(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False,
+           initial: Any = _NoValue, where: Any = _NoValue) -> Any:
+    _no_out("nanmin", out)
+    return _extreme("nanmin", a, axis, keepdims, initial, where)
+
+
+def ptp(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
+    """max - min: a constant slice gets gradient 0 (the shared weights cancel)."""
+    _no_out("ptp", out)
+    return max(a, axis=axis, keepdims=keepdims) - min(a, axis=axis, keepdims=keepdims)
 
 
 register(["max", "amax"], max)
 register(["min", "amin"], min)
+register("nanmax", nanmax)
+register("nanmin", nanmin)
+register("ptp", ptp)
+
+
+# ---------------------------------------------------------------------------------
+# prod: the product of the others, exact with zeros
 
 
 def _prod_fwd(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     return np.prod(x, axis=axis, keepdims=keepdims)
 
 
+def _regular(xv: np.ndarray) -> bool:
+    """No zero and nothing infinite: ans / x is the product of the others."""
+    return bool(np.all(np.isfinite(xv) & (xv != 0)))
+
+
 def _prod_grad_factor(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
-    """d prod / d x_i = product of the others; exact with zeros (no division by x)."""
+    """d prod / d x_i = product of the others.
+
+    Without zeros that is ans / x_i (a rational identity near x, so every derivative
+    order is right).  With zeros: exclusive products from the left times those from
+    the right, made with cumprod (whose own rules are exact with zeros)."""
     ax = norm_axis(axis, np.ndim(value(x)))
     if not ax:
         return E.ones_like(x)
+    if _regular(value(x)):
+        return expand_back(ans, x, axis, keepdims) / x
     xm = S.moveaxis(x, ax, tuple(range(-len(ax), 0)))
     lead = xm.shape[: xm.ndim - len(ax)]
     flat = S.reshape(xm, lead + (-1,))
-    # exclusive cumulative products from the left and from the right
-    ones = E.ones_like(flat[..., :1])
-    left = cumprod(S.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
-    rflat = S.flip(flat, axis=-1)
-    right = S.flip(cumprod(S.concatenate([ones, rflat[..., :-1]], axis=-1), axis=-1), axis=-1)
+    left = _exclusive_cumprod(flat)
+    right = S.flip(_exclusive_cumprod(S.flip(flat, axis=-1)), axis=-1)
     others = S.reshape(left * right, xm.shape)
     return S.moveaxis(others, tuple(range(-len(ax), 0)), ax)
+
+
+def _exclusive_cumprod(x: Any) -> Any:
+    """prod_{k<i} x_k along the last axis."""
+    ones = E.ones_like(x[..., :1])
+    if x.shape[-1] <= 1:
+        return ones if x.shape[-1] else x
+    return S.concatenate([ones, cumprod_prim(x[..., :-1], axis=-1)], axis=-1)
 
 
 prod_prim = defprim(
@@ -170,26 +323,38 @@ prod_prim = defprim(
 
 
 def prod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
-         initial: Any = None, where: Any = None) -> Any:
+         initial: Any = _NoValue, where: Any = _NoValue) -> Any:
     _no_out("prod", out)
-    if initial is not None or where is not None:
-        raise NotImplementedError("prod(initial=..., where=...) is not supported on Tensors")
     if dtype is not None:
-        a = E.astype(a, dtype=dtype)
-    return prod_prim(a, axis=_axis(axis), keepdims=keepdims)
+        a = E.astype(a, dtype=np.dtype(dtype))
+    if where is not _NoValue and where is not None and where is not True:
+        a = _masked(a, where, 1)
+    r = prod_prim(a, axis=_axis(axis), keepdims=keepdims)
+    if initial is not _NoValue and initial is not None:
+        r = r * initial
+    return r
 
 
 register("prod", prod)
+
+
+# ---------------------------------------------------------------------------------
+# scans: cumsum (linear) and cumprod
 
 
 def _cumsum_fwd(x: Any, axis: Any = None) -> Any:
     return np.cumsum(x, axis=axis)
 
 
+def _rev_cumsum(g: Any, axis: int) -> Any:
+    """sum_{j >= i} g_j along ``axis``."""
+    return S.flip(cumsum_prim(S.flip(g, axis=axis), axis=axis), axis=axis)
+
+
 def _cumsum_vjp(g: Any, ans: Any, x: Any, axis: Any = None) -> Any:
     if axis is None:
-        return S.reshape(S.flip(cumsum_prim(S.flip(g, axis=0), axis=0), axis=0), x.shape)
-    return S.flip(cumsum_prim(S.flip(g, axis=axis), axis=axis), axis=axis)
+        return S.reshape(_rev_cumsum(g, 0), x.shape)
+    return _rev_cumsum(g, axis)
 
 
 cumsum_prim = defprim(_cumsum_fwd, "cumsum", saves=(), saves_ans=False, linear=True,
@@ -199,96 +364,557 @@ cumsum_prim = defprim(_cumsum_fwd, "cumsum", saves=(), saves_ans=False, linear=T
 def cumsum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
     _no_out("cumsum", out)
     if dtype is not None:
-        a = E.astype(a, dtype=dtype)
+        a = E.astype(a, dtype=np.dtype(dtype))
     return cumsum_prim(a, axis=axis)
 
 
+def cumulative_sum(x: Any, /, *, axis: Any = None, dtype: Any = None, out: Any = None,
+                   include_initial: bool = False) -> Any:
+    _no_out("cumulative_sum", out)
+    if axis is None:
+        if np.ndim(value(x)) > 1:
+            raise ValueError("cumulative_sum: axis must be given for arrays of more than one "
+                             "dimension")
+        axis = 0
+    r = cumsum(x, axis=axis, dtype=dtype)
+    if include_initial:
+        r = S.concatenate([E.zeros_like(_take1(r, axis)), r], axis=axis)
+    return r
+
+
+def _take1(r: Any, axis: int) -> Any:
+    idx = [slice(None)] * r.ndim
+    idx[axis] = slice(0, 1)
+    return r[tuple(idx)] if r.shape[axis] else S.reshape(
+        r, tuple(1 if i == axis % r.ndim else n for i, n in enumerate(r.shape)))
+
+
 register("cumsum", cumsum)
+register("cumulative_sum", cumulative_sum)
 
 
-def cumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
-    """Composite: exp-free, exact with zeros (products of the prefixes via a prefix scan)."""
-    _no_out("cumprod", out)
-    if dtype is not None:
-        a = E.astype(a, dtype=dtype)
-    return cumprod_prim(a, axis=axis)
+def _linrec_rev(b: Any, c: Any) -> Any:
+    """S_i = b_i + c_i * S_{i+1} along the last axis (S_{n-1} = b_{n-1}; len(c) = n - 1).
+
+    A Hillis-Steele scan: log2(n) rounds of slices, products and sums, so the result
+    is a plain composition of primitives and differentiates exactly to any order."""
+    n = b.shape[-1]
+    s = 1
+    while s < n:
+        head = b[..., : n - s] + c[..., : n - s] * b[..., s:]
+        b = S.concatenate([head, b[..., n - s:]], axis=-1)
+        if 2 * s < n:
+            c = c[..., : n - 2 * s] * c[..., s: n - s]
+        s *= 2
+    return b
 
 
 def _cumprod_fwd(x: Any, axis: Any = None) -> Any:
     return np.cumprod(x, axis=axis)
 
 
-def _cumprod_vjp(g: Any, ans: Any, x: Any, axis: Any = None) -> Any:
+def _last_axis(reverse: bool) -> Any:
+    """Run a rule f(a, ans, x) with the scan axis moved last (and axis=None flattened:
+    a VJP answers in x's shape, a JVP in ans's)."""
+
+    def deco(f: Any) -> Any:
+        def rule(a: Any, ans: Any, x: Any, axis: Any = None) -> Any:
+            return _scan_rule(f, reverse, a, ans, x, axis)
+
+        return rule
+
+    return deco
+
+
+def _scan_rule(f: Any, reverse: bool, a: Any, ans: Any, x: Any, axis: Any) -> Any:
     if axis is None:
-        flat = S.reshape(x, (-1,))
-        return S.reshape(_cumprod_vjp(S.reshape(g, (-1,)), S.reshape(ans, (-1,)), flat, 0), x.shape)
-    # d ans_j / d x_i = prod_{k<=j, k!=i} x_k for i <= j.  Build it without dividing by x.
-    n = x.shape[axis]
-    xm = S.moveaxis(x, axis, -1)
-    gm = S.moveaxis(g, axis, -1)
-    out = []
-    for i in range(n):
-        # prefix product of the others up to each j >= i
-        before = prod_prim(xm[..., :i], axis=-1, keepdims=True) if i else E.ones_like(xm[..., :1])
-        after = cumprod_prim(xm[..., i + 1:], axis=-1) if i + 1 < n else None
-        terms = before * gm[..., i:i + 1]
-        tot = terms
-        if after is not None:
-            tot = tot + sum_prim(before * gm[..., i + 1:] * after, axis=-1, keepdims=True)
-        out.append(tot)
-    return S.moveaxis(S.concatenate(out, axis=-1), -1, axis)
+        r = f(S.reshape(a, (-1,)), S.reshape(ans, (-1,)), S.reshape(x, (-1,)))
+        return S.reshape(r, x.shape if reverse else ans.shape)
+    if x.shape[axis] == 0:
+        return E.zeros_like(a)
+    mv = lambda t: S.moveaxis(t, axis, -1)  # noqa: E731
+    return S.moveaxis(f(mv(a), mv(ans), mv(x)), -1, axis)
 
 
-cumprod_prim = defprim(_cumprod_fwd, "cumprod", vjp=(lambda g, ans, x, axis=None:
-                       E.conj(_cumprod_vjp(E.conj(g), ans, x, axis)),))
-cumprod_prim.jvps[0] = lambda dx, ans, x, axis=None: _cumprod_jvp(dx, ans, x, axis)
+@_last_axis(reverse=True)
+def _cumprod_vjp(g: Any, ans: Any, x: Any) -> Any:
+    # d ans_j / d x_i = prod_{k<i} x_k * prod_{i<k<=j} x_k  (i <= j)
+    if _regular(value(x)):
+        # sum_{j>=i} g_j conj(ans_j) / conj(x_i): exact near x (no zero there)
+        return _rev_cumsum(g * E.conj(ans), -1) / E.conj(x)
+    # with zeros: grad_i = conj(prod_{k<i} x_k) * S_i,  S_i = g_i + conj(x_{i+1}) S_{i+1}
+    before = S.concatenate([E.ones_like(ans[..., :1]), ans[..., :-1]], axis=-1)
+    return E.conj(before) * _linrec_rev(g, E.conj(x[..., 1:]))
 
 
-def _cumprod_jvp(dx: Any, ans: Any, x: Any, axis: Any) -> Any:
-    # the JVP is the transpose of the VJP: build it from the VJP by linearity in g is costly,
-    # so use the product rule on the scan: d ans_j = sum_{i<=j} dx_i * prod_{k<=j,k!=i} x_k
+@_last_axis(reverse=False)
+def _cumprod_jvp(dx: Any, ans: Any, x: Any) -> Any:
+    if _regular(value(x)):
+        return ans * cumsum_prim(dx / x, axis=-1)
+    # d ans_j = T_j = u_j + x_j T_{j-1},  u_i = dx_i prod_{k<i} x_k: a reversed scan
+    before = S.concatenate([E.ones_like(ans[..., :1]), ans[..., :-1]], axis=-1)
+    u = dx * before
+    return S.flip(_linrec_rev(S.flip(u, axis=-1), S.flip(x[..., 1:], axis=-1)), axis=-1)
+
+
+cumprod_prim = defprim(_cumprod_fwd, "cumprod", vjp=(_cumprod_vjp,), jvp=(_cumprod_jvp,))
+
+
+def cumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+    _no_out("cumprod", out)
+    if dtype is not None:
+        a = E.astype(a, dtype=np.dtype(dtype))
+    return cumprod_prim(a, axis=axis)
+
+
+def cumulative_prod(x: Any, /, *, axis: Any = None, dtype: Any = None, out: Any = None,
+                    include_initial: bool = False) -> Any:
+    _no_out("cumulative_prod", out)
     if axis is None:
-        return S.reshape(_cumprod_jvp(S.reshape(dx, (-1,)), S.reshape(ans, (-1,)),
-                                      S.reshape(x, (-1,)), 0), ans.shape)
-    n = x.shape[axis]
-    xm = S.moveaxis(x, axis, -1)
-    dm = S.moveaxis(dx, axis, -1)
-    cols = []
-    for j in range(n):
-        acc = None
-        for i in range(j + 1):
-            others = [xm[..., k:k + 1] for k in range(j + 1) if k != i]
-            term = dm[..., i:i + 1]
-            for o in others:
-                term = term * o
-            acc = term if acc is None else acc + term
-        cols.append(acc)
-    return S.moveaxis(S.concatenate(cols, axis=-1), -1, axis)
+        if np.ndim(value(x)) > 1:
+            raise ValueError("cumulative_prod: axis must be given for arrays of more than one "
+                             "dimension")
+        axis = 0
+    r = cumprod(x, axis=axis, dtype=dtype)
+    if include_initial:
+        r = S.concatenate([E.ones_like(_take1(r, axis)), r], axis=axis)
+    return r
 
 
 register("cumprod", cumprod)
+register("cumulative_prod", cumulative_prod)
+
+
+# ---------------------------------------------------------------------------------
+# var / std
 
 
 def var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0,
-        keepdims: bool = False, where: Any = None, mean: Any = None, correction: Any = None) -> Any:
+        keepdims: bool = False, *, where: Any = _NoValue, mean: Any = _NoValue,
+        correction: Any = _NoValue) -> Any:
     _no_out("var", out)
-    if where is not None or mean is not None:
-        raise NotImplementedError("var(where=..., mean=...) is not supported on Tensors")
-    if correction is not None:
+    if correction is not _NoValue and correction is not None:
+        if ddof != 0:
+            raise ValueError("ddof and correction can't be provided simultaneously.")
         ddof = correction
     axis = _axis(axis)
-    m = globals()["mean"](a, axis=axis, keepdims=True)
+    if dtype is not None:
+        a = E.astype(a, dtype=np.dtype(dtype))
+    masked = where is not _NoValue and where is not None and where is not True
+    if mean is not _NoValue and mean is not None:
+        m = mean
+    else:
+        m = globals()["mean"](a, axis=axis, keepdims=True, where=where if masked else _NoValue)
     d = a - m
     sq = E.real(d * E.conj(d)) if E.is_complex(d) else d * d
-    n = count(a, axis)
-    return sum_prim(sq, axis=axis, keepdims=keepdims) / (n - ddof)
+    if masked:
+        mask = np.broadcast_to(np.asarray(value(where), dtype=bool), np.shape(value(a)))
+        s = sum_prim(E.where_prim(mask, sq, 0), axis=axis, keepdims=keepdims)
+        n = np.sum(mask, axis=axis, keepdims=keepdims).astype(s.dtype)
+    else:
+        s = sum_prim(sq, axis=axis, keepdims=keepdims)
+        n = count(a, axis)
+    return s / (n - ddof)
+
+
+def safe_sqrt(v: Any) -> Any:
+    """sqrt whose derivative at 0 is 0 (a subgradient) rather than inf * 0 = NaN."""
+    zero = value(v) == 0
+    if not np.any(zero):
+        return E.sqrt(v)
+    return E.where_prim(zero, 0.0, E.sqrt(E.where_prim(zero, 1.0, v)))
 
 
 def std(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0,
-        keepdims: bool = False, where: Any = None, mean: Any = None, correction: Any = None) -> Any:
-    return E.sqrt(var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims,
-                      where=where, mean=mean, correction=correction))
+        keepdims: bool = False, *, where: Any = _NoValue, mean: Any = _NoValue,
+        correction: Any = _NoValue) -> Any:
+    """sqrt(var); at zero variance the gradient is 0 (like a norm at 0), never NaN."""
+    return safe_sqrt(var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims,
+                         where=where, mean=mean, correction=correction))
 
 
 register("var", var)
 register("std", std)
+
+
+# ---------------------------------------------------------------------------------
+# NaN-ignoring reductions: the gradient at a NaN is 0
+
+
+def _nan_mask(a: Any) -> np.ndarray:
+    return np.isnan(value(a))
+
+
+def nansum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
+           initial: Any = _NoValue, where: Any = _NoValue) -> Any:
+    _no_out("nansum", out)
+    if np.asarray(value(a)).dtype.kind in "fc":
+        a = E.where_prim(_nan_mask(a), 0, a)
+    return sum(a, axis=axis, dtype=dtype, keepdims=keepdims, initial=initial, where=where)
+
+
+def nanprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
+            initial: Any = _NoValue, where: Any = _NoValue) -> Any:
+    _no_out("nanprod", out)
+    if np.asarray(value(a)).dtype.kind in "fc":
+        a = E.where_prim(_nan_mask(a), 1, a)
+    return prod(a, axis=axis, dtype=dtype, keepdims=keepdims, initial=initial, where=where)
+
+
+def nanmean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
+            *, where: Any = _NoValue) -> Any:
+    _no_out("nanmean", out)
+    if np.asarray(value(a)).dtype.kind not in "fc":
+        return mean(a, axis=axis, dtype=dtype, keepdims=keepdims, where=where)
+    keep = ~_nan_mask(a)
+    if where is not _NoValue and where is not None and where is not True:
+        keep = keep & np.asarray(value(where), dtype=bool)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return mean(a, axis=axis, dtype=dtype, keepdims=keepdims, where=keep)
+
+
+def nanvar(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0,
+           keepdims: bool = False, *, where: Any = _NoValue, mean: Any = _NoValue,
+           correction: Any = _NoValue) -> Any:
+    _no_out("nanvar", out)
+    keep = ~_nan_mask(a)
+    if where is not _NoValue and where is not None and where is not True:
+        keep = keep & np.asarray(value(where), dtype=bool)
+    a = E.where_prim(~keep, 0, a)
+    return var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, where=keep, mean=mean,
+               correction=correction)
+
+
+def nanstd(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0,
+           keepdims: bool = False, *, where: Any = _NoValue, mean: Any = _NoValue,
+           correction: Any = _NoValue) -> Any:
+    return safe_sqrt(nanvar(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims,
+                            where=where, mean=mean, correction=correction))
+
+
+def nancumsum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+    _no_out("nancumsum", out)
+    return cumsum(E.where_prim(_nan_mask(a), 0, a), axis=axis, dtype=dtype)
+
+
+def nancumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+    _no_out("nancumprod", out)
+    return cumprod(E.where_prim(_nan_mask(a), 1, a), axis=axis, dtype=dtype)
+
+
+register("nansum", nansum)
+register("nanprod", nanprod)
+register("nanmean", nanmean)
+register("nanvar", nanvar)
+register("nanstd", nanstd)
+register("nancumsum", nancumsum)
+register("nancumprod", nancumprod)
+
+
+# ---------------------------------------------------------------------------------
+# median, quantile, percentile
+
+
+def _median_fwd(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return np.asarray(np.median(x, axis=axis, keepdims=keepdims))
+
+
+def _median_weights(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    """Weight of each element in the median: the middle value(s) of each slice, with
+    each middle's share spread equally over the elements equal to it (torch.median's
+    tie rule); a slice holding NaN gives its gradient to its NaNs."""
+    xv = value(x)
+    nd = xv.ndim
+    ax = norm_axis(axis, nd)
+    kept = tuple(i for i in range(nd) if i not in ax)
+    xt = np.transpose(xv, kept + ax).reshape(tuple(xv.shape[i] for i in kept) + (-1,))
+    n = xt.shape[-1]
+    srt = np.sort(xt, axis=-1)
+    lo, hi = srt[..., (n - 1) // 2], srt[..., n // 2]
+
+    def back(v: np.ndarray) -> np.ndarray:  # a per-slice value, broadcastable against x
+        full = [1] * nd
+        for i in kept:
+            full[i] = xv.shape[i]
+        return np.reshape(v, full)
+
+    lo, hi = back(lo), back(hi)
+    m_lo, m_hi = xv == lo, xv == hi
+    axn = ax or None
+    w = 0.5 * m_lo / np.maximum(np.sum(m_lo, axis=axn, keepdims=True), 1) + \
+        0.5 * m_hi / np.maximum(np.sum(m_hi, axis=axn, keepdims=True), 1)
+    nan = np.isnan(xv)
+    if np.any(nan):
+        has = np.any(nan, axis=axn, keepdims=True)
+        w = np.where(has, nan / np.maximum(np.sum(nan, axis=axn, keepdims=True), 1), w)
+    return _float_dtype(w, xv)
+
+
+median_prim = defprim(
+    _median_fwd, "median",
+    vjp=(lambda g, ans, x, axis=None, keepdims=False:
+         expand_back(g, x, axis, keepdims) * _median_weights(ans, x, axis, keepdims),),
+    jvp=(lambda dx, ans, x, axis=None, keepdims=False:
+         sum_prim(dx * _median_weights(ans, x, axis, keepdims), axis=axis, keepdims=keepdims),),
+)
+
+
+def median(a: Any, axis: Any = None, out: Any = None, overwrite_input: bool = False,
+           keepdims: bool = False) -> Any:
+    _no_out("median", out)
+    if np.ndim(value(a)) == 0:
+        a = S.reshape(a, (1,))
+        axis = None
+        if keepdims:
+            return S.reshape(median_prim(a, axis=None, keepdims=False), ())
+    return median_prim(a, axis=_axis(axis), keepdims=keepdims)
+
+
+register("median", median)
+
+
+def _virtual_index(n: int, q: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """NumPy's quantile positions: (lower index, weight of the next index) per q."""
+    def hf(alpha: float, beta: float) -> np.ndarray:  # Hyndman & Fan continuous methods
+        return n * q + (alpha + q * (1 - alpha - beta)) - 1
+
+    def discrete(index: np.ndarray, take_prev: Any) -> np.ndarray:
+        prev = np.floor(index)
+        gamma = index - prev
+        return np.where(take_prev(gamma, index), prev, prev + 1)
+
+    zero = np.zeros_like(q, dtype=np.float64)
+    if method in ("lower", "higher", "nearest", "inverted_cdf", "closest_observation"):
+        if method == "lower":
+            idx = np.floor((n - 1) * q)
+        elif method == "higher":
+            idx = np.ceil((n - 1) * q)
+        elif method == "nearest":
+            idx = np.around((n - 1) * q)
+        elif method == "inverted_cdf":
+            idx = discrete(n * q - 1, lambda g, i: g == 0)
+        else:
+            idx = discrete(n * q - 1 - 0.5, lambda g, i: (g == 0) & (np.floor(i) % 2 == 1))
+        return np.clip(idx, 0, n - 1).astype(np.intp), zero
+    if method == "linear":
+        vi = (n - 1) * q
+    elif method == "midpoint":
+        vi = 0.5 * (np.floor((n - 1) * q) + np.ceil((n - 1) * q))
+    elif method == "averaged_inverted_cdf":
+        vi = n * q - 1
+    else:
+        ab = {"interpolated_inverted_cdf": (0, 1), "hazen": (0.5, 0.5), "weibull": (0, 0),
+              "median_unbiased": (1 / 3.0, 1 / 3.0), "normal_unbiased": (3 / 8.0, 3 / 8.0)}
+        if method not in ab:
+            raise ValueError(f"{method!r} is not a valid method for quantile")
+        vi = hf(*ab[method])
+    vi = np.asarray(vi, dtype=np.float64)
+    prev = np.floor(vi)
+    gamma = vi - prev
+    if method == "averaged_inverted_cdf":
+        gamma = np.where(gamma == 0, 0.5, 1.0)
+    elif method == "midpoint":
+        gamma = np.where(vi % 1 == 0, 0.0, 0.5)
+    above = vi >= n - 1
+    below = vi < 0
+    prev = np.where(above, n - 1, np.where(below, 0, prev))
+    gamma = np.where(above | below, 0.0, gamma)
+    return prev.astype(np.intp), gamma
+
+
+def _quantile_selection(xv: np.ndarray, qv: np.ndarray, axis: Any, method: str) -> tuple:
+    """Which elements of x each quantile interpolates, and with what weights.
+
+    Returns (idx, w): ``x[idx]`` has shape q.shape + kept shape + (2,), and the
+    quantiles are ``sum(x[idx] * w, axis=-1)``.  Positions come from a stable argsort,
+    so tied values are taken in their original order (torch.quantile's rule)."""
+    nd = xv.ndim
+    ax = tuple(sorted(set(norm_axis(axis, nd))))
+    kept = tuple(i for i in range(nd) if i not in ax)
+    kshape = tuple(xv.shape[i] for i in kept)
+    rshape = tuple(xv.shape[i] for i in ax)
+    xt = np.transpose(xv, kept + ax).reshape(kshape + (-1,))
+    n = xt.shape[-1]
+    if n == 0:
+        raise ValueError("quantile of an empty slice")
+    perm = np.argsort(xt, axis=-1, kind="stable")  # NaNs sort last
+    lo, gamma = _virtual_index(n, qv, method)
+    hi = np.minimum(lo + 1, n - 1)
+    pos = np.stack([lo, hi], axis=-1)  # q.shape + (2,)
+    nq = qv.ndim
+    # sorted position -> flat index over the reduced axes, shape q + kept + (2,)
+    flat = np.take(perm, pos, axis=-1)  # kept + q + (2,)
+    flat = np.moveaxis(flat, tuple(range(len(kshape))), tuple(range(nq, nq + len(kshape))))
+    w = np.stack([1.0 - gamma, gamma], axis=-1).reshape(qv.shape + (1,) * len(kshape) + (2,))
+    nan = np.isnan(xt[..., -1:]) if xt.dtype.kind in "fc" else None
+    if nan is not None and np.any(nan):  # the answer is NaN: send the gradient to a NaN
+        nanpos = np.broadcast_to(perm[..., -1:], kshape + (1,))
+        has = np.broadcast_to(nan.reshape((1,) * nq + kshape + (1,)), flat.shape)
+        flat = np.where(has, nanpos.reshape((1,) * nq + kshape + (1,)), flat)
+        w = np.where(has, np.array([1.0, 0.0]), w)
+    coords = np.unravel_index(flat, rshape) if rshape else ()
+    idx: list = [None] * nd
+    for k, i in enumerate(kept):
+        shp = [1] * (nq + len(kshape) + 1)
+        shp[nq + k] = xv.shape[i]
+        idx[i] = np.arange(xv.shape[i]).reshape(shp)
+    for k, i in enumerate(ax):
+        idx[i] = coords[k]
+    return tuple(idx), np.broadcast_to(w, flat.shape)
+
+
+def _qfwd(x: Any, q: Any = None, axis: Any = None, keepdims: bool = False,
+          method: str = "linear", sel: Any = None, pct: bool = False) -> Any:
+    f = np.percentile if pct else np.quantile
+    return np.asarray(f(x, q, axis=axis, keepdims=keepdims, method=method))
+
+
+def _qvjp(g: Any, ans: Any, x: Any, q: Any = None, axis: Any = None, keepdims: bool = False,
+          method: str = "linear", sel: Any = None, pct: bool = False) -> Any:
+    idx, w = sel
+    g = S.reshape(g, w.shape[:-1] + (1,))
+    return I.scatter_add(g * _float_dtype(w, g), shape=x.shape, idx=idx)
+
+
+def _qjvp(dx: Any, ans: Any, x: Any, q: Any = None, axis: Any = None, keepdims: bool = False,
+          method: str = "linear", sel: Any = None, pct: bool = False) -> Any:
+    idx, w = sel
+    t = sum_prim(I.getitem(dx, idx=idx) * _float_dtype(w, dx), axis=-1)
+    return S.reshape(t, ans.shape)
+
+
+quantile_prim = defprim(_qfwd, "quantile", saves=(), saves_ans=False,
+                        vjp=(_qvjp,), jvp=(_qjvp,))
+
+
+def _quantile(name: str, a: Any, q: Any, axis: Any, keepdims: bool, method: str,
+              weights: Any, interpolation: Any, pct: bool) -> Any:
+    from ..core.tensor import Tensor  # noqa: PLC0415
+
+    if isinstance(q, Tensor) and (q._node is not None or q._fw is not None):
+        raise NotImplementedError(
+            f"{name}: the gradient with respect to q is not supported (torch.{name} does not "
+            f"differentiate q either); pass q.detach() if q is a constant")
+    if weights is not None:
+        raise NotImplementedError(f"{name}(weights=...) is not supported on Tensors")
+    if interpolation is not None:
+        method = interpolation
+    qv = np.asarray(value(q))
+    qn = np.true_divide(qv, 100) if pct else qv
+    if np.any((qn < 0) | (qn > 1)):
+        raise ValueError(f"{name}: q must be in the range "
+                         + ("[0, 100]" if pct else "[0, 1]"))
+    axis = _axis(axis)
+    if np.ndim(value(a)) == 0:
+        a = S.reshape(a, (1,))
+        axis = None
+        r = _quantile(name, a, q, None, False, method, None, None, pct)
+        return r
+    sel = _quantile_selection(np.asarray(value(a)), np.asarray(qn, dtype=np.float64), axis, method)
+    return quantile_prim(a, q=qv, axis=axis, keepdims=keepdims, method=method, sel=sel, pct=pct)
+
+
+def quantile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input: bool = False,
+             method: str = "linear", keepdims: bool = False, *, weights: Any = None,
+             interpolation: Any = None) -> Any:
+    _no_out("quantile", out)
+    return _quantile("quantile", a, q, axis, keepdims, method, weights, interpolation, False)
+
+
+def percentile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input: bool = False,
+               method: str = "linear", keepdims: bool = False, *, weights: Any = None,
+               interpolation: Any = None) -> Any:
+    _no_out("percentile", out)
+    return _quantile("percentile", a, q, axis, keepdims, method, weights, interpolation, True)
+
+
+register("quantile", quantile)
+register("percentile", percentile)
+
+
+# ---------------------------------------------------------------------------------
+# trace, diff, trapezoid
+
+
+def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None,
+          out: Any = None) -> Any:
+    _no_out("trace", out)
+    nd = np.ndim(value(a))
+    if nd < 2:
+        raise ValueError("diag requires an array of at least two dimensions")
+    a1, a2 = norm_axis((axis1, axis2), nd)
+    if a1 == a2:
+        raise ValueError("axis1 and axis2 cannot be the same")
+    xm = S.moveaxis(a, (a1, a2), (-2, -1))
+    n, m = xm.shape[-2:]
+    r0, c0 = builtins.max(-offset, 0), builtins.max(offset, 0)
+    k = builtins.max(0, builtins.min(n - r0, m - c0))
+    d = I.getitem(xm, idx=(Ellipsis, np.arange(k) + r0, np.arange(k) + c0))
+    return sum_prim(d, axis=-1, dtype=dtype)
+
+
+register("trace", trace)
+
+
+def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = _NoValue,
+         append: Any = _NoValue) -> Any:
+    if n == 0:
+        return a
+    if n < 0:
+        raise ValueError("order must be non-negative but got " + repr(n))
+    av = value(a)
+    nd = np.ndim(av)
+    if nd == 0:
+        raise ValueError("diff requires input that is at least one dimensional")
+    axis = norm_axis(axis, nd)[0]
+    parts = []
+    for extra in (prepend, append):
+        if extra is _NoValue:
+            parts.append(None)
+            continue
+        if np.ndim(value(extra)) == 0:
+            shape = list(np.shape(av))
+            shape[axis] = 1
+            extra = S.broadcast_to(extra, tuple(shape)) if hasattr(extra, "shape") else \
+                np.broadcast_to(extra, tuple(shape))
+        parts.append(extra)
+    if parts[0] is not None or parts[1] is not None:
+        seq = ([parts[0]] if parts[0] is not None else []) + [a] + \
+              ([parts[1]] if parts[1] is not None else [])
+        a = S.concatenate(seq, axis=axis)
+    if np.asarray(value(a)).dtype == bool:
+        return np.diff(np.asarray(value(a)), n=n, axis=axis)
+    hi = [slice(None)] * nd
+    lo = [slice(None)] * nd
+    hi[axis] = slice(1, None)
+    lo[axis] = slice(None, -1)
+    for _ in range(n):
+        a = a[tuple(hi)] - a[tuple(lo)]
+    return a
+
+
+register("diff", diff)
+
+
+def trapezoid(y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1) -> Any:
+    """np.trapezoid; y, x and dx may all be Tensors."""
+    nd = np.ndim(value(y))
+    if x is None:
+        d = dx
+    else:
+        if np.ndim(value(x)) == 1:
+            d = diff(x)
+            shape = [1] * nd
+            shape[axis] = d.shape[0]
+            d = S.reshape(d, tuple(shape)) if hasattr(d, "shape") and not isinstance(
+                d, np.ndarray) else np.reshape(d, shape)
+        else:
+            d = diff(x, axis=axis)
+    hi = [slice(None)] * nd
+    lo = [slice(None)] * nd
+    hi[axis] = slice(1, None)
+    lo[axis] = slice(None, -1)
+    return sum(d * (y[tuple(hi)] + y[tuple(lo)]) / 2.0, axis=axis)
+
+
+register("trapezoid", trapezoid)
