@@ -114,3 +114,10 @@ Tensor.float = lambda self: E.astype(self, dtype=np.dtype(np.float32))
 Tensor.double = lambda self: E.astype(self, dtype=np.dtype(np.float64))
 Tensor.pow = lambda self, e: E.power(self, e)
 Tensor.copy = lambda self: S.copy(self)
+
+# shape/index family (ops/shape.py, ops/index.py): NumPy's ndarray methods and the
+# torch-style ones whose NumPy function takes the array first
+Tensor.compress = lambda self, condition, axis=None: NAMES["compress"](condition, self, axis)
+for _n in ["flip", "roll", "tile", "tril", "triu", "argpartition", "searchsorted"]:
+    if not hasattr(Tensor, _n):
+        setattr(Tensor, _n, _method(_n))

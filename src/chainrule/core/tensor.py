@@ -351,7 +351,9 @@ class Tensor:
         tracked = (self._node is not None or self._fw is not None) or (
             isinstance(v, Tensor) and (v._node is not None or v._fw is not None)
         )
-        if not tracked or not (STATE.grad_enabled or self._fw is not None):
+        if not tracked or not (STATE.grad_enabled or self._fw is not None or (
+            isinstance(v, Tensor) and v._fw is not None
+        )):
             self._value[idx] = v._value if isinstance(v, Tensor) else v
             self._bump()
             if self._node is not None and self._node.prim is None:

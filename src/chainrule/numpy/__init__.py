@@ -45,7 +45,7 @@ def _build_array(obj: Any, dtype: Any = None, copy: bool = True, **kw: Any) -> A
 
 
 def asarray(obj: Any, dtype: Any = None, **kw: Any) -> Any:
-    return _build_array(obj, dtype=dtype, copy=False, **kw)
+    return _build_array(obj, dtype=dtype, copy=None, **kw)  # None: copy only if needed
 
 
 class _Sub(types.ModuleType):

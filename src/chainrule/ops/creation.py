@@ -126,12 +126,12 @@ register("arange", arange)
 FUNCTIONS[np.arange] = lambda *a, **k: _const_or_tensor(arange(*a, **k))
 
 
-def _like_array(copy_default: bool) -> Callable:
+def _like_array(copy_default: bool | None) -> Callable:
     def impl(obj: Any, dtype: Any = None, *args: Any, copy: Any = copy_default,
              ndmin: int = 0, **kw: Any) -> Any:
         from ..numpy import _build_array  # noqa: PLC0415
 
-        out = _build_array(obj, dtype=dtype, copy=bool(copy))
+        out = _build_array(obj, dtype=dtype, copy=copy)
         nd = np.ndim(value(out))
         if ndmin > nd:
             out = S.reshape_prim(out, shape=(1,) * (ndmin - nd) + np.shape(value(out)))
@@ -141,4 +141,4 @@ def _like_array(copy_default: bool) -> Callable:
 
 
 FUNCTIONS[np.array] = _like_array(True)
-FUNCTIONS[np.asarray] = _like_array(False)
+FUNCTIONS[np.asarray] = _like_array(None)
