@@ -550,3 +550,82 @@ def test_misc_variants() -> None:
     np.testing.assert_array_equal(x.repeat(2).detach().numpy(), np.repeat([1.0, 2.0, 3.0], 2))
     np.testing.assert_array_equal(np.roll(x, 0).detach().numpy(), [1.0, 2.0, 3.0])
     assert np.roll(x, 0)._vc is not x._vc  # a copy, as NumPy's
+
+
+# ---------------------------------------------------------------------------------
+# Hypothesis: random shapes and mixed basic/advanced indices, against NumPy's own
+# scatter (np.add.at) for t[idx] and the "unwritten elements" mask for t[idx] = v
+
+try:
+    import hypothesis as hyp
+    from hypothesis import strategies as st
+except ImportError:  # pragma: no cover
+    hyp = None
+
+if hyp is not None:
+
+    @st.composite
+    def shape_and_index(draw):
+        shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=3)))
+        parts = []
+        for n in shape:
+            kind = draw(st.sampled_from(["int", "slice", "array", "full"]))
+            if kind == "int":
+                parts.append(draw(st.integers(-n, n - 1)))
+            elif kind == "slice":
+                a = draw(st.integers(-n, n))
+                b = draw(st.integers(-n, n))
+                parts.append(slice(a, b, draw(st.sampled_from([1, 2, -1]))))
+            elif kind == "array":
+                parts.append(np.array(draw(st.lists(st.integers(-n, n - 1), min_size=1,
+                                                    max_size=4))))
+            else:
+                parts.append(slice(None))
+        if draw(st.booleans()):
+            parts.insert(draw(st.integers(0, len(parts))), None)
+        if draw(st.booleans()) and len(parts) > 1:
+            parts = parts[:-1] + [Ellipsis]
+        return shape, tuple(parts), draw(st.integers(0, 2**31 - 1))
+
+
+    @hyp.settings(max_examples=60, deadline=None, derandomize=True)
+    @hyp.given(shape_and_index())
+    def test_getitem_and_setitem_random_indices(case) -> None:
+        shape, idx, seed = case
+        rng = np.random.default_rng(seed)
+        a = rng.standard_normal(shape)
+        try:
+            expect = a[idx]
+        except IndexError:  # arrays that do not broadcast together: NumPy refuses, so do we
+            with pytest.raises(IndexError):
+                leaf(a)[idx]
+            return
+        u = rng.standard_normal(expect.shape)
+        x = leaf(a)
+        y = x[idx]
+        np.testing.assert_array_equal(y.detach().numpy(), expect)
+        (y * u).sum().backward()
+        g = np.zeros(shape)
+        np.add.at(g, idx, u)
+        np.testing.assert_allclose(x.grad.numpy(), g, atol=1e-12)
+        # forward mode: the tangent is the same gather
+        _, t = cr.jvp(lambda z: z[idx], (a,), (a * 2,))
+        np.testing.assert_allclose(t, (a * 2)[idx])
+        # t[idx] = v: the gradient of t is u where nothing was written; v gets the gather
+        hits = np.zeros(shape, dtype=int)
+        np.add.at(hits, idx, 1)
+        v = leaf(rng.standard_normal(expect.shape))
+        x = leaf(a)
+        z = x * 1.0
+        z[idx] = v
+        w = rng.standard_normal(shape)
+        expect_z = a.copy()
+        expect_z[idx] = v.detach().numpy()
+        np.testing.assert_array_equal(z.detach().numpy(), expect_z)
+        if hits.max(initial=0) > 1:
+            with pytest.raises(cr.GradientError, match="more than once"):
+                (z * w).sum().backward()
+            return
+        (z * w).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), np.where(hits > 0, 0.0, w))
+        np.testing.assert_allclose(v.grad.numpy(), w[idx])
