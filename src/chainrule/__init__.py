@@ -11,6 +11,10 @@ from .core import methods as _methods  # noqa: F401
 from .core.errors import ChainruleError, GradientError, LeftGraphError, ShapeError
 from .core.primitive import Primitive, defjvp, defvjp, primitive
 from .core.tensor import Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, tensor
+from .check import (  # noqa: E402
+    AnomalyError, GradcheckError, check_derivative, check_primitive, detect_anomaly, gradcheck,
+    numerical_derivative,
+)
 from . import numpy  # noqa: E402
 from . import viz  # noqa: E402
 from .ops.special import log_softmax, logsumexp, softmax
@@ -18,13 +22,21 @@ from .transforms import (
     elementwise_grad, grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, linearize,
     value_and_grad, vjp,
 )
+from . import data, nn, optim  # noqa: E402
+from .io import load, save  # noqa: E402
+from .nn.random import manual_seed  # noqa: E402
+from .training import EarlyStopping, History, evaluate, fit  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnomalyError", "GradcheckError", "check_derivative", "check_primitive", "detect_anomaly",
+    "gradcheck", "numerical_derivative",
     "ChainruleError", "GradientError", "LeftGraphError", "ShapeError", "Primitive", "Tensor",
     "defjvp", "defvjp", "elementwise_grad", "enable_grad", "grad", "hessian", "hvp",
     "is_grad_enabled", "jacfwd", "jacobian", "jacrev", "jvp", "linearize", "log_softmax",
     "logsumexp", "no_grad", "numpy", "primitive", "set_grad_enabled", "softmax", "tensor",
     "value_and_grad", "viz", "vjp",
+    "EarlyStopping", "History", "data", "evaluate", "fit", "load", "manual_seed", "nn", "optim",
+    "save",
 ]

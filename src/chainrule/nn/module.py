@@ -1,0 +1,517 @@
+"""Module: parameters, buffers and submodules registered on assignment (PyTorch's model).
+
+``state_dict()`` keys are PyTorch's (``0.weight``, ``fc.bias``, ``bn.running_mean`` ...),
+so the arrays of a PyTorch ``state_dict()`` load unchanged.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, NamedTuple
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from ..core.errors import ChainruleError
+from ..core.tensor import Tensor
+from .parameter import Parameter
+
+
+class StateDictError(ChainruleError, RuntimeError):
+    """A state dict that does not fit the model (missing or unexpected keys, wrong shapes)."""
+
+
+class IncompatibleKeys(NamedTuple):
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+def as_array(v: Any) -> np.ndarray:
+    """A state-dict value as an ndarray: chainrule Tensors, PyTorch tensors, arrays, lists."""
+    if isinstance(v, Tensor):
+        return v._value
+    if isinstance(v, np.ndarray):
+        return v
+    if hasattr(v, "detach") and hasattr(v, "cpu") and hasattr(v, "numpy"):  # a torch tensor
+        return v.detach().cpu().numpy()
+    return np.asarray(v)
+
+
+def _addindent(s: str, n: int) -> str:
+    lines = s.split("\n")
+    if len(lines) == 1:
+        return s
+    return lines[0] + "\n" + "\n".join(" " * n + line for line in lines[1:])
+
+
+class Module:
+    """Base class of every layer and model.  Subclasses call ``super().__init__()`` and
+    define ``forward``; ``model(x)`` calls it."""
+
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # --- registration ------------------------------------------------------------
+    def _dicts(self) -> tuple[dict, dict, dict]:
+        d = self.__dict__
+        try:
+            return d["_parameters"], d["_buffers"], d["_modules"]
+        except KeyError:
+            raise AttributeError(
+                f"cannot assign to {type(self).__name__} before Module.__init__() is called "
+                f"(call super().__init__() first in your __init__)"
+            ) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, Parameter):
+            params, bufs, mods = self._dicts()
+            self.__dict__.pop(name, None)
+            bufs.pop(name, None)
+            mods.pop(name, None)
+            params[name] = value
+        elif isinstance(value, Module):
+            params, bufs, mods = self._dicts()
+            self.__dict__.pop(name, None)
+            params.pop(name, None)
+            bufs.pop(name, None)
+            mods[name] = value
+        else:
+            d = self.__dict__
+            params = d.get("_parameters")
+            if params is not None and name in params:
+                if value is not None:
+                    raise TypeError(
+                        f"cannot assign {type(value).__name__} as parameter {name!r} of "
+                        f"{type(self).__name__} (nn.Parameter or None expected)"
+                    )
+                params[name] = None
+            elif d.get("_modules") is not None and name in d["_modules"]:
+                if value is not None:
+                    raise TypeError(
+                        f"cannot assign {type(value).__name__} as child module {name!r} "
+                        f"(nn.Module or None expected)"
+                    )
+                d["_modules"][name] = None
+            elif d.get("_buffers") is not None and name in d["_buffers"]:
+                d["_buffers"][name] = _as_buffer(value)
+            else:
+                object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        d = self.__dict__
+        for store in ("_parameters", "_buffers", "_modules"):
+            s = d.get(store)
+            if s is not None and name in s:
+                return s[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name: str) -> None:
+        for store in ("_parameters", "_buffers", "_modules"):
+            s = self.__dict__.get(store)
+            if s is not None and name in s:
+                del s[name]
+                self._non_persistent.discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def __dir__(self) -> list[str]:
+        extra = list(self._parameters) + list(self._buffers) + list(self._modules)
+        return sorted(set(super().__dir__()) | set(extra))
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        _check_name(name, self)
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot assign {type(param).__name__} as parameter {name!r} "
+                            f"(nn.Parameter or None expected)")
+        self._dicts()[0][name] = param
+
+    def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
+        """A non-trainable state array (e.g. BatchNorm's running mean), saved in the state
+        dict unless ``persistent=False``."""
+        _check_name(name, self)
+        self._dicts()[1][name] = _as_buffer(tensor)
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
+            self._non_persistent.add(name)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        _check_name(name, self, allow_digits=True)
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        self._dicts()[2][name] = module
+
+    register_module = add_module
+
+    # --- calling -----------------------------------------------------------------
+    def forward(self, *args: Any, **kw: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no forward() method")
+
+    def __call__(self, *args: Any, **kw: Any) -> Any:
+        return self.forward(*args, **kw)
+
+    # --- traversal ---------------------------------------------------------------
+    def named_modules(self, memo: set | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, m in self._modules.items():
+            if m is None:
+                continue
+            yield from m.named_modules(memo, prefix + ("." if prefix else "") + name,
+                                       remove_duplicate)
+
+    def modules(self) -> Iterator[Module]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        seen: set[int] = set()
+        for name, m in self._modules.items():
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
+                yield name, m
+
+    def children(self) -> Iterator[Module]:
+        for _, m in self.named_children():
+            yield m
+
+    def _named_members(self, store: str, prefix: str, recurse: bool,
+                       remove_duplicate: bool = True) -> Iterator[tuple[str, Any]]:
+        seen: set[int] = set()
+        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for mprefix, m in mods:
+            for name, v in getattr(m, store).items():
+                if v is None:
+                    continue
+                if remove_duplicate:
+                    if id(v) in seen:
+                        continue
+                    seen.add(id(v))
+                yield mprefix + ("." if mprefix else "") + name, v
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        yield from self._named_members("_buffers", prefix, recurse)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        """Total number of parameter elements."""
+        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    # --- modes and gradients -----------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        if not isinstance(mode, bool):
+            raise ValueError("training mode is expected to be boolean")
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.parameters():
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                p.grad = Tensor(np.zeros_like(p.grad._value))
+
+    def to(self, dtype: Any) -> Module:
+        """Cast the floating-point parameters and buffers to ``dtype`` (in place)."""
+        dt = np.dtype(dtype)
+        if dt.kind not in "fc":
+            raise TypeError(f"Module.to: only floating-point dtypes are supported, got {dt}")
+        for t in list(self.parameters()) + list(self.buffers()):
+            if t._value.dtype.kind in "fc" and t._value.dtype != dt:
+                _recast(t, dt)
+        return self
+
+    def float(self) -> Module:
+        return self.to(np.float32)
+
+    def double(self) -> Module:
+        return self.to(np.float64)
+
+    # --- state -------------------------------------------------------------------
+    def state_dict(self, destination: dict | None = None, prefix: str = "",
+                   keep_vars: bool = False) -> dict[str, Any]:
+        """Parameters and persistent buffers by dotted name, as ndarrays sharing memory with
+        the model (like PyTorch's detached tensors); ``keep_vars=True`` gives the Tensors."""
+        out = OrderedDict() if destination is None else destination
+        for name, p in self._parameters.items():
+            if p is not None:
+                out[prefix + name] = p if keep_vars else p._value
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent:
+                out[prefix + name] = b if keep_vars else b._value
+        for name, m in self._modules.items():
+            if m is not None:
+                m.state_dict(out, prefix + name + ".", keep_vars)
+        return out
+
+    def _state_targets(self) -> dict[str, Tensor]:
+        return self.state_dict(keep_vars=True)
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True) -> IncompatibleKeys:
+        """Copy arrays into the parameters and buffers, cast to their dtypes (PyTorch's
+        ``copy_``).  Everything is checked first: on any error nothing is changed.
+
+        Raises StateDictError on a wrong shape, a value that cannot be cast, or (with
+        ``strict=True``) a missing or unexpected key.
+        """
+        if not hasattr(state_dict, "keys"):
+            raise TypeError(
+                f"load_state_dict expects a dict of arrays, got {type(state_dict).__name__}")
+        targets = self._state_targets()
+        missing = [k for k in targets if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in targets]
+        problems: list[str] = []
+        if strict:
+            if unexpected:
+                problems.append("Unexpected key(s) in state_dict: "
+                                + ", ".join(f'"{k}"' for k in unexpected) + ".")
+            if missing:
+                problems.append("Missing key(s) in state_dict: "
+                                + ", ".join(f'"{k}"' for k in missing) + ".")
+        staged: list[tuple[Tensor, np.ndarray]] = []
+        for k, t in targets.items():
+            if k not in state_dict:
+                continue
+            try:
+                arr = as_array(state_dict[k])
+            except Exception as exc:  # noqa: BLE001
+                problems.append(f"could not read {k}: {exc}")
+                continue
+            if arr.shape != t._value.shape:
+                problems.append(
+                    f"size mismatch for {k}: copying a param with shape {tuple(arr.shape)} from "
+                    f"checkpoint, the shape in current model is {tuple(t._value.shape)}."
+                )
+                continue
+            why = cast_problem(arr.dtype, t._value.dtype)
+            if why:
+                problems.append(f"dtype mismatch for {k}: {why}.")
+                continue
+            staged.append((t, arr))
+        if problems:
+            raise StateDictError(
+                f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                + "\n\t".join(problems)
+            )
+        for t, arr in staged:
+            if arr is t._value:
+                continue
+            t._value[...] = arr
+            vc = t._vc
+            vc[0] += 1
+            t._nv = vc[0]
+        return IncompatibleKeys(missing, unexpected)
+
+    # --- printing ----------------------------------------------------------------
+    def extra_repr(self) -> str:
+        return ""
+
+    def _get_name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        extra = self.extra_repr()
+        lines = extra.split("\n") if extra else []
+        for name, m in self._modules.items():
+            lines.append(f"({name}): " + _addindent(repr(m), 2))
+        main = self._get_name() + "("
+        if lines:
+            if len(lines) == 1 and not self._modules:
+                main += lines[0]
+            else:
+                main += "\n  " + "\n  ".join(lines) + "\n"
+        return main + ")"
+
+
+def cast_problem(src: np.dtype, dst: np.dtype) -> str | None:
+    """Why an array of dtype ``src`` cannot be loaded into one of dtype ``dst`` (or None)."""
+    if src.kind not in "biufc":
+        return f"the checkpoint holds {src}, not numbers"
+    if src.kind == "c" and dst.kind != "c":
+        return f"the checkpoint holds complex values ({src}) but the model expects {dst}"
+    if src.kind == "f" and dst.kind in "biu":
+        return f"the checkpoint holds {src} values but the model expects {dst}"
+    return None
+
+
+def _check_name(name: Any, owner: Module, allow_digits: bool = False) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__}")
+    if not name or "." in name:
+        raise KeyError(f'name "{name}" must be non-empty and may not contain "."')
+    if name in owner.__dict__ and name not in ("_parameters",):
+        raise KeyError(f'attribute "{name}" already exists')
+
+
+def _as_buffer(v: Any) -> Tensor | None:
+    if v is None:
+        return None
+    if isinstance(v, Tensor):
+        if v.requires_grad:
+            return v.detach()
+        return v
+    return Tensor(np.array(as_array(v), copy=True))
+
+
+def _recast(t: Tensor, dt: np.dtype) -> None:
+    needs = t.requires_grad
+    if needs:
+        t.requires_grad_(False)
+    t._value = t._value.astype(dt)
+    t._vc = [0, None]
+    t._nv = 0
+    if t.grad is not None:
+        t.grad = Tensor(t.grad._value.astype(dt))
+    if needs:
+        t.requires_grad_(True)
+
+
+class Sequential(Module):
+    """Modules applied in order; keys ``0``, ``1``, ... (or the names of an OrderedDict)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__()
+        if len(args) == 1 and isinstance(args[0], (dict, OrderedDict)):
+            for name, m in args[0].items():
+                self.add_module(name, m)
+        else:
+            for i, m in enumerate(args):
+                if not isinstance(m, Module):
+                    raise TypeError(f"Sequential: argument {i} is a {type(m).__name__}, "
+                                    f"not a Module")
+                self.add_module(str(i), m)
+
+    def forward(self, input: Any) -> Any:
+        for m in self._modules.values():
+            input = m(input)
+        return input
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __getitem__(self, idx: Any) -> Any:
+        items = list(self._modules.items())
+        if isinstance(idx, slice):
+            return Sequential(OrderedDict(items[idx]))
+        n = len(items)
+        i = int(idx)
+        if not -n <= i < n:
+            raise IndexError(f"index {idx} is out of range for a Sequential of {n} modules")
+        return items[i % n][1]
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        key = list(self._modules)[int(idx)]
+        self.add_module(key, module)
+
+    def append(self, module: Module) -> Sequential:
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters are registered (keys ``0``, ``1``, ...)."""
+
+    def __init__(self, modules: Any = None) -> None:
+        super().__init__()
+        for m in modules or []:
+            self.append(m)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __getitem__(self, idx: Any) -> Any:
+        vals = list(self._modules.values())
+        if isinstance(idx, slice):
+            return ModuleList(vals[idx])
+        return vals[int(idx)]
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        self.add_module(list(self._modules)[int(idx)], module)
+
+    def append(self, module: Module) -> ModuleList:
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Any) -> ModuleList:
+        for m in modules:
+            self.append(m)
+        return self
+
+
+class ModuleDict(Module):
+    """A dict of modules whose parameters are registered under their keys."""
+
+    def __init__(self, modules: Any = None) -> None:
+        super().__init__()
+        for k, m in (modules or {}).items():
+            self.add_module(k, m)
+
+    def __getitem__(self, key: str) -> Module:
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        self.add_module(key, module)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._modules
+
+    def keys(self) -> Any:
+        return self._modules.keys()
+
+    def items(self) -> Any:
+        return self._modules.items()
+
+    def values(self) -> Any:
+        return self._modules.values()

@@ -1,0 +1,440 @@
+"""The primitives behind the network layers: erf, relu, conv2d and max_pool2d.
+
+Everything else in ``chainrule.nn`` is composed of the core primitives.  These three
+are primitives because a composition would be slow (conv, pooling) or impossible
+(NumPy has no erf).  Each rule is written with primitives, so every order works:
+
+* ``conv2d(x, w)``, ``conv2d_input_grad(gy, w)`` and ``conv2d_weight_grad(x, gy)``
+  are one bilinear form seen from its three sides; the VJP of each side is one of
+  the other two, and their JVPs are themselves (bilinearity).
+* ``relu(x)``: max(x, 0) with derivative 0 at 0 (PyTorch's), one op instead of a select.
+* ``max_pool2d(x)``: its VJP scatters the cotangent to the winners of each window
+  (``max_pool2d_scatter``), its JVP gathers the tangent there (``max_pool2d_gather``);
+  those two are linear and each other's transpose.
+
+Layouts are PyTorch's: x (N, C, H, W), weight (O, C // groups, KH, KW).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ..core.errors import ShapeError
+from ..ops import elementwise as E
+from ..ops.util import defprim, value
+
+# ---------------------------------------------------------------------------------
+# erf
+
+
+def _erf_impl() -> Any:
+    try:
+        from scipy.special import erf  # noqa: PLC0415
+
+        return erf
+    except ImportError:  # pragma: no cover - scipy ships with scikit-learn
+        vec = np.frompyfunc(math.erf, 1, 1)
+        return lambda x: vec(x)
+
+
+_ERF: Any = None
+
+
+def _erf_fwd(x: Any) -> Any:
+    global _ERF
+    x = np.asarray(x)
+    if x.dtype.kind == "c":
+        raise TypeError("erf: complex input is not supported")
+    if _ERF is None:
+        _ERF = _erf_impl()
+    dt = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+    return np.asarray(_ERF(x), dtype=dt)
+
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+def _erf_deriv(x: Any) -> Any:
+    return _TWO_OVER_SQRT_PI * E.exp(-(x * x))
+
+
+erf = defprim(
+    _erf_fwd, "erf", saves_ans=False,
+    vjp=(lambda g, ans, x: g * _erf_deriv(x),),
+    jvp=(lambda dx, ans, x: dx * _erf_deriv(x),),
+)
+
+# ---------------------------------------------------------------------------------
+# relu: a primitive for speed (np.where is slow, and max(x, 0) would split the gradient
+# at 0); the derivative at 0 is 0, as in PyTorch
+
+
+def _relu_fwd(x: Any) -> Any:
+    return np.maximum(x, 0)
+
+
+def _relu_mask(ans: Any) -> np.ndarray:
+    return np.asarray(value(ans)) > 0
+
+
+relu = defprim(
+    _relu_fwd, "relu", saves=(), saves_ans=True,
+    vjp=(lambda g, ans, x: g * _relu_mask(ans),),
+    jvp=(lambda dx, ans, x: dx * _relu_mask(ans),),
+)
+
+
+# ---------------------------------------------------------------------------------
+# convolution geometry
+
+
+def pair(v: Any, name: str) -> tuple[int, int]:
+    if isinstance(v, (int, np.integer)):
+        return int(v), int(v)
+    t = tuple(int(i) for i in v)
+    if len(t) != 2:
+        raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
+    return t  # type: ignore[return-value]
+
+
+def out_size(n: int, lo: int, hi: int, k: int, s: int, d: int) -> int:
+    return (n + lo + hi - d * (k - 1) - 1) // s + 1
+
+
+def _pad(x: np.ndarray, padding: tuple, fill: float = 0.0) -> np.ndarray:
+    (pt, pb), (pl, pr) = padding
+    if pt == pb == pl == pr == 0:
+        return x
+    n, c, h, w = x.shape
+    out = np.full((n, c, h + pt + pb, w + pl + pr), fill, dtype=x.dtype)
+    out[:, :, pt:pt + h, pl:pl + w] = x
+    return out
+
+
+def _windows(xp: np.ndarray, kh: int, kw: int, oh: int, ow: int, stride: tuple,
+             dilation: tuple) -> np.ndarray:
+    """Read-only view (N, C, OH, OW, KH, KW) of the windows of a padded NCHW input."""
+    sn, sc, sh, sw = xp.strides
+    return as_strided(
+        xp, (xp.shape[0], xp.shape[1], oh, ow, kh, kw),
+        (sn, sc, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1]),
+        writeable=False,
+    )
+
+
+def _tap(p: int, q: int, oh: int, ow: int, stride: tuple, dilation: tuple) -> tuple:
+    """The slice of the padded input that kernel tap (p, q) sees at every output position."""
+    h0, w0 = p * dilation[0], q * dilation[1]
+    return (slice(h0, h0 + stride[0] * (oh - 1) + 1, stride[0]),
+            slice(w0, w0 + stride[1] * (ow - 1) + 1, stride[1]))
+
+
+def _real(name: str, *xs: Any) -> None:
+    for x in xs:
+        if np.asarray(x).dtype.kind == "c":
+            raise TypeError(f"{name}: complex tensors are not supported")
+
+
+def _conv_geometry(x_shape: tuple, w_shape: tuple, stride: tuple, padding: tuple,
+                   dilation: tuple, groups: int) -> tuple[int, int]:
+    if len(x_shape) != 4:
+        raise ShapeError(f"conv2d: input must be 4-D (N, C, H, W), got shape {tuple(x_shape)}")
+    if len(w_shape) != 4:
+        raise ShapeError(f"conv2d: weight must be 4-D (O, C/groups, KH, KW), got {tuple(w_shape)}")
+    c, o = x_shape[1], w_shape[0]
+    if c != w_shape[1] * groups:
+        raise ShapeError(
+            f"conv2d: input has {c} channels but weight {tuple(w_shape)} with groups={groups} "
+            f"expects {w_shape[1] * groups}"
+        )
+    if o % groups:
+        raise ShapeError(f"conv2d: {o} output channels are not divisible by groups={groups}")
+    oh = out_size(x_shape[2], *padding[0], w_shape[2], stride[0], dilation[0])
+    ow = out_size(x_shape[3], *padding[1], w_shape[3], stride[1], dilation[1])
+    if oh <= 0 or ow <= 0:
+        raise ShapeError(
+            f"conv2d: the kernel {tuple(w_shape[2:])} (dilation {dilation}) does not fit the "
+            f"padded input {x_shape[2] + sum(padding[0])}x{x_shape[3] + sum(padding[1])}"
+        )
+    return oh, ow
+
+
+# ---------------------------------------------------------------------------------
+# the three sides of the convolution, computed channels-last: im2col rows are
+# (n, i, j), columns (p, q, c), so each window row copies runs of KW * C contiguous values
+
+
+def _nhwc_padded(x: np.ndarray, padding: tuple) -> np.ndarray:
+    (pt, pb), (pl, pr) = padding
+    n, c, h, w = x.shape
+    out = np.zeros((n, h + pt + pb, w + pl + pr, c), dtype=x.dtype)
+    out[:, pt:pt + h, pl:pl + w, :] = x.transpose(0, 2, 3, 1)
+    return out
+
+
+def _cols(xh: np.ndarray, kh: int, kw: int, oh: int, ow: int, stride: tuple,
+          dilation: tuple) -> np.ndarray:
+    """im2col of a padded NHWC input: (N * OH * OW, KH * KW * C)."""
+    sn, sh, sw, sc = xh.strides
+    n, c = xh.shape[0], xh.shape[3]
+    win = as_strided(xh, (n, oh, ow, kh, kw, c),
+                     (sn, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1], sc),
+                     writeable=False)
+    return win.reshape(n * oh * ow, kh * kw * c)
+
+
+def _wmat(w: np.ndarray) -> np.ndarray:
+    """Weight (O, C, KH, KW) as the (KH * KW * C, O) matrix that multiplies im2col rows."""
+    o = w.shape[0]
+    return w.transpose(2, 3, 1, 0).reshape(-1, o)
+
+
+def _gmat(gy: np.ndarray) -> np.ndarray:
+    """Output-shaped (N, O, OH, OW) as (N * OH * OW, O) rows."""
+    return gy.transpose(0, 2, 3, 1).reshape(-1, gy.shape[1])
+
+
+def _conv_fwd(x: Any, w: Any, stride: tuple = (1, 1), padding: tuple = ((0, 0), (0, 0)),
+              dilation: tuple = (1, 1), groups: int = 1) -> np.ndarray:
+    x, w = np.asarray(x), np.asarray(w)
+    _real("conv2d", x, w)
+    oh, ow = _conv_geometry(x.shape, w.shape, stride, padding, dilation, groups)
+    n = x.shape[0]
+    o, cg, kh, kw = w.shape
+    og = o // groups
+    xh = _nhwc_padded(x, padding)
+    parts = []
+    for g in range(groups):
+        cols = _cols(xh[..., g * cg:(g + 1) * cg], kh, kw, oh, ow, stride, dilation)
+        parts.append(cols @ _wmat(w[g * og:(g + 1) * og]))
+    y = parts[0] if groups == 1 else np.concatenate(parts, axis=1)
+    return np.ascontiguousarray(y.reshape(n, oh, ow, o).transpose(0, 3, 1, 2))
+
+
+def _conv_input_grad_fwd(gy: Any, w: Any, x_shape: tuple = (), stride: tuple = (1, 1),
+                         padding: tuple = ((0, 0), (0, 0)), dilation: tuple = (1, 1),
+                         groups: int = 1) -> np.ndarray:
+    gy, w = np.asarray(gy), np.asarray(w)
+    n, c, h, wd = x_shape
+    oh, ow = gy.shape[2:]
+    (pt, pb), (pl, pr) = padding
+    o, cg, kh, kw = w.shape
+    og = o // groups
+    gm = _gmat(gy)
+    dxh = np.zeros((n, h + pt + pb, wd + pl + pr, c), dtype=np.result_type(gy, w))
+    for g in range(groups):
+        # col2im: each tap adds its block of columns back where it was read from
+        dcols = (gm[:, g * og:(g + 1) * og] @ _wmat(w[g * og:(g + 1) * og]).T).reshape(
+            n, oh, ow, kh, kw, cg)
+        dst = dxh[..., g * cg:(g + 1) * cg]
+        for p in range(kh):
+            for q in range(kw):
+                hs, ws = _tap(p, q, oh, ow, stride, dilation)
+                dst[:, hs, ws, :] += dcols[:, :, :, p, q, :]
+    return np.ascontiguousarray(dxh[:, pt:pt + h, pl:pl + wd, :].transpose(0, 3, 1, 2))
+
+
+def _conv_weight_grad_fwd(x: Any, gy: Any, w_shape: tuple = (), stride: tuple = (1, 1),
+                          padding: tuple = ((0, 0), (0, 0)), dilation: tuple = (1, 1),
+                          groups: int = 1) -> np.ndarray:
+    x, gy = np.asarray(x), np.asarray(gy)
+    o, cg, kh, kw = w_shape
+    oh, ow = gy.shape[2:]
+    og = o // groups
+    xh = _nhwc_padded(x, padding)
+    gm = _gmat(gy)
+    parts = []
+    for g in range(groups):
+        cols = _cols(xh[..., g * cg:(g + 1) * cg], kh, kw, oh, ow, stride, dilation)
+        dwm = cols.T @ gm[:, g * og:(g + 1) * og]  # (KH * KW * Cg, Og)
+        parts.append(dwm.reshape(kh, kw, cg, og).transpose(3, 2, 0, 1))
+    dw = parts[0] if groups == 1 else np.concatenate(parts, axis=0)
+    return np.ascontiguousarray(dw)
+
+
+def _geo(kw: dict) -> dict:
+    return {k: kw[k] for k in ("stride", "padding", "dilation", "groups")}
+
+
+# y = A(x, w);  dx = B(gy, w);  dw = C(x, gy).  <gy, A(x, w)> = <B(gy, w), x> = <C(x, gy), w>
+conv2d = defprim(
+    _conv_fwd, "conv2d", saves_ans=False,
+    vjp=(lambda g, ans, x, w, **kw: conv2d_input_grad(g, w, x_shape=x.shape, **kw),
+         lambda g, ans, x, w, **kw: conv2d_weight_grad(x, g, w_shape=w.shape, **kw)),
+    jvp=(lambda dx, ans, x, w, **kw: conv2d(dx, w, **kw),
+         lambda dw, ans, x, w, **kw: conv2d(x, dw, **kw)),
+)
+conv2d_input_grad = defprim(
+    _conv_input_grad_fwd, "conv2d_input_grad", saves_ans=False,
+    vjp=(lambda g, ans, gy, w, x_shape=(), **kw: conv2d(g, w, **kw),
+         lambda g, ans, gy, w, x_shape=(), **kw: conv2d_weight_grad(g, gy, w_shape=w.shape, **kw)),
+    jvp=(lambda d, ans, gy, w, **kw: conv2d_input_grad(d, w, **kw),
+         lambda d, ans, gy, w, **kw: conv2d_input_grad(gy, d, **kw)),
+)
+conv2d_weight_grad = defprim(
+    _conv_weight_grad_fwd, "conv2d_weight_grad", saves_ans=False,
+    vjp=(lambda g, ans, x, gy, w_shape=(), **kw: conv2d_input_grad(gy, g, x_shape=x.shape, **kw),
+         lambda g, ans, x, gy, w_shape=(), **kw: conv2d(x, g, **kw)),
+    jvp=(lambda d, ans, x, gy, **kw: conv2d_weight_grad(d, gy, **kw),
+         lambda d, ans, x, gy, **kw: conv2d_weight_grad(x, d, **kw)),
+)
+
+# ---------------------------------------------------------------------------------
+# max pooling
+
+
+def pool_geometry(x_shape: tuple, kernel: tuple, stride: tuple, padding: tuple,
+                  dilation: tuple, ceil_mode: bool) -> tuple:
+    """(OH, OW, padding as ((top, bottom), (left, right))) with PyTorch's rules."""
+    if len(x_shape) != 4:
+        raise ShapeError(f"max_pool2d: input must be 4-D (N, C, H, W), got {tuple(x_shape)}")
+    for k, p in zip(kernel, padding, strict=False):
+        if p > k // 2:
+            raise ValueError(
+                f"max_pool2d: padding {padding} must be at most half the kernel size {kernel}"
+            )
+    outs, pads = [], []
+    for n, k, s, p, d in zip(x_shape[2:], kernel, stride, padding, dilation, strict=False):
+        span = n + 2 * p - d * (k - 1) - 1
+        o = (-(-span // s) if ceil_mode else span // s) + 1
+        if ceil_mode and (o - 1) * s >= n + p:
+            o -= 1  # the last window must start inside the input or the left padding
+        if o <= 0:
+            raise ShapeError(
+                f"max_pool2d: the window {kernel} (dilation {dilation}) does not fit the input "
+                f"{tuple(x_shape[2:])} padded by {padding}"
+            )
+        hi = max((o - 1) * s + d * (k - 1) + 1 - n - p, 0)
+        outs.append(o)
+        pads.append((p, hi))
+    return outs[0], outs[1], tuple(pads)
+
+
+def _fill_for(dtype: np.dtype) -> Any:
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+def _tiles(x_shape: tuple, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple,
+           ceil_mode: bool) -> tuple[int, int] | None:
+    """(OH, OW) when the windows tile the input without overlap or padding, else None."""
+    if stride != kernel or dilation != (1, 1) or padding != (0, 0):
+        return None
+    oh, ow, pads = pool_geometry(x_shape, kernel, stride, padding, dilation, ceil_mode)
+    if pads[0][1] or pads[1][1]:
+        return None
+    return oh, ow
+
+
+def _blocks(x: np.ndarray, kernel: tuple, oh: int, ow: int) -> np.ndarray:
+    """(N, C, OH, OW, KH * KW) copy of the tiles of x (tiling case)."""
+    kh, kw = kernel
+    n, c = x.shape[:2]
+    t = x[:, :, :oh * kh, :ow * kw].reshape(n, c, oh, kh, ow, kw)
+    return t.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh, ow, kh * kw)
+
+
+def _unblocks(b: np.ndarray, kernel: tuple, x_shape: tuple) -> np.ndarray:
+    kh, kw = kernel
+    n, c, oh, ow = b.shape[:4]
+    t = b.reshape(n, c, oh, ow, kh, kw).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh * kh, ow * kw)
+    if t.shape == tuple(x_shape):
+        return np.ascontiguousarray(t)
+    out = np.zeros(x_shape, dtype=b.dtype)
+    out[:, :, :oh * kh, :ow * kw] = t
+    return out
+
+
+def _pool_fwd(x: Any, kernel: tuple = (2, 2), stride: tuple = (2, 2),
+              padding: tuple = (0, 0), dilation: tuple = (1, 1),
+              ceil_mode: bool = False) -> np.ndarray:
+    x = np.asarray(x)
+    _real("max_pool2d", x)
+    oh, ow, pads = pool_geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
+    xp = _pad(x, pads, _fill_for(x.dtype))
+    out = None
+    for p in range(kernel[0]):
+        for q in range(kernel[1]):
+            hs, ws = _tap(p, q, oh, ow, stride, dilation)
+            tap = xp[:, :, hs, ws]
+            out = tap.copy() if out is None else np.maximum(out, tap)  # NaN propagates
+    return out
+
+
+def _pool_argmax(x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple,
+                 ceil_mode: bool) -> np.ndarray:
+    """For each output, the tap (p * KW + q) of its window's first maximum (a NaN wins)."""
+    oh, ow, pads = pool_geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
+    if _tiles(x.shape, kernel, stride, padding, dilation, ceil_mode):
+        b = _blocks(x, kernel, oh, ow)
+    else:
+        xp = _pad(x, pads, _fill_for(x.dtype))
+        b = _windows(xp, kernel[0], kernel[1], oh, ow, stride, dilation).reshape(
+            x.shape[0], x.shape[1], oh, ow, -1)
+    return b.argmax(axis=-1)
+
+
+def _scatter_fwd(g: Any, idx: Any = None, x_shape: tuple = (), kernel: tuple = (2, 2),
+                 stride: tuple = (2, 2), padding: tuple = (0, 0), dilation: tuple = (1, 1),
+                 ceil_mode: bool = False) -> np.ndarray:
+    g = np.asarray(g)
+    kk = kernel[0] * kernel[1]
+    if _tiles(x_shape, kernel, stride, padding, dilation, ceil_mode):
+        b = (idx[..., None] == np.arange(kk)) * g[..., None]
+        return _unblocks(b.astype(g.dtype, copy=False), kernel, x_shape)
+    n, c, h, w = x_shape
+    oh, ow, pads = pool_geometry(x_shape, kernel, stride, padding, dilation, ceil_mode)
+    (pt, pb), (pl, pr) = pads
+    dxp = np.zeros((n, c, h + pt + pb, w + pl + pr), dtype=g.dtype)
+    k = 0
+    for p in range(kernel[0]):
+        for q in range(kernel[1]):
+            hs, ws = _tap(p, q, oh, ow, stride, dilation)
+            dxp[:, :, hs, ws] += (idx == k) * g
+            k += 1
+    return dxp[:, :, pt:pt + h, pl:pl + w].copy() if (pt or pb or pl or pr) else dxp
+
+
+def _gather_fwd(gx: Any, idx: Any = None, x_shape: tuple = (), kernel: tuple = (2, 2),
+                stride: tuple = (2, 2), padding: tuple = (0, 0), dilation: tuple = (1, 1),
+                ceil_mode: bool = False) -> np.ndarray:
+    gx = np.asarray(gx)
+    oh, ow, pads = pool_geometry(x_shape, kernel, stride, padding, dilation, ceil_mode)
+    if _tiles(x_shape, kernel, stride, padding, dilation, ceil_mode):
+        b = _blocks(gx, kernel, oh, ow)
+    else:
+        gp = _pad(gx, pads)
+        b = _windows(gp, kernel[0], kernel[1], oh, ow, stride, dilation).reshape(
+            gx.shape[0], gx.shape[1], oh, ow, -1)
+    return np.take_along_axis(b, idx[..., None], axis=-1)[..., 0]
+
+
+def _pool_kw(kw: dict) -> dict:
+    return {k: kw[k] for k in ("kernel", "stride", "padding", "dilation", "ceil_mode") if k in kw}
+
+
+def _winners(x: Any, kw: dict) -> np.ndarray:
+    p = {"kernel": (2, 2), "stride": (2, 2), "padding": (0, 0), "dilation": (1, 1),
+         "ceil_mode": False}
+    p.update(_pool_kw(kw))
+    return _pool_argmax(np.asarray(value(x)), **p)
+
+
+max_pool2d_scatter = defprim(
+    _scatter_fwd, "max_pool2d_scatter", saves=(), saves_ans=False, linear=True,
+    vjp=(lambda g, ans, gy, **kw: max_pool2d_gather(g, **kw),),
+)
+max_pool2d_gather = defprim(
+    _gather_fwd, "max_pool2d_gather", saves=(), saves_ans=False, linear=True,
+    vjp=(lambda g, ans, gx, **kw: max_pool2d_scatter(g, **kw),),
+)
+max_pool2d = defprim(
+    _pool_fwd, "max_pool2d", saves_ans=False,
+    vjp=(lambda g, ans, x, **kw: max_pool2d_scatter(
+        g, idx=_winners(x, kw), x_shape=tuple(x.shape), **_pool_kw(kw)),),
+    jvp=(lambda dx, ans, x, **kw: max_pool2d_gather(
+        dx, idx=_winners(x, kw), x_shape=tuple(x.shape), **_pool_kw(kw)),),
+)

@@ -1,0 +1,72 @@
+"""Gradient clipping (``torch.nn.utils.clip_grad_norm_`` and ``clip_grad_value_``)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from collections.abc import Iterable
+
+import numpy as np
+
+from ..core.errors import GradientError
+from ..core.tensor import Tensor
+
+
+def _grads(parameters: Any) -> list[Tensor]:
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    return [p for p in parameters if p.grad is not None]
+
+
+def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
+                    norm_type: float = 2.0, error_if_nonfinite: bool = False) -> np.floating:
+    """Scale all gradients together so that their joint norm is at most ``max_norm``.
+
+    The norm is taken over all gradients as if concatenated into one vector; the scale is
+    ``min(1, max_norm / (norm + 1e-6))`` as in PyTorch.  Returns the norm before clipping.
+    """
+    ps = _grads(parameters)
+    if not ps:
+        return np.float32(0.0)
+    norm_type = float(norm_type)
+    gs = [p.grad._value for p in ps]
+    dt = np.result_type(*gs)
+    if math.isinf(norm_type):
+        norms = [np.max(np.abs(g)) if g.size else dt.type(0) for g in gs]
+        total = np.max(norms)
+    else:
+        norms = [np.linalg.norm(g.ravel(), ord=norm_type) for g in gs]
+        total = np.linalg.norm(np.asarray(norms, dtype=dt), ord=norm_type)
+    total = dt.type(total)
+    if error_if_nonfinite and not np.isfinite(total):
+        raise GradientError(
+            f"the total norm of order {norm_type} of the gradients is non-finite, so it cannot "
+            f"be clipped. Set error_if_nonfinite=False to clip anyway."
+        )
+    coef = min(float(max_norm) / (float(total) + 1e-6), 1.0)
+    for p in ps:
+        g = p.grad._value
+        g *= g.dtype.type(coef)
+    return total
+
+
+def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:
+    """Clip every gradient element into [-clip_value, clip_value] in place."""
+    c = float(clip_value)
+    for p in _grads(parameters):
+        np.clip(p.grad._value, -c, c, out=p.grad._value)
+
+
+def parameters_to_vector(parameters: Iterable[Tensor]) -> np.ndarray:
+    return np.concatenate([p._value.ravel() for p in parameters])
+
+
+def vector_to_parameters(vec: Any, parameters: Iterable[Tensor]) -> None:
+    v = np.asarray(getattr(vec, "_value", vec))
+    i = 0
+    for p in parameters:
+        n = p._value.size
+        p._value[...] = v[i:i + n].reshape(p._value.shape)
+        p._vc[0] += 1
+        p._nv = p._vc[0]
+        i += n

@@ -1,0 +1,390 @@
+"""``cr.fit``: the training loop everyone writes, with a progress bar, a history of
+loss and metrics, validation and early stopping.
+
+    history = cr.fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters()),
+                     train_loader, epochs=10, val=(X_val, y_val), metrics=["accuracy"],
+                     early_stopping=3)
+    history["val_accuracy"]
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Any, TextIO
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from .core.errors import ChainruleError
+from .core.tensor import Tensor, no_grad
+
+Metric = Callable[[np.ndarray, np.ndarray], float]
+
+
+class TrainingError(ChainruleError, RuntimeError):
+    """Training cannot go on (the loss became NaN or infinite, a batch has the wrong form)."""
+
+
+# ---------------------------------------------------------------------------------
+# metrics
+
+
+def accuracy(output: np.ndarray, target: np.ndarray) -> float:
+    """Fraction of correct predictions from logits or probabilities.
+
+    (N, C) outputs: argmax against integer labels (or against the argmax of one-hot /
+    probability targets).  (N,) or (N, 1) outputs: binary, logit > 0 against target > 0.5.
+    """
+    out = np.asarray(output)
+    tgt = np.asarray(target)
+    if out.ndim >= 2 and out.shape[1] > 1:
+        pred = out.argmax(axis=1)
+        if tgt.shape == out.shape:
+            tgt = tgt.argmax(axis=1)
+        return float(np.mean(pred == tgt))
+    pred = out.reshape(len(out), -1)[:, 0] > 0
+    return float(np.mean(pred == (tgt.reshape(len(tgt), -1)[:, 0] > 0.5)))
+
+
+METRICS: dict[str, Metric] = {"accuracy": accuracy, "acc": accuracy}
+
+
+def _metrics(metrics: Any) -> dict[str, Metric]:
+    if metrics is None:
+        return {}
+    if isinstance(metrics, dict):
+        items = list(metrics.items())
+    else:
+        if isinstance(metrics, str) or callable(metrics):
+            metrics = [metrics]
+        items = []
+        for m in metrics:
+            if isinstance(m, str):
+                if m not in METRICS:
+                    raise ValueError(f"unknown metric {m!r}; known: {sorted(METRICS)} "
+                                     f"(or pass a function f(output, target) -> float)")
+                items.append(("accuracy" if m == "acc" else m, METRICS[m]))
+            elif callable(m):
+                items.append((getattr(m, "__name__", "metric"), m))
+            else:
+                raise TypeError(f"a metric must be a name or a function, got {type(m).__name__}")
+    out = {}
+    for name, fn in items:
+        out[name] = METRICS[fn] if isinstance(fn, str) else fn
+    return out
+
+
+# ---------------------------------------------------------------------------------
+# history and early stopping
+
+
+class History:
+    """Per-epoch records: ``history["loss"]``, ``history["val_accuracy"]``, ... (lists of
+    floats), ``history.epoch`` (1-based), ``history.times`` (seconds per epoch)."""
+
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+        self.times: list[float] = []
+        self.best_epoch: int | None = None
+        self.stopped_epoch: int | None = None
+
+    def record(self, epoch: int, logs: dict[str, float], seconds: float) -> None:
+        self.epoch.append(epoch)
+        self.times.append(seconds)
+        for k, v in logs.items():
+            self.history.setdefault(k, []).append(float(v))
+
+    def __getitem__(self, key: str) -> list[float]:
+        try:
+            return self.history[key]
+        except KeyError:
+            raise KeyError(f"no {key!r} in the history; recorded: {sorted(self.history)}") from None
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.history
+
+    def __len__(self) -> int:
+        return len(self.epoch)
+
+    def keys(self) -> Any:
+        return self.history.keys()
+
+    def items(self) -> Any:
+        return self.history.items()
+
+    def last(self) -> dict[str, float]:
+        return {k: v[-1] for k, v in self.history.items() if v}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"epoch": list(self.epoch), "times": list(self.times), **{
+            k: list(v) for k, v in self.history.items()}}
+
+    def __repr__(self) -> str:
+        last = ", ".join(f"{k}={v:.4g}" for k, v in self.last().items())
+        return f"History(epochs={len(self)}{', ' + last if last else ''})"
+
+
+class EarlyStopping:
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
+    epochs; with ``restore_best`` the model gets the weights of its best epoch back."""
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
+                 mode: str = "auto", restore_best: bool = True) -> None:
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"EarlyStopping: mode must be 'auto', 'min' or 'max', got {mode!r}")
+        if mode == "auto":
+            mode = "max" if ("acc" in monitor or monitor.endswith("score")) else "min"
+        self.monitor = monitor
+        self.patience = int(patience)
+        self.min_delta = abs(float(min_delta))
+        self.mode = mode
+        self.restore_best = restore_best
+        self.reset()
+
+    def reset(self) -> None:
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch: int | None = None
+        self.best_state: dict[str, np.ndarray] | None = None
+        self.wait = 0
+
+    def improved(self, v: float) -> bool:
+        if self.mode == "min":
+            return v < self.best - self.min_delta
+        return v > self.best + self.min_delta
+
+    def update(self, epoch: int, logs: dict[str, float], model: Any) -> bool:
+        """Record an epoch; True when training should stop."""
+        if self.monitor not in logs:
+            raise KeyError(
+                f"EarlyStopping monitors {self.monitor!r}, which this run does not record "
+                f"(recorded: {sorted(logs)}); pass val=... for val_* or set monitor="
+            )
+        v = float(logs[self.monitor])
+        if self.improved(v):
+            self.best, self.best_epoch, self.wait = v, epoch, 0
+            if self.restore_best:
+                self.best_state = {k: np.array(a, copy=True) for k, a in model.state_dict().items()}
+            return False
+        self.wait += 1
+        return self.wait >= self.patience
+
+
+def _early(early_stopping: Any, has_val: bool) -> EarlyStopping | None:
+    if early_stopping is None or early_stopping is False:
+        return None
+    if isinstance(early_stopping, EarlyStopping):
+        es = early_stopping
+        es.reset()
+        return es
+    monitor = "val_loss" if has_val else "loss"
+    if isinstance(early_stopping, bool):
+        return EarlyStopping(monitor=monitor)
+    if isinstance(early_stopping, int):
+        return EarlyStopping(monitor=monitor, patience=early_stopping)
+    if isinstance(early_stopping, dict):
+        kw = {"monitor": monitor, **early_stopping}
+        return EarlyStopping(**kw)
+    raise TypeError("early_stopping must be None, a patience (int), a dict of EarlyStopping "
+                    "options or an EarlyStopping")
+
+
+# ---------------------------------------------------------------------------------
+# progress display
+
+
+def _have_tqdm() -> Any:
+    try:
+        from tqdm.auto import tqdm  # noqa: PLC0415
+
+        return tqdm
+    except ImportError:
+        return None
+
+
+def _fmt(logs: dict[str, float]) -> str:
+    return " - ".join(f"{k} {v:.4f}" for k, v in logs.items())
+
+
+class _Progress:
+    """A tqdm bar per epoch when tqdm is installed and verbose == 1, else one plain line
+    per epoch (verbose >= 1), nothing when verbose == 0."""
+
+    def __init__(self, verbose: int, epoch: int, epochs: int, total: int | None,
+                 file: TextIO | None) -> None:
+        self.verbose = verbose
+        self.file = file if file is not None else sys.stdout
+        self.desc = f"epoch {epoch}/{epochs}"
+        self.bar = None
+        tqdm = _have_tqdm() if verbose == 1 else None
+        if tqdm is not None:
+            self.bar = tqdm(total=total, desc=self.desc, unit="batch", leave=True,
+                            file=self.file, dynamic_ncols=True)
+
+    def update(self, loss: float) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix_str(f"loss {loss:.4f}", refresh=False)
+
+    def close(self, logs: dict[str, float], seconds: float) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(_fmt(logs), refresh=True)
+            self.bar.close()
+        elif self.verbose >= 1:
+            print(f"{self.desc} - {_fmt(logs)} - {seconds:.2f}s", file=self.file, flush=True)
+
+
+# ---------------------------------------------------------------------------------
+# the loop
+
+
+def _split(batch: Any, where: str) -> tuple[Any, Any]:
+    if isinstance(batch, (tuple, list)) and len(batch) == 2:
+        return batch[0], batch[1]
+    size = f" of length {len(batch)}" if hasattr(batch, "__len__") else ""
+    raise TrainingError(
+        f"{where}: each batch must be a pair (inputs, targets), got {type(batch).__name__}{size}"
+    )
+
+
+def _plain(x: Any) -> np.ndarray:
+    return x._value if isinstance(x, Tensor) else np.asarray(x)
+
+
+def _scalar(loss: Any) -> float:
+    v = _plain(loss)
+    if v.size != 1:
+        raise TrainingError(f"the loss function returned shape {v.shape}, not a scalar "
+                            f"(use reduction='mean' or 'sum')")
+    return float(v.reshape(()))
+
+
+def _count(x: Any) -> int:
+    shape = getattr(x, "shape", None)
+    return int(shape[0]) if shape else 1
+
+
+def _as_loader(data: Any, batch_size: int) -> Iterable:
+    if isinstance(data, (tuple, list)) and len(data) == 2 and hasattr(data[0], "shape"):
+        from .data import DataLoader, TensorDataset  # noqa: PLC0415
+
+        return DataLoader(TensorDataset(*data), batch_size=batch_size)
+    return data
+
+
+def evaluate(model: Any, loss_fn: Callable | None, data: Any, metrics: Any = None,
+             batch_size: int = 256) -> dict[str, float]:
+    """Loss and metrics of ``model`` on ``data`` (a loader or an ``(X, y)`` pair), in eval
+    mode and without recording a graph; the model's mode is restored afterwards."""
+    ms = _metrics(metrics)
+    loader = _as_loader(data, batch_size)
+    was_training = getattr(model, "training", False)
+    if hasattr(model, "eval"):
+        model.eval()
+    total_n = 0
+    sums: dict[str, float] = {}
+    try:
+        with no_grad():
+            for batch in loader:
+                xb, yb = _split(batch, "evaluate")
+                out = model(xb)
+                n = _count(xb)
+                total_n += n
+                if loss_fn is not None:
+                    sums["loss"] = sums.get("loss", 0.0) + _scalar(loss_fn(out, yb)) * n
+                o, t = _plain(out), _plain(yb)
+                for name, fn in ms.items():
+                    sums[name] = sums.get(name, 0.0) + float(fn(o, t)) * n
+    finally:
+        if was_training and hasattr(model, "train"):
+            model.train()
+    if total_n == 0:
+        raise TrainingError("evaluate: the data yielded no batches")
+    return {k: v / total_n for k, v in sums.items()}
+
+
+def fit(model: Any, loss_fn: Callable, optimizer: Any, train_loader: Iterable, epochs: int = 1,
+        val: Any = None, metrics: Any = None, verbose: int = 1, early_stopping: Any = None,
+        scheduler: Any = None, file: TextIO | None = None) -> History:
+    """Train ``model`` for ``epochs`` passes over ``train_loader`` and return a History.
+
+    Each batch: ``loss = loss_fn(model(x), y); optimizer.zero_grad(); loss.backward();
+    optimizer.step()``.  Per epoch: the mean training loss and metrics (weighted by batch
+    size), then ``val`` (a loader or an ``(X, y)`` pair) in eval mode as ``val_loss`` and
+    ``val_<metric>``, then ``scheduler.step()`` if given.
+
+    ``metrics``: names ("accuracy") or functions ``f(output, target) -> float``.
+    ``verbose``: 0 quiet, 1 a progress bar per epoch (tqdm if installed, else a plain line),
+    2 one line per epoch.  ``early_stopping``: a patience (int), a dict of
+    :class:`EarlyStopping` options, or an EarlyStopping; it monitors ``val_loss`` (``loss``
+    without val) and restores the best weights at the end by default.
+    """
+    epochs = int(epochs)
+    if epochs < 0:
+        raise ValueError(f"epochs must be non-negative, got {epochs}")
+    ms = _metrics(metrics)
+    bs = getattr(train_loader, "batch_size", None) or 256
+    val_loader = _as_loader(val, bs) if val is not None else None
+    es = _early(early_stopping, val is not None)
+    history = History()
+    for epoch in range(1, epochs + 1):
+        t0 = time.perf_counter()
+        if hasattr(model, "train"):
+            model.train()
+        total = len(train_loader) if hasattr(train_loader, "__len__") else None
+        bar = _Progress(verbose, epoch, epochs, total, file)
+        n_seen = 0
+        loss_sum = 0.0
+        msum = dict.fromkeys(ms, 0.0)
+        for b, batch in enumerate(train_loader):
+            xb, yb = _split(batch, "fit")
+            out = model(xb)
+            loss = loss_fn(out, yb)
+            lv = _scalar(loss)
+            if not math.isfinite(lv):
+                if bar.bar is not None:
+                    bar.bar.close()
+                raise TrainingError(
+                    f"the loss became {lv} at epoch {epoch}, batch {b + 1}; training diverged. "
+                    f"Lower the learning rate, clip gradients (nn.utils.clip_grad_norm_) or check "
+                    f"the data for NaN/inf."
+                )
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            n = _count(xb)
+            n_seen += n
+            loss_sum += lv * n
+            if ms:
+                o, t = _plain(out), _plain(yb)
+                for name, fn in ms.items():
+                    msum[name] += float(fn(o, t)) * n
+            bar.update(loss_sum / n_seen)
+        if n_seen == 0:
+            raise TrainingError("fit: the training loader yielded no batches")
+        logs = {"loss": loss_sum / n_seen, **{k: v / n_seen for k, v in msum.items()}}
+        if val_loader is not None:
+            vl = evaluate(model, loss_fn, val_loader, ms)
+            logs.update({f"val_{k}": v for k, v in vl.items()})
+        if scheduler is not None:
+            scheduler.step()
+        seconds = time.perf_counter() - t0
+        history.record(epoch, logs, seconds)
+        bar.close(logs, seconds)
+        if es is not None and es.update(epoch, logs, model):
+            history.stopped_epoch = epoch
+            if verbose:
+                print(f"early stopping at epoch {epoch}: {es.monitor} has not improved for "
+                      f"{es.patience} epochs (best {es.best:.4f} at epoch {es.best_epoch})",
+                      file=file if file is not None else sys.stdout)
+            break
+    if es is not None:
+        history.best_epoch = es.best_epoch
+        if es.restore_best and es.best_state is not None:
+            model.load_state_dict(es.best_state)
+    return history
+
+
+__all__ = ["EarlyStopping", "History", "TrainingError", "accuracy", "evaluate", "fit"]
