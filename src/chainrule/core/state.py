@@ -20,6 +20,9 @@ class _State(threading.local):
         # be differentiated, so backward passes must record (create_graph)
         self.depth = 0
         self.anomaly = False
+        # gradcheck's tracer: called as record(node, raw_args, ans) for every recorded node
+        # (check/locate.py sets it while it traces); None costs one test per recorded node
+        self.record = None
 
 
 STATE = _State()
