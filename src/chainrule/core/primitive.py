@@ -218,6 +218,8 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
         node.vcs = vcs
         if st.anomaly:
             node.site = errors.user_site(2)
+        if st.record is not None:
+            st.record(node, raw, ans)
         out._node = node
     if fw:
         levels = _tangent_levels(args, st.fw_ceiling)
