@@ -88,3 +88,7 @@ for xs, k, s, p, d, c in POOLS:
         "max_pool2d_gather",
         lambda gx, idx=idx, xs=xs, kw=kw: ops.max_pool2d_gather(gx, idx=idx, x_shape=xs, **kw),
         [xs], id="max_pool2d_gather" + tag))
+
+for s in [(2, 3), ()]:
+    ROWS.append(Row("relu", F.relu, [s], torch_fn=torch.relu if torch else None,
+                    id=f"relu{list(s)}"))
