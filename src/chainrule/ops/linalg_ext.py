@@ -155,13 +155,34 @@ def _recip(den: Any, deg: np.ndarray) -> Any:
     return E.where(deg, 0.0, 1.0 / E.where(deg, 1.0, den))
 
 
-def _pair_recip(w: Any, num: Any, ref: float, what: str, plus: bool = False,
-                advice: str = "") -> Any:
+def _used(x: Any, axis: int) -> np.ndarray:
+    """Which vectors (columns: axis=-2 reduces rows; rows: axis=-1) of a cotangent or
+    tangent are non-negligible, relative to the largest entry."""
+    v = np.abs(value(x))
+    ref = float(np.max(v, initial=0.0))
+    return np.any(v > _NUM * ref, axis=axis) if ref > 0 else np.zeros(
+        np.delete(v.shape, len(v.shape) + axis), dtype=bool)
+
+
+def _moved(dP: Any) -> np.ndarray:
+    """Indices i whose row or column of dP (= V^-1 dA V) has an off-diagonal entry: the
+    tangent rotates vector i towards another one."""
+    v = np.abs(value(dP))
+    ref = float(np.max(v, initial=0.0))
+    off = (v > _NUM * ref) & ~np.eye(v.shape[-1], dtype=bool) if ref > 0 else np.zeros(
+        v.shape, dtype=bool)
+    return off.any(axis=-1) | off.any(axis=-2)
+
+
+def _pair_recip(w: Any, used: Any, what: str, plus: bool = False, advice: str = "") -> Any:
     """F_ij = 1/(w_j - w_i) (plus: 1/(w_i + w_j)) off the diagonal, 0 on it.
 
-    Where the denominator vanishes the matching entry of ``num`` must vanish too (the
-    loss is invariant to the ambiguous choice); then the limit of the term is 0.
-    Otherwise raise: the derivative does not exist.
+    Where the denominator vanishes (a repeated value) the vectors of both values are not
+    unique, and not differentiable: the term's limit depends on second-order information
+    that a first-order rule does not have (for a matrix function V f(w) V^H it is the
+    divided difference f'(w)).  So the rule may use 0 there only when neither vector is
+    ``used`` (a bool per index: the loss depends on it / the tangent rotates it);
+    otherwise it raises.
     """
     wv = value(w)
     n = wv.shape[-1]
@@ -170,16 +191,17 @@ def _pair_recip(w: Any, num: Any, ref: float, what: str, plus: bool = False,
     scale = float(np.max(np.abs(wv), initial=0.0))
     eye = np.eye(n, dtype=bool)
     deg = (np.abs(den_v) <= _GAP * scale) | eye
-    if num is not None:
-        bad = deg & ~eye & (np.abs(value(num)) > _NUM * max(ref, 1e-300))
+    if used is not None:
+        bad = deg & ~eye & (used[..., :, None] | used[..., None, :])
         if bad.any():
             idx = tuple(int(i) for i in np.argwhere(bad)[0])
             i, j = idx[-2], idx[-1]
             wi, wj = wv[idx[:-2] + (i,)], wv[idx[:-2] + (j,)]
-            kind = "sum" if plus else "difference"
+            what_eq = "both (nearly) zero" if plus else "(nearly) equal"
             raise _degenerate(
-                what, f"values {wi:.6g} and {wj:.6g} (positions {i}, {j}) have a {kind} of "
-                f"(nearly) zero, so the vectors that belong to them are not unique", advice)
+                what, f"the values {wi:.6g} and {wj:.6g} (positions {i}, {j}) are {what_eq}, "
+                f"so the vectors that belong to them are not unique (nor differentiable)",
+                advice)
     wa, wb = S.expand_dims(w, -2), S.expand_dims(w, -1)
     return _recip(wa + wb if plus else wa - wb, deg)
 
@@ -301,8 +323,17 @@ def _slogdet_fwd(a: Any) -> Any:
     return np.stack([sign, lad.astype(sign.dtype)], axis=-1)
 
 
+def _check_nonsingular(ans: Any, what: str) -> None:
+    if np.any(np.isneginf(np.real(value(ans)[..., 1]))):
+        raise GradientError(
+            f"{what}: the matrix is singular (logabsdet = -inf), so the derivative of "
+            f"logabsdet is infinite.\n  at {user_line()}\n  Differentiate det itself (its "
+            f"gradient, the adjugate, is finite everywhere) or regularise the matrix.")
+
+
 def _slogdet_vjp(g: Any, ans: Any, a: Any) -> Any:
     # t = tr(A^-1 dA): d logabsdet = Re t, d sign = i sign Im t (0 for real A)
+    _check_nonsingular(ans, "linalg.slogdet")
     gs, gl = g[..., 0], E.real(g[..., 1])
     sign = ans[..., 0]
     c = E.real(1j * E.conj(gs) * sign) if is_complex(ans) else 0.0
@@ -311,6 +342,7 @@ def _slogdet_vjp(g: Any, ans: Any, a: Any) -> Any:
 
 
 def _slogdet_jvp(da: Any, ans: Any, a: Any) -> Any:
+    _check_nonsingular(ans, "linalg.slogdet (forward mode)")
     t = _trace_prod(inv(a), da)
     if not is_complex(ans):
         return S.stack([E.zeros_like(E.real(t)), E.real(t)], axis=-1)
@@ -431,9 +463,9 @@ def _eigh_parts(ans: Any, a: Any, UPLO: str, vectors: bool) -> tuple:
     return tuple(_unpack(ans, _batch(a), _eigh_layout(n)))
 
 
-_EIG_ADVICE = ("Use only quantities that do not depend on how the vectors of a repeated "
-               "value are chosen (the eigenvalues, or V @ diag(f(w)) @ V^H), or perturb the "
-               "matrix so that its eigenvalues are distinct.")
+_EIG_ADVICE = ("Differentiate only the eigenvalues there (np.linalg.eigvalsh / eigvals), "
+               "or the eigenvectors of distinct eigenvalues; for a matrix function "
+               "V @ diag(f(w)) @ V^H write it without the eigenvectors if you can.")
 
 
 def _eigh_vjp(g: Any, ans: Any, a: Any, UPLO: str = "L", vectors: bool = True) -> Any:
@@ -448,8 +480,7 @@ def _eigh_vjp(g: Any, ans: Any, a: Any, UPLO: str = "L", vectors: bool = True) -
         M = matmul(_mH(V), gV)
         if is_complex(M):
             _check_phase(M, "linalg.eigh")
-        K = _skew(M)
-        Z = Z + _pair_recip(w, K, _amax(M), "linalg.eigh", advice=_EIG_ADVICE) * K
+        Z = Z + _pair_recip(w, _used(gV, -2), "linalg.eigh", advice=_EIG_ADVICE) * _skew(M)
     return matmul(V, matmul(Z, _mH(V)))
 
 
@@ -459,7 +490,7 @@ def _eigh_jvp(da: Any, ans: Any, a: Any, UPLO: str = "L", vectors: bool = True) 
     dw = E.real(_diag(dP))
     if not vectors:
         return dw
-    F = _pair_recip(w, dP, _amax(dP), "linalg.eigh (forward mode)", advice=_EIG_ADVICE)
+    F = _pair_recip(w, _moved(dP), "linalg.eigh (forward mode)", advice=_EIG_ADVICE)
     dV = matmul(V, F * dP)
     return _pack([dw, dV], _batch(a))
 
@@ -517,7 +548,8 @@ def _eig_vjp(g: Any, ans: Any, a: Any, vectors: bool = True) -> Any:
             _check_phase(M, "linalg.eig")
         # project out the normalisation |v_i| = 1
         N = M - matmul(matmul(VH, V), _diag_embed(E.real(_diag(M))))
-        Z = Z + E.conj(_pair_recip(w, N, _amax(M), "linalg.eig", advice=_EIG_ADVICE)) * N
+        F = _pair_recip(w, _used(gV, -2), "linalg.eig", advice=_EIG_ADVICE)
+        Z = Z + E.conj(F) * N
     return matmul(_mH(inv(V)), matmul(Z, VH))
 
 
@@ -527,7 +559,7 @@ def _eig_jvp(da: Any, ans: Any, a: Any, vectors: bool = True) -> Any:
     dw = _diag(dP)
     if not vectors:
         return dw
-    F = _pair_recip(w, dP, _amax(dP), "linalg.eig (forward mode)", advice=_EIG_ADVICE)
+    F = _pair_recip(w, _moved(dP), "linalg.eig (forward mode)", advice=_EIG_ADVICE)
     dV = matmul(V, F * dP)
     dV = dV - V * _row(E.real(_diag(matmul(_mH(V), dV))))
     return _pack([dw, dV], _batch(a))
@@ -575,9 +607,9 @@ def svd_parts(a: Any, hermitian: bool = False) -> list:
     return _unpack(p, _batch(a), _svd_layout(m, n, False))
 
 
-_SVD_ADVICE = ("Use only quantities that do not depend on how the singular vectors of a "
-               "repeated (or zero) singular value are chosen (the singular values, "
-               "U @ diag(f(S)) @ Vh ...), or use full_matrices=False.")
+_SVD_ADVICE = ("Differentiate only the singular values there (np.linalg.svd(a, "
+               "compute_uv=False)), or the singular vectors of distinct nonzero singular "
+               "values.")
 
 
 def _svd_reduced(ans: Any, g: Any, a: Any, full: bool, vectors: bool, herm: bool) -> tuple:
@@ -601,13 +633,13 @@ def _svd_reduced(ans: Any, g: Any, a: Any, full: bool, vectors: bool, herm: bool
     return U, s, Vh, gU, gs, gVh
 
 
-def _inv_s(s: Any, num: Any, ref: float, what: str) -> Any:
-    """1/s, 0 where s vanishes; there ``num`` (one entry per s) must vanish too."""
+def _inv_s(s: Any, used: np.ndarray, what: str) -> Any:
+    """1/s, 0 where s vanishes; there the vector must not be ``used`` (else raise)."""
     sv = value(s)
     deg = sv <= _GAP * float(np.max(sv, initial=0.0))
-    if np.any(deg & (np.abs(value(num)) > _NUM * max(ref, 1e-300))):
+    if np.any(deg & used):
         raise _degenerate(what, "a singular value is zero, so its singular vectors are not "
-                          "unique", _SVD_ADVICE)
+                          "unique (nor differentiable)", _SVD_ADVICE)
     return _recip(s, deg)
 
 
@@ -620,30 +652,29 @@ def _svd_vjp(g: Any, ans: Any, a: Any, full_matrices: bool = True, vectors: bool
     Z = _diag_embed(gs)
     useU, useV = _nonzero(gU), _nonzero(gVh)
     if useU or useV:
+        used = np.zeros(np.shape(value(s)), dtype=bool)
+        if useU:
+            used = used | _used(gU, -2)
+        if useV:
+            used = used | _used(gVh, -1)
         Mu = matmul(_mH(U), gU) if useU else None
         Mv = matmul(Vh, _mH(gVh)) if useV else None
-        ref = max(_amax(Mu) if useU else 0.0, _amax(Mv) if useV else 0.0)
         A1 = Mu + Mv if useU and useV else (Mu if useU else Mv)
         A2 = Mu - Mv if useU and useV else (Mu if useU else -Mv)
         if is_complex(A1):
             _check_phase(A1, "linalg.svd")
         K1, K2 = _skew(A1), _skew(A2)
-        Z = Z + _pair_recip(s, K1, ref, "linalg.svd", advice=_SVD_ADVICE) * K1
-        Z = Z + _pair_recip(s, K2, ref, "linalg.svd", plus=True, advice=_SVD_ADVICE) * K2
+        Z = Z + _pair_recip(s, used, "linalg.svd", advice=_SVD_ADVICE) * K1
+        Z = Z + _pair_recip(s, used, "linalg.svd", plus=True, advice=_SVD_ADVICE) * K2
         if useU and is_complex(Mu):
-            im = E.imag(_diag(Mu))
-            Z = Z + 1j * _diag_embed(im * _inv_s(s, im, ref, "linalg.svd"))
+            Z = Z + 1j * _diag_embed(E.imag(_diag(Mu)) * _inv_s(s, used, "linalg.svd"))
     ga = matmul(U, matmul(Z, Vh))
     if useU and m > k:
         perp = gU - matmul(U, matmul(_mH(U), gU))
-        ref = _amax(gU)
-        cols = R.sum(E.absolute(perp), axis=-2)
-        ga = ga + matmul(perp * _row(_inv_s(s, cols, ref, "linalg.svd")), Vh)
+        ga = ga + matmul(perp * _row(_inv_s(s, _used(gU, -2), "linalg.svd")), Vh)
     if useV and n > k:
         perp = gVh - matmul(matmul(gVh, V), Vh)
-        ref = _amax(gVh)
-        rows = R.sum(E.absolute(perp), axis=-1)
-        ga = ga + matmul(U, _col(_inv_s(s, rows, ref, "linalg.svd")) * perp)
+        ga = ga + matmul(U, _col(_inv_s(s, _used(gVh, -1), "linalg.svd")) * perp)
     return _herm(ga) if hermitian else ga
 
 
@@ -664,25 +695,25 @@ def _svd_jvp(da: Any, ans: Any, a: Any, full_matrices: bool = True, vectors: boo
     ds = E.real(_diag(dP))
     if not vectors:
         return ds
-    ref = _amax(dP)
+    what = "linalg.svd (forward mode)"
+    moved = _moved(dP)
     sym, sk = _herm(dP), _skew(dP)
-    Fm = _pair_recip(s, sym, ref, "linalg.svd (forward mode)", advice=_SVD_ADVICE)
-    Fp = _pair_recip(s, sk, ref, "linalg.svd (forward mode)", plus=True, advice=_SVD_ADVICE)
+    Fm = _pair_recip(s, moved, what, advice=_SVD_ADVICE)
+    Fp = _pair_recip(s, moved, what, plus=True, advice=_SVD_ADVICE)
     Wu = Fm * sym + Fp * sk
     Wv = Fm * sym - Fp * sk
     if is_complex(dP):
         im = E.imag(_diag(dP))
-        Wu = Wu + 1j * _diag_embed(im * _inv_s(s, im, ref, "linalg.svd (forward mode)"))
+        Wu = Wu + 1j * _diag_embed(im * _inv_s(s, _used(np.expand_dims(value(im), -2), -2),
+                                                what))
     dU = matmul(U, Wu)
     dV = matmul(V, Wv)
     if m > k:
         rest = matmul(da, V) - matmul(U, dP)
-        cols = R.sum(E.absolute(rest), axis=-2)
-        dU = dU + rest * _row(_inv_s(s, cols, _amax(da), "linalg.svd (forward mode)"))
+        dU = dU + rest * _row(_inv_s(s, _used(rest, -2), what))
     if n > k:
         rest = matmul(_mH(da), U) - matmul(V, _mH(dP))
-        cols = R.sum(E.absolute(rest), axis=-2)
-        dV = dV + rest * _row(_inv_s(s, cols, _amax(da), "linalg.svd (forward mode)"))
+        dV = dV + rest * _row(_inv_s(s, _used(rest, -2), what))
     return _pack([dU, ds, _mH(dV)], _batch(a))
 
 
