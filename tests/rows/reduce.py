@@ -107,6 +107,9 @@ add("prod", np.prod, [()], id="prod-0d")
 add("prod", lambda x: np.prod(x, axis=1), [(3, 4)],
     args=fixed([[0.0, 2.0, 3.0, -1.0], [0.0, 0.0, 1.5, 2.0], [1.0, 2.0, 0.5, 0.0]]),
     torch_fn=tf(lambda x: torch.prod(x, 1)), id="prod-zeros")
+add("prod", lambda x: np.prod(x, axis=(0, 2)), [(3, 3, 2)],
+    args=lambda rng: [np.where(np.arange(18).reshape(3, 3, 2) == 7, 0.0,
+                               rng.uniform(0.5, 1.5, (3, 3, 2)))], id="prod-some-slices-zero")
 add("prod", np.prod, [(4,)], args=fixed([1.5, 0.0, -2.0, 0.0]),
     torch_fn=tf(lambda x: torch.prod(x)), id="prod-two-zeros")
 add("prod", lambda x: np.prod(x, axis=0), [(3,)], dtype=np.complex128, order=1, low=0.5,
@@ -138,6 +141,10 @@ add("cumprod", lambda x: np.cumprod(x, axis=1), [(3, 6)],
     args=fixed([[0.0, 2.0, -1.5, 0.5, 3.0, 1.2], [1.5, -2.0, 0.0, 0.5, 0.0, 2.0],
                 [1.1, 0.9, -1.3, 2.0, 0.7, 0.0]]),
     torch_fn=tf(lambda x: torch.cumprod(x, 1)), id="cumprod-zeros")
+add("cumprod", lambda x: np.cumprod(x, axis=0), [(4, 3, 2)],
+    args=lambda rng: [np.where(np.arange(24).reshape(4, 3, 2) % 10 == 3, 0.0,
+                               rng.uniform(-1.5, 1.5, (4, 3, 2)))],
+    torch_fn=tf(lambda x: torch.cumprod(x, 0)), id="cumprod-some-rows-zero")
 add("cumprod", lambda x: np.cumprod(x), [(5,)], args=fixed([0.0, 0.0, 0.0, 0.0, 0.0]),
     torch_fn=tf(lambda x: torch.cumprod(x, 0)), id="cumprod-all-zeros")
 add("cumprod", lambda x: np.cumprod(x, axis=0), [(3,)], dtype=np.complex128, order=1,

@@ -133,8 +133,9 @@ def mean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims:
         n = count(a, axis)
     if s.dtype.kind not in "fc":
         s = E.astype(s, dtype=np.dtype(np.float64))
-    if isinstance(n, np.ndarray):
-        n = n.astype(np.finfo(s.dtype).dtype)
+    if isinstance(n, (np.ndarray, np.generic)):  # an intp count: divide in float64, then cast
+        r = s / n
+        return E.astype(r, dtype=s.dtype) if r.dtype != s.dtype else r
     return s / n
 
 
@@ -199,7 +200,7 @@ def _ext_weights(ans: Any, x: Any, axis: Any, keepdims: bool, which: str = "max"
     # the gradient is shared equally among tied extrema (PyTorch's amax/amin, JAX)
     xv = value(x)
     av = _keep(value(ans), xv.ndim, axis, keepdims)
-    ax = norm_axis(axis, xv.ndim) or None
+    ax = norm_axis(axis, xv.ndim)
     if which.startswith("nan"):  # NaNs are ignored: they never match, an all-NaN slice gets 0
         mask = xv == av
         n = np.maximum(np.sum(mask, axis=ax, keepdims=True), 1)
@@ -282,15 +283,15 @@ def _prod_fwd(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 
 def _regular(xv: np.ndarray) -> bool:
     """No zero and nothing infinite: ans / x is the product of the others."""
-    return bool(np.all(np.isfinite(xv) & (xv != 0)))
+    return not np.any(_irregular(xv))
 
 
 def _prod_grad_factor(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     """d prod / d x_i = product of the others.
 
-    Without zeros that is ans / x_i (a rational identity near x, so every derivative
-    order is right).  With zeros: exclusive products from the left times those from
-    the right, made with cumprod (whose own rules are exact with zeros)."""
+    Slices without zeros: ans / x_i (a rational identity near x, so every derivative
+    order is right).  Slices with zeros: exclusive products from the left times those
+    from the right, made with cumprod (whose own rules are exact with zeros)."""
     ax = norm_axis(axis, np.ndim(value(x)))
     if not ax:
         return E.ones_like(x)
@@ -298,11 +299,35 @@ def _prod_grad_factor(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
         return expand_back(ans, x, axis, keepdims) / x
     xm = S.moveaxis(x, ax, tuple(range(-len(ax), 0)))
     lead = xm.shape[: xm.ndim - len(ax)]
-    flat = S.reshape(xm, lead + (-1,))
-    left = _exclusive_cumprod(flat)
-    right = S.flip(_exclusive_cumprod(S.flip(flat, axis=-1)), axis=-1)
-    others = S.reshape(left * right, xm.shape)
-    return S.moveaxis(others, tuple(range(-len(ax), 0)), ax)
+    b = int(np.prod(lead, dtype=np.int64))
+    flat = S.reshape(xm, (b, -1))
+    a2 = S.reshape(ans, (b, 1))
+
+    def exact(flat: Any, a2: Any) -> Any:
+        left = _exclusive_cumprod(flat)
+        return left * S.flip(_exclusive_cumprod(S.flip(flat, axis=-1)), axis=-1)
+
+    others = _split_rows([flat, a2], _irregular(value(flat)), lambda f, a: a / f, exact)
+    return S.moveaxis(S.reshape(others, xm.shape), tuple(range(-len(ax), 0)), ax)
+
+
+def _irregular(v: np.ndarray) -> np.ndarray:
+    return ~np.isfinite(v) | (v == 0)
+
+
+def _split_rows(ts: list, bad: np.ndarray, regular: Any, exact: Any) -> Any:
+    """``regular`` on the rows (of 2-D operands) where ``bad`` is all False, ``exact`` on
+    the others, reassembled in order: the slow exact formula only where it is needed."""
+    rows = np.any(bad, axis=-1)
+    if not rows.any():
+        return regular(*ts)
+    if rows.all():
+        return exact(*ts)
+    ri, gi = np.flatnonzero(rows), np.flatnonzero(~rows)
+    rb = exact(*[I.getitem(t, idx=(ri,)) for t in ts])
+    rg = regular(*[I.getitem(t, idx=(gi,)) for t in ts])
+    inv = np.argsort(np.concatenate([ri, gi]))
+    return I.getitem(S.concatenate([rb, rg], axis=0), idx=(inv,))
 
 
 def _exclusive_cumprod(x: Any) -> Any:
@@ -413,48 +438,59 @@ def _cumprod_fwd(x: Any, axis: Any = None) -> Any:
     return np.cumprod(x, axis=axis)
 
 
-def _last_axis(reverse: bool) -> Any:
-    """Run a rule f(a, ans, x) with the scan axis moved last (and axis=None flattened:
-    a VJP answers in x's shape, a JVP in ans's)."""
+def _scan_rule(f: Any, reverse: bool) -> Any:
+    """A cumprod rule from f(a, ans, x) on 2-D operands scanned along their last axis
+    (axis moved last, leading axes merged; axis=None flattened).  A VJP answers in x's
+    shape, a JVP in ans's."""
 
-    def deco(f: Any) -> Any:
-        def rule(a: Any, ans: Any, x: Any, axis: Any = None) -> Any:
-            return _scan_rule(f, reverse, a, ans, x, axis)
+    def rule(a: Any, ans: Any, x: Any, axis: Any = None) -> Any:
+        if axis is None:
+            r = f(S.reshape(a, (1, -1)), S.reshape(ans, (1, -1)), S.reshape(x, (1, -1)))
+            return S.reshape(r, x.shape if reverse else ans.shape)
+        if x.shape[axis] == 0:
+            return E.zeros_like(a)
+        mv = lambda t: S.moveaxis(t, axis, -1)  # noqa: E731
+        a, ans, x = mv(a), mv(ans), mv(x)
+        shape = x.shape
+        two = lambda t: S.reshape(t, (-1, shape[-1]))  # noqa: E731
+        r = S.reshape(f(two(a), two(ans), two(x)), shape)
+        return S.moveaxis(r, -1, axis)
 
-        return rule
-
-    return deco
-
-
-def _scan_rule(f: Any, reverse: bool, a: Any, ans: Any, x: Any, axis: Any) -> Any:
-    if axis is None:
-        r = f(S.reshape(a, (-1,)), S.reshape(ans, (-1,)), S.reshape(x, (-1,)))
-        return S.reshape(r, x.shape if reverse else ans.shape)
-    if x.shape[axis] == 0:
-        return E.zeros_like(a)
-    mv = lambda t: S.moveaxis(t, axis, -1)  # noqa: E731
-    return S.moveaxis(f(mv(a), mv(ans), mv(x)), -1, axis)
+    return rule
 
 
-@_last_axis(reverse=True)
-def _cumprod_vjp(g: Any, ans: Any, x: Any) -> Any:
+def _exclusive_from_ans(ans: Any) -> Any:
+    """prod_{k<i} x_k = ans_{i-1} (1 for i = 0)."""
+    return S.concatenate([E.ones_like(ans[..., :1]), ans[..., :-1]], axis=-1)
+
+
+def _cumprod_vjp_2d(g: Any, ans: Any, x: Any) -> Any:
     # d ans_j / d x_i = prod_{k<i} x_k * prod_{i<k<=j} x_k  (i <= j)
-    if _regular(value(x)):
-        # sum_{j>=i} g_j conj(ans_j) / conj(x_i): exact near x (no zero there)
+    def regular(g: Any, ans: Any, x: Any) -> Any:
+        # sum_{j>=i} g_j conj(ans_j) / conj(x_i): exact near x (no zero in the row)
         return _rev_cumsum(g * E.conj(ans), -1) / E.conj(x)
-    # with zeros: grad_i = conj(prod_{k<i} x_k) * S_i,  S_i = g_i + conj(x_{i+1}) S_{i+1}
-    before = S.concatenate([E.ones_like(ans[..., :1]), ans[..., :-1]], axis=-1)
-    return E.conj(before) * _linrec_rev(g, E.conj(x[..., 1:]))
+
+    def exact(g: Any, ans: Any, x: Any) -> Any:
+        # grad_i = conj(prod_{k<i} x_k) * S_i,  S_i = g_i + conj(x_{i+1}) S_{i+1}
+        return E.conj(_exclusive_from_ans(ans)) * _linrec_rev(g, E.conj(x[..., 1:]))
+
+    return _split_rows([g, ans, x], _irregular(value(x)), regular, exact)
 
 
-@_last_axis(reverse=False)
-def _cumprod_jvp(dx: Any, ans: Any, x: Any) -> Any:
-    if _regular(value(x)):
+def _cumprod_jvp_2d(dx: Any, ans: Any, x: Any) -> Any:
+    def regular(dx: Any, ans: Any, x: Any) -> Any:
         return ans * cumsum_prim(dx / x, axis=-1)
-    # d ans_j = T_j = u_j + x_j T_{j-1},  u_i = dx_i prod_{k<i} x_k: a reversed scan
-    before = S.concatenate([E.ones_like(ans[..., :1]), ans[..., :-1]], axis=-1)
-    u = dx * before
-    return S.flip(_linrec_rev(S.flip(u, axis=-1), S.flip(x[..., 1:], axis=-1)), axis=-1)
+
+    def exact(dx: Any, ans: Any, x: Any) -> Any:
+        # d ans_j = T_j = u_j + x_j T_{j-1},  u_i = dx_i prod_{k<i} x_k: a reversed scan
+        u = dx * _exclusive_from_ans(ans)
+        return S.flip(_linrec_rev(S.flip(u, axis=-1), S.flip(x[..., 1:], axis=-1)), axis=-1)
+
+    return _split_rows([dx, ans, x], _irregular(value(x)), regular, exact)
+
+
+_cumprod_vjp = _scan_rule(_cumprod_vjp_2d, reverse=True)
+_cumprod_jvp = _scan_rule(_cumprod_jvp_2d, reverse=False)
 
 
 cumprod_prim = defprim(_cumprod_fwd, "cumprod", vjp=(_cumprod_vjp,), jvp=(_cumprod_jvp,))
@@ -640,7 +676,7 @@ def _median_weights(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
 
     lo, hi = back(lo), back(hi)
     m_lo, m_hi = xv == lo, xv == hi
-    axn = ax or None
+    axn = ax
     w = 0.5 * m_lo / np.maximum(np.sum(m_lo, axis=axn, keepdims=True), 1) + \
         0.5 * m_hi / np.maximum(np.sum(m_hi, axis=axn, keepdims=True), 1)
     nan = np.isnan(xv)
@@ -746,7 +782,8 @@ def _quantile_selection(xv: np.ndarray, qv: np.ndarray, axis: Any, method: str) 
     flat = np.take(perm, pos, axis=-1)  # kept + q + (2,)
     flat = np.moveaxis(flat, tuple(range(len(kshape))), tuple(range(nq, nq + len(kshape))))
     w = np.stack([1.0 - gamma, gamma], axis=-1).reshape(qv.shape + (1,) * len(kshape) + (2,))
-    nan = np.isnan(xt[..., -1:]) if xt.dtype.kind in "fc" else None
+    last = np.take_along_axis(xt, perm[..., -1:], axis=-1)
+    nan = np.isnan(last) if xt.dtype.kind in "fc" else None
     if nan is not None and np.any(nan):  # the answer is NaN: send the gradient to a NaN
         nanpos = np.broadcast_to(perm[..., -1:], kshape + (1,))
         has = np.broadcast_to(nan.reshape((1,) * nq + kshape + (1,)), flat.shape)
@@ -811,7 +848,8 @@ def _quantile(name: str, a: Any, q: Any, axis: Any, keepdims: bool, method: str,
         r = _quantile(name, a, q, None, False, method, None, None, pct)
         return r
     sel = _quantile_selection(np.asarray(value(a)), np.asarray(qn, dtype=np.float64), axis, method)
-    return quantile_prim(a, q=qv, axis=axis, keepdims=keepdims, method=method, sel=sel, pct=pct)
+    return quantile_prim(a, q=value(q), axis=axis, keepdims=keepdims, method=method, sel=sel,
+                         pct=pct)
 
 
 def quantile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input: bool = False,

@@ -46,7 +46,9 @@ def _lse_weights(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     a = R.expand_back(ans, x, axis, keepdims)
     neg = np.isneginf(np.real(value(x)))
     if np.any(neg):
-        return E.where_prim(neg, 0.0, E.exp(E.where_prim(neg, 0.0, x - a)))
+        with np.errstate(invalid="ignore"):  # -inf - -inf where the mask throws it away
+            d = x - a
+        return E.where_prim(neg, 0.0, E.exp(E.where_prim(neg, 0.0, d)))
     return E.exp(x - a)
 
 
