@@ -329,6 +329,8 @@ def _full(P: Problem, ad: AD, k: int, o: _Opts, report: GradcheckReport,
 
     how = f"full Jacobian {m}x{n}" + (f" ({note})" if note else "")
     capture = getattr(o, "capture", None)
+    if capture is not None:
+        capture[(k, "num")] = (D, skip)
     autos: dict[str, np.ndarray] = {}
     for mode in o.modes:
         chk = report.add(Check(name, mode, o.order, True, how=how))

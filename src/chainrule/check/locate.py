@@ -387,6 +387,8 @@ def ratio_hint(A: np.ndarray, N: np.ndarray, use: np.ndarray, what: str = "the r
     if not consistent:
         return ""
     many = int(np.sum(sel)) >= 2
+    if not many and not _name_const(c) and abs(abs(c) - 1) > 1e-6 and abs(c) >= 1e-6:
+        return ""  # one number: every value is "a ratio"; only a telling one is a hint
     const = "a constant ratio" if many else "ratio"
     if abs(c) < 1e-6:
         return f"{what} returns zero where the true derivative is not"
@@ -413,6 +415,12 @@ def hints(rec: Rec, P: Problem, ad: RuleAD, argnum: int, mode: str, capture: dic
 
     # the vector forms at the recorded point: a = rule result, nv = numerical one
     def numerical_vec(Gc: Callable, x_r: np.ndarray, F0: np.ndarray, vec: np.ndarray) -> tuple:
+        num = capture.get((k, "num"))
+        if num is not None:  # the full numerical Jacobian gradcheck already built
+            D, sk = num
+            if mode == "JVP":
+                return D @ vec, np.any(sk & (vec != 0)[None, :], axis=1)
+            return vec @ np.where(sk, 0, D), np.any(sk & (vec != 0)[:, None], axis=0)
         if mode == "JVP":
             fd = directional(Gc, x_r, vec, F0, P.eps)
             return fd.d, fd.kink | fd.undefined
@@ -424,7 +432,7 @@ def hints(rec: Rec, P: Problem, ad: RuleAD, argnum: int, mode: str, capture: dic
             bad[j] = np.any((fd.kink | fd.undefined) & (vec != 0))
         return np.array(cols), bad
 
-    if mode == "VJP" and n > 256:
+    if mode == "VJP" and n > 256 and (k, "num") not in capture:
         return out
     vec = rng.standard_normal(n if mode == "JVP" else m)
 
@@ -501,7 +509,7 @@ def hints(rec: Rec, P: Problem, ad: RuleAD, argnum: int, mode: str, capture: dic
     except Exception:  # noqa: BLE001
         pts = []
     # 6. the derivative of another point (a constant ratio over many elements says more)
-    if not pts and (not out or (h and h.startswith("ratio"))):
+    if not pts and n <= 64 and (not out or (h and h.startswith("ratio"))):
         pt = _other_point(rec, P, ad, k, argnum, mode, a, vec)
         if pt:
             out.insert(0, pt)

@@ -115,11 +115,15 @@ def _one(G: Callable, x: np.ndarray, v: np.ndarray, F0: np.ndarray, eps: float,
         gap1 = (Fp1 - 2 * F0 + Fm1) / h
         gap2 = (Fp2 - 2 * F0 + Fm2) / (0.5 * h)
         big = np.maximum(np.abs(gap1), np.abs(gap2))
-        # smooth: the gap between one-sided slopes halves with the step (h f'');
-        # a kink keeps it (the jump in slope) -- so does a jump in value
-        kink = (big > 50 * rnd + 1e-300) & (np.abs(gap2 - 0.5 * gap1) > 0.25 * big)
         left = (F0 - Fm2) / (0.5 * h)
         right = (Fp2 - F0) / (0.5 * h)
+        # a jump in slope that matters: above rounding (estimated from |f| -- too low where
+        # f's value comes from cancellation, hence also relative to the slopes themselves)
+        slopes = np.abs(left) + np.abs(right)
+        floor = np.maximum(50 * rnd, 1e-6 * (slopes + 1e-3 * np.max(slopes, initial=0.0)))
+        # smooth: the gap between one-sided slopes halves with the step (h f'');
+        # a kink keeps it (the jump in slope) -- so does a jump in value
+        kink = (big > floor + 1e-300) & (np.abs(gap2 - 0.5 * gap1) > 0.25 * big)
     undefined = ~(np.isfinite(Fp1) & np.isfinite(Fm1) & np.isfinite(Fp2) & np.isfinite(Fm2))
     return FD(d, err, kink & ~undefined, left, right, undefined, h)
 

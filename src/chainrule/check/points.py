@@ -127,7 +127,9 @@ def op_calls(fn: Callable, *args: Any, requires_grad: Sequence[bool] | None = No
     for r in rec.recs:
         custom = id(r.prim) not in lib
         if r.prim.name in NONLINEAR or custom:
-            vals = tuple(v for v in (_numeric(a) for a in r.args) if v is not None)
+            # x**n and its derivative n x**(n-1) share the base, not the exponent
+            args = r.args[:1] if r.prim.name in ("power", "float_power") else r.args
+            vals = tuple(v for v in (_numeric(a) for a in args) if v is not None)
             if vals:
                 pts.calls.append(Call(r.prim.name, ("op", r.prim.name), vals, r.site))
     _ = Tensor
