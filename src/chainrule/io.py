@@ -96,7 +96,9 @@ def save(obj: Any, path: str | os.PathLike, format: str | None = None) -> str:
     try:
         with os.fdopen(fd, "wb") as f:
             if st is not None:
-                f.write(st.save({k: np.ascontiguousarray(a) for k, a in arrays.items()}))
+                # (np.ascontiguousarray would turn 0-d arrays into 1-d ones)
+                f.write(st.save({k: a if a.flags.c_contiguous else a.copy(order="C")
+                                 for k, a in arrays.items()}))
             else:
                 _write_npz(f, arrays)
             f.flush()
