@@ -533,8 +533,10 @@ def _other_point(rec: Rec, P: Problem, ad: RuleAD, k: int, argnum: int, mode: st
         if o.shape == x.shape and o.dtype.kind == "f":
             cands.append((f"argument {j}", {argnum: o}))
             cands.append((f"argument {argnum} and {j} swapped", {argnum: o, j: x}))
-    for desc, fn in [("2x", lambda v: 2 * v), ("x/2", lambda v: v / 2), ("-x", lambda v: -v),
-                     ("x+1", lambda v: v + 1), ("x-1", lambda v: v - 1), ("x^2", lambda v: v * v),
+    nm = P.names[argnum]
+    for desc, fn in [(f"2{nm}", lambda v: 2 * v), (f"{nm}/2", lambda v: v / 2),
+                     (f"-{nm}", lambda v: -v), (f"{nm}+1", lambda v: v + 1),
+                     (f"{nm}-1", lambda v: v - 1), (f"{nm}^2", lambda v: v * v),
                      ("1", lambda v: np.ones_like(v)), ("0", lambda v: np.zeros_like(v))]:
         cands.append((desc, {argnum: fn(x)}))
     scale = float(np.max(np.abs(a), initial=0.0))
@@ -570,11 +572,13 @@ def _try_points(cands: list, P: Problem, ad: RuleAD, k: int, argnum: int, mode: 
         if np.any(bad) or scale == 0:
             continue
         if np.allclose(a, nv, rtol=1e-5, atol=1e-7 * scale):
-            where = desc if desc.startswith(("the", "argument")) else f"{desc} = " + _short(
-                np.asarray(repl[argnum]))
+            nm = P.names[argnum]
+            where = desc if desc.startswith(("the", "argument")) else (
+                f"{nm} := {desc}" + ("" if desc in ("0", "1") and x.size == 1 else
+                                     f" ({_short(np.asarray(repl[argnum]))})"))
             return (f"the rule matches the true derivative at another point: at {where} "
-                    f"instead of at the recorded input {_short(x)} (evaluated at the wrong "
-                    f"point)")
+                    f"instead of at the recorded {nm} ({_short(x)}): it is evaluated at the "
+                    f"wrong point")
     return ""
 
 

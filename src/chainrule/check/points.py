@@ -204,8 +204,9 @@ def rule_vs_forward(rec: Any, argnum: int, mode: str, ad: Any) -> list[str]:
     """Hints for a node whose rule evaluates a nonlinear piece where its forward does not."""
     prim = rec.prim
     args = list(ad.args)
-    tracked = [bool(t) and np.asarray(a).dtype.kind == "f" for a, t in zip(args, rec.tracked,
-                                                                           strict=True)]
+    # every float argument is watched (a constant one too: the rule may misuse it)
+    tracked = [isinstance(a, np.ndarray | float) and np.asarray(a).dtype.kind == "f"
+               for a in args]
 
     def fwd(*a: Any) -> Any:
         return prim.fwd(*a, **rec.kw)
