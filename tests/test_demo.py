@@ -25,14 +25,15 @@ def demo_output():
 def test_exits_zero_and_all_checks_pass(demo_output):
     rc, text = demo_output
     assert rc == 0
-    assert "FAILED" not in text
+    assert "FAILED: " not in text and "Some checks FAILED" not in text
     assert text.rstrip().endswith("All checks passed.")
     assert text.count("ok: ") >= 6
 
 
 def test_chain_rule_300_exact_vs_central_difference(demo_output):
     _, text = demo_output
-    assert "cr.grad(z)(2.0)           = 300.0   (exact)" in text
+    assert "dz/dx = 3(x^2 + 1)^2 * 2x = 3 * 25 * 4 = 300\n" in text
+    assert "cr.grad(z)(2.0)            = 300.0   (exact)" in text
     m = re.search(r"central difference: .* = (\d+\.\d+) .*off by ([\d.e+-]+)\)", text)
     assert m and m.group(1) == "300.000000" and 0 < float(m.group(2)) < 1e-5
 
@@ -50,7 +51,12 @@ def test_sigmoid_bug_caught_and_explained(demo_output):
     # the notebook's math.exp is refused rather than silently differentiated wrong
     assert "math.exp" in text and "silently wrong" in text
     if hasattr(cr, "check_derivative"):
-        assert "cr.check_derivative(f, df_notebook, 0.5) says:" in text
+        assert "cr.check_derivative(check_function, d_output_dw, 0.5) says:" in text
+        assert "check_derivative(check_function, d_output_dw) at x = 0.5: FAILED" in text
+        # the checker finds the bug itself, in the notebook's own code
+        assert "df evaluates sigmoid at 2.0 where f evaluates it at 1.0" in text
+        assert "<seed notebook>:20: return sigmoid(x) * (1 - sigmoid(x))" in text
+        assert "ok: with sigmoid_derivative(w * x) the hand-written derivative passes" in text
     else:
         assert "comparing the numbers here" in text
 
@@ -99,7 +105,12 @@ def test_graph_option(tmp_path, capsys, monkeypatch):
     assert dot.startswith("digraph") and "true_divide" in dot and "grad 0.393224" in dot
 
 
-def test_seed_notebook_functions_verbatim():
-    # the demo keeps the notebook's buggy derivative, so that the checker has something to catch
-    assert demo.nb_sigmoid_derivative(2.0) * 2.0 == pytest.approx(0.209987, abs=1e-6)
-    assert demo.central_difference(lambda x: (x**2 + 1) ** 3, 2) == pytest.approx(300, abs=1e-6)
+def test_seed_notebook_code_as_in_the_seed():
+    # the demo runs the notebook's own code, buggy derivative included
+    nb = demo.notebook()
+    assert nb["dz_dx"](2) == 300
+    assert nb["numerical_derivative"](nb["z"], 2) == pytest.approx(300, abs=1e-6)
+    assert f"{nb['d_output_dw'](0.5):.6f}" == "0.209987"
+    assert f"{nb['numerical_derivative'](nb['check_function'], 0.5):.6f}" == "0.393224"
+    assert [g.shape for g in nb["backward_pass"](*[__import__("numpy").ones(s) for s in
+            [(2, 1), (1, 1), (3, 2), (3, 1), (1, 3), (1, 1)]])] == [(3, 2), (3, 1), (1, 3), (1, 1)]

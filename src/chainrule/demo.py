@@ -10,9 +10,8 @@ finish the story.  Deterministic (fixed seed); exits 0 when every check holds.
 from __future__ import annotations
 
 import argparse
-import math
+import linecache
 import os
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -32,25 +31,58 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="gradient-descent steps in part 4 (default 10)")
 
 
-# --- the notebook's own code, verbatim apart from names ----------------------------------------
+# --- the notebook's own code ----------------------------------------------------------------------
+# Its cells, verbatim (the print calls left out), run as code of their own: chainrule's checker
+# looks inside user code (never inside the library) to say where a derivative went wrong.
 
-def nb_sigmoid(x: float) -> float:
+SEED_SOURCE = """\
+import math
+import numpy as np
+
+# In [3]: the chain rule
+def z(x):
+    return (x**2 + 1)**3
+
+def dz_dx(x):
+    return 3 * (x**2 + 1)**2 * 2*x
+
+def numerical_derivative(f, x, h=1e-5):
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+# In [4]: the sigmoid neuron
+def sigmoid(x):
     return 1 / (1 + math.exp(-x))
 
+# formula -> sigma'(x) = sigma(x) * (1 - sigma(x))
+def sigmoid_derivative(x):
+    return sigmoid(x) * (1 - sigmoid(x))
 
-def nb_sigmoid_derivative(x: float) -> float:
-    return nb_sigmoid(x) * (1 - nb_sigmoid(x))
+def forward_and_backward(x, w):
+    k = w * x
+    output = sigmoid(k)
+    d_output_d_k = sigmoid_derivative(x)
+    d_k_d_w = x
+    d_output_dw = d_output_d_k * d_k_d_w
+    return output, d_output_dw
 
+x_input = 2.0
+weight = 0.5
 
-def nb_forward_pass(x, w1, b1, w2, b2):  # noqa: ANN001, ANN201 - the notebook's code
+def check_function(w):
+    return sigmoid(w * x_input)
+
+# In [13]: backpropagation
+def forward_pass(x, w1, b1, w2, b2):
     z1 = w1 @ x + b1
     a1 = np.maximum(0, z1)
     z2 = w2 @ a1 + b2
     return z2, a1, z1
 
+def loss(y_pred, y_true):
+    return 0.5 * np.sum((y_pred - y_true)**2)
 
-def nb_backward_pass(x, y_true, w1, b1, w2, b2):  # noqa: ANN001, ANN201
-    z2, a1, z1 = nb_forward_pass(x, w1, b1, w2, b2)
+def backward_pass(x, y_true, w1, b1, w2, b2):
+    z2, a1, z1 = forward_pass(x, w1, b1, w2, b2)
     dL_dz2 = z2 - y_true
     dL_dw2 = dL_dz2 @ a1.T
     dL_db2 = dL_dz2
@@ -60,20 +92,23 @@ def nb_backward_pass(x, y_true, w1, b1, w2, b2):  # noqa: ANN001, ANN201
     dL_db1 = dL_dz1
     return dL_dw1, dL_db1, dL_dw2, dL_db2
 
+# glue (not in the notebook): its gradient of the neuron as a function of w alone
+def d_output_dw(w):
+    return forward_and_backward(x_input, w)[1]
+"""
+
+SEED_FILE = "<seed notebook>"
+
+
+def notebook() -> dict[str, Any]:
+    """The seed notebook's functions, defined in a fresh namespace."""
+    linecache.cache[SEED_FILE] = (len(SEED_SOURCE), None, SEED_SOURCE.splitlines(True), SEED_FILE)
+    ns: dict[str, Any] = {"__name__": "seed_notebook"}
+    exec(compile(SEED_SOURCE, SEED_FILE, "exec"), ns)  # noqa: S102 - our own constant source
+    return ns
+
 
 # --- helpers -------------------------------------------------------------------------------------
-
-def central_difference(f: Callable[[float], Any], x: float, h: float = 1e-5) -> float:
-    """The notebook's numerical_derivative (used when cr.numerical_derivative is absent)."""
-    return float((f(x + h) - f(x - h)) / (2 * h))
-
-
-def _numerical(cr: Any, f: Callable, x: float) -> float:
-    nd = getattr(cr, "numerical_derivative", None)
-    if nd is not None:
-        return float(np.asarray(nd(f, x, h=1e-5)))
-    return central_difference(f, x)
-
 
 def _indent(text: str, pad: str = "     | ") -> str:
     return "\n".join(pad + line for line in str(text).rstrip().splitlines())
@@ -93,59 +128,54 @@ class _Out:
 
 # --- the four parts ----------------------------------------------------------------------------
 
-def part_chain_rule(cr: Any, out: _Out) -> None:
+def part_chain_rule(cr: Any, nb: dict, out: _Out) -> None:
     out("1. The chain rule: z = (x^2 + 1)^3 at x = 2")
     out(RULE)
-
-    def z(x):  # noqa: ANN001, ANN202 - ordinary NumPy code, as in the notebook
-        return (x**2 + 1) ** 3
-
-    hand = 3 * (2**2 + 1) ** 2 * 2 * 2
+    z = nb["z"]
+    hand = nb["dz_dx"](2)
     exact = float(cr.grad(z)(2.0))
-    approx = _numerical(cr, z, 2.0)
-    out("   by hand:            dz/dx = 3(x^2 + 1)^2 * 2x = 3 * 25 * 4 = " + str(hand))
-    out(f"   chainrule:          cr.grad(z)(2.0)           = {exact!r}   (exact)")
-    out(f"   central difference: (z(x+h) - z(x-h)) / 2h    = {approx:.6f}  "
+    approx = float(nb["numerical_derivative"](z, 2))
+    out("   the notebook, by hand:  dz/dx = 3(x^2 + 1)^2 * 2x = 3 * 25 * 4 = " + str(hand))
+    out(f"   chainrule:              cr.grad(z)(2.0)            = {exact!r}   (exact)")
+    out(f"   central difference:     (z(x+h) - z(x-h)) / 2h     = {approx:.6f}  "
         f"(h = 1e-5, off by {abs(approx - hand):.1e})")
-    out.check(exact == 300.0, "chainrule's derivative is exactly 300, no step size involved")
+    out.check(exact == 300.0 == hand,
+              "chainrule's derivative is exactly 300, no step size involved")
     out()
 
 
-def _sigmoid(k):  # noqa: ANN001, ANN202
-    """The notebook's sigmoid written with np.exp, so that chainrule can trace it."""
+def sigmoid_np(k):  # noqa: ANN001, ANN202
+    """The notebook's sigmoid written with np.exp, so that cr.grad can trace it."""
     return 1 / (1 + np.exp(-k))
 
 
-def part_sigmoid(cr: Any, out: _Out) -> None:
+def part_sigmoid(cr: Any, nb: dict, out: _Out) -> None:
     out("2. A sigmoid neuron: output = sigmoid(w * x) with x = 2.0, w = 0.5")
     out(RULE)
-    x_input, weight = 2.0, 0.5
+    x_input, weight = nb["x_input"], nb["weight"]
     k = weight * x_input
+    f = nb["check_function"]            # sigmoid(w * x_input), with math.exp
+    df_notebook = nb["d_output_dw"]     # the notebook's chain rule, bug included
 
-    # chainrule refuses the notebook's math.exp: a float leaves the graph silently otherwise
+    # cr.grad refuses math.exp: the float it returns would leave the graph silently
     try:
-        cr.grad(lambda w: nb_sigmoid(w * x_input))(weight)
+        cr.grad(f)(weight)
         refused = None
     except cr.LeftGraphError as exc:
         refused = str(exc).splitlines()[0]
     if refused:
         out("   The notebook's sigmoid uses math.exp, which takes its argument out of the graph;")
-        out("   chainrule refuses it instead of returning a silently wrong gradient:")
+        out("   cr.grad refuses it instead of returning a silently wrong gradient:")
         out(_indent(refused))
-        out("   So the neuron is written with np.exp:  sigmoid(k) = 1 / (1 + np.exp(-k)).")
+        out("   For cr.grad the neuron is written with np.exp: sigmoid(k) = 1 / (1 + np.exp(-k)).")
         out()
 
-    def f(w):  # noqa: ANN001, ANN202
-        return _sigmoid(w * x_input)
+    def f_np(w):  # noqa: ANN001, ANN202
+        return sigmoid_np(w * x_input)
 
-    def df_notebook(w):  # noqa: ANN001, ANN202 - the notebook's chain rule, bug included
-        d_output_d_k = nb_sigmoid_derivative(x_input)   # <- evaluated at x, not at k = w*x
-        d_k_d_w = x_input
-        return d_output_d_k * d_k_d_w
-
-    output = float(f(weight))
-    exact = float(cr.grad(f)(weight))
-    numeric = _numerical(cr, f, weight)
+    output = float(f_np(weight))
+    exact = float(cr.grad(f_np)(weight))
+    numeric = float(nb["numerical_derivative"](f, weight))
     hand = df_notebook(weight)
     out(f"   forward output:                       {output:.4f}")
     out(f"   chainrule, cr.grad(f)(0.5):           {exact:.6f}")
@@ -155,7 +185,8 @@ def part_sigmoid(cr: Any, out: _Out) -> None:
 
     check = getattr(cr, "check_derivative", None)
     if check is not None:
-        out("   cr.check_derivative(f, df_notebook, 0.5) says:")
+        out("   The checker takes the notebook's own code, math.exp included:")
+        out("   cr.check_derivative(check_function, d_output_dw, 0.5) says:")
         report = check(f, df_notebook, weight)
         caught = not bool(report)
         out(_indent(str(report)))
@@ -168,22 +199,29 @@ def part_sigmoid(cr: Any, out: _Out) -> None:
     out()
 
     # where the bug is: the local derivative sigmoid'(k), taken at the wrong point
-    dsig = cr.grad(_sigmoid)
+    dsig = cr.grad(sigmoid_np)
     at_x, at_k = float(dsig(x_input)), float(dsig(k))
     out("   Why: the chain rule is d output/dw = sigmoid'(k) * dk/dw with k = w*x = 1.0.")
-    out("   The notebook computes d_output_d_k = sigmoid_derivative(x): sigmoid' taken at")
-    out(f"   x = 2.0 instead of at k = 1.0.   sigmoid'(2.0) = {at_x:.6f}, "
+    out("   forward_and_backward computes d_output_d_k = sigmoid_derivative(x): sigmoid'")
+    out(f"   taken at x = 2.0 instead of at k = 1.0.  sigmoid'(2.0) = {at_x:.6f}, "
         f"sigmoid'(1.0) = {at_k:.6f}.")
     out(f"     notebook: sigmoid'(x) * x = {at_x:.6f} * 2 = {at_x * x_input:.6f}")
     out(f"     correct:  sigmoid'(k) * x = {at_k:.6f} * 2 = {at_k * x_input:.6f}"
         f"  (= chainrule's {exact:.6f})")
-    fixed = nb_sigmoid_derivative(weight * x_input) * x_input
-    out.check(abs(fixed - exact) < 1e-12,
-              "with sigmoid_derivative(w * x) the hand-written derivative matches chainrule")
+
+    sigmoid_derivative = nb["sigmoid_derivative"]
+
+    def df_fixed(w):  # noqa: ANN001, ANN202
+        return sigmoid_derivative(w * x_input) * x_input
+
+    fixed_ok = abs(df_fixed(weight) - exact) < 1e-12
+    if check is not None:
+        fixed_ok = fixed_ok and bool(check(f, df_fixed, weight))
+    out.check(fixed_ok, "with sigmoid_derivative(w * x) the hand-written derivative passes")
     out()
 
 
-def part_network(cr: Any, out: _Out, seed: int) -> tuple:
+def part_network(cr: Any, nb: dict, out: _Out, seed: int) -> tuple:
     out("3. Backpropagation through the 2-3-1 ReLU network (MSE loss)")
     out(RULE)
     rng = np.random.default_rng(seed)
@@ -193,16 +231,16 @@ def part_network(cr: Any, out: _Out, seed: int) -> tuple:
     b1 = rng.standard_normal((3, 1))
     w2 = rng.standard_normal((1, 3))
     b2 = rng.standard_normal((1, 1))
+    forward_pass, loss = nb["forward_pass"], nb["loss"]
 
-    def loss(w1, b1, w2, b2):  # noqa: ANN001, ANN202 - the notebook's forward pass and loss
-        z2 = nb_forward_pass(x, w1, b1, w2, b2)[0]
-        return 0.5 * np.sum((z2 - y_true) ** 2)
+    def loss_of(w1, b1, w2, b2):  # noqa: ANN001, ANN202 - the notebook's forward pass and loss
+        return loss(forward_pass(x, w1, b1, w2, b2)[0], y_true)
 
     out(f"   weights drawn with np.random.default_rng({seed}); x = [[1], [2]], y = [[0.5]]")
-    out(f"   loss = {float(loss(w1, b1, w2, b2)):.6f}; hidden units active (z1 > 0): "
+    out(f"   loss = {float(loss_of(w1, b1, w2, b2)):.6f}; hidden units active (z1 > 0): "
         f"{(w1 @ x + b1 > 0).ravel().astype(int).tolist()}")
-    auto = cr.grad(loss, argnums=(0, 1, 2, 3))(w1, b1, w2, b2)
-    hand = nb_backward_pass(x, y_true, w1, b1, w2, b2)
+    auto = cr.grad(loss_of, argnums=(0, 1, 2, 3))(w1, b1, w2, b2)
+    hand = nb["backward_pass"](x, y_true, w1, b1, w2, b2)
     out("   cr.grad(loss, argnums=(0, 1, 2, 3)) against the notebook's backward_pass:")
     out("     grad   shape    max |chainrule - by hand|")
     worst = 0.0
@@ -249,7 +287,7 @@ def part_descent(cr: Any, out: _Out, data: tuple, steps: int, lr: float = 0.05) 
 def draw_graph(cr: Any, out: _Out, path: str) -> None:
     out(f"The sigmoid neuron's graph -> {path}")
     w = cr.tensor(0.5, requires_grad=True)
-    y = _sigmoid(w * 2.0)
+    y = sigmoid_np(w * 2.0)
     try:
         written = cr.viz.render(y, path, names={"w": w}, title="output = sigmoid(w * 2.0)")
         out(f"   drawn with Graphviz: {written}")
@@ -271,9 +309,10 @@ def run(args: argparse.Namespace) -> int:
     out("chainrule demo: the seed notebook, computed and checked by chainrule")
     out("=" * 72)
     out()
-    part_chain_rule(cr, out)
-    part_sigmoid(cr, out)
-    data = part_network(cr, out, args.seed)
+    nb = notebook()
+    part_chain_rule(cr, nb, out)
+    part_sigmoid(cr, nb, out)
+    data = part_network(cr, nb, out, args.seed)
     part_descent(cr, out, data, max(1, args.steps))
     if args.graph:
         draw_graph(cr, out, args.graph)
