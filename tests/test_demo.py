@@ -52,9 +52,9 @@ def test_sigmoid_bug_caught_and_explained(demo_output):
     assert "math.exp" in text and "silently wrong" in text
     if hasattr(cr, "check_derivative"):
         assert "cr.check_derivative(check_function, d_output_dw, 0.5) says:" in text
-        assert "check_derivative(check_function, d_output_dw) at x = 0.5: FAILED" in text
+        assert "check_derivative(check_function, d_output_dw) at x = 0.5:" in text
         # the checker finds the bug itself, in the notebook's own code
-        assert "df evaluates sigmoid at 2.0 where f evaluates it at 1.0" in text
+        assert re.search(r"evaluates sigmoid at 2\.0 where \w+ evaluates it at 1\.0", text)
         assert "<seed notebook>:20: return sigmoid(x) * (1 - sigmoid(x))" in text
         assert "ok: with sigmoid_derivative(w * x) the hand-written derivative passes" in text
     else:
