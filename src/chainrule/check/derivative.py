@@ -56,7 +56,7 @@ class DerivativeReport:
         return np.array2string(a, precision=6, separator=", ")
 
     def __str__(self) -> str:
-        status = "OK" if self.ok else "FAILED"
+        status = "OK" if self.ok else f"{self.name} is WRONG"
         xs = self._val(self.x)
         lines = [f"check_derivative({self.fname}, {self.name}) at x = {xs}: {status}"]
         if self.error:
@@ -192,7 +192,8 @@ def check_derivative(f: Callable, df: Callable, x: Any, *, rtol: float | None = 
                      "n": int(np.sum(~skip))}
     if not rep.ok and explain:
         try:
-            rep.causes = _explain(f, df, xin, ua, truth, ~skip, exact is not None)
+            rep.causes = _explain(f, df, xin, ua, truth, ~skip, exact is not None,
+                                  rep.fname, rep.name)
         except Exception as exc:  # noqa: BLE001  (best effort)
             rep.notes.append(f"could not look for the cause: {type(exc).__name__}: {exc}")
     return rep
@@ -224,7 +225,7 @@ def _exact(f: Callable, x: Any, jshape: tuple, rep: DerivativeReport) -> Any:
 
 
 def _explain(f: Callable, df: Callable, x: Any, user: np.ndarray, truth: np.ndarray,
-             use: np.ndarray, have_exact: bool) -> list[str]:
+             use: np.ndarray, have_exact: bool, fn: str = "f", dn: str = "df") -> list[str]:
     out: list[str] = []
     # 1. points: what df evaluates that f does not (Python functions, then chainrule ops)
     fp = python_calls(f, x, skip=[f])
@@ -235,10 +236,11 @@ def _explain(f: Callable, df: Callable, x: Any, user: np.ndarray, truth: np.ndar
             fo = op_calls(f, x)
             do = op_calls(df, x)
         mism = compare(fo, do)
+    w = max(len(fn), len(dn))
     for m in mism[:2]:
-        out.append(m.describe("df", "f"))
+        out.append(m.describe(dn, fn))
         r = m.ref[0]
-        out.append(f"f  calls {m.name}({_args(r.args)}) at {_site(r.site)}")
+        out.append(f"{fn.ljust(w)} calls {m.name}({_args(r.args)}) at {_site(r.site)}")
         seen = set()
         for c in m.other:
             key = (_args(c.args), c.site)
@@ -246,28 +248,29 @@ def _explain(f: Callable, df: Callable, x: Any, user: np.ndarray, truth: np.ndar
                 continue
             seen.add(key)
             via = f" (in {c.caller})" if c.caller and c.caller not in ("<module>",) else ""
-            out.append(f"df calls {m.name}({_args(c.args)}) at {_site(c.site)}{via}")
-        conf = _confirm(m, df, x, truth, use)
+            out.append(f"{dn.ljust(w)} calls {m.name}({_args(c.args)}) at {_site(c.site)}{via}")
+        conf = _confirm(m, df, x, truth, use, dn)
         if conf:
             out.append(conf)
     if mism:
         m = mism[0]
         good = _args(m.ref[0].args)
         bad = _args(m.other[0].args)
-        out.append(f"The chain rule takes each derivative where f evaluates the function: "
-                   f"{m.name}'({good}), the value f passes to {m.name}, not {m.name}'({bad}).")
+        out.append(f"The chain rule takes each derivative where {fn} evaluates the function: "
+                   f"{m.name}'({good}), at the value {fn} passes to {m.name}, not "
+                   f"{m.name}'({bad}).")
         return out
     # 2. shape of the error
     from .locate import ratio_hint  # noqa: PLC0415
 
-    h = ratio_hint(user, truth, use, what="df")
+    h = ratio_hint(user, truth, use, what=dn)
     if h:
         out.append(h)
     if user.ndim >= 2 and user.shape[-1] == user.shape[-2] and np.allclose(
             np.swapaxes(user, -1, -2), truth, rtol=1e-6, atol=1e-9):
-        out.append("df returns the transposed Jacobian")
+        out.append(f"{dn} returns the transposed Jacobian")
     if not out and have_exact:
-        p = _other_point(f, x, user)
+        p = _other_point(f, x, user, fn, dn)
         if p:
             out.append(p)
     return out
@@ -283,7 +286,8 @@ def _site(site: Any) -> str:
     return errors.format_site(site)
 
 
-def _confirm(m: Any, df: Callable, x: Any, truth: np.ndarray, use: np.ndarray) -> str:
+def _confirm(m: Any, df: Callable, x: Any, truth: np.ndarray, use: np.ndarray,
+             dn: str = "df") -> str:
     """Re-run df with the mismatched function evaluated at f's point instead."""
     if not isinstance(m.key, type((lambda: 0).__code__)):
         return ""
@@ -311,7 +315,7 @@ def _confirm(m: Any, df: Callable, x: Any, truth: np.ndarray, use: np.ndarray) -
         g[name] = fn
     if new.shape == truth.shape and np.allclose(new[use], truth[use], rtol=1e-6, atol=1e-12):
         v = fmt(new.item()) if new.size == 1 else "the true derivative"
-        return (f"with {m.name} evaluated at {_args(good)} instead, df gives {v}: the true "
+        return (f"with {m.name} evaluated at {_args(good)} instead, {dn} gives {v}: the true "
                 f"derivative")
     return ""
 
@@ -328,7 +332,7 @@ def _close_args(a: tuple, b: tuple) -> bool:
     return True
 
 
-def _other_point(f: Callable, x: Any, user: np.ndarray) -> str:
+def _other_point(f: Callable, x: Any, user: np.ndarray, fn: str = "f", dn: str = "df") -> str:
     from .. import transforms as T  # noqa: PLC0415
 
     xa = np.asarray(x, dtype=np.float64)
@@ -344,6 +348,6 @@ def _other_point(f: Callable, x: Any, user: np.ndarray) -> str:
         except Exception:  # noqa: BLE001
             continue
         if np.allclose(J, user, rtol=1e-7, atol=1e-12) and not np.allclose(p, xa):
-            return (f"df equals f's true derivative at {desc} = {_short(p)}, not at x = "
+            return (f"{dn} equals {fn}'s true derivative at {desc} = {_short(p)}, not at x = "
                     f"{_short(xa)}: it is evaluated at the wrong point")
     return ""
