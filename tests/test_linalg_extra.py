@@ -347,3 +347,23 @@ def test_matrix_power_checks():
         np.linalg.matrix_power(a, 1.5)
     np.testing.assert_allclose(np.linalg.matrix_power(a, -3)._value, np.eye(2) / 8)
     np.testing.assert_allclose(np.linalg.matrix_power(a, 0)._value, np.eye(2))
+
+
+def test_transforms_accept_result_tuples():
+    a0 = np.diag([1.0, 2.0, 3.0]) + 0.1
+    out, vjp_fn = cr.vjp(np.linalg.eigh, a0)
+    assert type(out).__name__ == "EighResult"
+    (g,) = vjp_fn((np.ones(3), np.zeros((3, 3))))
+    np.testing.assert_allclose(g, np.eye(3), atol=1e-12)  # d trace / dA
+    o, t = cr.jvp(np.linalg.svd, (a0,), (np.eye(3),))
+    assert type(t).__name__ == "SVDResult"
+    np.testing.assert_allclose(t.S, np.ones(3), atol=1e-12)  # d s_i along I (A is SPD)
+
+
+def test_list_operands():
+    a0 = np.array([[2.0, 1.0], [0.5, 3.0]])
+    g = cr.grad(lambda a: np.sum(np.matmul([[1.0, 2.0], [3.0, 4.0]], a)))(a0)
+    np.testing.assert_allclose(g, [[4.0, 4.0], [6.0, 6.0]])
+    g = cr.grad(lambda a: np.sum(np.linalg.solve(a, [1.0, 2.0])))(a0)
+    np.testing.assert_allclose(g, numgrad(lambda a: np.sum(np.linalg.solve(a, [1.0, 2.0])), a0),
+                               atol=1e-7)

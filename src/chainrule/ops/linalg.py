@@ -35,6 +35,8 @@ def _mT(a: Any) -> Any:
 
 
 def _matmul_grads(g: Any, x: Any, y: Any, which: int) -> Any:
+    x = x if hasattr(x, "shape") else np.asarray(x)  # a list operand (np.matmul(t, [[...]]))
+    y = y if hasattr(y, "shape") else np.asarray(y)
     xs, ys = x.shape, y.shape
     x2 = S.reshape(x, (1,) + tuple(xs)) if len(xs) == 1 else x
     y2 = S.reshape(y, tuple(ys) + (1,)) if len(ys) == 1 else y

@@ -396,10 +396,19 @@ def _solve_jvp_a(da: Any, ans: Any, a: Any, b: Any) -> Any:
 
 
 solve_prim = defprim(
-    _solve_fwd, "linalg.solve", np_names="linalg.solve",
+    _solve_fwd, "linalg.solve",
     vjp=(_solve_vjp_a, lambda g, ans, a, b: unbroadcast(b, _solve_gb(g, a, b))),
     jvp=(_solve_jvp_a, lambda db, ans, a, b: _solve_cols(a, db, len(b.shape) == 1)),
 )
+
+
+
+def solve(a: Any, b: Any) -> Any:
+    return solve_prim(a if hasattr(a, "shape") else np.asarray(a),
+                      b if hasattr(b, "shape") else np.asarray(b))
+
+
+register("linalg.solve", solve)
 
 # ---------------------------------------------------------------------------------
 # cholesky
