@@ -26,17 +26,18 @@ from .ops import shape as S
 
 
 def tree_flatten(x: Any) -> tuple[list, Callable[[list], Any]]:
-    if isinstance(x, (list, tuple)) and not (isinstance(x, tuple) and hasattr(x, "_fields")):
+    if isinstance(x, (list, tuple)):
         parts = [tree_flatten(y) for y in x]
         sizes = [len(p[0]) for p in parts]
         kind = type(x)
+        named = hasattr(x, "_fields")  # namedtuples (np.linalg.eigh's EighResult ...)
 
         def build(leaves: list) -> Any:
             out, i = [], 0
             for (_, b), n in zip(parts, sizes):
                 out.append(b(leaves[i:i + n]))
                 i += n
-            return kind(out)
+            return kind(*out) if named else kind(out)
 
         return [leaf for p in parts for leaf in p[0]], build
     if isinstance(x, dict):
