@@ -199,7 +199,7 @@ def norm_case(draw):
         a0 = draw(st.integers(0, nd - 1))
         a1 = draw(st.integers(0, nd - 1).filter(lambda a: a != a0))
         axis = (a0, a1) if nd > 2 or draw(st.booleans()) else None
-        ord_ = draw(st.sampled_from([None, "fro", 1, -1, np.inf, -np.inf]))
+        ord_ = draw(st.sampled_from([None, "fro", 1, -1, np.inf, -np.inf, "nuc", 2, -2]))
     else:
         shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=3)))
         nd = len(shape)

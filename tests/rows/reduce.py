@@ -273,3 +273,14 @@ add("norm", lambda x: np.linalg.vector_norm(x), [(2, 3)],
     torch_fn=tf(lambda x: torch.linalg.vector_norm(x)), id="vector_norm")
 add("norm", lambda x: np.linalg.matrix_norm(x), [(2, 3, 3)],
     torch_fn=tf(lambda x: torch.linalg.matrix_norm(x)), id="matrix_norm")
+# singular-value norms go through the linalg family's svdvals
+add("sum", lambda x: N(x, "nuc"), [(3, 4)],
+    torch_fn=tf(lambda x: torch.linalg.matrix_norm(x, "nuc")), id="norm-nuc")
+add("max", lambda x: N(x, 2), [(4, 3)], torch_fn=tf(lambda x: torch.linalg.matrix_norm(x, 2)),
+    id="norm-spectral")
+add("max", lambda x: N(x, -2, axis=(2, 0), keepdims=True), [(3, 2, 3)],
+    torch_fn=tf(lambda x: torch.linalg.matrix_norm(x, -2, dim=(2, 0), keepdim=True)),
+    id="norm-minus2-axes-keepdims")
+add("cumprod", lambda x: np.cumprod(x, axis=0), [(4,)], dtype=np.complex128, order=1,
+    args=lambda rng: [np.array([1.0 + 0.5j, 0.0, -0.5 + 1j, 2.0 - 1j])],
+    torch_fn=tf(lambda x: torch.cumprod(x, 0)), id="cumprod-complex-zero")

@@ -665,8 +665,8 @@ def _median_weights(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     kept = tuple(i for i in range(nd) if i not in ax)
     xt = np.transpose(xv, kept + ax).reshape(tuple(xv.shape[i] for i in kept) + (-1,))
     n = xt.shape[-1]
-    srt = np.sort(xt, axis=-1)
-    lo, hi = srt[..., (n - 1) // 2], srt[..., n // 2]
+    part = np.partition(xt, sorted({(n - 1) // 2, n // 2}), axis=-1)  # NaNs go last
+    lo, hi = part[..., (n - 1) // 2], part[..., n // 2]
 
     def back(v: np.ndarray) -> np.ndarray:  # a per-slice value, broadcastable against x
         full = [1] * nd
