@@ -92,3 +92,7 @@ for xs, k, s, p, d, c in POOLS:
 for s in [(2, 3), ()]:
     ROWS.append(Row("relu", F.relu, [s], torch_fn=torch.relu if torch else None,
                     id=f"relu{list(s)}"))
+
+for xs in [(4, 3), (3,), (2, 2, 3)]:
+    ROWS.append(Row("linear", F.linear, [xs, (5, 3)], torch_fn=TF.linear if torch else None,
+                    id=f"linear{list(xs)}"))

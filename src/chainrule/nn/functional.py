@@ -16,10 +16,9 @@ import numpy as np
 from ..core.errors import ShapeError
 from ..core.tensor import Tensor
 from ..ops import elementwise as E
-from ..ops import index as I
-from ..ops import linalg as L
 from ..ops import reduce as R
 from ..ops import shape as S
+from ..ops import special as SP
 from ..ops.util import value
 from . import ops
 from . import random as _random
@@ -57,7 +56,9 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Any:
             f"linear: input of shape {_shape(input)} does not fit weight of shape {_shape(w)} "
             f"(the last axis of the input must be in_features={_shape(w)[1]})"
         )
-    y = L.matmul(input, S.transpose_prim(w, axes=None))
+    if np.ndim(value(input)) == 0:
+        raise ShapeError("linear: the input must have at least one dimension")
+    y = ops.linear(input, w)
     if bias is not None:
         y = y + bias
     return y
@@ -128,27 +129,17 @@ def _softmax_dim(input: Any, dim: int | None) -> int | None:
     return dim
 
 
-def _shift(input: Any, dim: Any) -> np.ndarray:
-    # a constant shift: softmax and log_softmax are invariant to it, so it needs no gradient
-    m = np.max(value(input), axis=dim, keepdims=True)
-    return np.where(np.isfinite(m), m, 0).astype(m.dtype, copy=False)
-
-
 def softmax(input: Any, dim: int | None = None, dtype: Any = None) -> Any:
     if dtype is not None:
         input = E.astype(input, dtype=np.dtype(dtype))
-    dim = _softmax_dim(input, dim)
-    e = E.exp(input - _shift(input, dim))
-    return e / R.sum_prim(e, axis=dim, keepdims=True)
+    return SP.softmax_prim(input, axis=_softmax_dim(input, dim))
 
 
 def log_softmax(input: Any, dim: int | None = None, dtype: Any = None) -> Any:
     """x - logsumexp(x): stable for any finite logits (±1000 included)."""
     if dtype is not None:
         input = E.astype(input, dtype=np.dtype(dtype))
-    dim = _softmax_dim(input, dim)
-    s = input - _shift(input, dim)
-    return s - E.log(R.sum_prim(E.exp(s), axis=dim, keepdims=True))
+    return SP.log_softmax_prim(input, axis=_softmax_dim(input, dim))
 
 
 def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False,
@@ -362,20 +353,6 @@ def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
     return _reduce(E.absolute(input - target), reduction)
 
 
-def _class_last(input: Any, what: str) -> tuple[Any, int, tuple]:
-    """Input (N, C, d1, ...) or (C,) as (M, C) rows, the class count and the target shape."""
-    shape = _shape(input)
-    if len(shape) == 0:
-        raise ShapeError(f"{what}: input must have a class dimension, got a 0-d input")
-    if len(shape) == 1:
-        return S.reshape(input, (1, shape[0])), shape[0], ()
-    c = shape[1]
-    x = input
-    if len(shape) > 2:
-        x = S.moveaxis(x, 1, -1)
-    return S.reshape(x, (-1, c)), c, (shape[0],) + shape[2:]
-
-
 def _int_target(what: str, target: Any, tshape: tuple) -> np.ndarray:
     t = np.asarray(value(target))
     if t.dtype.kind not in "iu":
@@ -387,39 +364,50 @@ def _int_target(what: str, target: Any, tshape: tuple) -> np.ndarray:
     if t.shape != tshape:
         raise ShapeError(f"{what}: target of shape {t.shape} does not fit the input; expected "
                          f"shape {tshape}")
-    return t.reshape(-1)
+    return t
 
 
 def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
              reduction: str = "mean") -> Any:
-    """Negative log-likelihood of log-probabilities ``input`` (N, C, ...) at integer ``target``.
+    """Negative log-likelihood of log-probabilities ``input`` (N, C, ...) or (C,) at integer
+    ``target`` (N, ...) or ().
 
     The 'mean' is weighted: sum(w[t_i] * l_i) / sum(w[t_i]) over targets not ignored.
+    Computed as one product with a constant matrix that holds -w[t_i] at each target
+    (and 0 elsewhere), so the gradient is one multiplication.
     """
-    x, c, tshape = _class_last(input, "nll_loss")
+    shape = _shape(input)
+    if len(shape) == 0:
+        raise ShapeError("nll_loss: input must have a class dimension, got a 0-d input")
+    cdim = 0 if len(shape) == 1 else 1
+    c = shape[cdim]
+    tshape = () if cdim == 0 else (shape[0],) + shape[2:]
     t = _int_target("nll_loss", target, tshape)
     valid = t != ignore_index
     bad = valid & ((t < 0) | (t >= c))
     if bad.any():
-        raise IndexError(f"nll_loss: target {int(t[bad][0])} is out of bounds for {c} classes")
+        raise IndexError(f"nll_loss: target {int(t[bad].flat[0])} is out of bounds for {c} "
+                         f"classes")
     ts = np.where(valid, t, 0)
-    picked = I.getitem(x, idx=(np.arange(t.size), ts))
     dt = _float_dtype(input)
     if weight is not None:
         wv = np.asarray(value(weight))
         if wv.shape != (c,):
             raise ShapeError(f"nll_loss: weight must have shape ({c},), got {wv.shape}")
-        w = (wv[ts] * valid).astype(dt)
+        w = wv[ts] * valid
     else:
-        w = valid.astype(dt)
-    losses = -(picked * w)
-    if reduction == "none":
-        return S.reshape(losses, tshape)
-    if reduction == "sum":
-        return R.sum(losses)
+        w = valid
+    w = np.asarray(w, dtype=dt)
     if reduction == "mean":
-        return R.sum(losses) / w.sum()
-    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: NaN, as in torch
+            w = w / w.sum()
+    elif reduction not in ("sum", "none"):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    pick = np.zeros(shape, dtype=dt)
+    np.put_along_axis(pick, np.expand_dims(ts, cdim), -np.expand_dims(w, cdim), axis=cdim)
+    if reduction == "none":
+        return R.sum_prim(input * pick, axis=cdim)
+    return R.sum_prim(input * pick)
 
 
 def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,

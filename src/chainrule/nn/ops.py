@@ -1,4 +1,4 @@
-"""The primitives behind the network layers: erf, relu, conv2d and max_pool2d.
+"""The primitives behind the network layers: erf, linear, relu, conv2d and max_pool2d.
 
 Everything else in ``chainrule.nn`` is composed of the core primitives.  These three
 are primitives because a composition would be slow (conv, pooling) or impossible
@@ -7,6 +7,7 @@ are primitives because a composition would be slow (conv, pooling) or impossible
 * ``conv2d(x, w)``, ``conv2d_input_grad(gy, w)`` and ``conv2d_weight_grad(x, gy)``
   are one bilinear form seen from its three sides; the VJP of each side is one of
   the other two, and their JVPs are themselves (bilinearity).
+* ``linear(x, w)``: x @ w.T, one op with a contiguous weight gradient.
 * ``relu(x)``: max(x, 0) with derivative 0 at 0 (PyTorch's), one op instead of a select.
 * ``max_pool2d(x)``: its VJP scatters the cotangent to the winners of each window
   (``max_pool2d_scatter``), its JVP gathers the tangent there (``max_pool2d_gather``);
@@ -25,6 +26,8 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..core.errors import ShapeError
 from ..ops import elementwise as E
+from ..ops import linalg as L
+from ..ops import shape as S
 from ..ops.util import defprim, value
 
 # ---------------------------------------------------------------------------------
@@ -67,6 +70,28 @@ erf = defprim(
     vjp=(lambda g, ans, x: g * _erf_deriv(x),),
     jvp=(lambda dx, ans, x: dx * _erf_deriv(x),),
 )
+
+# ---------------------------------------------------------------------------------
+# linear: x @ w.T as one op whose weight gradient comes out C-contiguous (the layout of
+# the weight), so that optimizer updates run on contiguous memory
+
+
+def _linear_fwd(x: Any, w: Any) -> Any:
+    return np.matmul(x, np.transpose(w))
+
+
+def _linear_vjp_w(g: Any, ans: Any, x: Any, w: Any) -> Any:
+    out, inn = w.shape
+    g2 = S.reshape(g, (-1, out))
+    return L.matmul(S.transpose_prim(g2, axes=None), S.reshape(x, (-1, inn)))
+
+
+linear = defprim(
+    _linear_fwd, "linear", saves_ans=False,
+    vjp=(lambda g, ans, x, w: L.matmul(g, w), _linear_vjp_w),
+    jvp=(lambda dx, ans, x, w: linear(dx, w), lambda dw, ans, x, w: linear(x, dw)),
+)
+
 
 # ---------------------------------------------------------------------------------
 # relu: a primitive for speed (np.where is slow, and max(x, 0) would split the gradient
