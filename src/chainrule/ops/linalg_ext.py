@@ -262,13 +262,17 @@ def _well_conditioned(a: Any) -> bool:
 
 
 def _pair_prod(s: Any) -> Any:
-    """P_ij = prod_{l != i, j} s_l for i != j, 0 on the diagonal (differentiable in s)."""
+    """P_ij = prod_{l != i, j} s_l for i != j, 0 on the diagonal (differentiable in s,
+    O(n^2) memory, no division: exact with zeros)."""
     n = s.shape[-1]
-    idx = np.arange(n)
-    drop = (idx[:, None, None] == idx[None, None, :]) | (idx[None, :, None] == idx[None, None, :])
-    expanded = S.broadcast_to(S.expand_dims(S.expand_dims(s, -2), -2), _batch(s, 1) + (n, n, n))
-    p = R.prod(E.where(drop, 1.0, expanded), axis=-1)
-    return E.where(np.eye(n, dtype=bool), 0.0, p)
+    eye = np.eye(n, dtype=bool)
+    # row i: s with s_i replaced by 1; then the product of all but entry j
+    m = E.where(eye, 1.0, S.broadcast_to(S.expand_dims(s, -2), _batch(s, 1) + (n, n)))
+    ones = E.ones_like(m[..., :1])
+    left = R.cumprod(S.concatenate([ones, m[..., :-1]], axis=-1), axis=-1)
+    rm = S.flip(m, axis=-1)
+    right = S.flip(R.cumprod(S.concatenate([ones, rm[..., :-1]], axis=-1), axis=-1), axis=-1)
+    return E.where(eye, 0.0, left * right)
 
 
 def _adj_svd_parts(a: Any) -> tuple:
