@@ -91,6 +91,7 @@ def test_cnn_matches_torch():
     _compare(o, t, x, 1e-12)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
 def test_cnn_float32_and_same_padding():
     t = tnn.Sequential(tnn.Conv2d(1, 3, (3, 2), padding="same"), tnn.Sigmoid(),
                        tnn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True), tnn.Flatten(),
@@ -425,3 +426,25 @@ def test_second_order_through_a_module():
             continue
         np.testing.assert_allclose(p.grad._value, tp.grad.numpy(), rtol=1e-10, atol=1e-12,
                                    err_msg=n)
+
+
+def test_forward_mode_through_a_network_matches_reverse():
+    nn.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1, dtype=np.float64), nn.BatchNorm2d(2,
+                      dtype=np.float64), nn.GELU(), nn.MaxPool2d(2), nn.Flatten(),
+                      nn.LayerNorm(8, dtype=np.float64), nn.Linear(8, 3, dtype=np.float64),
+                      nn.LogSoftmax(dim=1))
+    x = RNG.standard_normal((2, 1, 4, 4))
+    for mode in (True, False):
+        m.train(mode)
+        m[1].momentum = 0.0  # keep the running statistics fixed across the calls
+        f = lambda xx: m(xx)  # noqa: E731
+        jr = cr.jacobian(f)(x)
+        jf = cr.jacfwd(f)(x)
+        np.testing.assert_allclose(np.asarray(jf), np.asarray(jr), rtol=1e-10, atol=1e-12)
+        h = 1e-6
+        v = RNG.standard_normal(x.shape)
+        _, t = cr.jvp(f, (x,), (v,))
+        with cr.no_grad():
+            num = (np.asarray(f(x + h * v)) - np.asarray(f(x - h * v))) / (2 * h)
+        np.testing.assert_allclose(np.asarray(t), num, rtol=1e-5, atol=1e-7)

@@ -98,6 +98,7 @@ LOGITS = RNG.standard_normal((6, 4)) * 2
 LABELS = np.array([0, 3, 1, 1, 2, 3])
 
 
+@pytest.mark.filterwarnings("ignore:Using a target size:UserWarning")
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_regression_losses(reduction):
     a, b = RNG.standard_normal((5, 3)), RNG.standard_normal((5, 3))
