@@ -212,6 +212,12 @@ add(Bug("lse_unnormalised", "missing normalisation", lambda x: np.log(np.sum(np.
         bad_vjp=(lambda g, ans, x: g * np.exp(x),)),
     lambda op: (lambda x: op(x) ** 2), V3)
 
+# 26. relu without its mask
+add(Bug("relu_nomask", "missing mask (branch)", lambda z: np.maximum(z, 0.0),
+        (lambda g, ans, z: g * (value(z) > 0),), (lambda dz, ans, z: dz * (value(z) > 0),),
+        bad_vjp=(lambda g, ans, z: g,), hint="missing mask"),
+    lambda op: (lambda w: np.sum(np.tanh(op(w * 2.0 - 0.5)))), V3)
+
 
 def composite(bug: Bug, good: bool) -> tuple[Callable, tuple]:
     make, args = CASES[bug.name]

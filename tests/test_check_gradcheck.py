@@ -192,3 +192,12 @@ def test_user_tolerance() -> None:
                lambda d, ans, x: d * np.cos(x), "half")
     assert not cr.gradcheck(lambda x: f16(x), X)
     assert cr.gradcheck(lambda x: f16(x), X, rtol=1e-2, atol=1e-3)
+
+
+def test_float32_rule_hint() -> None:
+    f32 = make(np.sin, lambda g, ans, x: (g * np.cos(x)).astype(np.float32),
+               lambda d, ans, x: d * np.cos(x), "single")
+    assert cr.gradcheck(lambda x: f32(x) * 2.0, X)  # float32 rounding is under the floor
+    rep = cr.gradcheck(lambda x: f32(x) * 2.0, X, rtol=1e-12, atol=0.0)
+    assert not rep and rep.located.name == "single"
+    assert "float32 noise: the rule computes in float32" in str(rep)

@@ -445,7 +445,7 @@ def _low_precision(P: Problem, o: _Opts, report: GradcheckReport,
     label = ",".join(sorted({str(P.orig_dtype[k]) for k in lows}))
     for mode in o.modes:
         chk = report.add(Check(", ".join(P.names[P.argnums[k]] for k in lows), f"{mode} {label}",
-                               o.order, True, how=f"{label} result vs float64, normwise 1e-3"))
+                               o.order, True, how=f"{label} result vs float64, normwise"))
         try:
             if mode == "rev":
                 u = rng.standard_normal(P.m)
@@ -472,7 +472,8 @@ def _low_precision(P: Problem, o: _Opts, report: GradcheckReport,
                 break
             lr = to_real(low)
             scale = float(np.max(np.abs(hi), initial=0.0))
-            tol = 1e-3 * scale + 1e-30
+            eps = float(np.finfo(P.orig_dtype[k]).eps)
+            tol = max(1e-3, 30 * eps) * scale + 1e-30
             diff = np.abs(lr - hi)
             if not np.all(diff <= tol):
                 j = int(np.argmax(np.where(np.isnan(diff), np.inf, diff)))
@@ -578,7 +579,7 @@ def gradcheck(
     if not report.ok and locate:
         from .locate import locate_failure  # noqa: PLC0415
 
-        locate_failure(report, P, failing, rng)
+        locate_failure(report, P, failing, rng, rtol=rtol, atol=atol)
     if raise_on_fail and not report.ok:
         raise GradcheckError(report)
     return report

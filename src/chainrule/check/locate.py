@@ -209,14 +209,16 @@ def _node_problem(rec: Rec) -> Problem | None:
     return P
 
 
-def check_node(rec: Rec, modes: Sequence[str], rng: np.random.Generator
+def check_node(rec: Rec, modes: Sequence[str], rng: np.random.Generator,
+               rtol: float | None = None, atol: float | None = None
                ) -> tuple[GradcheckReport, Problem, RuleAD, dict] | None:
     """Replay one node's rules; the report fails when a rule disagrees."""
     with np.errstate(all="ignore"):
-        return _check_node(rec, modes, rng)
+        return _check_node(rec, modes, rng, rtol, atol)
 
 
-def _check_node(rec: Rec, modes: Sequence[str], rng: np.random.Generator
+def _check_node(rec: Rec, modes: Sequence[str], rng: np.random.Generator,
+                rtol: float | None, atol: float | None
                 ) -> tuple[GradcheckReport, Problem, RuleAD, dict] | None:
     P = _node_problem(rec)
     if P is None or P.m == 0:
@@ -224,7 +226,7 @@ def _check_node(rec: Rec, modes: Sequence[str], rng: np.random.Generator
     ad = RuleAD(rec, P)
     rep = GradcheckReport(rec.prim.name)
     capture: dict = {}
-    o = _Opts(modes=tuple(modes), order=1, rtol=None, atol=None, nproj=3, full_max=64,
+    o = _Opts(modes=tuple(modes), order=1, rtol=rtol, atol=atol, nproj=3, full_max=64,
               full_max_out=64, fallback_max=1024, capture=capture)
     for k in range(len(P.argnums)):
         ad.only = k
@@ -277,9 +279,10 @@ def _defined_at(fn: Any) -> str:
 
 
 def first_wrong_node(recs: Sequence[Rec], modes: Sequence[str], rng: np.random.Generator,
-                     limit: int = 2000) -> NodeFinding | None:
+                     limit: int = 2000, rtol: float | None = None,
+                     atol: float | None = None) -> NodeFinding | None:
     for rec in recs[:limit]:
-        res = check_node(rec, modes, rng)
+        res = check_node(rec, modes, rng, rtol, atol)
         if res is None:
             continue
         rep, P, ad, capture = res
@@ -488,11 +491,27 @@ def hints(rec: Rec, P: Problem, ad: RuleAD, argnum: int, mode: str, capture: dic
             np.sort(a), np.sort(nv), rtol=1e-5, atol=1e-8 * (np.max(np.abs(nv)) + 1)):
         out.append("the right values in the wrong places: a wrong axis, a transpose, or an "
                    "index off by one")
+    # 3b. a branch / mask: right on some elements, nonzero (or zero) where it should not be
+    if not out and a.size > 1:
+        sc = float(np.max(np.abs(nv[use]), initial=0.0)) + 1e-300
+        wrong = use & (np.abs(a - nv) > 1e-6 * sc)
+        if np.any(wrong) and np.any(use & ~wrong):
+            j = int(np.argmax(wrong))
+            at = ""
+            if mode == "VJP" and not np.iscomplexobj(x):
+                at = f" (first at {P.in_index(k, j)} = {float(xr[j]):.6g})"
+            if np.all(np.abs(nv[wrong]) <= 1e-9 * sc):
+                out.append(f"the rule is nonzero where the true derivative is zero{at}, and "
+                           "right elsewhere: a missing mask or branch (like relu's x > 0)")
+            elif np.all(np.abs(a[wrong]) <= 1e-9 * sc):
+                out.append(f"the rule is zero where the true derivative is not{at}, and right "
+                           "elsewhere: a mask or branch that is too strict")
     # 4. low precision
     rd = ad.last_raw_dtype
     if rd is not None and rd.kind in "fc" and rd.itemsize < (16 if rd.kind == "c" else 8):
-        out.append(f"low precision: the rule computes in {rd} for float64 inputs, so its "
-                   f"error is {rd} rounding rather than a wrong formula")
+        label = "float32 noise" if rd == np.float32 else "low precision"
+        out.append(f"{label}: the rule computes in {rd} for float64 inputs, so its error is "
+                   f"{rd} rounding rather than a wrong formula")
     else:
         with np.errstate(all="ignore"):
             rel = np.max(np.abs(a - nv)[use] / (np.abs(nv[use]) + np.max(np.abs(nv)) + 1e-300),
@@ -594,12 +613,13 @@ def _short(v: np.ndarray) -> str:
 
 
 def locate_failure(report: GradcheckReport, P: Problem, failing: dict,
-                   rng: np.random.Generator) -> None:
+                   rng: np.random.Generator, rtol: float | None = None,
+                   atol: float | None = None) -> None:
     """Fill ``report.located`` (or ``locate_note``) for the lowest failing order."""
     modes = ("rev", "fwd")
     if 1 in failing:
         recs, out, err = trace(lambda *xs: P.call_ad(xs), P.x0)
-        fnd = first_wrong_node(recs, modes, rng)
+        fnd = first_wrong_node(recs, modes, rng, rtol=rtol, atol=atol)
         if fnd is not None:
             report.located = fnd
             return
@@ -608,7 +628,7 @@ def locate_failure(report: GradcheckReport, P: Problem, failing: dict,
     level = min(failing)
     fg, nxt, P1 = failing[level]
     recs, out, err = trace(fg, nxt.x0)
-    fnd = first_wrong_node(recs, modes, rng)
+    fnd = first_wrong_node(recs, modes, rng, rtol=rtol, atol=atol)
     if fnd is None:
         recs1, _, _ = trace(lambda *xs: P1.call_ad(xs), P1.x0)
         fnd = first_wrong_node_order2(recs1, modes, rng)
