@@ -257,3 +257,22 @@ def test_clip_grad_value_and_nonfinite():
     p.grad = cr.tensor(np.array([np.inf, 1.0, 0.0]))
     with pytest.raises(cr.GradientError, match="non-finite"):
         nn.utils.clip_grad_norm_(p, 1.0, error_if_nonfinite=True)
+
+
+@pytest.mark.parametrize("ours,theirs,kw", [
+    (optim.SGD, torch.optim.SGD, dict(lr=0.1, momentum=0.9)),
+    (optim.Adam, torch.optim.Adam, dict(lr=0.01, amsgrad=True)),
+    (optim.AdamW, torch.optim.AdamW, dict(lr=0.01)),
+    (optim.RMSprop, torch.optim.RMSprop, dict(lr=0.01, centered=True, momentum=0.5)),
+])
+def test_complex_parameters_match_torch(ours, theirs, kw):
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((2, 3)) + 1j * rng.standard_normal((2, 3))
+    p, t = nn.Parameter(a), torch.nn.Parameter(torch.tensor(a))
+    opt, topt = ours([p], **kw), theirs([t], **kw)
+    for _ in range(4):
+        g = rng.standard_normal((2, 3)) + 1j * rng.standard_normal((2, 3))
+        p.grad, t.grad = cr.tensor(g.T.copy().T), torch.tensor(g)  # a non-contiguous gradient
+        opt.step()
+        topt.step()
+    np.testing.assert_allclose(p._value, t.detach().numpy(), rtol=1e-13, atol=1e-14)

@@ -92,14 +92,23 @@ class Optimizer:
                         f"{type(self).__name__}: a gradient of shape {g.shape} for a parameter "
                         f"of shape {p._value.shape}"
                     )
-                self._update(p, g, self.state.setdefault(p, {}), group)
+                v = p._value
+                if v.dtype.kind == "c":
+                    # complex parameters are updated as pairs of reals (PyTorch's view_as_real)
+                    if not v.flags.c_contiguous:
+                        raise ValueError(f"{type(self).__name__}: a non-contiguous complex "
+                                         f"parameter cannot be updated in place")
+                    v = _as_real(v)
+                    g = _as_real(np.ascontiguousarray(g))
+                self._update(v, g, self.state.setdefault(p, {}), group)
                 vc = p._vc
                 vc[0] += 1
                 vc[1] = site
                 p._nv = vc[0]
         return loss
 
-    def _update(self, p: Tensor, g: np.ndarray, state: dict, group: dict) -> None:
+    def _update(self, v: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
+        """Update the parameter's array ``v`` in place from its gradient ``g``."""
         raise NotImplementedError
 
     # --- checkpoints ---------------------------------------------------------------
@@ -158,6 +167,10 @@ class Optimizer:
                     lines.append(f"    {k}: {g[k]}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def _as_real(a: np.ndarray) -> np.ndarray:
+    return a.view(a.real.dtype).reshape(a.shape + (2,))
 
 
 def lerp_(a: np.ndarray, b: np.ndarray, w: float) -> None:

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..core.tensor import Tensor
 from .optimizer import Optimizer, lerp_, required
 
 
@@ -39,8 +38,7 @@ class SGD(Optimizer):
                                       weight_decay=weight_decay, nesterov=nesterov,
                                       maximize=maximize))
 
-    def _update(self, p: Tensor, g: np.ndarray, state: dict, group: dict) -> None:
-        v = p._value
+    def _update(self, v: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         if group["maximize"]:
             g = -g
         wd, mom = group["weight_decay"], group["momentum"]
@@ -76,8 +74,7 @@ class Adam(Optimizer):
                                       weight_decay=weight_decay, amsgrad=amsgrad,
                                       maximize=maximize))
 
-    def _update(self, p: Tensor, g: np.ndarray, state: dict, group: dict) -> None:
-        v = p._value
+    def _update(self, v: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         if group["maximize"]:
             g = -g
         if not state:
@@ -137,8 +134,7 @@ class RMSprop(Optimizer):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered, maximize=maximize))
 
-    def _update(self, p: Tensor, g: np.ndarray, state: dict, group: dict) -> None:
-        v = p._value
+    def _update(self, v: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         if group["maximize"]:
             g = -g
         if not state:
