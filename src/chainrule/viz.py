@@ -386,6 +386,7 @@ def plot_history(history: Any, path: str | os.PathLike, *, title: str | None = N
     """
     try:
         from matplotlib.figure import Figure  # noqa: PLC0415
+        from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
     except ImportError as exc:
         raise ImportError(
             "cr.viz.plot_history needs matplotlib: pip install 'chainrule[viz]' "
@@ -403,6 +404,7 @@ def plot_history(history: Any, path: str | os.PathLike, *, title: str | None = N
         for k, v in panel.items():
             x = xs if xs is not None and len(xs) == len(v) else list(range(1, len(v) + 1))
             ax.plot(x, v, marker="o" if len(v) <= 30 else None, markersize=3, label=k)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss" if panel is losses else "metric")
         ax.grid(True, alpha=0.3)
