@@ -9,6 +9,7 @@ leaves a node (unless ``retain_graph``), so memory falls while the pass runs.
 from __future__ import annotations
 
 import heapq
+import sys
 from typing import Any, Iterable
 
 import numpy as np
@@ -16,6 +17,8 @@ import numpy as np
 from . import errors
 from . import primitive as P
 from .state import STATE
+
+_refcount = sys.getrefcount
 
 
 def _rebuild(node: P.Node) -> tuple[tuple, Any]:
@@ -73,6 +76,24 @@ def _fit(gi: Any, p: P.Node, node: P.Node, i: int) -> Any:
     return gi
 
 
+def _accumulate(prev: Any, g: Any, owned: set, create_graph: bool) -> Any:
+    """prev + g, in place into ``prev`` when nobody else can see it."""
+    if create_graph:
+        return prev + g
+    if id(prev) in owned or (
+        prev.__class__ is np.ndarray and prev.base is None and _refcount(prev) <= 4
+        and prev.flags.writeable and prev.dtype == g.dtype and prev.shape == g.shape
+    ):
+        # 4: the grads dict, our argument, the caller's local, getrefcount's argument
+        np.add(prev, g, out=prev)
+        owned.add(id(prev))
+        return prev
+    s = prev + g
+    if s.__class__ is np.ndarray:
+        owned.add(id(s))
+    return s
+
+
 def backward(
     roots: Iterable[P.Node],
     seeds: Iterable[Any],
@@ -86,6 +107,9 @@ def backward(
     With ``targets``: return {target node: cotangent} and touch no ``.grad``.
     Without: deliver cotangents to the tensors that asked for them (leaves and
     ``retain_grad``) and return {}.
+
+    Nodes wait in a heap keyed by -seq.  A node whose only new parent is also the next
+    node in seq order (a chain, the common case) hands over to it directly.
     """
     st = STATE
     grads: dict[P.Node, Any] = {}
@@ -94,23 +118,14 @@ def backward(
     push = heapq.heappush
     pop = heapq.heappop
 
-    def add(p: P.Node, g: Any) -> None:
-        prev = grads.get(p)
-        if prev is None:
-            grads[p] = g
-            push(heap, (-p.seq, p))
-        elif create_graph:
-            grads[p] = prev + g
-        elif id(prev) in owned:
-            np.add(prev, g, out=prev)
-        else:
-            s = prev + g
-            if s.__class__ is np.ndarray:
-                owned.add(id(s))
-            grads[p] = s
-
     for r, g in zip(roots, seeds):
-        add(r, g)
+        prev = grads.get(r)
+        if prev is None:
+            grads[r] = g
+            push(heap, (-r.seq, r))
+        else:
+            grads[r] = _accumulate(prev, g, owned, create_graph)
+    prev = g = None
 
     if targets is not None:
         tset = set(targets)
@@ -118,50 +133,82 @@ def backward(
     else:
         tset = set()
         min_seq = 0
+    deliver = targets is None
     results: dict[P.Node, Any] = {}
+    anomaly = st.anomaly
 
     saved_mode = st.grad_enabled
     st.grad_enabled = create_graph
+    nxt = None
     try:
-        while heap:
-            node = pop(heap)[1]
+        while True:
+            if nxt is not None:
+                node = nxt
+                nxt = None
+            elif heap:
+                node = pop(heap)[1]
+            else:
+                break
             g = grads.pop(node)
             if owned:
                 owned.discard(id(g))  # ids are reused once an array is freed
-            if node in tset:
+            if tset and node in tset:
                 results[node] = g
                 continue
-            if targets is None and node.ref is not None:
+            if deliver and node.ref is not None:
                 _deliver(node, g, create_graph)
             prim = node.prim
             if prim is None:
                 continue
-            if node.args is None:
+            args = node.args
+            if args is None:
                 _freed(node)
-            if node.vcs:
-                _check_versions(node)
+            vcs = node.vcs
+            if vcs:
+                for vc, ver in vcs:
+                    if vc[0] != ver:
+                        _check_versions(node)
             if create_graph:
                 args, ans = _rebuild(node)
             else:
-                args, ans = node.args, node.ans
+                ans = node.ans
             kw = node.kw
-            for i, p in enumerate(node.parents):
+            vjps = prim.vjps
+            fresh = None
+            i = -1
+            for p in node.parents:
+                i += 1
                 if p is None or p.seq < min_seq:
                     continue
-                rule = prim.vjps.get(i)
+                rule = vjps.get(i)
                 if rule is None:
                     raise NotImplementedError(
                         f"{prim.name} has no VJP rule for argument {i}; register one with "
                         f"cr.defvjp({prim.name}, ...)"
                     )
-                gi = rule(g, ans, *args, **kw)
+                gi = rule(g, ans, *args, **kw) if kw else rule(g, ans, *args)
                 if gi.shape != p.shape or gi.dtype != p.dtype:
                     gi = _fit(gi, p, node, i)
-                if st.anomaly:
+                if anomaly:
                     from ..check.anomaly import check_backward  # noqa: PLC0415
 
                     check_backward(node, i, gi)
-                add(p, gi)
+                prev = grads.get(p)
+                if prev is None:
+                    grads[p] = gi
+                    if fresh is None:
+                        fresh = p
+                    else:
+                        push(heap, (-p.seq, p))
+                else:
+                    grads[p] = _accumulate(prev, gi, owned, create_graph)
+                    prev = None
+            gi = None  # hold no reference: _deliver and _accumulate count them
+            if fresh is not None:
+                if not heap or fresh.seq > -heap[0][0]:
+                    nxt = fresh  # nothing waiting comes before it: no heap round trip
+                else:
+                    push(heap, (-fresh.seq, fresh))
             if not retain_graph:
                 node.args = None
                 node.ans = None
@@ -184,8 +231,13 @@ def _deliver(node: P.Node, g: Any, create_graph: bool) -> None:
         if isinstance(g, T):
             t.grad = g
         else:
-            # copy: the cotangent may alias an array that the caller or a rule still holds
-            t.grad = T._make(np.array(g, copy=True), None, None)
+            # copy unless nobody else can see the array (the caller or a rule may still hold
+            # it, or another leaf may receive the same object); 3 references: the backward
+            # loop's local, ours, and getrefcount's argument
+            if (g.__class__ is not np.ndarray or g.base is not None or _refcount(g) > 3
+                    or not g.flags.writeable):
+                g = np.array(g, copy=True)
+            t.grad = T._make(g, None, None)
     else:
         prev = t.grad
         if create_graph or isinstance(g, T) or prev._node is not None:

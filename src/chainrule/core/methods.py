@@ -12,6 +12,7 @@ from ..ops import index as I
 from ..ops import linalg as L
 from ..ops import reduce as R
 from ..ops import shape as S
+from .primitive import apply
 from .tensor import Tensor
 
 
@@ -20,11 +21,12 @@ def _v(x: Any) -> Any:
 
 
 def _binary(prim: Any) -> tuple:
+    # straight to the engine: no generic dispatch between an operator and its primitive
     def op(self: Tensor, other: Any) -> Any:
-        return prim(self, other)
+        return apply(prim, (self, other), {})
 
     def rop(self: Tensor, other: Any) -> Any:
-        return prim(other, self)
+        return apply(prim, (other, self), {})
 
     def iop(self: Tensor, other: Any) -> Tensor:
         return self._inplace(prim, other)
@@ -40,7 +42,7 @@ for _name, _prim in [("add", E.add), ("sub", E.subtract), ("mul", E.multiply),
     setattr(Tensor, f"__r{_name}__", _rop)
     setattr(Tensor, f"__i{_name}__", _iop)
 
-Tensor.__neg__ = lambda self: E.negative(self)
+Tensor.__neg__ = lambda self: apply(E.negative, (self,), {})
 Tensor.__pos__ = lambda self: E.positive(self)
 Tensor.__abs__ = lambda self: E.absolute(self)
 Tensor.__floordiv__ = lambda self, o: np.floor_divide(self._value, _v(o))

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import errors
-from .state import STATE, next_seq
+from .state import HOOKED, STATE, next_seq
 
 _ndarray = np.ndarray
 Tensor: Any = None  # set by core.tensor (avoids an import cycle)
@@ -28,28 +28,56 @@ Tensor: Any = None  # set by core.tensor (avoids an import cycle)
 class Meta:
     """Stands in for an argument whose value no rule needs: only its shape and dtype."""
 
-    __slots__ = ("shape", "dtype", "ndim", "size")
+    __slots__ = ("shape", "dtype")
 
     def __init__(self, v: Any) -> None:
         v = v if hasattr(v, "shape") else np.asarray(v)
         self.shape = v.shape
         self.dtype = v.dtype
-        self.ndim = v.ndim
-        self.size = v.size
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"Meta(shape={self.shape}, dtype={self.dtype})"
 
 
-class Node:
-    """One recorded operation (or a leaf).  Holds no reference to its output tensor."""
+_new = object.__new__
 
-    __slots__ = (
-        "prim", "args", "kw", "ans", "parents", "seq", "shape", "dtype",
-        "vcs", "fwa", "ref", "site", "__weakref__",
-    )
+
+def _meta(v: Any) -> Meta:
+    m = _new(Meta)
+    m.shape = v.shape
+    m.dtype = v.dtype
+    return m
+
+
+class Node:
+    """One recorded operation (or a leaf).  Holds no reference to its output tensor.
+
+    ``apply`` and ``leaf_node`` write every slot directly (no __init__ call on the hot path).
+    """
+
+    __slots__ = ("prim", "args", "kw", "ans", "parents", "seq", "shape", "dtype", "vcs", "fwa",
+                 "ref", "site", "__weakref__")
 
     def __init__(self) -> None:
+        self.prim = None
+        self.args = ()
+        self.kw = None
+        self.ans = None
+        self.parents = ()
+        self.seq = next_seq()
+        self.shape = ()
+        self.dtype = None
         self.fwa = None
         self.ref = None
         self.site = None
@@ -59,9 +87,12 @@ class Node:
     def name(self) -> str:
         return "leaf" if self.prim is None else self.prim.name
 
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"<Node {self.name} #{self.seq} shape={self.shape}>"
+
 
 def leaf_node(shape: tuple, dtype: Any, ref: Any = None) -> Node:
-    n = Node()
+    n = _new(Node)
     n.prim = None
     n.args = ()
     n.kw = None
@@ -70,7 +101,10 @@ def leaf_node(shape: tuple, dtype: Any, ref: Any = None) -> Node:
     n.seq = next_seq()
     n.shape = shape
     n.dtype = dtype
+    n.vcs = None
+    n.fwa = None
     n.ref = ref
+    n.site = None
     return n
 
 
@@ -108,7 +142,11 @@ class Primitive:
         self.__wrapped__ = fwd
 
     def __call__(self, *args: Any, **kw: Any) -> Any:
-        return apply(self, args, kw)
+        T = Tensor
+        for a in args:
+            if isinstance(a, T):
+                return apply(self, args, kw)
+        return self.fwd(*args, **kw)  # no Tensor: plain NumPy
 
     def __repr__(self) -> str:
         return f"<chainrule primitive {self.name}>"
@@ -144,90 +182,99 @@ def _fail(prim: Primitive, args: tuple, kw: dict, exc: Exception) -> None:
 
 def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
     T = Tensor
-    for a in args:
-        if isinstance(a, T):
-            break
-    else:
-        return prim.fwd(*args, **kw)  # fast path: plain NumPy
-
-    raw = []
-    parents = []
+    raw = None
+    parents = None
     rec = False
     fw = False
+    i = 0
     for a in args:
         if isinstance(a, T):
-            raw.append(a._value)
+            if raw is None:
+                raw = list(args)
+                parents = [None] * len(args)
+            raw[i] = a._value
             n = a._node
-            parents.append(n)
             if n is not None:
+                parents[i] = n
                 rec = True
                 if a._vc[0] != a._nv:
                     _stale(prim, a)
             if a._fw is not None:
                 fw = True
-        else:
-            raw.append(a)
-            parents.append(None)
+        i += 1
+    if raw is None:
+        return prim.fwd(*args, **kw)  # fast path: plain NumPy
     try:
-        ans = prim.fwd(*raw, **kw)
+        ans = prim.fwd(*raw, **kw) if kw else prim.fwd(*raw)
     except (ValueError, TypeError, IndexError, np.linalg.LinAlgError) as exc:
         _fail(prim, args, kw, exc)
     if prim.nondiff:
         return ans
     if ans.__class__ is not _ndarray:
         ans = np.asarray(ans)
-    out = T.__new__(T)
+    out = _new(T)
     out._value = ans
     out._node = None
     out._fw = None
     out.grad = None
-    vc = None
     if prim.view and not ans.flags.owndata and isinstance(args[0], T):
-        vc = args[0]._vc
-    out._vc = vc if vc is not None else [0, None]
-    out._nv = out._vc[0]
+        ovc = args[0]._vc
+        out._vc = ovc
+        out._nv = ovc[0]
+    else:
+        ovc = out._vc = [0, None]
+        out._nv = 0
     st = STATE
     if rec and st.grad_enabled:
-        node = Node()
+        node = _new(Node)
         node.prim = prim
         node.kw = kw
-        node.parents = tuple(parents)
+        node.parents = parents
         node.seq = next_seq()
         node.shape = ans.shape
         node.dtype = ans.dtype
+        node.fwa = None
+        node.ref = None
+        node.site = None
         saves = prim.saves
         vcs = []
         if saves is None:
-            node.args = tuple(raw)
+            node.args = raw
             for a in args:
                 if isinstance(a, T):
-                    vcs.append((a._vc, a._vc[0]))
+                    vc = a._vc
+                    vcs.append((vc, vc[0]))
         else:
-            node.args = tuple(
-                r if (i in saves or not hasattr(r, "shape")) else Meta(r) for i, r in enumerate(raw)
-            )
-            for i in saves:
-                a = args[i] if i < len(args) else None
-                if isinstance(a, T):
-                    vcs.append((a._vc, a._vc[0]))
+            for i in range(len(raw)):
+                if i not in saves:
+                    r = raw[i]
+                    if hasattr(r, "shape"):
+                        raw[i] = _meta(r)
+                else:
+                    a = args[i]
+                    if isinstance(a, T):
+                        vc = a._vc
+                        vcs.append((vc, vc[0]))
+            node.args = raw
         if prim.saves_ans:
             node.ans = ans
-            vcs.append((out._vc, out._vc[0]))
+            vcs.append((ovc, ovc[0]))
         else:
-            node.ans = Meta(ans)
+            node.ans = _meta(ans)
         node.vcs = vcs
-        if st.anomaly:
-            node.site = errors.user_site(2)
-        if st.record is not None:
-            st.record(node, raw, ans)
         out._node = node
+        if HOOKED:
+            if st.anomaly:
+                node.site = errors.user_site(2)
+            if st.record is not None:
+                st.record(node, [a._value if isinstance(a, T) else a for a in args], ans)
     if fw:
         levels = _tangent_levels(args, st.fw_ceiling)
         if levels:
             _push_tangents(prim, args, kw, out, levels)
             if out._node is not None:
                 out._node.fwa = (tuple(a._fw if isinstance(a, T) else None for a in args), out._fw)
-    if st.anomaly:
+    if HOOKED and st.anomaly:
         from ..check.anomaly import check_forward  # noqa: PLC0415  (rare path)
 
         check_forward(prim, args, out)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from typing import Any
 
 
 class _State(threading.local):
@@ -19,10 +20,40 @@ class _State(threading.local):
         # how many functional transforms are running: >0 means a result may itself
         # be differentiated, so backward passes must record (create_graph)
         self.depth = 0
-        self.anomaly = False
+        self._anomaly = False
         # gradcheck's tracer: called as record(node, raw_args, ans) for every recorded node
         # (check/locate.py sets it while it traces); None costs one test per recorded node
-        self.record = None
+        self._record = None
+
+    # anomaly mode and the recorder are read by every recorded operation; apply() tests the
+    # process-wide HOOKED set (one global lookup) and reads these only when it is not empty
+    @property
+    def anomaly(self) -> bool:
+        return self._anomaly
+
+    @anomaly.setter
+    def anomaly(self, on: bool) -> None:
+        self._anomaly = on
+        self._rehook()
+
+    @property
+    def record(self) -> Any:
+        return self._record
+
+    @record.setter
+    def record(self, fn: Any) -> None:
+        self._record = fn
+        self._rehook()
+
+    def _rehook(self) -> None:
+        if self._anomaly or self._record is not None:
+            HOOKED.add(threading.get_ident())
+        else:
+            HOOKED.discard(threading.get_ident())
+
+
+# ids of the threads with anomaly mode or a recorder on
+HOOKED: set[int] = set()
 
 
 STATE = _State()

@@ -10,6 +10,7 @@ import numpy as np
 
 from . import errors
 from . import primitive as P
+from ..numpy.registry import UFUNCS as _UFUNCS
 from .state import STATE
 
 
@@ -282,6 +283,11 @@ class Tensor:
 
     # --- NumPy dispatch (NEP 13 / NEP 18) ---------------------------------------------
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        # the common case, np.sin(t) / t_array * t: one dict lookup to the primitive
+        if not kwargs and method == "__call__":
+            prim = _UFUNCS.get(ufunc)
+            if prim is not None and prim.__class__ is P.Primitive:
+                return P.apply(prim, inputs, {})
         from ..numpy.dispatch import ufunc_dispatch  # noqa: PLC0415
 
         return ufunc_dispatch(ufunc, method, inputs, kwargs)
@@ -304,8 +310,19 @@ class Tensor:
             isinstance(other, Tensor) and other._fw is not None
         ):
             ov = other._value if isinstance(other, Tensor) else other
-            res = prim.fwd(self._value, ov, **kw)
-            self._write(res, prim.name)
+            f = prim.fwd
+            if f.__class__ is np.ufunc and f.signature is None and not kw:
+                # an elementwise ufunc writes straight into the storage, as NumPy's own
+                # `x -= y` does (same casting rule as _write); on an error, the slow path
+                # below explains it
+                try:
+                    f(self._value, ov, out=self._value)
+                except (TypeError, ValueError):
+                    f = None
+            else:
+                f = None
+            if f is None:
+                self._write(prim.fwd(self._value, ov, **kw), prim.name)
             self._bump()
             if self._node is not None and self._node.prim is None:
                 self._nv = self._vc[0]  # a leaf's history is itself: still valid

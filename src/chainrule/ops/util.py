@@ -64,17 +64,23 @@ def defprim(
 
 def unbroadcast(x: Any, g: Any) -> Any:
     """Sum ``g`` over the axes along which ``x`` was broadcast, giving ``x``'s shape."""
-    shape = shape_of(x)
+    shape = getattr(x, "shape", ())
     gshape = g.shape
     if gshape == shape:
         return g
-    from . import reduce as R  # noqa: PLC0415
-    from . import shape as S  # noqa: PLC0415
-
+    shape = tuple(shape)
     lead = len(gshape) - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1
     )
+    if g.__class__ is np.ndarray:
+        # a plain cotangent is a constant (only Tensors are traced): NumPy directly
+        if axes:
+            g = np.add.reduce(g, axis=axes)
+        return g.reshape(shape) if g.shape != shape else g
+    from . import reduce as R  # noqa: PLC0415
+    from . import shape as S  # noqa: PLC0415
+
     if axes:
         g = R.sum(g, axis=axes)
     if g.shape != shape:
