@@ -179,6 +179,7 @@ def to_dot(
     lines = [
         "digraph chainrule {",
         f"  rankdir={rankdir};",
+        '  graph [fontname="Helvetica", fontsize=12];',
         '  node [fontname="Helvetica", fontsize=10];',
         '  edge [fontname="Helvetica", fontsize=9, color="#555555"];',
     ]
