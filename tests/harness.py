@@ -17,7 +17,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-import chainrule as cr
 
 
 @dataclasses.dataclass

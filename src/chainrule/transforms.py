@@ -151,7 +151,7 @@ class _Traced:
         call = list(args)
         for i in argnums:
             leaves, build = tree_flatten(args[i])
-            for j, leaf in enumerate(leaves):
+            for leaf in leaves:
                 _check_float(leaf, who, i)
             lifted = [_lift(leaf) for leaf in leaves]
             self.in_leaves.append(lifted)

@@ -27,7 +27,7 @@ from ..numpy.registry import register
 from . import elementwise as E
 from . import reduce as R
 from . import shape as S
-from .util import defprim, is_complex, unbroadcast, value
+from .util import LazyRules, defprim, is_complex, unbroadcast, value
 
 
 def _mT(a: Any) -> Any:
@@ -81,17 +81,6 @@ def _einsum_fwd(*ops: Any, spec: str = "", optimize: Any = False) -> Any:
     return np.einsum(spec, *ops, optimize=optimize)
 
 
-class _Lazy(dict):
-    """Rules of a variadic primitive, made for argument i on first use."""
-
-    def __init__(self, make: Any) -> None:
-        super().__init__()
-        self.make = make
-
-    def get(self, i: int, default: Any = None) -> Any:  # type: ignore[override]
-        if i not in self:
-            self[i] = self.make(i)
-        return self[i]
 
 
 def _einsum_vjp(i: int) -> Any:
@@ -130,8 +119,8 @@ def _einsum_jvp(i: int) -> Any:
 
 
 einsum_prim = defprim(_einsum_fwd, "einsum", saves_ans=False)
-einsum_prim.vjps = _Lazy(_einsum_vjp)
-einsum_prim.jvps = _Lazy(_einsum_jvp)
+einsum_prim.vjps = LazyRules(_einsum_vjp)
+einsum_prim.jvps = LazyRules(_einsum_jvp)
 
 
 def _sublist_to_str(sub: Any) -> str:

@@ -25,7 +25,7 @@ from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from ..core import primitive as P
 from ..numpy.registry import register
-from .util import defprim, value
+from .util import LazyRules, defprim, value
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -409,21 +409,10 @@ def _concat_vjp(i: int) -> Any:
     return rule
 
 
-class _Rules(dict):
-    """vjps for variadic primitives: rule i is made on first use."""
-
-    def __init__(self, make: Any) -> None:
-        super().__init__()
-        self.make = make
-
-    def get(self, i: int, default: Any = None) -> Any:  # type: ignore[override]
-        if i not in self:
-            self[i] = self.make(i)
-        return self[i]
 
 
 concatenate_prim = defprim(_concat_fwd, "concatenate", saves=(), saves_ans=False, linear=True)
-concatenate_prim.vjps = _Rules(_concat_vjp)
+concatenate_prim.vjps = LazyRules(_concat_vjp)
 
 
 def _promote(xs: Any) -> list:

@@ -115,3 +115,16 @@ def fit_tangent(t: Any, out: Any) -> Any:
 def value(x: Any) -> Any:
     """The plain value of a Tensor or array-like (for constants inside rules)."""
     return x._value if isinstance(x, P.Tensor) else x
+
+
+class LazyRules(dict):
+    """The rules of a variadic primitive (concatenate, einsum): rule i is made on first use."""
+
+    def __init__(self, make: Callable[[int], Callable]) -> None:
+        super().__init__()
+        self.make = make
+
+    def get(self, i: int, default: Any = None) -> Any:  # type: ignore[override]
+        if i not in self:
+            self[i] = self.make(i)
+        return self[i]
