@@ -20,12 +20,18 @@ def _is_library(filename: str) -> bool:
     )
 
 
+_LIBRARY: dict[str, bool] = {}  # filename -> _is_library(filename); in-place writes ask often
+
+
 def user_site(skip: int = 1) -> tuple[str, int] | None:
     """(filename, lineno) of the innermost frame outside chainrule and numpy."""
     f = sys._getframe(skip)
     while f is not None:
         fn = f.f_code.co_filename
-        if not _is_library(fn):
+        lib = _LIBRARY.get(fn)
+        if lib is None:
+            lib = _LIBRARY[fn] = _is_library(fn)
+        if not lib:
             return fn, f.f_lineno
         f = f.f_back
     return None

@@ -187,7 +187,7 @@ def backward(
                         f"cr.defvjp({prim.name}, ...)"
                     )
                 gi = rule(g, ans, *args, **kw) if kw else rule(g, ans, *args)
-                if gi.shape != p.shape or gi.dtype != p.dtype:
+                if gi.shape != p.shape or (gi.dtype is not p.dtype and gi.dtype != p.dtype):
                     gi = _fit(gi, p, node, i)
                 if anomaly:
                     from ..check.anomaly import check_backward  # noqa: PLC0415

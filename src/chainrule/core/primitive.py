@@ -159,13 +159,17 @@ class Primitive:
 
 
 def _tangent_levels(args: tuple, ceiling: int) -> list[int]:
-    levels: set[int] = set()
+    levels: list[int] = []
     for a in args:
-        if isinstance(a, Tensor) and a._fw is not None:
-            for lv in a._fw:
-                if lv < ceiling:
-                    levels.add(lv)
-    return sorted(levels)
+        if isinstance(a, Tensor):
+            fw = a._fw
+            if fw is not None:
+                for lv in fw:
+                    if lv < ceiling and lv not in levels:
+                        levels.append(lv)
+    if len(levels) > 1:
+        levels.sort()
+    return levels
 
 
 def _fail(prim: Primitive, args: tuple, kw: dict, exc: Exception) -> None:
@@ -183,7 +187,6 @@ def _fail(prim: Primitive, args: tuple, kw: dict, exc: Exception) -> None:
 def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
     T = Tensor
     raw = None
-    parents = None
     rec = False
     fw = False
     i = 0
@@ -192,12 +195,15 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
             if raw is None:
                 raw = list(args)
                 parents = [None] * len(args)
+                vcs = []
             raw[i] = a._value
+            vc = a._vc
+            vcs.append((vc, vc[0]))  # versions of the tensor arguments, for the saved ones
             n = a._node
             if n is not None:
                 parents[i] = n
                 rec = True
-                if a._vc[0] != a._nv:
+                if vc[0] != a._nv:
                     _stale(prim, a)
             if a._fw is not None:
                 fw = True
@@ -214,7 +220,6 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
         ans = np.asarray(ans)
     out = _new(T)
     out._value = ans
-    out._node = None
     out._fw = None
     out.grad = None
     if prim.view and not ans.flags.owndata and isinstance(args[0], T):
@@ -237,19 +242,17 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
         node.ref = None
         node.site = None
         saves = prim.saves
-        vcs = []
         if saves is None:
             node.args = raw
-            for a in args:
-                if isinstance(a, T):
-                    vc = a._vc
-                    vcs.append((vc, vc[0]))
         else:
+            vcs = []
             for i in range(len(raw)):
+                r = raw[i]
                 if i not in saves:
-                    r = raw[i]
                     if hasattr(r, "shape"):
-                        raw[i] = _meta(r)
+                        m = raw[i] = _new(Meta)
+                        m.shape = r.shape
+                        m.dtype = r.dtype
                 else:
                     a = args[i]
                     if isinstance(a, T):
@@ -260,7 +263,9 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
             node.ans = ans
             vcs.append((ovc, ovc[0]))
         else:
-            node.ans = _meta(ans)
+            m = node.ans = _new(Meta)
+            m.shape = ans.shape
+            m.dtype = ans.dtype
         node.vcs = vcs
         out._node = node
         if HOOKED:
@@ -268,6 +273,8 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
                 node.site = errors.user_site(2)
             if st.record is not None:
                 st.record(node, [a._value if isinstance(a, T) else a for a in args], ans)
+    else:
+        out._node = None
     if fw:
         levels = _tangent_levels(args, st.fw_ceiling)
         if levels:
@@ -281,7 +288,15 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
     return out
 
 
+_fit_tangent: Any = None  # ops.util.fit_tangent, bound on first use (import cycle)
+
+
 def _push_tangents(prim: Primitive, args: tuple, kw: dict, out: Any, levels: list[int]) -> None:
+    global _fit_tangent
+    if _fit_tangent is None:
+        from ..ops.util import fit_tangent  # noqa: PLC0415
+
+        _fit_tangent = fit_tangent
     st = STATE
     T = Tensor
     saved = st.fw_ceiling
@@ -291,12 +306,15 @@ def _push_tangents(prim: Primitive, args: tuple, kw: dict, out: Any, levels: lis
         try:
             if prim.jvp_all is not None:
                 ts = [
-                    (a._fw.get(lv) if isinstance(a, T) and a._fw is not None else None) for a in args
+                    (a._fw.get(lv) if isinstance(a, T) and a._fw is not None else None)
+                    for a in args
                 ]
                 t = prim.jvp_all(ts, out, *args, **kw)
             else:
                 t = None
-                for i, a in enumerate(args):
+                i = -1
+                for a in args:
+                    i += 1
                     if not isinstance(a, T) or a._fw is None:
                         continue
                     dx = a._fw.get(lv)
@@ -306,15 +324,14 @@ def _push_tangents(prim: Primitive, args: tuple, kw: dict, out: Any, levels: lis
                     if rule is None:
                         raise NotImplementedError(
                             f"{prim.name} has no JVP (forward-mode) rule for argument {i}; "
-                            f"register one with cr.defjvp({prim.name}, ...)\n  at {errors.user_line()}"
+                            f"register one with cr.defjvp({prim.name}, ...)\n"
+                            f"  at {errors.user_line()}"
                         )
-                    ti = rule(dx, out, *args, **kw)
+                    ti = rule(dx, out, *args, **kw) if kw else rule(dx, out, *args)
                     t = ti if t is None else t + ti
             if t is None:
                 continue
-            from ..ops.util import fit_tangent  # noqa: PLC0415
-
-            out._fw[lv] = fit_tangent(t, out)
+            out._fw[lv] = _fit_tangent(t, out)
         finally:
             st.fw_ceiling = saved
 

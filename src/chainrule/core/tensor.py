@@ -111,8 +111,6 @@ class Tensor:
         create_graph: bool = False,
     ) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (PyTorch semantics)."""
-        from .graph import backward as run  # noqa: PLC0415
-
         if self._node is None:
             raise errors.GradientError(
                 f"backward() on a tensor of shape {self.shape} that does not depend on any "
@@ -140,7 +138,7 @@ class Tensor:
                     f"has shape {self.shape}\n  at {errors.user_line()}"
                 )
         retain = create_graph if retain_graph is None else retain_graph
-        run([self._node], [g], create_graph=create_graph, retain_graph=retain)
+        _graph.backward([self._node], [g], create_graph=create_graph, retain_graph=retain)
 
     def detach(self) -> Tensor:
         """The same values, cut from the graph (shares memory, like PyTorch)."""
@@ -396,6 +394,8 @@ def _sym(prim: Any) -> str:
 
 
 P.Tensor = Tensor
+
+from . import graph as _graph  # noqa: E402  (after Tensor exists: graph reads P.Tensor lazily)
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:

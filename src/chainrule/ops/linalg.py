@@ -31,6 +31,8 @@ from .util import LazyRules, defprim, is_complex, unbroadcast, value
 
 
 def _mT(a: Any) -> Any:
+    if a.__class__ is np.ndarray:  # a constant (first-order backward): a view, no dispatch
+        return a.swapaxes(-1, -2)
     return S.swapaxes(a, -1, -2)
 
 
@@ -45,7 +47,7 @@ def _matmul_grads(g: Any, x: Any, y: Any, which: int) -> Any:
         gs.insert(len(gs) - (0 if len(ys) == 1 else 1), 1)
     if len(ys) == 1:
         gs.append(1)
-    g2 = S.reshape(g, tuple(gs))
+    g2 = S.reshape(g, tuple(gs)) if len(xs) == 1 or len(ys) == 1 else g
     if which == 0:
         r = matmul(g2, E.conj(_mT(y2)))
         if len(xs) == 1:

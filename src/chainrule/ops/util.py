@@ -101,11 +101,11 @@ def cast_like(g: Any, dtype: np.dtype) -> Any:
 
 def fit_tangent(t: Any, out: Any) -> Any:
     """Give a JVP rule's result the output's shape and dtype."""
-    from . import shape as S  # noqa: PLC0415
-
     if not hasattr(t, "shape"):
         t = np.asarray(t)
     if t.shape != out.shape:
+        from . import shape as S  # noqa: PLC0415
+
         t = S.broadcast_to(t, out.shape)
     if t.dtype != out.dtype:
         t = cast_like(t, out.dtype)
