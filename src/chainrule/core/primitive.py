@@ -146,7 +146,13 @@ class Primitive:
         for a in args:
             if isinstance(a, T):
                 return apply(self, args, kw)
-        return self.fwd(*args, **kw)  # no Tensor: plain NumPy
+        try:
+            return self.fwd(*args, **kw)  # no Tensor: plain NumPy
+        except errors.LeftGraphError:
+            fixed = _stack_lists(args)
+            if fixed is None:
+                raise
+        return apply(self, fixed, kw)
 
     def __repr__(self) -> str:
         return f"<chainrule primitive {self.name}>"
@@ -209,10 +215,20 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
                 fw = True
         i += 1
     if raw is None:
-        return prim.fwd(*args, **kw)  # fast path: plain NumPy
+        try:
+            return prim.fwd(*args, **kw)  # fast path: plain NumPy
+        except errors.LeftGraphError:
+            fixed = _stack_lists(args)
+            if fixed is None:
+                raise
+        return apply(prim, fixed, kw)
     try:
         ans = prim.fwd(*raw, **kw) if kw else prim.fwd(*raw)
     except (ValueError, TypeError, IndexError, np.linalg.LinAlgError) as exc:
+        if isinstance(exc, errors.LeftGraphError):
+            fixed = _stack_lists(args)
+            if fixed is not None:
+                return apply(prim, fixed, kw)
         _fail(prim, args, kw, exc)
     if prim.nondiff:
         return ans
@@ -334,6 +350,29 @@ def _push_tangents(prim: Primitive, args: tuple, kw: dict, out: Any, levels: lis
             out._fw[lv] = _fit_tangent(t, out)
         finally:
             st.fw_ceiling = saved
+
+
+def _holds_tensor(x: Any) -> bool:
+    if isinstance(x, (list, tuple)):
+        for y in x:
+            if _holds_tensor(y):
+                return True
+        return False
+    return isinstance(x, Tensor)
+
+
+def _stack_lists(args: tuple) -> tuple | None:
+    """``args`` with each list/tuple that holds Tensors built into one (cr.numpy.array),
+    as NumPy would build an array from it; None when no argument is such a list.
+
+    Reached only when the forward raised LeftGraphError (NumPy met a Tensor inside a
+    list): ``cr.numpy.sum([t, u])`` means ``sum(array([t, u]))``, differentiably."""
+    if not any(isinstance(a, (list, tuple)) and _holds_tensor(a) for a in args):
+        return None
+    from ..numpy import _build_array  # noqa: PLC0415  (rare path; avoids an import cycle)
+
+    return tuple(_build_array(a, copy=False) if isinstance(a, (list, tuple)) and _holds_tensor(a)
+                 else a for a in args)
 
 
 def _stale(prim: Primitive, a: Any) -> None:

@@ -7,11 +7,14 @@ through NEP 18 dispatch (and so raises a clear NotImplementedError when no rule 
 
 from __future__ import annotations
 
+import functools
 import types
 from typing import Any
 
 import numpy as _np
 
+from ..core import primitive as _P
+from ..core.errors import LeftGraphError
 from .registry import NAMES
 
 
@@ -48,6 +51,48 @@ def asarray(obj: Any, dtype: Any = None, **kw: Any) -> Any:
     return _build_array(obj, dtype=dtype, copy=None, **kw)  # None: copy only if needed
 
 
+def _holds_tensor(x: Any) -> bool:
+    if isinstance(x, (list, tuple)):
+        return any(_holds_tensor(y) for y in x)
+    return isinstance(x, _P.Tensor)
+
+
+def _accepting_lists(impl: Any) -> Any:
+    """``impl`` that also takes lists/tuples holding Tensors where NumPy takes an array.
+
+    NumPy would build an array from such a list (np.mean([t, u])); the implementations
+    see a list, and converting it raises LeftGraphError.  Only then (no cost otherwise)
+    the call is repeated with each such list built by ``cr.numpy.array``.  Primitives
+    do the same themselves (core.primitive); this covers the composite functions.
+    """
+
+    @functools.wraps(impl)
+    def call(*args: Any, **kw: Any) -> Any:
+        try:
+            return impl(*args, **kw)
+        except LeftGraphError:
+            built = [_build_array(a, copy=None) if isinstance(a, (list, tuple)) and _holds_tensor(a)
+                     else a for a in args]
+            if all(b is a for b, a in zip(built, args)):
+                raise
+        return impl(*built, **kw)
+
+    return call
+
+
+_WRAPPED: dict[str, Any] = {}
+
+
+def _public(key: str, impl: Any) -> Any:
+    """What ``cr.numpy.<key>`` returns for a registered implementation."""
+    if isinstance(impl, _P.Primitive):  # primitives retry with built lists themselves
+        return impl
+    w = _WRAPPED.get(key)
+    if w is None or w.__wrapped__ is not impl:
+        w = _WRAPPED[key] = _accepting_lists(impl)
+    return w
+
+
 class _Sub(types.ModuleType):
     def __init__(self, name: str, np_mod: Any) -> None:
         super().__init__(name)
@@ -57,7 +102,7 @@ class _Sub(types.ModuleType):
     def __getattr__(self, name: str) -> Any:
         impl = NAMES.get(self._prefix + name)
         if impl is not None:
-            return impl
+            return _public(self._prefix + name, impl)
         return getattr(self._np_mod, name)
 
     def __dir__(self) -> list[str]:
@@ -72,7 +117,7 @@ array = _build_array
 def __getattr__(name: str) -> Any:
     impl = NAMES.get(name)
     if impl is not None:
-        return impl
+        return _public(name, impl)
     return getattr(_np, name)
 
 

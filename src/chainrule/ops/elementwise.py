@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..core import primitive as P
 from ..numpy.registry import register
 from .util import defprim, is_complex, unbroadcast, value
 
@@ -127,8 +128,31 @@ def _astype_fwd(x: Any, dtype: Any = None) -> Any:
     return np.asarray(x).astype(dtype, copy=False)
 
 
-astype = defprim(_astype_fwd, "astype", saves=(), saves_ans=False, linear=True,
-                 vjp=(lambda g, ans, x, dtype=None: g,))
+astype_prim = defprim(_astype_fwd, "astype", saves=(), saves_ans=False, linear=True,
+                      vjp=(lambda g, ans, x, dtype=None: g,))
+
+
+def astype(x: Any, dtype: Any = None, copy: bool = True) -> Any:
+    """``x.astype(dtype)``; to an integer or boolean dtype the result is a constant.
+
+    A cast to integers is piecewise constant (derivative zero almost everywhere), so
+    passing the cotangent through it would be silently wrong: ``int(x) * x`` would get
+    ``int(x) + x``.  Like PyTorch, the graph is cut there: a Tensor in gives a Tensor
+    that needs no gradient (a plain array in, a plain array out).
+    """
+    dt = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
+    if dt.kind in "fc":
+        return astype_prim(x, dtype=dt)
+    if isinstance(x, P.Tensor):
+        return P.Tensor._make(_astype_fwd(x._value, dt), None, None)
+    return _astype_fwd(x, dt)
+
+
+def _np_astype(x: Any, dtype: Any, /, *, copy: bool = True, device: Any = None) -> Any:
+    return astype(x, dtype=dtype)
+
+
+register("astype", _np_astype)
 
 
 def _real_if_close(x: Any, tol: float = 100) -> Any:
