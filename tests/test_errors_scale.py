@@ -88,3 +88,16 @@ def test_dropped_graph_freed_without_backward():
         assert r() is None
     finally:
         gc.enable()
+
+
+def test_singular_matrix_is_a_linalg_error_with_the_line():
+    a = cr.tensor(np.zeros((2, 2)), requires_grad=True)
+    with pytest.raises(np.linalg.LinAlgError, match=r"(?s)linalg.inv.*test_errors_scale.py"):
+        np.linalg.inv(a)
+
+
+def test_tensor_activation_methods():
+    t = cr.tensor([1.0, -1.0], requires_grad=True)
+    (t.relu() * 3 + t.sigmoid()).sum().backward()
+    s = 1 / (1 + np.exp(-np.array([1.0, -1.0])))
+    np.testing.assert_allclose(t.grad.numpy(), [3.0, 0.0] + s * (1 - s))

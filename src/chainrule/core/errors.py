@@ -6,6 +6,8 @@ import linecache
 import os
 import sys
 
+import numpy as np
+
 _PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _NUMPY = os.path.dirname(os.path.abspath(__import__("numpy").__file__))
 
@@ -63,6 +65,10 @@ class LeftGraphError(ChainruleError, TypeError):
 
 class ShapeError(ChainruleError, ValueError):
     """Operands whose shapes do not fit."""
+
+
+class LinAlgError(ChainruleError, np.linalg.LinAlgError):
+    """A linear-algebra operation failed (a singular matrix ...); still a numpy LinAlgError."""
 
 
 def shapes_of(args) -> str:

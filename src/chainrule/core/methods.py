@@ -82,7 +82,7 @@ for _n in ["sum", "mean", "prod", "max", "min", "var", "std", "cumsum", "cumprod
            "sqrt", "sin", "cos", "tan", "tanh", "abs", "clip", "conj", "conjugate", "squeeze",
            "flatten", "swapaxes", "repeat", "trace", "diagonal", "ravel", "dot", "sort",
            "argmax", "argmin", "argsort", "nonzero", "round", "any", "all", "take", "ptp",
-           "sigmoid", "relu", "square", "log1p", "expm1", "cumsum"]:
+           "square", "log1p", "expm1", "cumsum"]:
     if not hasattr(Tensor, _n):
         setattr(Tensor, _n, _method(_n))
 
@@ -123,3 +123,19 @@ Tensor.compress = lambda self, condition, axis=None: NAMES["compress"](condition
 for _n in ["flip", "roll", "tile", "tril", "triu", "argpartition", "searchsorted"]:
     if not hasattr(Tensor, _n):
         setattr(Tensor, _n, _method(_n))
+
+
+def _nn_method(name: str) -> Any:
+    def m(self: Tensor, *args: Any, **kw: Any) -> Any:
+        from ..nn import functional as F  # noqa: PLC0415  (nn builds on the core)
+
+        return getattr(F, name)(self, *args, **kw)
+
+    m.__name__ = name
+    return m
+
+
+Tensor.relu = _nn_method("relu")
+Tensor.sigmoid = _nn_method("sigmoid")
+Tensor.softmax = _nn_method("softmax")
+Tensor.log_softmax = _nn_method("log_softmax")

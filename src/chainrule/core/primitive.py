@@ -179,7 +179,12 @@ def _tangent_levels(args: tuple, ceiling: int) -> list[int]:
 
 
 def _fail(prim: Primitive, args: tuple, kw: dict, exc: Exception) -> None:
-    kind = errors.ShapeError if isinstance(exc, ValueError) else type(exc)
+    if isinstance(exc, np.linalg.LinAlgError):
+        kind = errors.LinAlgError
+    elif isinstance(exc, ValueError):
+        kind = errors.ShapeError
+    else:
+        kind = type(exc)
     try:
         err = kind(
             f"{prim.name}: {exc} (argument shapes: {errors.shapes_of(args) or 'none'})\n"
