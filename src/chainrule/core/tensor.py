@@ -10,6 +10,8 @@ import numpy as np
 
 from . import errors
 from . import primitive as P
+from .primitive import Primitive as _Primitive
+from .primitive import apply as _apply
 from ..numpy.registry import UFUNCS as _UFUNCS
 from .state import STATE
 
@@ -284,8 +286,8 @@ class Tensor:
         # the common case, np.sin(t) / t_array * t: one dict lookup to the primitive
         if not kwargs and method == "__call__":
             prim = _UFUNCS.get(ufunc)
-            if prim is not None and prim.__class__ is P.Primitive:
-                return P.apply(prim, inputs, {})
+            if prim is not None and prim.__class__ is _Primitive:
+                return _apply(prim, inputs, {})
         from ..numpy.dispatch import ufunc_dispatch  # noqa: PLC0415
 
         return ufunc_dispatch(ufunc, method, inputs, kwargs)
