@@ -22,6 +22,7 @@ from . import errors
 from .state import HOOKED, STATE, next_seq
 
 _ndarray = np.ndarray
+_SCALARS = frozenset({float, int, complex, bool})
 Tensor: Any = None  # set by core.tensor (avoids an import cycle)
 
 
@@ -147,7 +148,7 @@ class Primitive:
             if isinstance(a, T):
                 return apply(self, args, kw)
         try:
-            return self.fwd(*args, **kw)  # no Tensor: plain NumPy
+            return self.fwd(*args, **kw) if kw else self.fwd(*args)  # no Tensor: plain NumPy
         except errors.LeftGraphError:
             fixed = _stack_lists(args)
             if fixed is None:
@@ -267,10 +268,12 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
             node.args = raw
         else:
             vcs = []
-            for i in range(len(raw)):
-                r = raw[i]
+            i = 0
+            for r in raw:
                 if i not in saves:
-                    if hasattr(r, "shape"):
+                    # an array whose value no rule needs: keep its shape and dtype only
+                    if r.__class__ is _ndarray or (r.__class__ not in _SCALARS
+                                                   and hasattr(r, "shape")):
                         m = raw[i] = _new(Meta)
                         m.shape = r.shape
                         m.dtype = r.dtype
@@ -279,6 +282,7 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
                     if isinstance(a, T):
                         vc = a._vc
                         vcs.append((vc, vc[0]))
+                i += 1
             node.args = raw
         if prim.saves_ans:
             node.ans = ans
