@@ -30,6 +30,12 @@ from . import shape as S
 from .util import LazyRules, defprim, is_complex, unbroadcast, value
 
 
+def _reshape(a: Any, shape: tuple) -> Any:
+    if a.__class__ is np.ndarray:  # a constant (first-order backward): no dispatch
+        return a.reshape(shape)
+    return S.reshape(a, shape)
+
+
 def _mT(a: Any) -> Any:
     if a.__class__ is np.ndarray:  # a constant (first-order backward): a view, no dispatch
         return a.swapaxes(-1, -2)
@@ -40,24 +46,24 @@ def _matmul_grads(g: Any, x: Any, y: Any, which: int) -> Any:
     x = x if hasattr(x, "shape") else np.asarray(x)  # a list operand (np.matmul(t, [[...]]))
     y = y if hasattr(y, "shape") else np.asarray(y)
     xs, ys = x.shape, y.shape
-    x2 = S.reshape(x, (1,) + tuple(xs)) if len(xs) == 1 else x
-    y2 = S.reshape(y, tuple(ys) + (1,)) if len(ys) == 1 else y
+    x2 = _reshape(x, (1,) + tuple(xs)) if len(xs) == 1 else x
+    y2 = _reshape(y, tuple(ys) + (1,)) if len(ys) == 1 else y
     gs = list(g.shape)
     if len(xs) == 1:
         gs.insert(len(gs) - (0 if len(ys) == 1 else 1), 1)
     if len(ys) == 1:
         gs.append(1)
-    g2 = S.reshape(g, tuple(gs)) if len(xs) == 1 or len(ys) == 1 else g
+    g2 = _reshape(g, tuple(gs)) if len(xs) == 1 or len(ys) == 1 else g
     if which == 0:
         r = matmul(g2, E.conj(_mT(y2)))
         if len(xs) == 1:
-            r = S.reshape(unbroadcast(np.empty((1,) + tuple(xs)), r) if r.ndim > 2 else r, xs)
+            r = _reshape(unbroadcast(np.empty((1,) + tuple(xs)), r) if r.ndim > 2 else r, xs)
             return r
         return unbroadcast(x, r)
     r = matmul(E.conj(_mT(x2)), g2)
     if len(ys) == 1:
         r = unbroadcast(np.empty(tuple(ys) + (1,)), r) if r.ndim > 2 else r
-        return S.reshape(r, ys)
+        return _reshape(r, ys)
     return unbroadcast(y, r)
 
 
