@@ -227,6 +227,14 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
                 "grad: the function returned a complex value; a gradient needs a real scalar "
                 "(take np.abs(...)**2 or .real of it), or use cr.vjp with a complex cotangent."
             )
+        if dt.kind in "biu":
+            # a bool/int output is piecewise constant (np.allclose, argmax, a comparison):
+            # returning zeros would be a silent non-gradient (JAX and autograd refuse too)
+            raise errors.GradientError(
+                f"grad: the function returned a {dt} value, which has no derivative; a "
+                f"gradient needs a real floating-point scalar.\n  at {errors.user_line()}\n"
+                f"  Return the float quantity the boolean/integer result was computed from."
+            )
         if dt.kind not in "f":
             dt = np.dtype(np.float64)
         grads = tr.pull([np.ones(shape, dt)], [out], retain=False)

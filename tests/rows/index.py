@@ -230,6 +230,13 @@ NONDIFF = [
     ("array_equal", lambda x, y: np.array_equal(x, y), [(3,), (3,)]),
     ("array_equiv", lambda x: np.array_equiv(x, x), [(3,)]),
     ("argmax", lambda x: x.argmax(), [(3,)]),
+    ("iscomplex", lambda x: np.iscomplex(x), [(3,)]),
+    ("isreal", lambda x: np.isreal(x), [(3,)]),
+    ("iscomplexobj", lambda x: np.iscomplexobj(x), [(3,)]),
+    ("isrealobj", lambda x: np.isrealobj(x), [(3,)]),
+    ("isneginf", lambda x: np.isneginf(x * np.inf), [(3,)]),
+    ("isposinf", lambda x: np.isposinf(x * np.inf), [(3,)]),
+    ("result_type", lambda x, y: np.result_type(x, y, np.float32), [(3,), (2,)]),
 ]
 for _p, _f, _s in NONDIFF:
     row(_p, _f, _s, order=0, id=f"{_p}{_s}")

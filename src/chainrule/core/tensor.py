@@ -271,6 +271,10 @@ class Tensor:
         return bool(self._value)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if dtype is not None and np.dtype(dtype).kind in "biu":
+            # np.int64(t), np.asarray(t, dtype=bool): piecewise constant, so a constant
+            # (as t.astype(int)); no derivative is lost
+            return self._value.astype(dtype)
         self._leaving(
             "np.asarray / np.array (or a NumPy function without a chainrule rule)",
             "Use NumPy functions on the tensor directly (they dispatch to chainrule), "

@@ -85,7 +85,7 @@ _WRAPPED: dict[str, Any] = {}
 
 def _public(key: str, impl: Any) -> Any:
     """What ``cr.numpy.<key>`` returns for a registered implementation."""
-    if isinstance(impl, _P.Primitive):  # primitives retry with built lists themselves
+    if not isinstance(impl, types.FunctionType):  # primitives retry with built lists themselves
         return impl
     w = _WRAPPED.get(key)
     if w is None or w.__wrapped__ is not impl:

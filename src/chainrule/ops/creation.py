@@ -18,15 +18,18 @@ Tensor that carries a derivative:
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index
 
 from ..core import primitive as P
 from ..numpy.registry import FUNCTIONS, register
 from . import shape as S
-from .util import value
+from .elementwise import astype
+from .util import defprim, unbroadcast, value
 
 
 def _const(v: Any) -> Any:
@@ -142,3 +145,86 @@ def _like_array(copy_default: bool | None) -> Callable:
 
 FUNCTIONS[np.array] = _like_array(True)
 FUNCTIONS[np.asarray] = _like_array(None)
+
+
+# ---------------------------------------------------------------------------------
+# linspace / logspace: differentiable in start and stop (and logspace in base)
+
+
+def _linspace_fwd(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
+                  axis: int = 0) -> Any:
+    return np.linspace(start, stop, num, endpoint=endpoint, axis=axis)
+
+
+def _stop_weights(g: Any, num: int, endpoint: bool, axis: int) -> tuple[np.ndarray, int]:
+    """k / div along ``axis``: the weight of stop in sample k (start's is 1 - it)."""
+    ax = normalize_axis_index(axis, g.ndim)
+    w = np.linspace(0.0, 1.0, num, endpoint=endpoint)
+    dt = g.dtype
+    if dt.kind in "fc":
+        w = w.astype(np.finfo(dt).dtype)
+    shape = [1] * g.ndim
+    shape[ax] = num
+    return w.reshape(shape), ax
+
+
+def _linspace_vjp(which: int) -> Callable:
+    def rule(g: Any, ans: Any, start: Any, stop: Any, num: int = 50, endpoint: bool = True,
+             axis: int = 0) -> Any:
+        from . import reduce as R  # noqa: PLC0415
+
+        w, ax = _stop_weights(g, num, endpoint, axis)
+        part = R.sum(g * (w if which else 1 - w), axis=ax)
+        return unbroadcast(start if which == 0 else stop, part)
+
+    return rule
+
+
+# linear in (start, stop) jointly: samples are start * (1 - k/div) + stop * k/div
+linspace_prim = defprim(_linspace_fwd, "linspace", saves=(), saves_ans=False, linear=True,
+                        vjp=(_linspace_vjp(0), _linspace_vjp(1)))
+
+
+def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
+             retstep: bool = False, dtype: Any = None, axis: int = 0, *,
+             device: Any = None) -> Any:
+    num = operator.index(num)
+    if num < 0:
+        raise ValueError(f"Number of samples, {num}, must be non-negative.")
+    if dtype is not None and np.dtype(dtype).kind not in "fc":
+        # NumPy floors, then casts: piecewise constant, so a constant
+        out: Any = np.linspace(value(start), value(stop), num, endpoint=endpoint, dtype=dtype,
+                               axis=axis)
+    else:
+        out = linspace_prim(start, stop, num=num, endpoint=bool(endpoint), axis=axis)
+        if dtype is not None and out.dtype != np.dtype(dtype):
+            out = astype(out, dtype=np.dtype(dtype))
+    if not retstep:
+        return out
+    div = num - 1 if endpoint else num
+    delta = stop - start
+    return out, (delta / div if div > 0 else delta * np.nan)
+
+
+register("linspace", linspace)
+
+
+def logspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, base: Any = 10.0,
+             dtype: Any = None, axis: int = 0) -> Any:
+    """``base ** linspace(start, stop)``, as NumPy builds it (base broadcast along axis)."""
+    from .elementwise import power  # noqa: PLC0415
+
+    nd = np.broadcast(value(start), value(stop), value(base)).ndim
+
+    def lift(a: Any) -> Any:
+        s = np.shape(value(a))
+        return S.reshape(a, (1,) * (nd - len(s)) + s) if len(s) < nd else a
+
+    y = linspace(lift(start), lift(stop), num=num, endpoint=endpoint, axis=axis)
+    out = power(S.expand_dims(lift(base), axis), y)
+    if dtype is not None and out.dtype != np.dtype(dtype):
+        out = astype(out, dtype=np.dtype(dtype))
+    return out
+
+
+register("logspace", logspace)

@@ -23,7 +23,7 @@ from numpy.lib.array_utils import normalize_axis_index
 
 from ..core import primitive as P
 from ..core.errors import GradientError, user_line
-from ..numpy.registry import register
+from ..numpy.registry import NAMES, register
 from . import elementwise as E
 from . import shape as S
 from .util import defprim, unbroadcast, value
@@ -370,12 +370,86 @@ register("partition", partition)
 
 
 # ---------------------------------------------------------------------------------
+# select and the index tricks r_ / c_
+
+
+def select(condlist: Any, choicelist: Any, default: Any = 0) -> Any:
+    """np.select as nested ``where``: the first true condition picks its choice."""
+    if len(condlist) != len(choicelist):
+        raise ValueError("list of cases must be same length as list of conditions")
+    if len(condlist) == 0:
+        raise ValueError("select with an empty condition list is not possible")
+    conds = [np.asarray(value(c)) for c in condlist]
+    for i, c in enumerate(conds):
+        if c.dtype != bool:
+            raise TypeError(f"invalid entry {i} in condlist: should be boolean ndarray")
+    out = default
+    for c, v in zip(reversed(conds), reversed(list(choicelist)), strict=True):
+        out = E.where_prim(c, v, out)
+    return out
+
+
+register("select", select)
+
+
+class _Concatenator:
+    """``cr.numpy.r_`` / ``c_``: NumPy's index tricks, differentiable in the Tensors given.
+
+    They only arrange their pieces (slices become ranges, directives set dims and axis),
+    so NumPy's own object runs twice: on the values, for the result, and with each Tensor
+    replaced by the (1-based) positions of its elements, which says where every element
+    of the result comes from; the Tensors' elements are then gathered into place.
+    """
+
+    def __init__(self, np_obj: Any, name: str) -> None:
+        self._np = np_obj
+        self._name = name
+
+    def __getitem__(self, key: Any) -> Any:
+        items = key if isinstance(key, tuple) else (key,)
+        tensors = [it for it in items if isinstance(it, P.Tensor)]
+        if not tensors:
+            return self._np[key]
+        plain = tuple(it._value if isinstance(it, P.Tensor) else it for it in items)
+        const = np.asarray(self._np[plain])
+        ids, start = [], 1
+        for it in items:
+            if isinstance(it, P.Tensor):
+                n = it._value.size
+                ids.append(np.arange(start, start + n, dtype=np.float64).reshape(it.shape))
+                start += n
+            elif isinstance(it, slice):  # a range of constants: zeros of its length
+                ids.append(np.zeros(np.r_[it].shape))
+            elif isinstance(it, str):  # a directive ("r", "0,2,1" ...)
+                ids.append(it)
+            else:
+                ids.append(np.zeros(np.shape(it)))
+        pos = np.asarray(self._np[tuple(ids)])
+        if pos.shape != const.shape:  # pragma: no cover - a directive this scheme misreads
+            raise NotImplementedError(f"cr.numpy.{self._name}[...] with these directives")
+        mask = pos > 0
+        flat = S.concatenate([S.reshape(t, (-1,)) for t in tensors])
+        out = E.where_prim(mask, getitem(flat, idx=np.where(mask, pos - 1, 0).astype(np.intp)),
+                           const)
+        return out if out.dtype == const.dtype else E.astype(out, dtype=const.dtype)
+
+    def __len__(self) -> int:
+        return 0
+
+
+r_ = _Concatenator(np.r_, "r_")
+c_ = _Concatenator(np.c_, "c_")
+NAMES["r_"] = r_
+NAMES["c_"] = c_
+
+# ---------------------------------------------------------------------------------
 # non-differentiable: integer/boolean results, plain arrays out
 
 NONDIFF = [
     "argmax", "argmin", "argsort", "argpartition", "nonzero", "flatnonzero", "argwhere",
     "count_nonzero", "searchsorted", "any", "all", "isclose", "allclose", "array_equal",
-    "array_equiv",
+    "array_equiv", "iscomplex", "isreal", "iscomplexobj", "isrealobj", "isneginf", "isposinf",
+    "result_type",
 ]
 for _n in NONDIFF:
     defprim(getattr(np, _n), _n, np_names=_n, nondiff=True)

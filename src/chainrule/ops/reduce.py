@@ -956,3 +956,84 @@ def trapezoid(y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1) -> Any:
 
 
 register("trapezoid", trapezoid)
+
+
+def _gradient_axis(f: Any, h: Any, ax: int, nd: int, edge_order: int) -> Any:
+    """np.gradient along one axis: second-order central differences inside, one-sided
+    differences of order ``edge_order`` at the ends.  ``h`` is a scalar spacing or the
+    coordinates along the axis; f and h may be Tensors (the result is linear in f)."""
+    n = np.shape(value(f))[ax]
+
+    def at(sl: Any) -> Any:
+        return f[(slice(None),) * ax + (sl,)]
+
+    def along(v: Any) -> Any:  # a 1-d coefficient, shaped to broadcast along ax
+        shape = [1] * nd
+        shape[ax] = -1
+        return S.reshape(v, tuple(shape))
+
+    if np.ndim(value(h)) == 0:
+        mid = (at(slice(2, None)) - at(slice(None, -2))) / (2.0 * h)
+        if edge_order == 1:
+            first = (at(slice(1, 2)) - at(slice(0, 1))) / h
+            last = (at(slice(n - 1, n)) - at(slice(n - 2, n - 1))) / h
+        else:
+            first = (-1.5 * at(slice(0, 1)) + 2.0 * at(slice(1, 2)) - 0.5 * at(slice(2, 3))) / h
+            last = (0.5 * at(slice(n - 3, n - 2)) - 2.0 * at(slice(n - 2, n - 1))
+                    + 1.5 * at(slice(n - 1, n))) / h
+    else:
+        if np.ndim(value(h)) != 1 or np.shape(value(h))[0] != n:
+            raise ValueError("when 1d, distances must match the length of the corresponding "
+                             "dimension")
+        dx = diff(h if np.asarray(value(h)).dtype.kind in "fc" else
+                  np.asarray(value(h), dtype=np.float64))
+        d1, d2 = dx[:-1], dx[1:]
+        a = along(-d2 / (d1 * (d1 + d2)))
+        b = along((d2 - d1) / (d1 * d2))
+        c = along(d1 / (d2 * (d1 + d2)))
+        mid = a * at(slice(None, -2)) + b * at(slice(1, -1)) + c * at(slice(2, None))
+        if edge_order == 1:
+            first = (at(slice(1, 2)) - at(slice(0, 1))) / dx[0]
+            last = (at(slice(n - 1, n)) - at(slice(n - 2, n - 1))) / dx[n - 2]
+        else:
+            p, q = dx[0], dx[1]
+            first = (-(2.0 * p + q) / (p * (p + q)) * at(slice(0, 1))
+                     + (p + q) / (p * q) * at(slice(1, 2)) - p / (q * (p + q)) * at(slice(2, 3)))
+            p, q = dx[n - 3], dx[n - 2]
+            last = (q / (p * (p + q)) * at(slice(n - 3, n - 2))
+                    - (p + q) / (p * q) * at(slice(n - 2, n - 1))
+                    + (2.0 * q + p) / (q * (p + q)) * at(slice(n - 1, n)))
+    return S.concatenate([first, mid, last], axis=ax)
+
+
+def gradient(f: Any, *varargs: Any, axis: Any = None, edge_order: int = 1) -> Any:
+    """np.gradient: a linear map of f (spacing given as scalars or coordinates)."""
+    fv = value(f)
+    nd = np.ndim(fv)
+    if nd == 0:
+        raise ValueError("gradient requires an array with at least one dimension")
+    axes = tuple(range(nd)) if axis is None else norm_axis(axis, nd)
+    if len(set(axes)) != len(axes):
+        raise ValueError("duplicate value in 'axis'")
+    if len(varargs) == 0:
+        spacing: list = [1.0] * len(axes)
+    elif len(varargs) == 1 and np.ndim(value(varargs[0])) == 0:
+        spacing = [varargs[0]] * len(axes)
+    elif len(varargs) == len(axes):
+        spacing = list(varargs)
+    else:
+        raise TypeError("invalid number of arguments")
+    if edge_order not in (1, 2):
+        raise ValueError("'edge_order' greater than 2 not supported")
+    if np.asarray(fv).dtype.kind not in "fc":
+        f = E.astype(f, dtype=np.dtype(np.float64))
+    out = []
+    for ax, h in zip(axes, spacing, strict=True):
+        if np.shape(fv)[ax] < edge_order + 1:
+            raise ValueError("Shape of array too small to calculate a numerical gradient, "
+                             "at least (edge_order + 1) elements are required.")
+        out.append(_gradient_axis(f, h, ax, nd, edge_order))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+register("gradient", gradient)
