@@ -39,8 +39,10 @@ def _rebuild(node: P.Node) -> tuple[tuple, Any]:
 
 
 def _check_versions(node: P.Node) -> None:
-    for vc, ver in node.vcs:
-        if vc[0] != ver:
+    vcs = node.vcs  # flat: (counter, version at record time, counter, version, ...)
+    for j in range(0, len(vcs), 2):
+        vc = vcs[j]
+        if vc[0] != vcs[j + 1]:
             where = errors.format_site(vc[1])
             made = f" (created at {errors.format_site(node.site)})" if node.site else ""
             raise errors.GradientError(
@@ -165,9 +167,8 @@ def backward(
                 _freed(node)
             vcs = node.vcs
             if vcs:
-                for vc, ver in vcs:
-                    if vc[0] != ver:
-                        _check_versions(node)
+                if vcs[0][0] != vcs[1] or len(vcs) > 2:
+                    _check_versions(node)
             if create_graph:
                 args, ans = _rebuild(node)
             else:

@@ -207,10 +207,10 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
             if raw is None:
                 raw = list(args)
                 parents = [None] * len(args)
-                vcs = []
+                vcs = ()
             raw[i] = a._value
             vc = a._vc
-            vcs.append((vc, vc[0]))  # versions of the tensor arguments, for the saved ones
+            vcs += (vc, vc[0])  # (counter, version) of the tensor arguments, flat
             n = a._node
             if n is not None:
                 parents[i] = n
@@ -267,7 +267,7 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
         if saves is None:
             node.args = raw
         else:
-            vcs = []
+            vcs = ()
             i = 0
             for r in raw:
                 if i not in saves:
@@ -281,12 +281,12 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
                     a = args[i]
                     if isinstance(a, T):
                         vc = a._vc
-                        vcs.append((vc, vc[0]))
+                        vcs += (vc, vc[0])
                 i += 1
             node.args = raw
         if prim.saves_ans:
             node.ans = ans
-            vcs.append((ovc, ovc[0]))
+            vcs += (ovc, ovc[0])
         else:
             m = node.ans = _new(Meta)
             m.shape = ans.shape

@@ -348,7 +348,11 @@ class Tensor:
         self._fw = r._fw
         self._nv = self._vc[0]
         if node is not None and node.vcs:
-            node.vcs = [(vc, ver) for vc, ver in node.vcs if vc is not self._vc and vc is not r._vc]
+            flat, keep = node.vcs, ()
+            for j in range(0, len(flat), 2):
+                if flat[j] is not self._vc and flat[j] is not r._vc:
+                    keep += flat[j:j + 2]
+            node.vcs = keep
         return self
 
     def _write(self, res: Any, name: str) -> None:
