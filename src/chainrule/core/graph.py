@@ -166,9 +166,9 @@ def backward(
             if args is None:
                 _freed(node)
             vcs = node.vcs
-            if vcs:
-                if vcs[0][0] != vcs[1] or len(vcs) > 2:
-                    _check_versions(node)
+            if vcs and (vcs[0][0] != vcs[1] or (len(vcs) > 2 and (
+                    len(vcs) > 4 or vcs[2][0] != vcs[3]))):
+                _check_versions(node)  # a version changed (or many to check): find it, raise
             if create_graph:
                 args, ans = _rebuild(node)
             else:
