@@ -303,7 +303,10 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
     if fw:
         levels = _tangent_levels(args, st.fw_ceiling)
         if levels:
-            _push_tangents(prim, args, kw, out, levels)
+            if out._node is None and len(levels) == 1 and _plain_tangents(args):
+                _push_plain(prim, args, raw, kw, out, levels[0])
+            else:
+                _push_tangents(prim, args, kw, out, levels)
             if out._node is not None:
                 out._node.fwa = (tuple(a._fw if isinstance(a, T) else None for a in args), out._fw)
     if HOOKED and st.anomaly:
@@ -382,6 +385,51 @@ def _stack_lists(args: tuple) -> tuple | None:
 
     return tuple(_build_array(a, copy=False) if isinstance(a, (list, tuple)) and _holds_tensor(a)
                  else a for a in args)
+
+
+def _plain_tangents(args: tuple) -> bool:
+    """First-order forward mode and nothing else: every tensor argument carries one tangent
+    (a plain array) and no history.  Then the JVP rules need not be traced: they run on
+    the plain values, with no Tensor wrapped around each intermediate."""
+    T = Tensor
+    for a in args:
+        if isinstance(a, T):
+            fw = a._fw
+            if a._node is not None or (fw is not None and (
+                    len(fw) != 1 or next(iter(fw.values())).__class__ is not _ndarray)):
+                return False
+    return True
+
+
+def _push_plain(prim: Primitive, args: tuple, raw: list, kw: dict, out: Any, lv: int) -> None:
+    global _fit_tangent
+    if _fit_tangent is None:
+        from ..ops.util import fit_tangent  # noqa: PLC0415
+
+        _fit_tangent = fit_tangent
+    T = Tensor
+    ans = out._value
+    if prim.jvp_all is not None:
+        ts = [a._fw.get(lv) if isinstance(a, T) and a._fw is not None else None for a in args]
+        t = prim.jvp_all(ts, ans, *raw, **kw)
+    else:
+        t = None
+        i = -1
+        for a in args:
+            i += 1
+            if not isinstance(a, T) or a._fw is None:
+                continue
+            rule = prim.jvps.get(i)
+            if rule is None:
+                _push_tangents(prim, args, kw, out, [lv])  # raises the clear error
+                return
+            ti = rule(a._fw[lv], ans, *raw, **kw) if kw else rule(a._fw[lv], ans, *raw)
+            t = ti if t is None else t + ti
+    if t is not None:
+        t = _fit_tangent(t, out)
+        if t.__class__ is T:  # a rule that built a Tensor from constants
+            t = t._value
+        out._fw = {lv: t}
 
 
 def _stale(prim: Primitive, a: Any) -> None:
