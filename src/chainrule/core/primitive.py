@@ -61,6 +61,22 @@ def _meta(v: Any) -> Meta:
     return m
 
 
+# Metas are immutable, so equal ones are shared: fewer live objects per recorded operation,
+# less work for the cyclic garbage collector
+_METAS: dict[tuple, Meta] = {}
+
+
+def _meta_of(v: Any) -> Meta:
+    key = (tuple(v.shape), v.dtype)
+    m = _METAS.get(key)
+    if m is None:
+        if len(_METAS) > 4096:
+            _METAS.clear()
+        m = _METAS[key] = _new(Meta)
+        m.shape, m.dtype = key
+    return m
+
+
 class Node:
     """One recorded operation (or a leaf).  Holds no reference to its output tensor.
 
@@ -274,9 +290,7 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
                     # an array whose value no rule needs: keep its shape and dtype only
                     if r.__class__ is _ndarray or (r.__class__ not in _SCALARS
                                                    and hasattr(r, "shape")):
-                        m = raw[i] = _new(Meta)
-                        m.shape = r.shape
-                        m.dtype = r.dtype
+                        raw[i] = _meta_of(r)
                 else:
                     a = args[i]
                     if isinstance(a, T):
@@ -288,9 +302,11 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
             node.ans = ans
             vcs += (ovc, ovc[0])
         else:
-            m = node.ans = _new(Meta)
-            m.shape = ans.shape
-            m.dtype = ans.dtype
+            # shape and dtype only; Metas are immutable, so equal ones are shared (fewer
+            # live objects per recorded op: less work for the cyclic collector)
+            key = (ans.shape, ans.dtype)
+            m = _METAS.get(key)
+            node.ans = m if m is not None else _meta_of(ans)
         node.vcs = vcs
         out._node = node
         if HOOKED:
