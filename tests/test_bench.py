@@ -34,7 +34,7 @@ def test_quick_run_exits_zero_and_prints_the_table(quick_run: tuple) -> None:
     for case in CASES:
         assert case.label in text
     assert "derivatives checked against hand NumPy before timing: all agree" in text
-    assert "targets (chainrule):" in text
+    assert "targets (chainrule)" in text
     # one line per target, plus the torch/autograd comparisons
     assert sum(line.lstrip().startswith("[") for line in text.splitlines()) == len(
         report["targets"])
