@@ -101,9 +101,9 @@ class _Sub(types.ModuleType):
 
     def __getattr__(self, name: str) -> Any:
         impl = NAMES.get(self._prefix + name)
-        if impl is not None:
-            return _public(self._prefix + name, impl)
-        return getattr(self._np_mod, name)
+        out = _public(self._prefix + name, impl) if impl is not None else getattr(self._np_mod, name)
+        setattr(self, name, out)  # cache: later lookups are plain attribute reads
+        return out
 
     def __dir__(self) -> list[str]:
         return sorted(set(dir(self._np_mod)))
@@ -116,9 +116,9 @@ array = _build_array
 
 def __getattr__(name: str) -> Any:
     impl = NAMES.get(name)
-    if impl is not None:
-        return _public(name, impl)
-    return getattr(_np, name)
+    out = _public(name, impl) if impl is not None else getattr(_np, name)
+    globals()[name] = out  # cache: later lookups are plain attribute reads
+    return out
 
 
 def __dir__() -> list[str]:
