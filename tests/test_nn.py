@@ -24,6 +24,13 @@ def _load_from_torch(ours: nn.Module, theirs: torch.nn.Module) -> None:
     assert res.missing_keys == [] and res.unexpected_keys == []
 
 
+
+@pytest.fixture(autouse=True)
+def _seed_torch():
+    """PyTorch's initial weights are random: seed them so every run compares the same numbers."""
+    torch.manual_seed(0)
+
+
 def _compare(ours: nn.Module, theirs: torch.nn.Module, x: np.ndarray, tol: float,
              train: bool = True) -> float:
     """Same input, same cotangent: compare outputs and every parameter's gradient.
@@ -57,7 +64,7 @@ def _mlp_pair(dtype):
     return o, t
 
 
-@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 2e-6)])
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
 def test_mlp_matches_torch(dtype, tol):
     o, t = _mlp_pair(dtype)
     if dtype == np.float64:
@@ -101,7 +108,7 @@ def test_cnn_float32_and_same_padding():
                       nn.Linear(3 * 4 * 5, 2))
     _load_from_torch(o, t)
     x = RNG.standard_normal((2, 1, 7, 8)).astype(np.float32)
-    _compare(o, t, x, 2e-6)
+    _compare(o, t, x, 1e-5)
 
 
 def test_unbatched_conv_and_pool():
@@ -221,7 +228,7 @@ def test_registration_and_keys_match_torch():
     assert o.num_parameters() == sum(p.numel() for p in t.parameters())
     _load_from_torch(o, t)
     x = RNG.standard_normal((5, 4)).astype(np.float32)
-    _compare(o, t, x, 2e-6)
+    _compare(o, t, x, 1e-5)
 
 
 def test_repr_matches_torch():
