@@ -109,3 +109,19 @@ def close(a: Any, b: Any, row: Row, what: str) -> None:
     np.testing.assert_allclose(a, b, rtol=row.rtol * 100 if "2nd" in what else row.rtol,
                                atol=row.atol * 100 if "2nd" in what else row.atol,
                                err_msg=f"{row.name}: {what}")
+
+
+class Table(list):
+    """A family's rows; ``ROWS.row(...)`` appends one (torch references dropped without torch)."""
+
+    def row(self, prim: str, fn: Callable, shapes: list, torch_fn: Callable | None = None,
+            id: str = "", **kw: Any) -> None:
+        self.append(Row(prim, fn, shapes, torch_fn=torch_fn if _has_torch() else None, id=id, **kw))
+
+
+def _has_torch() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:  # pragma: no cover
+        return False
+    return True

@@ -4,7 +4,7 @@ shifts.  Compared against torch.fft."""
 
 import numpy as np
 
-from harness import Row
+from harness import Table
 
 try:
     import torch
@@ -12,13 +12,11 @@ except ImportError:  # pragma: no cover
     torch = None
 
 C = np.complex128
-ROWS = []
+ROWS = Table()
 NORMS = [None, "ortho", "forward"]
 
 
-def row(prim, fn, shapes, torch_fn=None, id="", **kw):
-    ROWS.append(Row(prim, fn, shapes, torch_fn=torch_fn if torch is not None else None,
-                    id=id, **kw))
+row = ROWS.row
 
 
 def tfft(name, **kw):

@@ -9,7 +9,7 @@ U @ diag(f(S)) @ Vh ...), so central differences and PyTorch see the same functi
 
 import numpy as np
 
-from harness import Row
+from harness import Table
 
 try:
     import torch
@@ -17,12 +17,10 @@ except ImportError:  # pragma: no cover
     torch = None
 
 C = np.complex128
-ROWS = []
+ROWS = Table()
 
 
-def row(prim, fn, shapes, torch_fn=None, id="", **kw):
-    ROWS.append(Row(prim, fn, shapes, torch_fn=torch_fn if torch is not None else None,
-                    id=id, **kw))
+row = ROWS.row
 
 
 def rand(rng, shape, cplx=False):
