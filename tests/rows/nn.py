@@ -96,3 +96,24 @@ for s in [(2, 3), ()]:
 for xs in [(4, 3), (3,), (2, 2, 3)]:
     ROWS.append(Row("linear", F.linear, [xs, (5, 3)], torch_fn=TF.linear if torch else None,
                     id=f"linear{list(xs)}"))
+
+# the fused softmax cross-entropy (F.cross_entropy with integer targets): plain, weighted with
+# an ignored target and label smoothing, every reduction, spatial (N, C, d) and unbatched
+_CE_T = np.array([2, 0, 3, 1, -100])
+_CE_W = np.array([0.5, 2.0, 1.0, 1.5])
+_CE_CASES = [
+    ("mean", dict(), (5, 4), np.array([2, 0, 3, 1, 1])),
+    ("sum-weighted-ignore-smooth", dict(weight=_CE_W, reduction="sum", label_smoothing=0.2),
+     (5, 4), _CE_T),
+    ("mean-weighted-ignore-smooth", dict(weight=_CE_W, label_smoothing=0.1), (5, 4), _CE_T),
+    ("none-smooth", dict(reduction="none", label_smoothing=0.3), (5, 4), np.array([2, 0, 3, 1, 1])),
+    ("spatial", dict(), (2, 3, 2), np.array([[0, 2], [1, 1]])),
+    ("unbatched", dict(), (4,), np.array(1)),
+]
+for tag, kw, xs, t in _CE_CASES:
+    ROWS.append(Row(
+        "softmax_cross_entropy", lambda x, t=t, kw=kw: F.cross_entropy(x, t, **kw), [xs],
+        torch_fn=(lambda x, t=t, kw=kw: TF.cross_entropy(
+            x, torch.tensor(t), **{k: torch.tensor(v) if isinstance(v, np.ndarray) else v
+                                   for k, v in kw.items()})) if torch else None,
+        id="softmax_cross_entropy-" + tag))

@@ -27,7 +27,9 @@ from numpy.lib.stride_tricks import as_strided
 from ..core.errors import ShapeError
 from ..ops import elementwise as E
 from ..ops import linalg as L
+from ..ops import reduce as R
 from ..ops import shape as S
+from ..ops import special as SP
 from ..ops.util import defprim, value
 
 # ---------------------------------------------------------------------------------
@@ -111,6 +113,83 @@ relu = defprim(
     vjp=(lambda g, ans, x: g * _relu_mask(ans),),
     jvp=(lambda dx, ans, x: dx * _relu_mask(ans),),
 )
+
+
+# ---------------------------------------------------------------------------------
+# softmax cross-entropy, fused: loss = -sum(pick * log_softmax(x)) with a constant
+# coefficient array ``pick`` (x's shape) that holds the class weights, the 1/N of a mean
+# and the label smoothing; ``rowsum`` = sum(pick, axis, keepdims).  One node instead of
+# log_softmax, a product and a sum.  d loss / dx = softmax(x) * rowsum - pick, written
+# with softmax_prim, so every order works.  The forward computes the softmax anyway and
+# leaves it in ``cache`` (a list made per call) tagged with the very array it came from:
+# the first-order rules use it when they are handed that array, and recompute otherwise.
+
+
+def _sce_fwd(x: Any, pick: Any = None, rowsum: Any = None, axis: int = 1, reduce: bool = True,
+             cache: Any = None) -> Any:
+    m = np.max(x, axis=axis, keepdims=True)
+    if np.isfinite(m).all():
+        return _sce_rest(x, m, pick, rowsum, axis, reduce, cache)
+    # an infinite maximum: shift by 0 there (as log_softmax does), let NaN/inf through quietly
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _sce_rest(x, np.where(np.isfinite(m), m, 0), pick, rowsum, axis, reduce, cache)
+
+
+def _sce_rest(x: Any, m: Any, pick: Any, rowsum: Any, axis: int, reduce: bool,
+              cache: Any) -> Any:
+    y = x - m
+    e = np.exp(y)
+    s = np.sum(e, axis=axis, keepdims=True)
+    per = rowsum * np.log(s)
+    per -= np.sum(pick * y, axis=axis, keepdims=True)
+    if cache is not None:
+        e /= s  # the softmax, for the rules
+        cache[:] = [x, e]
+    if reduce:
+        return np.sum(per)
+    return np.squeeze(per, axis=axis)
+
+
+def _sce_weights(x: Any, pick: Any, rowsum: Any, axis: int, cache: Any, take: bool) -> Any:
+    """softmax(x) * rowsum - pick (a fresh plain array when x is the forward's own array)."""
+    if cache and cache[0] is x and x.__class__ is np.ndarray:
+        sm = cache[1]
+        if take:
+            cache.clear()  # the caller may write into it
+        else:
+            sm = sm.copy()
+        sm *= rowsum
+        sm -= pick
+        return sm
+    return SP.softmax_prim(x, axis=axis) * rowsum - pick
+
+
+def _sce_vjp(g: Any, ans: Any, x: Any, pick: Any = None, rowsum: Any = None, axis: int = 1,
+             reduce: bool = True, cache: Any = None) -> Any:
+    q = _sce_weights(x, pick, rowsum, axis, cache, True)
+    if not reduce:
+        g = np.expand_dims(g, axis) if g.__class__ is np.ndarray else \
+            S.reshape(g, tuple(1 if i == axis else n for i, n in enumerate(x.shape)))
+    if q.__class__ is np.ndarray and g.__class__ is np.ndarray and q.dtype == np.result_type(q, g):
+        q *= g
+        return q
+    return g * q
+
+
+def _sce_jvp(dx: Any, ans: Any, x: Any, pick: Any = None, rowsum: Any = None, axis: int = 1,
+             reduce: bool = True, cache: Any = None) -> Any:
+    t = dx * _sce_weights(x, pick, rowsum, axis, cache, False)
+    return R.sum_prim(t) if reduce else R.sum_prim(t, axis=axis)
+
+
+softmax_cross_entropy = defprim(
+    _sce_fwd, "softmax_cross_entropy", saves_ans=False,
+    vjp=(_sce_vjp,), jvp=(_sce_jvp,),
+)
+softmax_cross_entropy.__doc__ = (
+    "-sum(pick * log_softmax(x, axis)) over everything (reduce) or over axis only; the "
+    "constant pick (x's shape) holds targets, weights and smoothing, rowsum = its sum "
+    "over axis (keepdims).")
 
 
 # ---------------------------------------------------------------------------------
