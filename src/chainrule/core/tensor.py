@@ -306,14 +306,13 @@ class Tensor:
     def _inplace(self, prim: Any, other: Any, kw: dict | None = None) -> Tensor:
         kw = kw or {}
         st = STATE
-        tracked = (
-            self._node is not None or self._fw is not None
-            or (isinstance(other, Tensor) and (other._node is not None or other._fw is not None))
-        )
-        if not (tracked and st.grad_enabled) and self._fw is None and not (
-            isinstance(other, Tensor) and other._fw is not None
-        ):
-            ov = other._value if isinstance(other, Tensor) else other
+        if isinstance(other, Tensor):
+            ov, onode, ofw = other._value, other._node, other._fw
+        else:
+            ov, onode, ofw = other, None, None
+        if self._fw is None and ofw is None and not (
+                st.grad_enabled and (self._node is not None or onode is not None)):
+            # nothing to record (an optimizer step under no_grad, or untracked values)
             f = prim.fwd
             if f.__class__ is np.ufunc and f.signature is None and not kw:
                 # an elementwise ufunc writes straight into the storage, as NumPy's own
@@ -327,9 +326,12 @@ class Tensor:
                 f = None
             if f is None:
                 self._write(prim.fwd(self._value, ov, **kw), prim.name)
-            self._bump()
-            if self._node is not None and self._node.prim is None:
-                self._nv = self._vc[0]  # a leaf's history is itself: still valid
+            vc = self._vc
+            vc[0] += 1
+            vc[1] = errors.user_site(2)
+            node = self._node
+            if node is not None and node.prim is None:
+                self._nv = vc[0]  # a leaf's history is itself: still valid
             return self
         if self._node is not None and self._node.prim is None and st.grad_enabled:
             raise errors.GradientError(

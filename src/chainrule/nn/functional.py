@@ -410,53 +410,62 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
     return R.sum_prim(input * pick)
 
 
-def _fused_cross_entropy(input: Any, shape: tuple, cdim: int, t: np.ndarray, weight: Any,
+def _fused_cross_entropy(input: Any, xv: np.ndarray, cdim: int, t: np.ndarray, weight: Any,
                          ignore_index: int, reduction: str, label_smoothing: float) -> Any:
     """Integer targets: one softmax_cross_entropy node, whose constant coefficient array
     holds w[t_i] (1 - smoothing) at each target plus smoothing * w_c / C everywhere, for
     the rows not ignored, over sum(w[t_i]) for a mean (PyTorch's weighted mean)."""
+    shape = xv.shape
     c = shape[cdim]
     tshape = () if cdim == 0 else (shape[0],) + shape[2:]
     if t.shape != tshape:
         raise ShapeError(f"nll_loss: target of shape {t.shape} does not fit the input; "
                          f"expected shape {tshape}")
-    if reduction not in ("mean", "sum", "none"):
+    if reduction != "mean" and reduction != "sum" and reduction != "none":
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    dt = _float_dtype(input)
-    valid = t != ignore_index
-    if t.size and (t.min() < 0 or t.max() >= c):
+    dt = xv.dtype
+    lo = hi = None
+    if t.size:
+        lo, hi = np.minimum.reduce(t, axis=None), np.maximum.reduce(t, axis=None)
+    if lo is None or (lo >= 0 and hi < c and not 0 <= ignore_index < c):
+        all_valid = True  # every target is a class, none is ignore_index
+        valid = None
+        ts = t
+    else:
+        valid = t != ignore_index
         bad = valid & ((t < 0) | (t >= c))
         if bad.any():
             raise IndexError(f"nll_loss: target {int(t[bad].flat[0])} is out of bounds for {c} "
                              f"classes")
-    all_valid = bool(valid.all())
-    ts = t if all_valid else np.where(valid, t, 0)
+        all_valid = bool(valid.all())
+        ts = t if all_valid else np.where(valid, t, 0)
     wv = None
     if weight is not None:
         wv = np.asarray(value(weight))
         if wv.shape != (c,):
             raise ShapeError(f"nll_loss: weight must have shape ({c},), got {wv.shape}")
-        w = np.asarray(wv[ts] * valid, dtype=dt)
+        w = np.asarray(wv[ts] if all_valid else wv[ts] * valid, dtype=dt)
     elif all_valid:
         w = None  # 1 at every target
     else:
         w = valid.astype(dt)
+    one = dt.type(1)
     if reduction == "mean":
         n = t.size if w is None else w.sum()
         with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: NaN, as in torch
-            scale = dt.type(1) / dt.type(n)
+            scale = one / dt.type(n)
     else:
-        scale = dt.type(1)
+        scale = one
     ls = float(label_smoothing)
-    at = scale * dt.type(1 - ls) if w is None else w * (scale * dt.type(1 - ls))
+    at = scale * dt.type(1 - ls) if ls else scale
+    if w is not None:
+        at = w * at
+    pick = np.zeros(shape, dtype=dt)
     if len(shape) == 2:
-        pick = np.zeros(shape, dtype=dt)
         pick[np.arange(shape[0]), ts] = at
     elif len(shape) == 1:
-        pick = np.zeros(shape, dtype=dt)
         pick[ts] = at
     else:
-        pick = np.zeros(shape, dtype=dt)
         np.put_along_axis(pick, np.expand_dims(ts, cdim),
                           np.expand_dims(np.broadcast_to(at, tshape), cdim), axis=cdim)
     if ls > 0:
@@ -465,8 +474,12 @@ def _fused_cross_entropy(input: Any, shape: tuple, cdim: int, t: np.ndarray, wei
             (np.reshape(wv, wshape) * (scale * dt.type(ls / c))).astype(dt)
         if not all_valid:
             sm = sm * np.expand_dims(valid, cdim).astype(dt)
-        pick = pick + sm
-    rowsum = np.sum(pick, axis=cdim, keepdims=True)
+        pick += sm
+        rowsum = np.add.reduce(pick, axis=cdim, keepdims=True)
+    elif w is None:
+        rowsum = at  # a scalar: 1 (or 1/N) in every row
+    else:
+        rowsum = np.expand_dims(at, cdim)
     return ops.softmax_cross_entropy(input, pick=pick, rowsum=rowsum, axis=cdim,
                                      reduce=reduction != "none", cache=[])
 
@@ -478,12 +491,12 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
     stable for any finite logits."""
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0 and 1, got {label_smoothing}")
-    shape = _shape(input)
+    xv = input._value if isinstance(input, Tensor) else np.asarray(input)
+    shape = xv.shape
     cdim = 0 if len(shape) == 1 else 1
-    tv = np.asarray(value(target))
-    if tv.dtype.kind in "iu" and shape and np.asarray(value(input)).dtype.kind == "f" \
-            and 0 not in shape:
-        return _fused_cross_entropy(input, shape, cdim, tv, weight, ignore_index, reduction,
+    tv = target if target.__class__ is np.ndarray else np.asarray(value(target))
+    if tv.dtype.kind in "iu" and shape and xv.dtype.kind == "f" and xv.size:
+        return _fused_cross_entropy(input, xv, cdim, tv, weight, ignore_index, reduction,
                                     label_smoothing)
     logp = log_softmax(input, dim=cdim)
     c = shape[cdim] if shape else 0

@@ -127,7 +127,7 @@ relu = defprim(
 
 def _sce_fwd(x: Any, pick: Any = None, rowsum: Any = None, axis: int = 1, reduce: bool = True,
              cache: Any = None) -> Any:
-    m = np.max(x, axis=axis, keepdims=True)
+    m = np.maximum.reduce(x, axis=axis, keepdims=True)
     if np.isfinite(m).all():
         return _sce_rest(x, m, pick, rowsum, axis, reduce, cache)
     # an infinite maximum: shift by 0 there (as log_softmax does), let NaN/inf through quietly
@@ -139,14 +139,20 @@ def _sce_rest(x: Any, m: Any, pick: Any, rowsum: Any, axis: int, reduce: bool,
               cache: Any) -> Any:
     y = x - m
     e = np.exp(y)
-    s = np.sum(e, axis=axis, keepdims=True)
-    per = rowsum * np.log(s)
-    per -= np.sum(pick * y, axis=axis, keepdims=True)
+    s = np.add.reduce(e, axis=axis, keepdims=True)
+    lse = np.log(s)
     if cache is not None:
         e /= s  # the softmax, for the rules
         cache[:] = [x, e]
     if reduce:
-        return np.sum(per)
+        # sum(rowsum * lse) - sum(pick * y), each one call
+        if rowsum.ndim:
+            out = np.vdot(rowsum, lse)
+        else:
+            out = rowsum * np.add.reduce(lse, axis=None)
+        return out - np.vdot(pick, y)
+    per = rowsum * lse
+    per -= np.add.reduce(pick * y, axis=axis, keepdims=True)
     return np.squeeze(per, axis=axis)
 
 

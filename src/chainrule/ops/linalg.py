@@ -42,7 +42,15 @@ def _mT(a: Any) -> Any:
     return S.swapaxes(a, -1, -2)
 
 
+_real_kinds = frozenset("fiub")
+
+
 def _matmul_grads(g: Any, x: Any, y: Any, which: int) -> Any:
+    if (g.__class__ is np.ndarray and g.ndim == 2 and x.__class__ is np.ndarray
+            and y.__class__ is np.ndarray and x.ndim == 2 and y.ndim == 2
+            and x.dtype.kind in _real_kinds and y.dtype.kind in _real_kinds):
+        # first order, real matrices: the two BLAS calls, nothing to unbroadcast
+        return np.matmul(g, y.T) if which == 0 else np.matmul(x.T, g)
     x = x if hasattr(x, "shape") else np.asarray(x)  # a list operand (np.matmul(t, [[...]]))
     y = y if hasattr(y, "shape") else np.asarray(y)
     xs, ys = x.shape, y.shape
