@@ -85,9 +85,56 @@ getitem = defprim(_getitem_fwd, "getitem", saves=(), saves_ans=False, linear=Tru
                   vjp=(_getitem_vjp,))
 
 
+_FULL = slice(None)
+
+
+def _one_range(idx: Any, shape: tuple) -> tuple | None:
+    """(axis, start, stop) when ``idx`` picks one step-1 range (or one index) along one axis
+    and everything along the others (x[a:b], x[:, i], x[..., :k]); else None."""
+    items = idx if isinstance(idx, tuple) else (idx,)
+    if Ellipsis in items:
+        if sum(1 for i in items if i is Ellipsis) != 1:
+            return None
+        e = items.index(Ellipsis)
+        items = items[:e] + (_FULL,) * (len(shape) - len(items) + 1) + items[e + 1:]
+    if len(items) > len(shape):
+        return None
+    found = None
+    for ax, it in enumerate(items):
+        if isinstance(it, slice) and it == _FULL:
+            continue
+        if found is not None:
+            return None
+        n = shape[ax]
+        if isinstance(it, slice):
+            if it.step not in (None, 1):
+                return None
+            start, stop, _ = it.indices(n)
+            stop = max(start, stop)
+        elif isinstance(it, (int, np.integer)) and not isinstance(it, bool) and -n <= it < n:
+            start = int(it) % n
+            stop = start + 1
+        else:
+            return None
+        found = (ax, start, stop)
+    return found
+
+
 def _scatter_add_fwd(g: Any, shape: Any = None, idx: Any = None) -> Any:
+    basic = _is_basic(idx)
+    if basic:
+        rng = _one_range(idx, tuple(shape))
+        if rng is not None:
+            # one pass: write g into its range and zeros only around it
+            ax, start, stop = rng
+            out = np.empty(shape, dtype=np.result_type(g))
+            lead = (_FULL,) * ax
+            out[idx] = g
+            out[lead + (slice(0, start),)] = 0
+            out[lead + (slice(stop, None),)] = 0
+            return out
     out = np.zeros(shape, dtype=np.result_type(g))
-    if _is_basic(idx):
+    if basic:
         out[idx] = g
     else:
         np.add.at(out, idx, g)  # repeated indices accumulate
