@@ -35,7 +35,10 @@ class Tensor:
                     "use t.detach() (a constant) or t.clone() (keeps the history)"
                 )
             data = data._value
-        value = np.array(data, dtype=dtype, copy=True) if not isinstance(data, np.ndarray) or dtype is not None else data
+        if isinstance(data, np.ndarray) and dtype is None:
+            value = data
+        else:
+            value = np.array(data, dtype=dtype, copy=True)
         if value.dtype == object:
             raise TypeError(
                 "cr.tensor: could not make a numeric array from the data (got dtype object); "
