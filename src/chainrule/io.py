@@ -13,7 +13,7 @@ import io as _io
 import os
 import tempfile
 import zipfile
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -91,28 +91,15 @@ def save(obj: Any, path: str | os.PathLike, format: str | None = None) -> str:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"cr.save: the directory {folder!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if st is not None:
-                # (np.ascontiguousarray would turn 0-d arrays into 1-d ones)
-                f.write(st.save({k: a if a.flags.c_contiguous else a.copy(order="C")
-                                 for k, a in arrays.items()}))
-            else:
-                _write_npz(f, arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    def write(f: Any) -> None:
+        if st is not None:
+            # (np.ascontiguousarray would turn 0-d arrays into 1-d ones)
+            f.write(st.save({k: a if a.flags.c_contiguous else a.copy(order="C")
+                             for k, a in arrays.items()}))
+        else:
+            _write_npz(f, arrays)
+
+    atomic_write(path, write)
     return path
 
 
@@ -179,3 +166,28 @@ def load(path: str | os.PathLike, model: Any = None, strict: bool = True,
     except StateDictError as exc:
         raise CheckpointError(f"cr.load: {path!r} does not fit the model:\n{exc}") from None
     return model
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Any], None]) -> None:
+    """Write a file atomically: ``write(f)`` fills a temporary file in the same folder, which
+    is synced and then renamed over ``path``; a crash or an error leaves the old file as it was.
+    The new file gets the usual permissions (0666 less the umask), not mkstemp's 0600."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
+                               dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
