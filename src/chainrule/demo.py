@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from .io import atomic_write
+
 RULE = "-" * 72
 
 
@@ -293,8 +295,8 @@ def draw_graph(cr: Any, out: _Out, path: str) -> None:
         out(f"   drawn with Graphviz: {written}")
     except cr.viz.GraphvizError as exc:
         dot_path = os.path.splitext(path)[0] + ".dot"
-        with open(dot_path, "w", encoding="utf-8") as fh:
-            fh.write(cr.viz.to_dot(y, names={"w": w}, title="output = sigmoid(w * 2.0)"))
+        dot = cr.viz.to_dot(y, names={"w": w}, title="output = sigmoid(w * 2.0)").encode("utf-8")
+        atomic_write(dot_path, lambda fh: fh.write(dot))
         out(f"   Graphviz is not installed, so the graph was written as DOT text: {dot_path}")
         out(_indent(str(exc).splitlines()[0]))
         out(f"   Render it later with: dot -T{os.path.splitext(path)[1].lstrip('.') or 'svg'} "

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from .io import atomic_write
+
 
 @dataclass
 class Recipe:
@@ -222,8 +224,8 @@ def _run(args: argparse.Namespace) -> int:
         "train_seconds": seconds, "input_mean": d["mean"], "input_std": d["std"],
         "architecture": repr(model), "history": history.to_dict(),
     }
-    with open(stem + ".json", "w", encoding="utf-8") as fh:
-        json.dump(info, fh, indent=1)
+    text = json.dumps(info, indent=1).encode("utf-8")
+    atomic_write(stem + ".json", lambda fh: fh.write(text))
     print(f"saved: {stem}.npz (weights: cr.load('{stem}.npz', model)), {stem}.json "
           f"(settings, input mean/std, history)")
     # fit's "val_" series are the held-out test set here (watched, never used to choose)
