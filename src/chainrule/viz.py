@@ -17,6 +17,7 @@ the gradients filled in.  Nodes whose history was freed are marked "freed by bac
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -405,7 +406,8 @@ def plot_history(history: Any, path: str | os.PathLike, *, title: str | None = N
     if title:
         fig.suptitle(title)
     path = os.fspath(path)
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    buf = io.BytesIO()
+    fmt = os.path.splitext(path)[1].lstrip(".").lower() or "png"
+    fig.savefig(buf, dpi=100, format=fmt)
+    _atomic_write(path, buf.getvalue())
     return path
