@@ -395,12 +395,29 @@ class Tensor:
                 f"gradient would be lost.\n  at {errors.user_line()}\n  Assign into a copy "
                 f"(y = x.clone(); y[i] = v) or build the result with np.where / concatenation."
             )
+        vc = self._vc
+        if (vc[0] == self._nv + 1 and isinstance(v, Tensor) and v._vc is vc
+                and v._nv == vc[0] and _same_view(self._value, idx, v._value)):
+            # `t[idx] += u`: Python wrote through the view t[idx] (one tracked write, on v
+            # itself) and now stores it back at idx.  Only the elements being assigned
+            # changed, and setitem's rule needs no values of t, so t's history still holds.
+            self._nv = vc[0]
         r = I.setitem(self, v, idx=idx)
         self._value[idx] = r._value[idx]
         self._bump()
         self._node = r._node
         self._fw = r._fw
         self._nv = self._vc[0]
+
+
+def _same_view(base: np.ndarray, idx: Any, v: np.ndarray) -> bool:
+    """Is ``v`` exactly the storage ``base[idx]`` names (a basic-index view)?"""
+    try:
+        w = base[idx]
+    except (IndexError, TypeError, ValueError):
+        return False
+    return (isinstance(w, np.ndarray) and w.shape == v.shape and w.strides == v.strides
+            and w.__array_interface__["data"][0] == v.__array_interface__["data"][0])
 
 
 def _sym(prim: Any) -> str:
