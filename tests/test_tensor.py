@@ -268,3 +268,20 @@ def test_repr_mentions_grad_fn():
     x = leaf([1.0])
     assert "requires_grad=True" in repr(x)
     assert "grad_fn=multiply" in repr(x * 2)
+
+
+def test_inplace_write_into_power_or_quotient_keeps_graph_valid():
+    # the answers of power and divide are not saved, so (as in PyTorch) writing into them
+    # afterwards leaves the recorded graph valid and the gradient exact
+    x = leaf([0.5, 1.5, 2.0])
+    b = leaf(3.0)
+    y = np.tanh(x) ** 3
+    y[0] = b
+    z = x / (x + 1.0)
+    z[1] = b * 2
+    (y * np.array([1.0, 2.0, 3.0]) + z).sum().backward()
+    t = np.tanh(np.array([0.5, 1.5, 2.0]))
+    dy = 3 * t ** 2 * (1 - t ** 2) * np.array([0.0, 2.0, 3.0])
+    dz = np.array([1 / (1.5 ** 2), 0.0, 1 / (3.0 ** 2)])
+    np.testing.assert_allclose(x.grad.numpy(), dy + dz, rtol=1e-12)
+    assert b.grad.item() == 1.0 + 2.0

@@ -228,9 +228,11 @@ multiply = defprim(
     jvp=(lambda dx, ans, x, y: dx * y, lambda dy, ans, x, y: x * dy),
 )
 true_divide = defprim(
-    np.true_divide, "true_divide", np_names=["true_divide", "divide"], saves=(1,),
+    # the answer is not saved (its rule recomputes x / y): like PyTorch, an in-place write
+    # into a quotient does not invalidate the graph
+    np.true_divide, "true_divide", np_names=["true_divide", "divide"], saves_ans=False,
     vjp=(lambda g, ans, x, y: unbroadcast(x, g / conj(y)),
-         lambda g, ans, x, y: unbroadcast(y, -g * conj(ans / y))),
+         lambda g, ans, x, y: unbroadcast(y, -g * conj(x / y / y))),
     jvp=(lambda dx, ans, x, y: dx / y, lambda dy, ans, x, y: -dy * ans / y),
 )
 
@@ -256,17 +258,19 @@ def _pow_dy(ans: Any, x: Any, y: Any) -> Any:
     return where(zero, 0.0, ans * log(where(zero, 1.0, x)))
 
 
+# The answer is not saved: only the exponent's rule needs it, and recomputes it, so an
+# in-place write into a power (y = t**3; y[0] = b) leaves the graph valid, as in PyTorch.
 power = defprim(
-    np.power, "power", np_names=["power", "pow"],
+    np.power, "power", np_names=["power", "pow"], saves_ans=False,
     vjp=(lambda g, ans, x, y: unbroadcast(x, g * conj(_pow_dx(ans, x, y))),
-         lambda g, ans, x, y: unbroadcast(y, g * conj(_pow_dy(ans, x, y)))),
+         lambda g, ans, x, y: unbroadcast(y, g * conj(_pow_dy(power(x, y), x, y)))),
     jvp=(lambda dx, ans, x, y: dx * _pow_dx(ans, x, y),
          lambda dy, ans, x, y: dy * _pow_dy(ans, x, y)),
 )
 float_power = defprim(
-    np.float_power, "float_power", np_names="float_power",
+    np.float_power, "float_power", np_names="float_power", saves_ans=False,
     vjp=(lambda g, ans, x, y: unbroadcast(x, g * conj(_pow_dx(ans, x, y))),
-         lambda g, ans, x, y: unbroadcast(y, g * conj(_pow_dy(ans, x, y)))),
+         lambda g, ans, x, y: unbroadcast(y, g * conj(_pow_dy(float_power(x, y), x, y)))),
     jvp=(lambda dx, ans, x, y: dx * _pow_dx(ans, x, y),
          lambda dy, ans, x, y: dy * _pow_dy(ans, x, y)),
 )
