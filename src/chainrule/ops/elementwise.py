@@ -240,7 +240,8 @@ true_divide = defprim(
 def _pow_dx(ans: Any, x: Any, y: Any) -> Any:
     # y * x**(y-1), written so that y == 0 gives 0 (not 0 * inf) at x == 0
     yv = value(y)
-    if np.ndim(yv) == 0 and not isinstance(yv, np.ndarray):
+    if yv.__class__ is int or yv.__class__ is float or (
+            np.ndim(yv) == 0 and not isinstance(yv, np.ndarray)):
         if yv == 0:
             return zeros_like(x) * 0
         if yv == 2:  # x**2, the common case: 2x, without a pass of x**1

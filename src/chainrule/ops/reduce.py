@@ -42,7 +42,8 @@ def norm_axis(axis: Any, ndim: int) -> tuple[int, ...]:
 def expand_back(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     """Undo a reduction's shape: put the reduced axes back as size 1, then broadcast."""
     shape = x.shape
-    if g.__class__ is np.ndarray:  # a constant (first-order backward): NumPy directly
+    if g.__class__ is np.ndarray or isinstance(g, np.generic):
+        # a constant (first-order backward; 0-d array * float gives a NumPy scalar): NumPy
         if not keepdims and shape:
             ax = norm_axis(axis, len(shape))
             g = g.reshape(tuple([1 if i in ax else n for i, n in enumerate(shape)]))

@@ -73,7 +73,7 @@ def unbroadcast(x: Any, g: Any) -> Any:
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1
     )
-    if g.__class__ is np.ndarray:
+    if g.__class__ is np.ndarray or isinstance(g, np.generic):
         # a plain cotangent is a constant (only Tensors are traced): NumPy directly
         if axes:
             g = np.add.reduce(g, axis=axes)
