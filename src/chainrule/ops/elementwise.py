@@ -54,11 +54,21 @@ empty_like = register("empty_like", _wrap_const(np.zeros_like))
 
 def unary(np_fn: Any, deriv: Callable, name: str, np_names: list[str] | None = None,
           saves_ans: bool = True) -> Any:
+    def vjp(g: Any, ans: Any, x: Any) -> Any:
+        d = deriv(ans, x)
+        dt = getattr(d, "dtype", None)
+        if dt is not None and dt.kind != "c":  # real: conj is the identity
+            return g * d
+        return g * conj(d)
+
     return defprim(
         np_fn, name, np_names=np_names or [name], saves_ans=saves_ans,
-        vjp=(lambda g, ans, x: g * conj(deriv(ans, x)),),
+        vjp=(vjp,),
         jvp=(lambda dx, ans, x: dx * deriv(ans, x),),
     )
+
+
+_nd = np.ndarray
 
 
 LN2 = float(np.log(2.0))
@@ -75,8 +85,11 @@ sqrt = unary(np.sqrt, lambda ans, x: 0.5 / ans, "sqrt")
 cbrt = unary(np.cbrt, lambda ans, x: 1 / (3 * ans * ans), "cbrt")
 square = unary(np.square, lambda ans, x: 2 * x, "square", saves_ans=False)
 reciprocal = unary(np.reciprocal, lambda ans, x: -(ans * ans), "reciprocal")
-sin = unary(np.sin, lambda ans, x: cos(x), "sin", saves_ans=False)
-cos = unary(np.cos, lambda ans, x: -sin(x), "cos", saves_ans=False)
+# on a plain array the primitive is the NumPy call: skip the dispatch (first order)
+sin = unary(np.sin, lambda ans, x: np.cos(x) if x.__class__ is _nd else cos(x), "sin",
+            saves_ans=False)
+cos = unary(np.cos, lambda ans, x: -(np.sin(x) if x.__class__ is _nd else sin(x)), "cos",
+            saves_ans=False)
 tan = unary(np.tan, lambda ans, x: 1 + ans * ans, "tan")
 arcsin = unary(np.arcsin, lambda ans, x: 1 / sqrt(1 - x * x), "arcsin", ["arcsin", "asin"],
                saves_ans=False)
@@ -84,8 +97,10 @@ arccos = unary(np.arccos, lambda ans, x: -1 / sqrt(1 - x * x), "arccos", ["arcco
                saves_ans=False)
 arctan = unary(np.arctan, lambda ans, x: 1 / (1 + x * x), "arctan", ["arctan", "atan"],
                saves_ans=False)
-sinh = unary(np.sinh, lambda ans, x: cosh(x), "sinh", saves_ans=False)
-cosh = unary(np.cosh, lambda ans, x: sinh(x), "cosh", saves_ans=False)
+sinh = unary(np.sinh, lambda ans, x: np.cosh(x) if x.__class__ is _nd else cosh(x), "sinh",
+             saves_ans=False)
+cosh = unary(np.cosh, lambda ans, x: np.sinh(x) if x.__class__ is _nd else sinh(x), "cosh",
+             saves_ans=False)
 tanh = unary(np.tanh, lambda ans, x: 1 - ans * ans, "tanh")
 arcsinh = unary(np.arcsinh, lambda ans, x: 1 / sqrt(x * x + 1), "arcsinh", ["arcsinh", "asinh"],
                 saves_ans=False)
@@ -221,10 +236,20 @@ subtract = defprim(np.subtract, "subtract", np_names="subtract", saves=(), saves
                    linear=True,
                    vjp=(lambda g, ans, x, y: unbroadcast(x, g),
                         lambda g, ans, x, y: unbroadcast(y, -g)))
+
+
+def _mul_vjp(g: Any, x: Any, y: Any) -> Any:
+    # the cotangent of x in x * y; a Python float (the common constant) needs no conj
+    gy = g * y if y.__class__ is float else g * conj(y)
+    if gy.__class__ is _nd and x.__class__ is _nd and gy.shape == x.shape:
+        return gy  # nothing to unbroadcast
+    return unbroadcast(x, gy)
+
+
 multiply = defprim(
     np.multiply, "multiply", np_names="multiply", saves_ans=False,
-    vjp=(lambda g, ans, x, y: unbroadcast(x, g * conj(y)),
-         lambda g, ans, x, y: unbroadcast(y, g * conj(x))),
+    vjp=(lambda g, ans, x, y: _mul_vjp(g, x, y),
+         lambda g, ans, x, y: _mul_vjp(g, y, x)),
     jvp=(lambda dx, ans, x, y: dx * y, lambda dy, ans, x, y: x * dy),
 )
 true_divide = defprim(
