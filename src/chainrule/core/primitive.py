@@ -288,8 +288,10 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
             for r in raw:
                 if i not in saves:
                     # an array whose value no rule needs: keep its shape and dtype only
-                    if r.__class__ is _ndarray or (r.__class__ not in _SCALARS
-                                                   and hasattr(r, "shape")):
+                    if r.__class__ is _ndarray:
+                        m = _METAS.get((r.shape, r.dtype))
+                        raw[i] = m if m is not None else _meta_of(r)
+                    elif r.__class__ not in _SCALARS and hasattr(r, "shape"):
                         raw[i] = _meta_of(r)
                 else:
                     a = args[i]
