@@ -230,11 +230,16 @@ angle = defprim(_angle_fwd, "angle", np_names="angle", saves_ans=False,
 # ---------------------------------------------------------------------------------
 # binary functions (broadcasting): one unbroadcast serves every rule
 
+# (g.shape == x.shape: unbroadcast's own first test, without its call)
 add = defprim(np.add, "add", np_names="add", saves=(), saves_ans=False, linear=True,
-              vjp=(lambda g, ans, x, y: unbroadcast(x, g), lambda g, ans, x, y: unbroadcast(y, g)))
+              vjp=(lambda g, ans, x, y: g if g.shape == getattr(x, "shape", None)
+                   else unbroadcast(x, g),
+                   lambda g, ans, x, y: g if g.shape == getattr(y, "shape", None)
+                   else unbroadcast(y, g)))
 subtract = defprim(np.subtract, "subtract", np_names="subtract", saves=(), saves_ans=False,
                    linear=True,
-                   vjp=(lambda g, ans, x, y: unbroadcast(x, g),
+                   vjp=(lambda g, ans, x, y: g if g.shape == getattr(x, "shape", None)
+                        else unbroadcast(x, g),
                         lambda g, ans, x, y: unbroadcast(y, -g)))
 
 
