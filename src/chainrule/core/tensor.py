@@ -16,6 +16,18 @@ from ..numpy.registry import UFUNCS as _UFUNCS
 from .state import STATE
 
 
+_DISPATCH: Any = None  # numpy.dispatch, bound on first use (an import per call costs ~0.6 us)
+
+
+def _dispatch() -> Any:
+    global _DISPATCH
+    if _DISPATCH is None:
+        from ..numpy import dispatch  # noqa: PLC0415  (imports the core: bound lazily)
+
+        _DISPATCH = dispatch
+    return _DISPATCH
+
+
 class Tensor:
     """A NumPy array that records the operations applied to it.
 
@@ -130,7 +142,8 @@ class Tensor:
                     f"  at {errors.user_line()}\n  Reduce it first (y.sum().backward()) or pass "
                     f"y.backward(gradient=np.ones({self.shape}))."
                 )
-            g = np.ones(self._value.shape, self._value.dtype)
+            g = np.empty(self._value.shape, self._value.dtype)
+            g.fill(1)  # np.ones, without its Python-level wrapper
         else:
             g = gradient
             if isinstance(g, Tensor):
@@ -295,14 +308,13 @@ class Tensor:
             prim = _UFUNCS.get(ufunc)
             if prim is not None and prim.__class__ is _Primitive:
                 return _apply(prim, inputs, {})
-        from ..numpy.dispatch import ufunc_dispatch  # noqa: PLC0415
-
-        return ufunc_dispatch(ufunc, method, inputs, kwargs)
+        return _dispatch().ufunc_dispatch(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func: Callable, types: Any, args: tuple, kwargs: dict) -> Any:
-        from ..numpy.dispatch import function_dispatch  # noqa: PLC0415
-
-        return function_dispatch(func, args, kwargs)
+        d = _DISPATCH
+        if d is None:
+            d = _dispatch()
+        return d.function_dispatch(func, args, kwargs)
 
     # In-place writes: NumPy semantics on the storage (views see them), a version bump
     # that saved values are checked against, and the tensor rebased onto the new node.
