@@ -337,47 +337,54 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
 _fit_tangent: Any = None  # ops.util.fit_tangent, bound on first use (import cycle)
 
 
-def _push_tangents(prim: Primitive, args: tuple, kw: dict, out: Any, levels: list[int]) -> None:
+def _tangent_at(prim: Primitive, args: tuple, call_args: Any, ans: Any, lv: int, kw: dict) -> Any:
+    """The output's tangent at level ``lv``: ``jvp_all``, or the sum of the per-argument rules.
+
+    The rules are called with ``call_args`` and ``ans``: the Tensors themselves when the
+    tangent must itself be differentiable, or their plain values (first-order fast path)."""
+    T = Tensor
+    if prim.jvp_all is not None:
+        ts = [a._fw.get(lv) if isinstance(a, T) and a._fw is not None else None for a in args]
+        return prim.jvp_all(ts, ans, *call_args, **kw)
+    t = None
+    i = -1
+    for a in args:
+        i += 1
+        if not isinstance(a, T) or a._fw is None:
+            continue
+        dx = a._fw.get(lv)
+        if dx is None:
+            continue
+        rule = prim.jvps.get(i)
+        if rule is None:
+            raise NotImplementedError(
+                f"{prim.name} has no JVP (forward-mode) rule for argument {i}; "
+                f"register one with cr.defjvp({prim.name}, ...)\n  at {errors.user_line()}"
+            )
+        ti = rule(dx, ans, *call_args, **kw) if kw else rule(dx, ans, *call_args)
+        t = ti if t is None else t + ti
+    return t
+
+
+def _bind_fit() -> None:
     global _fit_tangent
     if _fit_tangent is None:
         from ..ops.util import fit_tangent  # noqa: PLC0415
 
         _fit_tangent = fit_tangent
+
+
+def _push_tangents(prim: Primitive, args: tuple, kw: dict, out: Any, levels: list[int]) -> None:
+    _bind_fit()
     st = STATE
-    T = Tensor
     saved = st.fw_ceiling
     out._fw = {}
     for lv in levels:
-        st.fw_ceiling = lv
+        st.fw_ceiling = lv  # tangents of level >= lv are invisible to the rules (no confusion)
         try:
-            if prim.jvp_all is not None:
-                ts = [
-                    (a._fw.get(lv) if isinstance(a, T) and a._fw is not None else None)
-                    for a in args
-                ]
-                t = prim.jvp_all(ts, out, *args, **kw)
-            else:
-                t = None
-                i = -1
-                for a in args:
-                    i += 1
-                    if not isinstance(a, T) or a._fw is None:
-                        continue
-                    dx = a._fw.get(lv)
-                    if dx is None:
-                        continue
-                    rule = prim.jvps.get(i)
-                    if rule is None:
-                        raise NotImplementedError(
-                            f"{prim.name} has no JVP (forward-mode) rule for argument {i}; "
-                            f"register one with cr.defjvp({prim.name}, ...)\n"
-                            f"  at {errors.user_line()}"
-                        )
-                    ti = rule(dx, out, *args, **kw) if kw else rule(dx, out, *args)
-                    t = ti if t is None else t + ti
-            if t is None:
-                continue
-            out._fw[lv] = _fit_tangent(t, out)
+            t = _tangent_at(prim, args, args, out, lv, kw)
+            if t is not None:
+                out._fw[lv] = _fit_tangent(t, out)
         finally:
             st.fw_ceiling = saved
 
@@ -420,32 +427,11 @@ def _plain_tangents(args: tuple) -> bool:
 
 
 def _push_plain(prim: Primitive, args: tuple, raw: list, kw: dict, out: Any, lv: int) -> None:
-    global _fit_tangent
-    if _fit_tangent is None:
-        from ..ops.util import fit_tangent  # noqa: PLC0415
-
-        _fit_tangent = fit_tangent
-    T = Tensor
-    ans = out._value
-    if prim.jvp_all is not None:
-        ts = [a._fw.get(lv) if isinstance(a, T) and a._fw is not None else None for a in args]
-        t = prim.jvp_all(ts, ans, *raw, **kw)
-    else:
-        t = None
-        i = -1
-        for a in args:
-            i += 1
-            if not isinstance(a, T) or a._fw is None:
-                continue
-            rule = prim.jvps.get(i)
-            if rule is None:
-                _push_tangents(prim, args, kw, out, [lv])  # raises the clear error
-                return
-            ti = rule(a._fw[lv], ans, *raw, **kw) if kw else rule(a._fw[lv], ans, *raw)
-            t = ti if t is None else t + ti
+    _bind_fit()
+    t = _tangent_at(prim, args, raw, out._value, lv, kw)
     if t is not None:
         t = _fit_tangent(t, out)
-        if t.__class__ is T:  # a rule that built a Tensor from constants
+        if t.__class__ is Tensor:  # a rule that built a Tensor from constants
             t = t._value
         out._fw = {lv: t}
 
