@@ -401,18 +401,25 @@ def cumsum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
     return cumsum_prim(a, axis=axis)
 
 
-def cumulative_sum(x: Any, /, *, axis: Any = None, dtype: Any = None, out: Any = None,
-                   include_initial: bool = False) -> Any:
-    _no_out("cumulative_sum", out)
+def _cumulative(name: str, scan: Any, first: Any, x: Any, axis: Any, dtype: Any, out: Any,
+                include_initial: bool) -> Any:
+    """NumPy 2's cumulative_sum / cumulative_prod: the scan, with the identity prepended
+    when ``include_initial``; ``axis`` may be omitted only for 1-d input."""
+    _no_out(name, out)
     if axis is None:
         if np.ndim(value(x)) > 1:
-            raise ValueError("cumulative_sum: axis must be given for arrays of more than one "
-                             "dimension")
+            raise ValueError(f"{name}: axis must be given for arrays of more than one dimension")
         axis = 0
-    r = cumsum(x, axis=axis, dtype=dtype)
+    r = scan(x, axis=axis, dtype=dtype)
     if include_initial:
-        r = S.concatenate([E.zeros_like(_take1(r, axis)), r], axis=axis)
+        r = S.concatenate([first(_take1(r, axis)), r], axis=axis)
     return r
+
+
+def cumulative_sum(x: Any, /, *, axis: Any = None, dtype: Any = None, out: Any = None,
+                   include_initial: bool = False) -> Any:
+    return _cumulative("cumulative_sum", cumsum, E.zeros_like, x, axis, dtype, out,
+                       include_initial)
 
 
 def _take1(r: Any, axis: int) -> Any:
@@ -513,16 +520,8 @@ def cumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any
 
 def cumulative_prod(x: Any, /, *, axis: Any = None, dtype: Any = None, out: Any = None,
                     include_initial: bool = False) -> Any:
-    _no_out("cumulative_prod", out)
-    if axis is None:
-        if np.ndim(value(x)) > 1:
-            raise ValueError("cumulative_prod: axis must be given for arrays of more than one "
-                             "dimension")
-        axis = 0
-    r = cumprod(x, axis=axis, dtype=dtype)
-    if include_initial:
-        r = S.concatenate([E.ones_like(_take1(r, axis)), r], axis=axis)
-    return r
+    return _cumulative("cumulative_prod", cumprod, E.ones_like, x, axis, dtype, out,
+                       include_initial)
 
 
 register("cumprod", cumprod)
