@@ -7,6 +7,8 @@ go backward through the stale values.
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 from collections.abc import Callable, Iterable
 
@@ -38,13 +40,21 @@ class Optimizer:
         groups = list(params)
         if not groups:
             raise ValueError("optimizer got an empty parameter list")
+        kinds = {isinstance(g, dict) for g in groups}
+        if len(kinds) > 1:
+            raise TypeError("optimizer params must be all Tensors or all parameter-group dicts, "
+                            "not a mix")
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
         for g in groups:
             self.add_param_group(g)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
+        if not isinstance(param_group, dict):
+            raise TypeError(f"a parameter group must be a dict, got {type(param_group).__name__}")
         group = dict(param_group)
+        if "params" not in group:
+            raise ValueError("a parameter group needs a 'params' entry (a list of Tensors)")
         ps = group["params"]
         ps = [ps] if isinstance(ps, Tensor) else list(ps)
         for p in ps:
@@ -55,15 +65,28 @@ class Optimizer:
             if p._value.dtype.kind not in "fc":
                 raise TypeError(
                     f"optimizer can only optimize floating-point tensors, got {p.dtype}")
+        where = f"parameter group {len(self.param_groups)}"
+        first: dict[int, int] = {}
+        for i, p in enumerate(ps):
+            if id(p) in first:
+                raise ValueError(
+                    f"{type(self).__name__}: {where} lists the same parameter twice (positions "
+                    f"{first[id(p)]} and {i}, shape {tuple(p.shape)}); each parameter may appear "
+                    f"once, or it would be updated twice per step")
+            first[id(p)] = i
         group["params"] = ps
         for k, v in self.defaults.items():
             if v is required and k not in group:
                 raise ValueError(f"parameter group didn't specify a value of required "
                                  f"optimization parameter {k}")
             group.setdefault(k, v)
-        seen = {id(p) for g in self.param_groups for p in g["params"]}
-        if any(id(p) in seen for p in ps):
-            raise ValueError("some parameters appear in more than one parameter group")
+        seen = {id(p): j for j, g in enumerate(self.param_groups) for p in g["params"]}
+        for i, p in enumerate(ps):
+            if id(p) in seen:
+                raise ValueError(
+                    f"{type(self).__name__}: some parameters appear in more than one parameter "
+                    f"group (position {i} of {where}, shape {tuple(p.shape)}, is already in "
+                    f"parameter group {seen[id(p)]})")
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -73,39 +96,105 @@ class Optimizer:
                     continue
                 if set_to_none:
                     p.grad = None
-                else:
+                elif isinstance(p.grad, Tensor):
                     p.grad._value[...] = 0
+                else:
+                    p.grad[...] = 0
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient.  All of them are checked first (a
+        gradient of the parameter's shape and a numeric dtype, a writable array, the state
+        arrays' shapes, the group's options): if one cannot be updated, the step raises
+        before any parameter has changed."""
         loss = None
         if closure is not None:
             with enable_grad():
                 loss = closure()
         site = errors.user_site(2)
-        for group in self.param_groups:
+        todo = self._prepare()
+        for p, v, g, state, group in todo:
+            self._update(v, g, state, group)
+            vc = p._vc
+            vc[0] += 1
+            vc[1] = site
+            p._nv = vc[0]
+        return loss
+
+    def _prepare(self) -> list[tuple[Tensor, np.ndarray, np.ndarray, dict, dict]]:
+        """(parameter, array to update, gradient, state, group) for every parameter with a
+        gradient, after checking that each of them can be updated."""
+        name = type(self).__name__
+        todo = []
+        index = 0
+        for gi, group in enumerate(self.param_groups):
+            self._check_group(gi, group)
             for p in group["params"]:
+                where = f"parameter {index} (group {gi}, shape {tuple(p._value.shape)})"
+                index += 1
                 if p.grad is None:
                     continue
-                g = p.grad._value
-                if g.shape != p._value.shape:
-                    raise errors.ShapeError(
-                        f"{type(self).__name__}: a gradient of shape {g.shape} for a parameter "
-                        f"of shape {p._value.shape}"
-                    )
+                g = p.grad
+                if isinstance(g, Tensor):
+                    g = g._value
+                if not isinstance(g, np.ndarray):
+                    raise TypeError(f"{name}.step: {where} has a .grad of type "
+                                    f"{type(g).__name__}, not a Tensor; nothing was updated")
                 v = p._value
+                if g.shape != v.shape:
+                    raise errors.ShapeError(
+                        f"{name}.step: a gradient of shape {g.shape} for {where}; nothing was "
+                        f"updated"
+                    )
+                if g.dtype.kind not in ("iufc" if v.dtype.kind == "c" else "iuf"):
+                    raise TypeError(
+                        f"{name}.step: {where} of dtype {v.dtype} has a gradient of dtype "
+                        f"{g.dtype}; nothing was updated")
+                if not v.flags.writeable:
+                    raise ValueError(
+                        f"{name}.step: {where} is read-only (its array is not writeable), so it "
+                        f"cannot be updated in place; nothing was updated. Give the optimizer "
+                        f"parameters that own writable arrays (nn.Parameter(np.array(a)))")
                 if v.dtype.kind == "c":
                     # complex parameters are updated as pairs of reals (PyTorch's view_as_real)
                     if not v.flags.c_contiguous:
-                        raise ValueError(f"{type(self).__name__}: a non-contiguous complex "
-                                         f"parameter cannot be updated in place")
+                        raise ValueError(f"{name}.step: {where} is a non-contiguous complex "
+                                         f"array and cannot be updated in place; nothing was "
+                                         f"updated")
                     v = _as_real(v)
-                    g = _as_real(np.ascontiguousarray(g))
-                self._update(v, g, self.state.setdefault(p, {}), group)
-                vc = p._vc
-                vc[0] += 1
-                vc[1] = site
-                p._nv = vc[0]
-        return loss
+                    g = _as_real(np.ascontiguousarray(g, dtype=p._value.dtype))
+                state = self.state.get(p)
+                if state:
+                    for k, s in state.items():
+                        if isinstance(s, np.ndarray) and s.ndim and s.shape != v.shape:
+                            raise errors.ShapeError(
+                                f"{name}.step: the optimizer state {k!r} of {where} has shape "
+                                f"{s.shape}, not the parameter's {v.shape}; nothing was updated")
+                todo.append((p, v, g, state, group))
+        return [(p, v, g, self.state.setdefault(p, {}) if st is None else st, grp)
+                for p, v, g, st, grp in todo]
+
+    def _check_group(self, gi: int, group: dict) -> None:
+        """The group's options have the types of the defaults (a scheduler or a user may have
+        written them): a number for a number, a flag for a flag, a pair for a pair."""
+        name = type(self).__name__
+        for k, d in self.defaults.items():
+            if d is required or k not in group:
+                continue
+            v = group[k]
+            if isinstance(d, bool):
+                ok = isinstance(v, bool | np.bool_) or (isinstance(v, numbers.Integral)
+                                                        and v in (0, 1))
+            elif isinstance(d, numbers.Real):
+                ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and not math.isnan(v)
+            elif isinstance(d, tuple):
+                ok = isinstance(v, tuple | list) and len(v) == len(d) and all(
+                    isinstance(e, numbers.Real) and not math.isnan(e) for e in v)
+            else:
+                ok = True
+            if not ok:
+                raise TypeError(f"{name}.step: parameter group {gi} has {k} = {v!r}, which is "
+                                f"not a {type(d).__name__} like the default {d!r}; nothing was "
+                                f"updated")
 
     def _update(self, v: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         """Update the parameter's array ``v`` in place from its gradient ``g``."""
@@ -145,11 +234,26 @@ class Optimizer:
                                  "match the size of optimizer's group")
         new_state: dict[Tensor, dict[str, Any]] = {}
         for i, st in state_dict["state"].items():
-            p = params[int(i)]
+            try:
+                j = int(i)
+                if not 0 <= j < len(params):
+                    raise IndexError
+            except (TypeError, ValueError, IndexError):
+                raise ValueError(f"loaded state dict has state for parameter {i!r}; the "
+                                 f"optimizer has parameters 0 to {len(params) - 1}") from None
+            p = params[j]
+            shape = p._value.shape
+            real = shape + (2,) if p._value.dtype.kind == "c" else shape
             entry = {}
             for k, v in st.items():
-                if isinstance(v, np.ndarray) and v.shape == p._value.shape:
-                    v = v.astype(p._value.dtype, copy=True)
+                if isinstance(v, np.ndarray) and v.ndim:
+                    if v.shape == shape:
+                        v = v.astype(p._value.dtype, copy=True)
+                    elif v.shape == real:
+                        v = v.astype(p._value.real.dtype, copy=True)
+                    else:
+                        raise ValueError(f"loaded state dict: {k!r} of parameter {j} has shape "
+                                         f"{v.shape}, the parameter has shape {shape}")
                 entry[k] = v
             new_state[p] = entry
         for g, saved in zip(self.param_groups, groups, strict=False):
