@@ -448,10 +448,14 @@ def test_forward_mode_through_a_network_matches_reverse():
         f = lambda xx: m(xx)  # noqa: E731
         jr = cr.jacobian(f)(x)
         jf = cr.jacfwd(f)(x)
-        np.testing.assert_allclose(np.asarray(jf), np.asarray(jr), rtol=1e-10, atol=1e-12)
+        # the model's parameters require grad: the Jacobians are functions of them, so they
+        # come back as Tensors on the parameters' graph (as torch.func's do)
+        assert isinstance(jr, cr.Tensor) and isinstance(jf, cr.Tensor)
+        assert jr.requires_grad and jf.requires_grad
+        np.testing.assert_allclose(jf.detach().numpy(), jr.detach().numpy(), rtol=1e-10, atol=1e-12)
         h = 1e-6
         v = RNG.standard_normal(x.shape)
         _, t = cr.jvp(f, (x,), (v,))
         with cr.no_grad():
             num = (np.asarray(f(x + h * v)) - np.asarray(f(x - h * v))) / (2 * h)
-        np.testing.assert_allclose(np.asarray(t), num, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(t.detach().numpy(), num, rtol=1e-5, atol=1e-7)

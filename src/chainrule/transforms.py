@@ -17,7 +17,7 @@ from .core import errors
 from .core import primitive as P
 from .core.graph import backward
 from .core.primitive import leaf_node
-from .core.state import STATE
+from .core.state import STATE, next_seq
 from .core.tensor import Tensor
 from .ops import shape as S
 
@@ -75,10 +75,11 @@ def _check_float(x: Any, who: str, pos: int) -> None:
         raise errors.GradientError(f"{who}: argument {pos} has dtype {v.dtype}, not a float type")
 
 
-def _lift(x: Any) -> Tensor:
-    """A fresh leaf for ``x`` (connected to x's own graph when x is already traced)."""
+def _lift(x: Any, outer_mode: bool) -> Tensor:
+    """A fresh leaf for ``x`` (connected to x's own graph when x is already traced and the
+    caller records)."""
     if isinstance(x, Tensor):
-        if x._node is not None and STATE.grad_enabled:
+        if x._node is not None and outer_mode:
             return S.copy_prim(x)
         # a constant, or a value carrying only forward-mode tangents: a new leaf keeps them
         t = Tensor._make(x._value, None, x._fw)
@@ -88,18 +89,81 @@ def _lift(x: Any) -> Tensor:
     return t
 
 
-def _restore(g: Any, like: Any, nested: bool) -> Any:
-    """Give a result the type of the argument it belongs to (a float for a float ...)."""
-    if nested:
-        return g
-    v = g._value if isinstance(g, Tensor) else np.asarray(g)
-    if isinstance(like, Tensor):
+def _traced(x: Any) -> bool:
+    return isinstance(x, Tensor) and (x._node is not None or x._fw is not None)
+
+
+def _kind_of(x: Any) -> str:
+    """How a value like ``x`` is given back: 'tensor', 'array', 'numpy' (a NumPy scalar) or
+    'python' (a Python number)."""
+    if isinstance(x, Tensor):
+        return "tensor"
+    if isinstance(x, np.ndarray):
+        return "array"
+    if isinstance(x, np.generic):
+        return "numpy"
+    return "python"
+
+
+_RANK = {"python": 0, "numpy": 1, "array": 2, "tensor": 3}
+
+
+def _kind(xs: Any) -> str:
+    """The kind of a transform's outputs: the strongest kind among its inputs' leaves
+    (a float for floats, a NumPy scalar for NumPy scalars, an ndarray when any input is an
+    ndarray, a constant Tensor when any input is a Tensor)."""
+    kind = "python"
+    for x in tree_flatten(xs)[0]:
+        k = _kind_of(x)
+        if _RANK[k] > _RANK[kind]:
+            kind = k
+    return kind
+
+
+def _as_kind(v: Any, kind: str) -> Any:
+    """A plain value ``v`` (array, scalar or untraced Tensor) given back as ``kind``.
+
+    Only a 0-d value becomes a scalar; anything else is an ndarray (or a constant Tensor)."""
+    if isinstance(v, Tensor):
+        v = v._value
+    v = np.asarray(v)
+    if kind == "tensor":
         return Tensor._make(v, None, None)
-    if isinstance(like, (float, np.floating)) and not isinstance(like, np.ndarray):
-        return float(v) if v.dtype.kind != "c" else complex(v)
-    if isinstance(like, complex):
-        return complex(v)
+    if v.ndim == 0 and kind != "array":
+        return v.item() if kind == "python" else v[()]
     return v
+
+
+def _restore(g: Any, like: Any, keep_graph: bool) -> Any:
+    """Give a result the type of the argument it belongs to (a float for a float ...).
+
+    A result that is still traced is returned as a Tensor when ``keep_graph`` (an outer
+    transform differentiates it, or it depends on an outer traced value)."""
+    if keep_graph and _traced(g):
+        return g
+    return _as_kind(g, _kind_of(like))
+
+
+def _restore_jac(j: Any, like: Any, out_shape: tuple, keep_graph: bool) -> Any:
+    """A Jacobian of shape ``out_shape + like.shape``: the argument's type when the output is
+    a scalar (then the Jacobian is a gradient), else an ndarray (a Tensor for a Tensor)."""
+    if keep_graph and _traced(j):
+        return j
+    if tuple(out_shape) == ():
+        return _as_kind(j, _kind_of(like))
+    return _as_kind(j, "tensor" if isinstance(like, Tensor) else "array")
+
+
+def _plain_leaf(o: Any, kind: str, keep_graph: bool) -> Any:
+    return o if keep_graph and _traced(o) else _as_kind(o, kind)
+
+
+def _plain_out(x: Any, kind: str, keep_graph: bool) -> Any:
+    """A transform's output structure with every Tensor leaf given back as ``kind`` (kept as
+    a Tensor when it is still traced and ``keep_graph``); other leaves unchanged."""
+    leaves, build = tree_flatten(x)
+    return build([_plain_leaf(o, kind, keep_graph) if isinstance(o, Tensor) else o
+                  for o in leaves])
 
 
 def _zeros(like: Any) -> np.ndarray:
@@ -108,11 +172,11 @@ def _zeros(like: Any) -> np.ndarray:
 
 
 def _outer_dependence(roots: list, min_seq: int) -> bool:
-    """Does the graph below ``roots`` reach tracked values made before our leaves?
+    """Does the graph below ``roots`` reach values traced outside this transform: a node made
+    before our leaves, or a forward-mode tangent of a jvp that is still running?
 
     Then the gradient we return is itself a function of them, and must be recorded."""
-    if not STATE.grad_enabled:
-        return False
+    active = STATE.fw_active
     seen = set()
     stack = list(roots)
     while stack:
@@ -120,8 +184,11 @@ def _outer_dependence(roots: list, min_seq: int) -> bool:
         if n in seen:
             continue
         seen.add(n)
-        if n.fwa is not None:
-            return True
+        fwa = n.fwa
+        if fwa is not None and active:
+            for fw in (*fwa[0], fwa[1]):
+                if fw is not None and not active.isdisjoint(fw):
+                    return True
         for p in n.parents:
             if p is None:
                 continue
@@ -140,45 +207,61 @@ def _argnums_tuple(argnums: int | Sequence[int], n: int) -> tuple[int, ...]:
 
 
 class _Traced:
-    """f run on fresh leaves for the chosen arguments; gives the VJP towards them."""
+    """f run on fresh leaves for the chosen arguments; gives the VJP towards them.
+
+    Recording is switched on for f's own trace wherever the transform is called (inside a
+    rule during a backward pass, under ``no_grad``): a transform always computes its own
+    derivative.  Whether the trace may connect to values recorded outside it follows the
+    caller's grad mode."""
 
     def __init__(self, f: Callable, args: tuple, kwargs: dict, argnums: tuple[int, ...],
                  has_aux: bool, who: str) -> None:
+        st = STATE
+        outer_mode = st.grad_enabled
         self.args = args
         self.argnums = argnums
         self.in_trees = []
         self.in_leaves: list[list[Tensor]] = []
+        self.kind = _kind([args[i] for i in argnums])
         call = list(args)
         for i in argnums:
             leaves, build = tree_flatten(args[i])
             for leaf in leaves:
                 _check_float(leaf, who, i)
-            lifted = [_lift(leaf) for leaf in leaves]
+            lifted = [_lift(leaf, outer_mode) for leaf in leaves]
             self.in_leaves.append(lifted)
             self.in_trees.append((leaves, build))
             call[i] = build(lifted)
         self.first_seq = min((t._node.seq for ls in self.in_leaves for t in ls), default=0)
-        STATE.depth += 1
+        st.depth += 1
+        st.grad_enabled = True
         try:
-            out = f(*call, **kwargs)
+            out = _call(f, call, kwargs)
         finally:
-            STATE.depth -= 1
+            st.depth -= 1
+            st.grad_enabled = outer_mode
         self.aux = None
         if has_aux:
             if not (isinstance(out, tuple) and len(out) == 2):
                 raise TypeError(f"{who}(has_aux=True): the function must return (output, aux)")
             out, self.aux = out
         self.out = out
+        # does the result depend on values traced outside this transform?  Then gradients
+        # are recorded (create_graph) and given back as Tensors on that outer graph
+        roots = [o._node for o in tree_flatten(out)[0] if isinstance(o, Tensor) and o._node is not None]
+        self.outer = outer_mode and bool(roots) and _outer_dependence(roots, self.first_seq)
+
+    def keep_graph(self) -> bool:
+        return STATE.depth > 0 or self.outer
 
     def pull(self, cts: list, out_leaves: list, retain: bool) -> list:
-        nested = STATE.depth > 0
         roots, seeds = [], []
         for o, c in zip(out_leaves, cts):
             if isinstance(o, Tensor) and o._node is not None:
                 roots.append(o._node)
                 seeds.append(c)
         targets = [t._node for ls in self.in_leaves for t in ls]
-        create = nested or _outer_dependence(roots, self.first_seq)
+        create = self.keep_graph()
         if not create:
             seeds = [s._value if isinstance(s, Tensor) else s for s in seeds]
         res = backward(roots, seeds, targets=targets, create_graph=create,
@@ -194,10 +277,16 @@ class _Traced:
         return grads
 
 
-def _strip(x: Any, nested: bool) -> Any:
-    return tree_flatten(x)[1]([
-        (o if nested else o._value) if isinstance(o, Tensor) else o for o in tree_flatten(x)[0]
-    ])
+def _call(f: Callable, args: Any, kwargs: dict) -> Any:
+    """f(*args, **kwargs); a traced value written into a plain NumPy array (NumPy reports
+    that as a ValueError caused by our LeftGraphError) raises the LeftGraphError itself."""
+    try:
+        return f(*args, **kwargs)
+    except ValueError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, errors.LeftGraphError):
+            raise cause.with_traceback(exc.__traceback__) from None
+        raise
 
 
 def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
@@ -239,10 +328,10 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
             dt = np.dtype(np.float64)
         grads = tr.pull([np.ones(shape, dt)], [out], retain=False)
         g = grads[0] if isinstance(argnums, int) else tuple(grads)
-        nested = STATE.depth > 0
-        val = out if nested else _value(out)
+        keep = tr.keep_graph()
+        val = _plain_out(out, tr.kind, keep)
         if has_aux:
-            return (val, _strip(tr.aux, nested)), g
+            return (val, _plain_out(tr.aux, tr.kind, keep)), g
         return val, g
 
     vg.__name__ = f"value_and_grad({getattr(f, '__name__', 'f')})"
@@ -267,7 +356,7 @@ def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> Any:
     """``(f(*primals), vjp_fn)``; ``vjp_fn(cotangent)`` returns one cotangent per primal."""
     tr = _Traced(f, primals, {}, tuple(range(len(primals))), has_aux, "vjp")
     out_leaves, _ = tree_flatten(tr.out)
-    nested = STATE.depth > 0
+    keep = tr.keep_graph()
 
     def vjp_fn(ct: Any) -> tuple:
         cts, _ = tree_flatten(ct)
@@ -287,9 +376,9 @@ def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> Any:
             fixed.append(cv)
         return tuple(tr.pull(fixed, out_leaves, retain=True))
 
-    out = _strip(tr.out, nested)
+    out = _plain_out(tr.out, tr.kind, keep)
     if has_aux:
-        return out, vjp_fn, _strip(tr.aux, nested)
+        return out, vjp_fn, _plain_out(tr.aux, tr.kind, keep)
     return out, vjp_fn
 
 
@@ -301,6 +390,7 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: b
     st = STATE
     level = st.fw_next_level
     st.fw_next_level += 1
+    mark = next_seq()  # nodes recorded before this one are outside this jvp
     call = []
     for i, (p, t) in enumerate(zip(primals, tangents)):
         pl, build = tree_flatten(p)
@@ -327,15 +417,17 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: b
             x._fw[level] = tv
             lifted.append(x)
         call.append(build(lifted))
+    kind = _kind(primals)
     st.depth += 1
+    st.fw_active.add(level)
     try:
-        out = f(*call)
+        out = _call(f, call, {})
     finally:
         st.depth -= 1
+        st.fw_active.discard(level)
     aux = None
     if has_aux:
         out, aux = out
-    nested = st.depth > 0
     leaves, build = tree_flatten(out)
     prim_out, tan_out = [], []
     for o in leaves:
@@ -345,14 +437,20 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: b
             if t is None:
                 t = _zeros(o)
             rest = {k: v for k, v in fw.items() if k != level} or None
-            prim_out.append(Tensor._make(o._value, o._node, rest) if nested else o._value)
-            tan_out.append(t if nested or not isinstance(t, Tensor) else t._value)
+            prim_out.append(Tensor._make(o._value, o._node, rest))
+            tan_out.append(t)
         else:
             prim_out.append(o)
             tan_out.append(_zeros(o))
-    res = (build(prim_out), build(tan_out))
+    # inside another transform the results stay Tensors (it differentiates them); at the
+    # top they are plain values of the primals' kind, unless they depend on a Tensor traced
+    # outside (recorded by the caller): then they stay Tensors on that graph
+    roots = [x._node for x in prim_out + tan_out if isinstance(x, Tensor) and x._node is not None]
+    keep = st.depth > 0 or (st.grad_enabled and bool(roots) and _outer_dependence(roots, mark))
+    res = (build([_plain_leaf(x, kind, keep) for x in prim_out]),
+           build([_plain_leaf(x, kind, keep) for x in tan_out]))
     if has_aux:
-        return res + (_strip(aux, nested),)
+        return res + (_plain_out(aux, kind, keep),)
     return res
 
 
@@ -390,6 +488,11 @@ def jacobian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
             e = np.zeros(ov.size, dt)
             e[k] = 1
             gs = tr.pull([e.reshape(ov.shape)], [out], retain=True)
+            if dt.kind == "c":
+                # a cotangent e_k gives d Re(f_k), i e_k gives d Im(f_k) (each as d/dRe(x) in
+                # its real part): row k is d f_k / d Re(x), the same column jacfwd builds
+                gi = tr.pull([1j * e.reshape(ov.shape)], [out], retain=True)
+                gs = [np.real(a) + 1j * np.real(b) for a, b in zip(gs, gi)]
             for r, g in zip(rows, gs):
                 r.append(g)
         res = []
@@ -402,8 +505,7 @@ def jacobian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
             j = reshape(stack([x if hasattr(x, "shape") else np.asarray(x) for x in r], axis=0),
                         ov.shape + in_shape)
-            res.append(_restore(j, args[i] if not isinstance(args[i], float) else np.zeros(0),
-                                STATE.depth > 0))
+            res.append(_restore_jac(j, args[i], ov.shape, tr.keep_graph()))
         return res[0] if isinstance(argnums, int) else tuple(res)
 
     return jac
@@ -436,7 +538,8 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
                 out_shape = np.shape(_value(out))
                 cols.append(t if hasattr(t, "shape") else np.asarray(t))
             j = _stack_last(cols, out_shape, xv.shape)
-            res.append(_restore(j, x if not isinstance(x, float) else np.zeros(0), STATE.depth > 0))
+            # jvp gives Tensors at the top only when they depend on values traced outside
+            res.append(_restore_jac(j, x, out_shape, STATE.depth > 0 or _traced(j)))
         return res[0] if isinstance(argnums, int) else tuple(res)
 
     return jac

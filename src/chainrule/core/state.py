@@ -17,6 +17,9 @@ class _State(threading.local):
         # forward-mode tangents of level >= ceiling are invisible (see core/forward.py)
         self.fw_ceiling = 1 << 30
         self.fw_next_level = 1
+        # the levels of the jvp calls now running (a tangent at any other level belongs to
+        # a jvp that has returned: a constant as far as anything outside it is concerned)
+        self.fw_active: set[int] = set()
         # how many functional transforms are running: >0 means a result may itself
         # be differentiated, so backward passes must record (create_graph)
         self.depth = 0
