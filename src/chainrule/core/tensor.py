@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dis
 import functools
+import sys
 import weakref
 from typing import Any, Callable, Iterator
 
@@ -193,12 +195,26 @@ class Tensor:
         return self._value
 
     def item(self) -> Any:
-        """The single value as a Python number (not differentiable, like PyTorch)."""
+        """The single value as a Python number: PyTorch's explicit way out of the graph.
+
+        Inside a functional transform (``cr.grad`` & co.) a traced value's ``item()`` would
+        become a constant in the middle of a derivative, so it raises LeftGraphError there,
+        as ``float()`` does; ``t.detach().item()`` says a constant is meant."""
+        if STATE.depth > 0:
+            self._leaving("item() inside cr.grad/cr.jvp/...",
+                          "Keep the value as a tensor, or write t.detach().item() if you mean "
+                          "a constant.")
         if self._value.size != 1:
             raise ValueError(f"item(): only a tensor of one element has an item; shape {self.shape}")
         return self._value.item()
 
     def tolist(self) -> Any:
+        """The values as nested Python lists (leaves the graph; raises inside a transform on
+        a traced value, like ``item()``)."""
+        if STATE.depth > 0:
+            self._leaving("tolist() inside cr.grad/cr.jvp/...",
+                          "Keep the value as a tensor, or write t.detach().tolist() if you mean "
+                          "constants.")
         return self._value.tolist()
 
     @property
@@ -257,6 +273,14 @@ class Tensor:
 
     def _leaving(self, how: str, instead: str) -> None:
         if self._node is not None or self._fw is not None:
+            if _storing_into_array():
+                raise errors.LeftGraphError(
+                    f"writing a traced value of shape {self.shape} into a plain NumPy array "
+                    f"(a[i] = t) would store a constant and make the gradient silently wrong.\n"
+                    f"  at {errors.user_line()}\n  Preallocate a Tensor instead (out = "
+                    f"cr.tensor(np.zeros(n)): item assignment into it is recorded), or collect "
+                    f"the values in a list and build the array with cr.numpy.stack(...)."
+                )
             raise errors.LeftGraphError(
                 f"{how} on a traced value of shape {self.shape} would take it out of the graph "
                 f"and make the gradient silently wrong.\n  at {errors.user_line()}\n  {instead}"
@@ -420,6 +444,21 @@ class Tensor:
         self._node = r._node
         self._fw = r._fw
         self._nv = self._vc[0]
+
+
+_STORE_SUBSCR = dis.opmap["STORE_SUBSCR"]
+
+
+def _storing_into_array() -> bool:
+    """Is NumPy converting a Tensor because the user's line is storing into an ndarray
+    (``a[i] = t``)?  The innermost frame outside chainrule is then at a STORE_SUBSCR."""
+    f = sys._getframe(1)
+    while f is not None and errors._is_library(f.f_code.co_filename):
+        f = f.f_back
+    if f is None or f.f_lasti < 0:
+        return False
+    code = f.f_code.co_code
+    return f.f_lasti < len(code) and code[f.f_lasti] == _STORE_SUBSCR
 
 
 def _same_view(base: np.ndarray, idx: Any, v: np.ndarray) -> bool:
