@@ -114,12 +114,18 @@ def _batch(x: Any, k: int = 2) -> tuple:
     return tuple(x.shape[:len(x.shape) - k])
 
 
+def _flat_shape(p: Any, batch: tuple) -> tuple:
+    """``batch + (size of one output per batch element,)``: spelled out, not -1, because
+    NumPy cannot infer -1 for an empty batch (a (0, 3, 3) stack)."""
+    return batch + (math.prod(p.shape[len(batch):]),)
+
+
 def _pack_np(parts: list, batch: tuple) -> np.ndarray:
-    return np.concatenate([np.reshape(p, batch + (-1,)) for p in parts], axis=-1)
+    return np.concatenate([np.reshape(p, _flat_shape(p, batch)) for p in parts], axis=-1)
 
 
 def _pack(parts: list, batch: tuple) -> Any:
-    return S.concatenate([S.reshape(p, batch + (-1,)) for p in parts], axis=-1)
+    return S.concatenate([S.reshape(p, _flat_shape(p, batch)) for p in parts], axis=-1)
 
 
 def _unpack(p: Any, batch: tuple, layout: list) -> list:
@@ -257,7 +263,10 @@ def _adjugate_fwd(a: Any) -> Any:
 def _well_conditioned(a: Any) -> bool:
     # the det * inv formulas lose cond(A) * eps; beyond cond 1e3 the SVD formulas (exact
     # also at singular A) are used
-    s = np.linalg.svd(value(a), compute_uv=False)
+    av = value(a)
+    if av.size == 0:  # an empty batch or 0x0 matrices: nothing to be ill-conditioned
+        return True
+    s = np.linalg.svd(av, compute_uv=False)
     return bool(np.all(s[..., -1] > 1e-3 * s[..., 0]))
 
 
@@ -658,6 +667,8 @@ def _inv_s(s: Any, used: np.ndarray, what: str) -> Any:
 
 def _svd_vjp(g: Any, ans: Any, a: Any, full_matrices: bool = True, vectors: bool = True,
              hermitian: bool = False) -> Any:
+    if value(a).size == 0:  # an empty stack or 0-size matrices: an empty gradient
+        return E.zeros_like(a)
     m, n = a.shape[-2:]
     k = min(m, n)
     U, s, Vh, gU, gs, gVh = _svd_reduced(ans, g, a, full_matrices, vectors, hermitian)
@@ -695,6 +706,8 @@ def _svd_jvp(da: Any, ans: Any, a: Any, full_matrices: bool = True, vectors: boo
              hermitian: bool = False) -> Any:
     m, n = a.shape[-2:]
     k = min(m, n)
+    if value(a).size == 0:  # nothing can move: the derivative of an empty stack is 0
+        return E.zeros_like(ans)
     if vectors and full_matrices and m != n:
         raise _degenerate(
             "linalg.svd(full_matrices=True) (forward mode)", f"for a {m}x{n} matrix the last "
@@ -825,6 +838,8 @@ def _qr_square_vjp(Q: Any, R_: Any, gQ: Any, gR: Any) -> Any:
 
 
 def _qr_vjp(g: Any, ans: Any, a: Any, mode: str = "reduced") -> Any:
+    if value(a).size == 0:  # an empty stack or 0-size matrices: an empty gradient
+        return E.zeros_like(a)
     m, n = a.shape[-2:]
     Q, R_, gQ, gR = _qr_parts(ans, g, a, mode)
     _check_rank(R_[..., :, :min(m, n)], "linalg.qr")
@@ -852,6 +867,8 @@ def _qr_square_jvp(Q: Any, R_: Any, da: Any) -> tuple:
 
 def _qr_jvp(da: Any, ans: Any, a: Any, mode: str = "reduced") -> Any:
     m, n = a.shape[-2:]
+    if value(a).size == 0:  # nothing can move: the derivative of an empty stack is 0
+        return E.zeros_like(ans)
     if mode == "complete" and m > n:
         raise _degenerate(
             "linalg.qr(mode='complete') (forward mode)", f"for a {m}x{n} matrix the last "

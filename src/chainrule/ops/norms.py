@@ -63,7 +63,7 @@ def _vector_norm(x: Any, ord: Any, axis: tuple, keepdims: bool) -> Any:
         return norm2(x, axis=axis, keepdims=keepdims)
     a = E.absolute(x)
     if ord == np.inf:
-        return R.max(a, axis=axis, keepdims=keepdims)
+        return R.max(a, axis=axis, keepdims=keepdims, initial=_empty_initial(a, axis))
     if ord == -np.inf:
         return R.min(a, axis=axis, keepdims=keepdims)
     if ord == 0:
@@ -84,6 +84,12 @@ def _vector_norm(x: Any, ord: Any, axis: tuple, keepdims: bool) -> Any:
         s = R.sum_prim(pw, axis=axis, keepdims=keepdims)
         return _safe_root(s, p)
     return R.sum_prim(a ** p, axis=axis, keepdims=keepdims) ** (1.0 / p)
+
+
+def _empty_initial(a: Any, axis: Any) -> Any:
+    """0 where the reduced axes are empty (NumPy's ``initial=0`` for the max-based norms:
+    an empty matrix has norm 0), else none: a max with an initial value would tie with it."""
+    return 0.0 if R.count(a, axis) == 0 else None
 
 
 def _safe_root(s: Any, p: float) -> Any:
@@ -117,17 +123,19 @@ def _matrix_norm(x: Any, ord: Any, axis: tuple, keepdims: bool) -> Any:
     elif ord in (2, -2, "nuc"):
         sv = _svdvals(S.moveaxis(x, (row, col), (-2, -1)), ord)
         if ord == 2:
-            r = R.max(sv, axis=-1)
+            r = R.max(sv, axis=-1, initial=_empty_initial(sv, -1))
         elif ord == -2:
             r = R.min(sv, axis=-1)
         else:
             r = R.sum_prim(sv, axis=-1)
     elif ord in (1, -1):
-        pick = R.max if ord == 1 else R.min
-        r = pick(R.sum_prim(E.absolute(x), axis=row), axis=col - 1 if col > row else col)
+        sums, ax = R.sum_prim(E.absolute(x), axis=row), col - 1 if col > row else col
+        r = R.max(sums, axis=ax, initial=_empty_initial(sums, ax)) if ord == 1 else \
+            R.min(sums, axis=ax)
     elif ord in (np.inf, -np.inf):
-        pick = R.max if ord == np.inf else R.min
-        r = pick(R.sum_prim(E.absolute(x), axis=col), axis=row - 1 if row > col else row)
+        sums, ax = R.sum_prim(E.absolute(x), axis=col), row - 1 if row > col else row
+        r = R.max(sums, axis=ax, initial=_empty_initial(sums, ax)) if ord == np.inf else \
+            R.min(sums, axis=ax)
     else:
         raise ValueError("Invalid norm order for matrices.")
     if keepdims:

@@ -234,7 +234,13 @@ def _extreme(which: str, a: Any, axis: Any, keepdims: bool, initial: Any, where:
             raise ValueError(f"{which}(where=...) needs initial=...: the reduction has no "
                              "identity to fill the masked-out positions with")
         a = _masked(a, where, initial)
-    r = extremum(a, axis=_axis(axis), keepdims=keepdims, which=which)
+    axis = _axis(axis)
+    if has_initial and count(a, axis) == 0:
+        # nothing to reduce (NumPy: the initial value); the sum keeps the graph, gradient 0
+        return sum_prim(a, axis=axis, keepdims=keepdims) + np.asarray(
+            initial, dtype=np.result_type(value(a).dtype, np.float64)
+            if value(a).dtype.kind not in "fc" else value(a).dtype)
+    r = extremum(a, axis=axis, keepdims=keepdims, which=which)
     if has_initial:
         # np.max(x, initial=v) == maximum(max(x), v); the ufunc's tie rule applies
         pick = E.fmax if which.startswith("nan") else E.maximum
