@@ -1,13 +1,24 @@
 """``chainrule`` command line: demo, train, check, bench.
 
 Each subcommand lives in its own module with ``configure(parser)`` and ``run(args) -> int``.
+
+Bad input never ends in a traceback: a flag that does not parse or is out of range is one
+line on stderr and exit status 2 (checked before any work starts); Ctrl-C is one line and
+exit status 130; a reader that closes the pipe (``chainrule train | head -1``) stops the
+printing, not the work.  ``CHAINRULE_TRACEBACK=1`` shows the traceback of an unexpected
+error instead of its one-line summary.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import math
+import os
 import sys
+from collections.abc import Callable
+from typing import Any, NoReturn, TextIO
 
 COMMANDS = [
     ("demo", "chainrule.demo", "walk the seed notebook with chainrule and catch its bug"),
@@ -16,9 +27,147 @@ COMMANDS = [
     ("bench", "chainrule.bench", "print the benchmark table (hand NumPy, PyTorch, autograd)"),
 ]
 
+EXIT_INTERRUPTED = 130      # 128 + SIGINT, what a shell reports for Ctrl-C
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with errors as one line (``chainrule train: error: ...``) and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        one = " ".join(str(message).split())
+        self.exit(2, f"{self.prog}: error: {one} (see '{self.prog} --help')\n")
+
+
+# --- flag types: each rejects what it cannot use, with the reason ----------------------------
+
+def _show(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:37] + "...")
+
+
+def real(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
+         what: str = "number") -> Callable[[str], float]:
+    """An argparse type: a finite float in [lo, hi] (or (lo, hi] with ``lo_open``)."""
+    parts = []
+    if lo is not None:
+        parts.append(f"{'>' if lo_open else '>='} {lo:g}")
+    if hi is not None:
+        parts.append(f"<= {hi:g}")
+    want = f"a finite {what}" + (" " + " and ".join(parts) if parts else "")
+
+    def conv(text: str) -> float:
+        try:
+            v = float(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"must be {want}, got {_show(text)}") from None
+        if not math.isfinite(v) or (lo is not None and (v <= lo if lo_open else v < lo)) or (
+                hi is not None and v > hi):
+            raise argparse.ArgumentTypeError(f"must be {want}, got {_show(text)}")
+        return v
+
+    conv.__name__ = what
+    return conv
+
+
+def integer(lo: int | None = None, hi: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer in [lo, hi] (decimal digits, an optional sign)."""
+    if lo is not None and hi is not None:
+        want = f"an integer from {lo} to {hi}"
+    elif lo is not None:
+        want = f"an integer >= {lo}"
+    else:
+        want = "an integer"
+
+    def conv(text: str) -> int:
+        t = text.strip().replace("_", "")
+        if not t.lstrip("+-").isdigit() or len(t) > 30:
+            raise argparse.ArgumentTypeError(f"must be {want}, got {_show(text)}")
+        v = int(t)
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise argparse.ArgumentTypeError(f"must be {want}, got {_show(text)}")
+        return v
+
+    conv.__name__ = "integer"
+    return conv
+
+
+def fail(command: str, message: str, status: int = 2) -> int:
+    """Print ``chainrule COMMAND: error: MESSAGE`` as one line on stderr; return ``status``."""
+    one = " ".join(str(message).split())
+    print(f"chainrule {command}: error: {one}", file=sys.stderr, flush=True)
+    return status
+
+
+def os_error(exc: BaseException) -> str:
+    """An OSError as a short phrase: 'No space left on device' (not a traceback)."""
+    if isinstance(exc, OSError):
+        if exc.errno == errno.ENOSPC:
+            return "no space left on device"
+        reason = exc.strerror or str(exc)
+        return f"{reason}: {exc.filename}" if exc.filename else reason
+    return f"{type(exc).__name__}: {exc}"
+
+
+# --- a stdout whose reader may leave ------------------------------------------------------------
+
+class _PipeGuard:
+    """A text stream that stops writing when its reader has gone (EPIPE) instead of raising.
+
+    After the first broken pipe the file descriptor is pointed at /dev/null (the Python
+    docs' recipe, so that the flush at interpreter exit succeeds too) and later writes are
+    dropped: ``chainrule train | head -1`` still trains and saves."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.closed_pipe = False
+
+    def _gone(self) -> None:
+        self.closed_pipe = True
+        try:
+            fd = self._stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            return
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)
+            os.close(devnull)
+        except OSError:
+            pass
+
+    def write(self, s: str) -> int:
+        if not self.closed_pipe:
+            try:
+                return self._stream.write(s)
+            except BrokenPipeError:
+                self._gone()
+            except OSError as exc:
+                if exc.errno != errno.EPIPE:
+                    raise
+                self._gone()
+        return len(s)
+
+    def flush(self) -> None:
+        if not self.closed_pipe:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._gone()
+            except OSError as exc:
+                if exc.errno != errno.EPIPE:
+                    raise
+                self._gone()
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+# --- the dispatcher ----------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="chainrule", description="The chain rule, done by the machine.")
+    p = Parser(prog="chainrule", description="The chain rule, done by the machine.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name, mod, help_ in COMMANDS:
         sp = sub.add_parser(name, help=help_, description=help_)
@@ -31,23 +180,55 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "command", None):
-        parser.print_help()
-        return 2
-    err = getattr(args, "_import_error", None)
-    if err:
-        print(f"chainrule {args.command}: {err}", file=sys.stderr)
-        return 2
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _PipeGuard(out), _PipeGuard(err)
     try:
-        return int(importlib.import_module(args._module).run(args) or 0)
-    except BrokenPipeError:  # `chainrule demo | head`: the reader left; not an error of ours
-        import os
+        return _main(argv)
+    finally:
+        if isinstance(sys.stdout, _PipeGuard):
+            try:
+                sys.stdout.flush()
+            except Exception:  # noqa: BLE001
+                pass
+        sys.stdout, sys.stderr = out, err
 
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+
+def _main(argv: list[str] | None) -> int:
+    command = "chainrule"
+    try:
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:       # --help (0) or a flag argparse refused (2)
+            return exc.code if isinstance(exc.code, int) else 2
+        if not getattr(args, "command", None):
+            parser.print_help()
+            return 2
+        command = f"chainrule {args.command}"
+        err = getattr(args, "_import_error", None)
+        if err:
+            return fail(args.command, err)
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except KeyboardInterrupt:
+        print(f"{command}: interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # written to the descriptor directly: the reader left
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.__stdout__.fileno())
+        except (OSError, AttributeError, ValueError):
+            pass
         return 0
+    except MemoryError:
+        print(f"{command}: error: out of memory", file=sys.stderr, flush=True)
+        return 1
+    except Exception as exc:  # noqa: BLE001  (a bug of ours: one line unless asked for more)
+        if os.environ.get("CHAINRULE_TRACEBACK"):
+            raise
+        msg = " ".join(str(exc).split())[:300]
+        print(f"{command}: error: {type(exc).__name__}: {msg} (CHAINRULE_TRACEBACK=1 shows "
+              f"where)", file=sys.stderr, flush=True)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

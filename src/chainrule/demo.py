@@ -21,16 +21,56 @@ from .io import atomic_write
 RULE = "-" * 72
 
 
+MAX_STEPS = 100_000
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
+    from .cli import integer  # noqa: PLC0415
+
     parser.add_argument(
-        "--graph", metavar="FILE", default=None,
-        help="draw the sigmoid neuron's graph into FILE (svg, png, pdf; needs Graphviz, "
-             "otherwise the DOT text is written next to it)",
+        "--graph", metavar="FILE", default=None, type=_graph_path,
+        help="draw the sigmoid neuron's graph into FILE (svg, png, pdf, ...; needs Graphviz, "
+             "otherwise the DOT text is written next to it). The format and the folder are "
+             "checked before the demo runs",
     )
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the 2-3-1 network's weights (default 0)")
-    parser.add_argument("--steps", type=int, default=10,
-                        help="gradient-descent steps in part 4 (default 10)")
+    parser.add_argument("--seed", type=integer(0, 2**32 - 1), default=0,
+                        help="seed of the 2-3-1 network's weights (0 to 2**32-1, default 0)")
+    parser.add_argument("--steps", type=integer(0, MAX_STEPS), default=10,
+                        help=f"gradient-descent steps in part 4 (0 to {MAX_STEPS:,}; 0 shows "
+                             f"the starting loss only; default 10)")
+
+
+def _graph_path(text: str) -> str:
+    from .viz import _FORMATS  # noqa: PLC0415
+
+    if not text.strip() or "\0" in text:
+        raise argparse.ArgumentTypeError(f"needs a file name, got {text!r}")
+    ext = os.path.splitext(text)[1].lstrip(".").lower()
+    if ext and ext not in _FORMATS:
+        raise argparse.ArgumentTypeError(
+            f"unknown format {ext!r} (from {text!r}); use one of {', '.join(sorted(_FORMATS))}")
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder; give a file name like "
+                                         f"{os.path.join(text, 'neuron.svg')!r}")
+    return text
+
+
+def graph_problem(path: str) -> str | None:
+    """None when the graph (and the DOT fallback next to it) can be written at ``path``."""
+    import tempfile  # noqa: PLC0415
+
+    from .cli import os_error  # noqa: PLC0415
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        return f"--graph {path}: the folder {folder} does not exist"
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".chainrule-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return f"--graph {path}: cannot write in {folder} ({os_error(exc)})"
+    return None
 
 
 # --- the notebook's own code ----------------------------------------------------------------------
@@ -276,10 +316,14 @@ def part_descent(cr: Any, out: _Out, data: tuple, steps: int, lr: float = 0.05) 
             for p in params:
                 p -= lr * p.grad
                 p.grad = None
-    show = sorted({0, 1, 2, 3, steps // 2, steps})
+    show = sorted(s for s in {0, 1, 2, 3, steps // 2, steps} if s < len(losses))
     out("   Tensor style, PyTorch's way: loss.backward(), then p -= lr * p.grad under no_grad()")
     for s in show:
         out(f"     step {s:3d}   loss {losses[s]:.6f}")
+    if steps == 0:
+        out("     (--steps 0: no step taken, nothing to check)")
+        out()
+        return
     falling = all(b < a for a, b in zip(losses, losses[1:], strict=False))
     out.check(falling and losses[-1] < losses[0],
               f"the loss falls at every step ({losses[0]:.4f} -> {losses[-1]:.4f})")
@@ -307,6 +351,15 @@ def draw_graph(cr: Any, out: _Out, path: str) -> None:
 def run(args: argparse.Namespace) -> int:
     import chainrule as cr  # noqa: PLC0415
 
+    from .cli import fail  # noqa: PLC0415
+
+    steps = int(args.steps)
+    if not 0 <= steps <= MAX_STEPS:          # argparse checks this; callers by hand too
+        return fail("demo", f"--steps must be an integer from 0 to {MAX_STEPS}, got {steps}")
+    if args.graph:
+        problem = graph_problem(args.graph)  # before the demo runs, not after
+        if problem:
+            return fail("demo", problem)
     out = _Out()
     out("chainrule demo: the seed notebook, computed and checked by chainrule")
     out("=" * 72)
@@ -315,7 +368,7 @@ def run(args: argparse.Namespace) -> int:
     part_chain_rule(cr, nb, out)
     part_sigmoid(cr, nb, out)
     data = part_network(cr, nb, out, args.seed)
-    part_descent(cr, out, data, max(1, args.steps))
+    part_descent(cr, out, data, steps)
     if args.graph:
         draw_graph(cr, out, args.graph)
     out("All checks passed." if out.ok else "Some checks FAILED (see above).")

@@ -16,7 +16,11 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -48,35 +52,194 @@ RECIPES = {
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from .cli import integer, real  # noqa: PLC0415
+
     parser.add_argument("--dataset", choices=["digits", "moons"], default="digits",
                         help="digits: scikit-learn's 8x8 handwritten digits (needs "
                              "scikit-learn); moons: two noisy half circles (needs nothing)")
     parser.add_argument("--model", choices=["mlp", "cnn"], default="mlp",
                         help="mlp: one hidden layer of 256 (moons: 2x32); cnn: two conv "
                              "layers (digits only)")
-    parser.add_argument("--epochs", type=int, default=None,
+    parser.add_argument("--epochs", type=integer(1, MAX_EPOCHS), default=None,
                         help="passes over the training set (default: digits mlp 25, "
                              "digits cnn 20, moons 40)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seeds the split, the initial weights, dropout and the batch order")
-    parser.add_argument("--out", default="chainrule-out",
+    parser.add_argument("--seed", type=integer(0, 2**32 - 1), default=0,
+                        help="seeds the split, the initial weights, dropout and the batch order "
+                             "(0 to 2**32-1, default 0)")
+    parser.add_argument("--out", default="chainrule-out", type=_out_path, metavar="DIR",
                         help="folder for the model, its settings and the loss plot "
-                             "(default ./chainrule-out)")
-    parser.add_argument("--lr", type=float, default=None, help="Adam's learning rate")
-    parser.add_argument("--batch-size", type=int, default=None, help="mini-batch size")
+                             "(default ./chainrule-out; created if needed, and checked to be "
+                             "writable before training starts)")
+    parser.add_argument("--lr", type=real(0, lo_open=True), default=None,
+                        help="Adam's learning rate (a finite number > 0)")
+    parser.add_argument("--batch-size", type=integer(1, MAX_BATCH), default=None,
+                        help="mini-batch size")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                         help="digits: add copies of the training images shifted by one pixel "
                              "(default: on for mlp, off for cnn)")
-    parser.add_argument("--samples", type=int, default=1000,
-                        help="moons: number of points (default 1000)")
-    parser.add_argument("--noise", type=float, default=0.2,
-                        help="moons: standard deviation of the noise (default 0.2)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="limit NumPy's BLAS to this many threads (needs threadpoolctl, "
-                             "which scikit-learn installs); 1 is often fastest for these "
-                             "small networks")
+    parser.add_argument("--samples", type=integer(MIN_SAMPLES, MAX_SAMPLES), default=1000,
+                        help=f"moons: number of points ({MIN_SAMPLES} to {MAX_SAMPLES:,}; "
+                             f"default 1000)")
+    parser.add_argument("--noise", type=real(0, MAX_NOISE), default=0.2,
+                        help=f"moons: standard deviation of the noise (0 to {MAX_NOISE:g}; the "
+                             f"half circles have radius 1; default 0.2)")
+    parser.add_argument("--threads", type=integer(1, MAX_THREADS), default=1,
+                        help="threads for NumPy's BLAS (matrix products). Default 1: these "
+                             "networks are small, and more threads make them slower, many "
+                             "times slower on a busy machine; give more to experiment")
     parser.add_argument("-q", "--quiet", action="store_true",
-                        help="no progress bar, only the summary")
+                        help="no per-epoch progress, only the summary")
+
+
+MAX_EPOCHS = 1_000_000
+MAX_BATCH = 10**9
+MIN_SAMPLES, MAX_SAMPLES = 10, 1_000_000
+MAX_NOISE = 1000.0
+MAX_THREADS = 1024
+
+
+def _out_path(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("needs a folder name, got ''")
+    if "\0" in text:
+        raise argparse.ArgumentTypeError("a folder name cannot contain a NUL character")
+    return text
+
+
+def prepare_out(path: str) -> str | None:
+    """Create ``path`` if needed and prove it writable by writing (and removing) a probe
+    file in it.  Returns None when it is, else a one-line reason."""
+    created = []
+    try:
+        head = os.path.abspath(path)
+        while not os.path.exists(head):
+            created.append(head)
+            head = os.path.dirname(head)
+        if not os.path.isdir(head) and not created:
+            return f"--out {path}: it exists and is not a folder"
+        os.makedirs(path, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".chainrule-probe-", dir=path)
+        try:
+            os.write(fd, b"chainrule: checking that this folder is writable\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except (OSError, ValueError) as exc:
+        for d in created:            # leave nothing behind (deepest first)
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+        from .cli import os_error  # noqa: PLC0415
+
+        return f"--out {path}: cannot write there ({os_error(exc)})"
+    return None
+
+
+# --- BLAS threads ------------------------------------------------------------------------------
+# NumPy's BLAS reads OPENBLAS_NUM_THREADS / OMP_NUM_THREADS only when it is loaded, and
+# `chainrule` has imported NumPy before any flag is parsed; so the pool is resized through
+# the library's own call (openblas_set_num_threads, MKL_Set_Num_Threads), found among the
+# shared libraries this process has loaded.  threadpoolctl does the same and is used when
+# no library is found that way.
+
+
+def _loaded_libraries() -> list[str]:
+    paths: list[str] = []
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                parts = line.split(None, 5)
+                if len(parts) == 6 and parts[5].strip().startswith("/"):
+                    p = parts[5].strip()
+                    if p not in paths:
+                        paths.append(p)
+    except OSError:
+        pass
+    if not paths and sys.platform == "darwin":
+        try:
+            import ctypes  # noqa: PLC0415
+
+            libc = ctypes.CDLL(None)
+            libc._dyld_get_image_name.restype = ctypes.c_char_p
+            for i in range(libc._dyld_image_count()):
+                name = libc._dyld_get_image_name(i)
+                if name:
+                    paths.append(name.decode("utf-8", "replace"))
+        except (OSError, AttributeError):
+            pass
+    if not paths:                     # elsewhere: the libraries NumPy ships with
+        import glob  # noqa: PLC0415
+
+        root = os.path.dirname(os.path.dirname(np.__file__))
+        for pat in ("numpy.libs/*", "numpy/.dylibs/*", "scipy_openblas*/lib/*"):
+            paths.extend(glob.glob(os.path.join(root, pat)))
+    return paths
+
+
+class _Pool:
+    """One BLAS library's thread-count calls."""
+
+    def __init__(self, get: Any, set_: Any, name: str) -> None:
+        self.get, self.set, self.name = get, set_, name
+
+
+def _blas_pools() -> list[_Pool]:
+    import ctypes  # noqa: PLC0415
+
+    pools = []
+    for path in _loaded_libraries():
+        base = os.path.basename(path).lower()
+        if "openblas" not in base and "mkl_rt" not in base:
+            continue
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        if "mkl_rt" in base:
+            names = [("MKL_Get_Max_Threads", "MKL_Set_Num_Threads")]
+        else:
+            names = [(f"{pre}_get_num_threads{suf}", f"{pre}_set_num_threads{suf}")
+                     for pre in ("scipy_openblas", "openblas") for suf in ("64_", "_64_", "")]
+        for g, st in names:
+            get, set_ = getattr(lib, g, None), getattr(lib, st, None)
+            if get is not None and set_ is not None:
+                get.restype = ctypes.c_int
+                get.argtypes = []
+                set_.restype = None
+                set_.argtypes = [ctypes.c_int]
+                pools.append(_Pool(get, set_, os.path.basename(path)))
+                break
+    return pools
+
+
+@contextmanager
+def blas_threads(n: int) -> Iterator[str]:
+    """Within the block, NumPy's BLAS uses ``n`` threads; the previous count is restored
+    after.  Yields how it was done ("" when no BLAS library could be reached)."""
+    pools = []
+    try:
+        pools = _blas_pools()
+    except Exception:  # noqa: BLE001  (best effort: never a reason not to train)
+        pools = []
+    if pools:
+        before = [p.get() for p in pools]
+        for p in pools:
+            p.set(int(n))
+        try:
+            yield ", ".join(p.name for p in pools)
+        finally:
+            for p, b in zip(pools, before, strict=True):
+                p.set(int(b))
+        return
+    try:
+        from threadpoolctl import threadpool_limits  # noqa: PLC0415
+    except ImportError:
+        yield ""
+        return
+    with threadpool_limits(limits=int(n), user_api="blas"):
+        yield "threadpoolctl"
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -145,43 +308,57 @@ def build(dataset: str, model: str, n_classes: int) -> Any:
 # --- the command -----------------------------------------------------------------------------
 
 def run(args: argparse.Namespace) -> int:
-    if args.threads is not None:
+    from .cli import fail  # noqa: PLC0415
+
+    threads = getattr(args, "threads", None) or 1
+    with blas_threads(threads) as how:
+        if not how and args.threads not in (None, 1):
+            print(f"chainrule train: note: could not reach NumPy's BLAS to set --threads "
+                  f"{args.threads}; set OMP_NUM_THREADS={args.threads} before starting instead",
+                  file=sys.stderr)
         try:
-            from threadpoolctl import threadpool_limits  # noqa: PLC0415
-        except ImportError:
-            print("chainrule train: --threads needs threadpoolctl (pip install threadpoolctl); "
-                  "or set OMP_NUM_THREADS before starting", file=sys.stderr)
-            return 2
-        with threadpool_limits(limits=max(1, args.threads)):
             return _run(args)
-    return _run(args)
+        except OSError as exc:           # a write that failed after the probe (a full disk)
+            from .cli import os_error  # noqa: PLC0415
+
+            return fail("train", f"cannot write into {args.out}: {os_error(exc)}", 1)
 
 
-def _run(args: argparse.Namespace) -> int:
-    import chainrule as cr  # noqa: PLC0415
-    from chainrule import nn, optim  # noqa: PLC0415
-
+def _recipe(args: argparse.Namespace) -> Recipe | str:
     key = (args.dataset, args.model)
     if key not in RECIPES:
-        print(f"chainrule train: --model {args.model} needs images; use --dataset digits "
-              f"(moons are points in the plane: --model mlp)", file=sys.stderr)
-        return 2
+        return (f"--model {args.model} needs images; use --dataset digits (moons are points in "
+                f"the plane: --model mlp)")
     base = RECIPES[key]
-    recipe = Recipe(
+    return Recipe(
         epochs=base.epochs if args.epochs is None else args.epochs,
         lr=base.lr if args.lr is None else args.lr,
         batch_size=base.batch_size if args.batch_size is None else args.batch_size,
         augment=base.augment if args.augment is None else args.augment,
     )
-    if recipe.epochs < 1 or recipe.batch_size < 1 or not recipe.lr > 0:
-        print("chainrule train: --epochs and --batch-size must be at least 1 and --lr positive",
-              file=sys.stderr)
-        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    import chainrule as cr  # noqa: PLC0415
+    from chainrule import nn, optim  # noqa: PLC0415
+    from chainrule.training import TrainingError, TrainingInterrupted  # noqa: PLC0415
+
+    from .cli import EXIT_INTERRUPTED, fail  # noqa: PLC0415
+
+    recipe = _recipe(args)
+    if isinstance(recipe, str):
+        return fail("train", recipe)
+    # (argparse has range-checked every flag; these guard callers that build args by hand)
+    if recipe.epochs < 1 or recipe.batch_size < 1 or not 0 < recipe.lr < float("inf"):
+        return fail("train", "--epochs and --batch-size must be at least 1 and --lr a finite "
+                             "number > 0")
     try:
         d = load(args, recipe)
     except ImportError as exc:
-        print(f"chainrule train: {exc}", file=sys.stderr)
-        return 2
+        return fail("train", str(exc))
+    problem = prepare_out(args.out)           # before any training: fail now, not after
+    if problem:
+        return fail("train", problem)
 
     cr.manual_seed(args.seed)                # initial weights and dropout
     model = build(args.dataset, args.model, d["n_classes"])
@@ -199,15 +376,40 @@ def _run(args: argparse.Namespace) -> int:
     print(f"  model: {n_params:,} parameters")
     print("  " + repr(model).replace("\n", "\n  "))
     print(f"  Adam lr {recipe.lr:g} with cosine decay, batch {recipe.batch_size}, "
-          f"{recipe.epochs} epochs", flush=True)
+          f"{recipe.epochs} epochs, {args.threads} BLAS thread{'s' if args.threads != 1 else ''}",
+          flush=True)
     if not args.quiet:
         print("  (val_loss and val_accuracy below are the held-out test set: watched, never "
               "used to choose)", flush=True)
 
+    stem = os.path.join(args.out, f"{args.dataset}-{args.model}")
+    base_info = {"dataset": args.dataset, "model": args.model, "seed": args.seed,
+                 **asdict(recipe), "blas_threads": args.threads, "parameters": n_params,
+                 "input_mean": d["mean"], "input_std": d["std"], "architecture": repr(model)}
     t0 = time.perf_counter()
-    history = cr.fit(model, loss_fn, opt, loader, epochs=recipe.epochs,
-                     val=(d["X_te"], d["y_te"]), metrics=["accuracy"],
-                     verbose=0 if args.quiet else 1, scheduler=sched)
+    try:
+        with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore",
+                                                    divide="ignore"):
+            # overflow on the way to a diverging loss is reported once, as the divergence
+            warnings.simplefilter("ignore", RuntimeWarning)
+            history = cr.fit(model, loss_fn, opt, loader, epochs=recipe.epochs,
+                             val=(d["X_te"], d["y_te"]), metrics=["accuracy"],
+                             verbose=0 if args.quiet else 1, scheduler=sched)
+    except TrainingError as exc:
+        return fail("train", str(exc), 1)
+    except TrainingInterrupted as stop:
+        seconds = time.perf_counter() - t0
+        h = stop.history
+        if not len(h):
+            print(f"chainrule train: interrupted in epoch {stop.epoch}, before any epoch "
+                  f"completed; nothing saved", file=sys.stderr, flush=True)
+            return EXIT_INTERRUPTED
+        # fit has put the model back to the end of the last completed epoch
+        _save(cr, model, stem, {**base_info, "interrupted": True, "epochs_completed": len(h),
+                                "train_seconds": seconds, "history": h.to_dict()})
+        print(f"chainrule train: interrupted in epoch {stop.epoch}; saved epoch {len(h)}'s "
+              f"weights and the history: {stem}.npz, {stem}.json", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
     seconds = time.perf_counter() - t0
     result = cr.evaluate(model, loss_fn, (d["X_te"], d["y_te"]), metrics=["accuracy"])
     acc = result["accuracy"]
@@ -215,17 +417,8 @@ def _run(args: argparse.Namespace) -> int:
     print(f"\ntest accuracy: {100 * acc:.2f}% ({round(acc * n_te)}/{n_te}), "
           f"test loss {result['loss']:.4f}, trained in {seconds:.1f} s")
 
-    os.makedirs(args.out, exist_ok=True)
-    stem = os.path.join(args.out, f"{args.dataset}-{args.model}")
-    cr.save(model, stem + ".npz")
-    info = {
-        "dataset": args.dataset, "model": args.model, "seed": args.seed, **asdict(recipe),
-        "parameters": n_params, "test_accuracy": acc, "test_loss": result["loss"],
-        "train_seconds": seconds, "input_mean": d["mean"], "input_std": d["std"],
-        "architecture": repr(model), "history": history.to_dict(),
-    }
-    text = json.dumps(info, indent=1).encode("utf-8")
-    atomic_write(stem + ".json", lambda fh: fh.write(text))
+    _save(cr, model, stem, {**base_info, "test_accuracy": acc, "test_loss": result["loss"],
+                            "train_seconds": seconds, "history": history.to_dict()})
     print(f"saved: {stem}.npz (weights: cr.load('{stem}.npz', model)), {stem}.json "
           f"(settings, input mean/std, history)")
     # fit's "val_" series are the held-out test set here (watched, never used to choose)
@@ -237,3 +430,10 @@ def _run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"       (no loss plot: {exc})")
     return 0
+
+
+def _save(cr: Any, model: Any, stem: str, info: dict) -> None:
+    """The weights (.npz) and the settings and history (.json), each written atomically."""
+    cr.save(model, stem + ".npz")
+    text = json.dumps(info, indent=1).encode("utf-8")
+    atomic_write(stem + ".json", lambda fh: fh.write(text))

@@ -27,6 +27,29 @@ class TrainingError(ChainruleError, RuntimeError):
     """Training cannot go on (the loss became NaN or infinite, a batch has the wrong form)."""
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`fit`, with the training done so far.
+
+    ``fit`` catches the KeyboardInterrupt, puts the model (and the optimizer's state) back to
+    the end of the last completed epoch, so that they agree with the history, and raises this
+    (a KeyboardInterrupt, so a script that does not catch it still stops) with:
+
+    ``history``: a :class:`History` of the completed epochs (``history.interrupted`` is True);
+    ``epoch``: the epoch that was interrupted (1-based); ``completed``: how many epochs
+    completed (``len(history)``); ``state``: the model's state_dict at the end of the last
+    completed epoch (its initial one when none completed), as copies.
+    """
+
+    def __init__(self, history: History, epoch: int, state: dict[str, np.ndarray] | None) -> None:
+        done = len(history)
+        super().__init__(f"training interrupted in epoch {epoch}; {done} epoch"
+                         f"{'' if done == 1 else 's'} completed")
+        self.history = history
+        self.epoch = epoch
+        self.completed = done
+        self.state = state
+
+
 # ---------------------------------------------------------------------------------
 # metrics
 
@@ -90,6 +113,7 @@ class History:
         self.times: list[float] = []
         self.best_epoch: int | None = None
         self.stopped_epoch: int | None = None
+        self.interrupted = False
 
     def record(self, epoch: int, logs: dict[str, float], seconds: float) -> None:
         self.epoch.append(epoch)
@@ -208,9 +232,24 @@ def _fmt(logs: dict[str, float]) -> str:
     return " - ".join(f"{k} {v:.4f}" for k, v in logs.items())
 
 
+def _interactive(file: Any) -> bool:
+    """A terminal (or a Jupyter kernel's output), where a live bar can redraw itself."""
+    if "ipykernel" in sys.modules and file is sys.stdout:
+        return True
+    try:
+        return bool(file.isatty())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 class _Progress:
-    """A tqdm bar per epoch when tqdm is installed and verbose == 1, else one plain line
-    per epoch (verbose >= 1), nothing when verbose == 0."""
+    """Per epoch: with verbose == 1, a live tqdm bar (when tqdm is installed and the output is
+    a terminal) showing the batches and the running loss; then, always with verbose >= 1,
+    one plain summary line with every metric (``epoch 3/10 - loss 0.2 - ... - 0.5s``).
+
+    The metrics are never squeezed into the bar (tqdm cuts its postfix to the terminal's
+    width, and draws nothing useful when the width is unknown): the bar is removed when the
+    epoch ends and the summary line takes its place."""
 
     def __init__(self, verbose: int, epoch: int, epochs: int, total: int | None,
                  file: TextIO | None) -> None:
@@ -218,9 +257,9 @@ class _Progress:
         self.file = file if file is not None else sys.stdout
         self.desc = f"epoch {epoch}/{epochs}"
         self.bar = None
-        tqdm = _have_tqdm() if verbose == 1 else None
+        tqdm = _have_tqdm() if verbose == 1 and _interactive(self.file) else None
         if tqdm is not None:
-            self.bar = tqdm(total=total, desc=self.desc, unit="batch", leave=True,
+            self.bar = tqdm(total=total, desc=self.desc, unit="batch", leave=False,
                             file=self.file, dynamic_ncols=True)
 
     def update(self, loss: float) -> None:
@@ -228,11 +267,14 @@ class _Progress:
             self.bar.update(1)
             self.bar.set_postfix_str(f"loss {loss:.4f}", refresh=False)
 
-    def close(self, logs: dict[str, float], seconds: float) -> None:
+    def abort(self) -> None:
         if self.bar is not None:
-            self.bar.set_postfix_str(_fmt(logs), refresh=True)
             self.bar.close()
-        elif self.verbose >= 1:
+            self.bar = None
+
+    def close(self, logs: dict[str, float], seconds: float) -> None:
+        self.abort()
+        if self.verbose >= 1:
             print(f"{self.desc} - {_fmt(logs)} - {seconds:.2f}s", file=self.file, flush=True)
 
 
@@ -305,6 +347,27 @@ def evaluate(model: Any, loss_fn: Callable | None, data: Any, metrics: Any = Non
     return {k: v / total_n for k, v in sums.items()}
 
 
+def _snapshot(obj: Any) -> Any:
+    """A copy of a model's (or an optimizer's) state_dict, or None when it has none."""
+    sd = getattr(obj, "state_dict", None)
+    if sd is None:
+        return None
+
+    def copy(v: Any) -> Any:
+        if isinstance(v, np.ndarray):
+            return np.array(v, copy=True)
+        if isinstance(v, dict):
+            return {k: copy(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [copy(x) for x in v]
+        return v
+
+    try:
+        return copy(sd())
+    except Exception:  # noqa: BLE001  (an object whose state_dict is not what we think)
+        return None
+
+
 def fit(model: Any, loss_fn: Callable, optimizer: Any, train_loader: Iterable, epochs: int = 1,
         val: Any = None, metrics: Any = None, verbose: int = 1, early_stopping: Any = None,
         scheduler: Any = None, file: TextIO | None = None) -> History:
@@ -316,10 +379,16 @@ def fit(model: Any, loss_fn: Callable, optimizer: Any, train_loader: Iterable, e
     ``val_<metric>``, then ``scheduler.step()`` if given.
 
     ``metrics``: names ("accuracy") or functions ``f(output, target) -> float``.
-    ``verbose``: 0 quiet, 1 a progress bar per epoch (tqdm if installed, else a plain line),
-    2 one line per epoch.  ``early_stopping``: a patience (int), a dict of
-    :class:`EarlyStopping` options, or an EarlyStopping; it monitors ``val_loss`` (``loss``
-    without val) and restores the best weights at the end by default.
+    ``verbose``: 0 quiet, 1 a live progress bar per epoch (tqdm, when installed and the output
+    is a terminal) followed by a summary line with every metric, 2 the summary lines only.
+    ``early_stopping``: a patience (int), a dict of :class:`EarlyStopping` options, or an
+    EarlyStopping; it monitors ``val_loss`` (``loss`` without val) and restores the best
+    weights at the end by default.
+
+    Ctrl-C (KeyboardInterrupt) stops training cleanly: the model and the optimizer are put
+    back to the end of the last completed epoch (a copy is kept at each epoch's end) and
+    :class:`TrainingInterrupted`, a KeyboardInterrupt, is raised carrying ``.history`` (the
+    completed epochs) and ``.state``.
     """
     epochs = int(epochs)
     if epochs < 0:
@@ -329,57 +398,73 @@ def fit(model: Any, loss_fn: Callable, optimizer: Any, train_loader: Iterable, e
     val_loader = _as_loader(val, bs) if val is not None else None
     es = _early(early_stopping, val is not None)
     history = History()
-    for epoch in range(1, epochs + 1):
-        t0 = time.perf_counter()
-        if hasattr(model, "train"):
-            model.train()
-        total = len(train_loader) if hasattr(train_loader, "__len__") else None
-        bar = _Progress(verbose, epoch, epochs, total, file)
-        n_seen = 0
-        loss_sum = 0.0
-        msum = dict.fromkeys(ms, 0.0)
-        for b, batch in enumerate(train_loader):
-            xb, yb = _split(batch, "fit")
-            out = model(xb)
-            loss = loss_fn(out, yb)
-            lv = _scalar(loss)
-            if not math.isfinite(lv):
-                if bar.bar is not None:
-                    bar.bar.close()
-                raise TrainingError(
-                    f"the loss became {lv} at epoch {epoch}, batch {b + 1}; training diverged. "
-                    f"Lower the learning rate, clip gradients (nn.utils.clip_grad_norm_) or check "
-                    f"the data for NaN/inf."
-                )
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            n = _count(xb)
-            n_seen += n
-            loss_sum += lv * n
-            if ms:
-                o, t = _plain(out), _plain(yb)
-                for name, fn in ms.items():
-                    msum[name] += float(fn(o, t)) * n
-            bar.update(loss_sum / n_seen)
-        if n_seen == 0:
-            raise TrainingError("fit: the training loader yielded no batches")
-        logs = {"loss": loss_sum / n_seen, **{k: v / n_seen for k, v in msum.items()}}
-        if val_loader is not None:
-            vl = evaluate(model, loss_fn, val_loader, ms)
-            logs.update({f"val_{k}": v for k, v in vl.items()})
-        if scheduler is not None:
-            scheduler.step()
-        seconds = time.perf_counter() - t0
-        history.record(epoch, logs, seconds)
-        bar.close(logs, seconds)
-        if es is not None and es.update(epoch, logs, model):
-            history.stopped_epoch = epoch
-            if verbose:
-                print(f"early stopping at epoch {epoch}: {es.monitor} has not improved for "
-                      f"{es.patience} epochs (best {es.best:.4f} at epoch {es.best_epoch})",
-                      file=file if file is not None else sys.stdout)
-            break
+    out = file if file is not None else sys.stdout
+    epoch = 0
+    bar: _Progress | None = None
+    saved = (_snapshot(model), _snapshot(optimizer))
+    try:
+        for epoch in range(1, epochs + 1):
+            t0 = time.perf_counter()
+            if hasattr(model, "train"):
+                model.train()
+            total = len(train_loader) if hasattr(train_loader, "__len__") else None
+            bar = _Progress(verbose, epoch, epochs, total, file)
+            n_seen = 0
+            loss_sum = 0.0
+            msum = dict.fromkeys(ms, 0.0)
+            for b, batch in enumerate(train_loader):
+                xb, yb = _split(batch, "fit")
+                out_b = model(xb)
+                loss = loss_fn(out_b, yb)
+                lv = _scalar(loss)
+                if not math.isfinite(lv):
+                    bar.abort()
+                    raise TrainingError(
+                        f"the loss became {lv} at epoch {epoch}, batch {b + 1}; training "
+                        f"diverged. Lower the learning rate, clip gradients "
+                        f"(nn.utils.clip_grad_norm_) or check the data for NaN/inf."
+                    )
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                n = _count(xb)
+                n_seen += n
+                loss_sum += lv * n
+                if ms:
+                    o, t = _plain(out_b), _plain(yb)
+                    for name, fn in ms.items():
+                        msum[name] += float(fn(o, t)) * n
+                bar.update(loss_sum / n_seen)
+            if n_seen == 0:
+                bar.abort()
+                raise TrainingError("fit: the training loader yielded no batches")
+            logs = {"loss": loss_sum / n_seen, **{k: v / n_seen for k, v in msum.items()}}
+            if val_loader is not None:
+                vl = evaluate(model, loss_fn, val_loader, ms)
+                logs.update({f"val_{k}": v for k, v in vl.items()})
+            if scheduler is not None:
+                scheduler.step()
+            seconds = time.perf_counter() - t0
+            history.record(epoch, logs, seconds)
+            saved = (_snapshot(model), _snapshot(optimizer))
+            bar.close(logs, seconds)
+            if es is not None and es.update(epoch, logs, model):
+                history.stopped_epoch = epoch
+                if verbose:
+                    print(f"early stopping at epoch {epoch}: {es.monitor} has not improved for "
+                          f"{es.patience} epochs (best {es.best:.4f} at epoch {es.best_epoch})",
+                          file=out, flush=True)
+                break
+    except KeyboardInterrupt as exc:
+        if bar is not None:
+            bar.abort()
+        history.interrupted = True
+        if es is not None:
+            history.best_epoch = es.best_epoch
+        model_state, opt_state = saved
+        _restore(model, model_state)
+        _restore(optimizer, opt_state)
+        raise TrainingInterrupted(history, max(epoch, 1), model_state) from exc
     if es is not None:
         history.best_epoch = es.best_epoch
         if es.restore_best and es.best_state is not None:
@@ -387,4 +472,14 @@ def fit(model: Any, loss_fn: Callable, optimizer: Any, train_loader: Iterable, e
     return history
 
 
-__all__ = ["EarlyStopping", "History", "TrainingError", "accuracy", "evaluate", "fit"]
+def _restore(obj: Any, state: Any) -> None:
+    if state is None:
+        return
+    try:
+        obj.load_state_dict(state)
+    except Exception:  # noqa: BLE001  (best effort: the history is what must survive)
+        pass
+
+
+__all__ = ["EarlyStopping", "History", "TrainingError", "TrainingInterrupted", "accuracy",
+           "evaluate", "fit"]
