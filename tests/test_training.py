@@ -156,3 +156,78 @@ def test_evaluate_restores_the_mode():
     assert not model.training
     with pytest.raises(ValueError, match="unknown metric"):
         cr.evaluate(model, None, (X, y), metrics=["f1"])
+
+
+class _Terminal(io.StringIO):
+    """A StringIO that says it is a terminal (of unknown width: no fileno)."""
+
+    def isatty(self):
+        return True
+
+
+def _fit_output(file, epochs=3, **kw):
+    X, y = data.make_moons(60, seed=0)
+    loader = data.DataLoader(data.TensorDataset(X, y), batch_size=20)
+    model = _mlp()
+    long_name = lambda o, t: training.accuracy(o, t)  # noqa: E731
+    long_name.__name__ = "a_metric_with_a_rather_long_name_to_push_past_eighty_columns"
+    cr.fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), loader,
+           epochs=epochs, val=(X, y), metrics=["accuracy", long_name], file=file, **kw)
+    return file.getvalue()
+
+
+def _summaries(text):
+    # what a reader sees: the last state of every carriage-returned line
+    lines = [seg.split("\r")[-1] for seg in text.split("\n")]
+    return [ln for ln in lines if ln.startswith("epoch ")]
+
+
+@pytest.mark.parametrize("tqdm", [True, False], ids=["tqdm", "no-tqdm"])
+@pytest.mark.parametrize("where", ["terminal", "file"])
+def test_every_epoch_ends_with_a_full_summary_line(tqdm, where, monkeypatch):
+    if tqdm:
+        pytest.importorskip("tqdm")
+    else:
+        monkeypatch.setattr(training, "_have_tqdm", lambda: None)
+    text = _fit_output(_Terminal() if where == "terminal" else io.StringIO())
+    lines = _summaries(text)
+    assert len(lines) == 3, text
+    for i, line in enumerate(lines, 1):
+        assert line.startswith(f"epoch {i}/3 - loss ")
+        for key in ("accuracy", "val_loss", "val_accuracy",
+                    "val_a_metric_with_a_rather_long_name_to_push_past_eighty_columns"):
+            assert f" {key} " in line, line
+        assert line.endswith("s") and len(line) > 80       # never cut to the terminal width
+    if tqdm and where == "terminal":
+        assert "batch" in text and "\r" in text              # the live bar was drawn
+    else:
+        assert "\r" not in text                              # plain lines in a log file
+
+
+def test_verbose_2_is_summary_lines_only(monkeypatch):
+    pytest.importorskip("tqdm")
+    text = _fit_output(_Terminal(), epochs=2, verbose=2)
+    assert "\r" not in text and len(_summaries(text)) == 2
+
+
+def test_interrupt_closes_the_bar(monkeypatch):
+    pytest.importorskip("tqdm")
+    X, y = data.make_moons(60, seed=0)
+    loader = data.DataLoader(data.TensorDataset(X, y), batch_size=20)
+    model = _mlp()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    n = {"k": 0}
+    real = opt.step
+
+    def step(*a, **k):
+        n["k"] += 1
+        if n["k"] == 5:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    opt.step = step
+    term = _Terminal()
+    with pytest.raises(training.TrainingInterrupted) as ei:
+        cr.fit(model, nn.CrossEntropyLoss(), opt, loader, epochs=3, file=term)
+    assert len(ei.value.history) == 1 and ei.value.epoch == 2
+    assert len(_summaries(term.getvalue())) >= 1
