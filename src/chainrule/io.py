@@ -658,6 +658,8 @@ def _npy_header_of(f: BinaryIO, m: _Array) -> None:
             raise _Bad(f"{what}: its .npy header is malformed")
         d = {"descr": fast.group(1), "fortran_order": fast.group(2) == "True",
              "shape": tuple(int(x) for x in dims)}
+    elif "\\" in text:  # never in a header NumPy writes for a plain dtype
+        raise _Bad(f"{what}: its .npy header is malformed")
     else:
         try:
             d = ast.literal_eval(text)
@@ -748,7 +750,7 @@ def _load_npz(f: BinaryIO, path: str, size: int, model: Any, targets: Any, stric
         if c is None:
             raise _Bad("its chainrule manifest (the archive comment) is damaged")
         if int(c.group(1)) != len(members):
-            raise _Bad(f"its manifest lists {c.group(1)} arrays, the archive holds {len(members)}")
+            raise _Bad(f"its manifest lists {int(c.group(1))} arrays, the archive holds {len(members)}")
     elif require:
         raise _Bad("it has no chainrule manifest (require_checksums=True)")
     for m in members:
