@@ -118,3 +118,137 @@ def test_installed_command(seed: Path) -> None:
                          env=env, timeout=120)
     assert res.returncode == 1
     assert "0.393224" in res.stdout
+
+
+# --- a file that misbehaves is bad input, never "df is WRONG" ----------------------------------
+
+HOSTILE = {
+    "sys.exit(0)": "sys.exit(0)",
+    "sys.exit(3)": "sys.exit(3)",
+    "sys.exit('bye')": "sys.exit('bye')",
+    "os._exit(0)": "os._exit(0)",
+    "os._exit(7)": "os._exit(7)",
+    "raise": "raise RuntimeError('boom')",
+    "KeyboardInterrupt": "raise KeyboardInterrupt",
+    "BaseException": "raise BaseException('odd')",
+    "recursion": "return _recurse(x)",
+    "endless loop": "while True: pass",
+    "sleep": "time.sleep(3600)",
+    "segfault": "import ctypes; ctypes.string_at(0)",
+    "MemoryError": "raise MemoryError",
+    "closes stdout": "os.close(1); raise ValueError('no stdout')",
+}
+
+EXPECT = {
+    "sys.exit(0)": "sys.exit(0)", "sys.exit(3)": "sys.exit(3)", "sys.exit('bye')": "sys.exit",
+    "os._exit(0)": "exit status 0", "os._exit(7)": "exit status 7", "raise": "boom",
+    "KeyboardInterrupt": "KeyboardInterrupt", "BaseException": "odd",
+    "recursion": "Recursion", "endless loop": "did not finish within 1.5 s",
+    "sleep": "did not finish within 1.5 s", "segfault": "SIGSEGV", "MemoryError": "MemoryError",
+    "closes stdout": "no stdout",
+}
+
+
+def _hostile_file(tmp_path: Path, stmt: str, where: str) -> Path:
+    body = textwrap.indent(stmt, "    ")
+    src = textwrap.dedent("""
+        import os, sys, time
+        import numpy as np
+
+        def _recurse(x):
+            return _recurse(x)
+
+        def good(x):
+            return np.sin(x)
+
+        def dgood(x):
+            return np.cos(x)
+        """)
+    if where == "load":
+        src += stmt.replace("return ", "") + "\n"
+    src += f"\ndef bad(x):\n{body}\n    return x\n"
+    p = tmp_path / "hostile.py"
+    p.write_text(src)
+    return p
+
+
+@pytest.mark.parametrize("where", ["f", "df", "gradcheck", "load"])
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_misbehaving_file_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                       name: str, where: str) -> None:
+    if where == "load" and name == "recursion":
+        pytest.skip("module-level 'return' is not Python")
+    p = _hostile_file(tmp_path, HOSTILE[name], where)
+    argv = {"f": [f"{p}:bad", "--grad", "dgood"], "df": [f"{p}:good", "--grad", "bad"],
+            "gradcheck": [f"{p}:bad"], "load": [f"{p}:good", "--grad", "dgood"]}[where]
+    timeout = "1.5" if name in ("endless loop", "sleep") else "60"
+    code, out, err = run(capsys, *argv, "--at", "0.5", "--timeout", timeout)
+    assert code == 2, (out, err)
+    assert out == "" and "WRONG" not in out + err and "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("chainrule check: error: "), err
+    assert EXPECT[name] in lines[0], lines[0]
+
+
+def test_raising_f_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    p = tmp_path / "zz.py"
+    p.write_text("def f(x):\n    return 1 / 0\n\ndef df(x):\n    return 0.0\n")
+    for argv in ([f"{p}:f", "--grad", "df"], [f"{p}:f"]):
+        code, out, err = run(capsys, *argv, "--at", "0.5")
+        assert code == 2 and out == ""
+        assert "ZeroDivisionError" in err and "zz.py:2" in err
+        assert len(err.splitlines()) == 1
+
+
+def test_default_timeout_is_sensible() -> None:
+    from chainrule.check import cli as ccli
+    from chainrule.cli import build_parser
+
+    args = build_parser().parse_args(["check", "x.py:f", "--at", "1"])
+    assert args.timeout == ccli.DEFAULT_TIMEOUT == 60
+
+
+def test_user_prints_and_atexit_do_not_leak(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    p = tmp_path / "noisy.py"
+    p.write_text(textwrap.dedent("""
+        import atexit, sys, threading, time
+        import numpy as np
+        atexit.register(lambda: print("atexit ran"))
+        threading.Thread(target=lambda: time.sleep(3600)).start()   # not a daemon
+        def f(x):
+            print("f prints"); print("to stderr", file=sys.stderr)
+            return np.sin(x)
+        def df(x):
+            print("df prints")
+            return np.cos(x)
+        """))
+    code, out, err = run(capsys, f"{p}:f", "--grad", "df", "--at", "0.5")
+    assert code == 0 and "OK" in out and "prints" not in out and "atexit" not in out
+    assert err == ""
+
+
+def test_several_parameters_from_the_command_line(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    p = tmp_path / "two.py"
+    p.write_text(textwrap.dedent("""
+        import numpy as np
+        def f(a, b):
+            return np.sum(a * np.sin(b))
+        def df(a, b):
+            return np.sin(b), a * np.cos(b)
+        def df_bad(a, b):
+            return np.sin(b), np.cos(b)
+        """))
+    code, out, _ = run(capsys, f"{p}:f", "--grad", "df", "--at", "[1, 2]", "--at", "[0.5, 0.1]")
+    assert code == 0 and "a (2,)  ok" in out and "b (2,)  ok" in out
+    code, out, _ = run(capsys, f"{p}:f", "--grad", "df_bad", "--at", "[1, 2]", "--at",
+                       "[0.5, 0.1]")
+    assert code == 1 and "df_bad is WRONG for b" in out
+
+
+def test_check_does_not_import_the_file_in_the_calling_process(seed: Path,
+                                                               capsys: pytest.CaptureFixture):
+    before = set(sys.modules)
+    code, _, _ = run(capsys, f"{seed}:f", "--grad", "df_fixed", "--at", "0.5")
+    assert code == 0
+    assert not [m for m in set(sys.modules) - before if m.startswith("_chainrule_check_")]

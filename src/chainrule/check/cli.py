@@ -245,9 +245,10 @@ def child_main() -> None:
     except KeyboardInterrupt as exc:
         res = {"rc": 2, "error": f"{_where(job)} raised KeyboardInterrupt{_site(exc)}"}
     except RecursionError as exc:
-        res = {"rc": 2, "error": f"{_where(job)} recursed too deeply{_site(exc)}"}
+        res = {"rc": 2, "error": f"{_where(job)} raised RecursionError (an endless recursion?)"
+                                 f"{_site(exc)}"}
     except MemoryError as exc:
-        res = {"rc": 2, "error": f"{_where(job)} ran out of memory{_site(exc)}"}
+        res = {"rc": 2, "error": f"{_where(job)} raised MemoryError{_site(exc)}"}
     except BaseException as exc:  # noqa: BLE001  (the user's code: whatever it raised)
         msg = " ".join(str(exc).split())[:300]
         res = {"rc": 2, "error": f"{_where(job)} raised {type(exc).__name__}"
