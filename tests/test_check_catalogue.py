@@ -284,3 +284,91 @@ def test_seed_bug_report_reads_well() -> None:
     assert fnd.mode == "VJP" and fnd.argnum == 0 and fnd.custom
     # the rule evaluates sigma at x = 2 where the forward evaluates it at w x
     assert "the rule evaluates sig at [2., 2., 2.] where the forward evaluates it at [ 0.3," in text
+
+
+# ---------------------------------------------------------------------------------------------
+# The same for hand-written derivatives: cr.check_derivative on a catalogue of wrong df's, each
+# with its right version; every wrong one is flagged with the hint of its class, every right
+# one passes.  Several parameters are passed as a tuple, like the seed's backward pass.
+
+
+def _relu_net(x, w1, b1, w2, b2):
+    z1 = w1 @ x + b1
+    return w2 @ np.maximum(0, z1) + b2, z1
+
+
+def _relu_loss(x, y):
+    return lambda w1, b1, w2, b2: 0.5 * np.sum((_relu_net(x, w1, b1, w2, b2)[0] - y) ** 2)
+
+
+def _relu_backward(x, y, mask=True, db1_scale=1.0):
+    def backward(w1, b1, w2, b2):
+        z2, z1 = _relu_net(x, w1, b1, w2, b2)
+        d2 = z2 - y
+        a1 = np.maximum(0, z1)
+        d1 = (w2.T @ d2) * ((z1 > 0) if mask else 1.0)
+        return d1 @ x.T, db1_scale * d1.sum(axis=1, keepdims=True), d2 @ a1.T, \
+            d2.sum(axis=1, keepdims=True)
+    return backward
+
+
+_R = np.random.default_rng(0)
+_W = (_R.standard_normal((3, 2)), _R.standard_normal((3, 1)), _R.standard_normal((1, 3)),
+      _R.standard_normal((1, 1)))
+_X1, _Y1 = np.array([[1.0], [2.0]]), np.array([[0.5]])
+_XB = np.array([[1.0, -0.5, 2.0, 0.3], [2.0, 1.5, -1.0, -0.7]])
+_YB = np.array([[0.5, -1.0, 0.2, 0.0]])
+_A = np.array([[1.0, 2.0], [0.5, -1.0]])
+
+
+def _seed_sig(x):
+    return 1 / (1 + np.exp(-x))
+
+
+DERIVATIVE_BUGS = {
+    # name: (f, right df, wrong df, x, a phrase the report must contain)
+    "wrong point (the seed's)": (
+        lambda w: _seed_sig(w * 2.0), lambda w: _seed_sig(2 * w) * (1 - _seed_sig(2 * w)) * 2,
+        lambda w: _seed_sig(2.0) * (1 - _seed_sig(2.0)) * 2, 0.5, "evaluates _seed_sig at 2.0"),
+    "missing factor": (lambda x: x ** 3, lambda x: 3 * x ** 2, lambda x: x ** 2, 1.5, "1/3"),
+    "sign flip": (np.cos, lambda x: -np.sin(x), np.sin, 0.4, "sign flip"),
+    "derivative of another point": (lambda x: np.sin(2 * x), lambda x: 2 * np.cos(2 * x),
+                                    lambda x: 2 * np.cos(4 * x), 0.3, "true derivative at 2x"),
+    "transposed Jacobian": (lambda x: _A @ np.tanh(x), lambda x: _A * (1 - np.tanh(x) ** 2),
+                            lambda x: (_A * (1 - np.tanh(x) ** 2)).T, np.array([0.3, -0.2]),
+                            "transposed"),
+    "forgotten ReLU mask (one example)": (
+        _relu_loss(_X1, _Y1), _relu_backward(_X1, _Y1), _relu_backward(_X1, _Y1, mask=False),
+        _W, "the ReLU's mask is missing"),
+    "forgotten ReLU mask (a batch)": (
+        _relu_loss(_XB, _YB), _relu_backward(_XB, _YB), _relu_backward(_XB, _YB, mask=False),
+        _W, "the ReLU's mask is missing"),
+    "one parameter's factor (a tuple)": (
+        _relu_loss(_XB, _YB), _relu_backward(_XB, _YB), _relu_backward(_XB, _YB, db1_scale=0.5),
+        _W, "backward's d/db1 is 0.5 times"),
+    "forgotten mask, elementwise": (
+        lambda z: np.sum(np.where(z > 0, z, 0.0) * 3.0), lambda z: 3.0 * (z > 0),
+        lambda z: np.full(z.shape, 3.0), np.array([0.5, -1.0, 2.0, -0.3]), "missing mask"),
+}
+
+
+@pytest.mark.parametrize("name", list(DERIVATIVE_BUGS))
+def test_hand_written_derivative_bug_is_flagged_with_its_hint(name: str) -> None:
+    f, good, bad, x, hint = DERIVATIVE_BUGS[name]
+    rep = cr.check_derivative(f, bad, x)
+    assert not rep and rep.status == "wrong", f"{name} was not flagged:\n{rep}"
+    assert hint in str(rep), f"{name}: expected {hint!r} in\n{rep}"
+    assert cr.check_derivative(f, good, x), f"false alarm on the right {name}"
+
+
+def test_derivative_catalogue_figures() -> None:
+    flagged = sum(not cr.check_derivative(f, bad, x) for f, _, bad, x, _ in
+                  DERIVATIVE_BUGS.values())
+    hinted = sum(h in str(cr.check_derivative(f, bad, x)) for f, _, bad, x, h in
+                 DERIVATIVE_BUGS.values())
+    alarms = sum(not cr.check_derivative(f, good, x) for f, good, _, x, _ in
+                 DERIVATIVE_BUGS.values())
+    n = len(DERIVATIVE_BUGS)
+    print(f"\nderivative catalogue: {n} wrong df's, {flagged} flagged, {hinted} with their "
+          f"hint, {alarms} false alarms on the {n} right ones")
+    assert (flagged, hinted, alarms) == (n, n, 0)

@@ -114,3 +114,42 @@ def test_seed_notebook_code_as_in_the_seed():
     assert f"{nb['numerical_derivative'](nb['check_function'], 0.5):.6f}" == "0.393224"
     assert [g.shape for g in nb["backward_pass"](*[__import__("numpy").ones(s) for s in
             [(2, 1), (1, 1), (3, 2), (3, 1), (1, 3), (1, 1)]])] == [(3, 2), (3, 1), (1, 3), (1, 1)]
+
+
+@pytest.mark.parametrize("steps", [0, 1, 2, 3, 4, 5, 7, 25])
+def test_any_number_of_steps(steps, capsys):
+    # `chainrule demo --steps 1` (and 0, 2) used to crash with IndexError in part 4
+    rc = cli.main(["demo", "--steps", str(steps)])
+    out, err = capsys.readouterr()
+    assert rc == 0 and err == "", err
+    assert f"4. Gradient descent on the same network: {steps} steps" in out
+    shown = [int(s) for s in re.findall(r"step\s+(\d+)\s+loss", out)]
+    assert shown == sorted({0, 1, 2, 3, steps // 2, steps} & set(range(steps + 1)))
+    if steps == 0:
+        assert "--steps 0: no step taken" in out
+    else:
+        assert "ok: the loss falls at every step" in out
+    assert out.rstrip().endswith("All checks passed.")
+
+
+@pytest.mark.parametrize("steps", ["-1", "-100", "x", "1.5", str(demo.MAX_STEPS + 1)])
+def test_bad_steps_exit_2_before_the_demo(steps, capsys):
+    rc = cli.main(["demo", "--steps", steps])
+    out, err = capsys.readouterr()
+    assert rc == 2 and out == "" and len(err.splitlines()) == 1 and "--steps" in err
+
+
+def test_bad_graph_is_refused_before_the_demo_runs(tmp_path, capsys):
+    for path in ["x.jpgg", str(tmp_path / "missing" / "g.svg"), str(tmp_path)]:
+        rc = cli.main(["demo", "--graph", path])
+        out, err = capsys.readouterr()
+        assert rc == 2 and out == "", out           # nothing of the demo printed
+        assert len(err.splitlines()) == 1 and "--graph" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_by_hand_with_bad_steps(capsys):
+    import argparse
+
+    rc = demo.run(argparse.Namespace(steps=-3, graph=None, seed=0))
+    assert rc == 2 and "--steps" in capsys.readouterr().err

@@ -501,6 +501,10 @@ def _user_parts(user: Any, rep: DerivativeReport, n: int, names: list[str]) -> l
 def _user_array(u: Any, jshape: tuple, dn: str, pname: str | None,
                 pr: ParamResult) -> np.ndarray | None:
     what = f"{dn}'s derivative for {pname}" if pname else dn
+    if u is None:
+        pr.message = (f"{what} is None" if pname else f"{dn} returned None") + \
+            " (a missing return?)"
+        return None
     try:
         ua = np.asarray(plain(u), dtype=np.float64)
     except (TypeError, ValueError):
