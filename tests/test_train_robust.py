@@ -288,3 +288,23 @@ def test_help_says_one_thread(capsys):
     assert cli.main(["train", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "--threads" in text and "Default 1" in text and "busy machine" in text
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_stdout_on_a_full_disk_still_trains_and_says_so_once(tmp_path):
+    with open("/dev/full", "w") as full:
+        res = subprocess.run([sys.executable, "-m", "chainrule", *MOONS, "--epochs", "3",
+                              "--out", str(tmp_path)], stdout=full, stderr=subprocess.PIPE,
+                             text=True, timeout=120)
+    assert res.returncode == 1
+    assert _one_line(res.stderr) == ("chainrule train: error: could not write to stdout (no "
+                                     "space left on device); the output was lost")
+    assert (tmp_path / "moons-mlp.npz").exists() and (tmp_path / "moons-mlp.json").exists()
+
+
+def test_stdout_closed_at_start(tmp_path):
+    res = subprocess.run(["bash", "-c", f"{sys.executable} -m chainrule train --dataset moons "
+                          f"--samples 100 --epochs 2 --out {tmp_path} >&-"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and res.stderr == ""
+    assert (tmp_path / "moons-mlp.npz").exists()

@@ -119,6 +119,7 @@ class _PipeGuard:
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
         self.closed_pipe = False
+        self.error: OSError | None = None     # a failure other than a closed pipe (ENOSPC)
 
     def _gone(self) -> None:
         self.closed_pipe = True
@@ -137,24 +138,23 @@ class _PipeGuard:
         if not self.closed_pipe:
             try:
                 return self._stream.write(s)
-            except BrokenPipeError:
-                self._gone()
             except OSError as exc:
-                if exc.errno != errno.EPIPE:
-                    raise
-                self._gone()
+                self._failed(exc)
         return len(s)
 
     def flush(self) -> None:
         if not self.closed_pipe:
             try:
                 self._stream.flush()
-            except BrokenPipeError:
-                self._gone()
             except OSError as exc:
-                if exc.errno != errno.EPIPE:
-                    raise
-                self._gone()
+                self._failed(exc)
+
+    def _failed(self, exc: OSError) -> None:
+        # EPIPE: the reader left, nothing to say; anything else (stdout on a full disk) is
+        # said once, at the end, and the work goes on without its printing
+        if not isinstance(exc, BrokenPipeError) and exc.errno != errno.EPIPE:
+            self.error = exc
+        self._gone()
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
@@ -181,15 +181,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     out, err = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _PipeGuard(out), _PipeGuard(err)
+    if out is not None:                  # None: started with stdout closed (>&-)
+        sys.stdout = _PipeGuard(out)
+    if err is not None:
+        sys.stderr = _PipeGuard(err)
+    guard = sys.stdout if isinstance(sys.stdout, _PipeGuard) else None
     try:
-        return _main(argv)
+        rc = _main(argv)
+        if guard is not None:
+            guard.flush()
+            if guard.error is not None:
+                name = f"chainrule {argv[0]}" if argv else "chainrule"
+                if argv is None and len(sys.argv) > 1:
+                    name = f"chainrule {sys.argv[1]}"
+                print(f"{name}: error: could not write to stdout ({os_error(guard.error)}); "
+                      f"the output was lost", file=sys.stderr, flush=True)
+                rc = rc or 1
+        return rc
     finally:
-        if isinstance(sys.stdout, _PipeGuard):
-            try:
-                sys.stdout.flush()
-            except Exception:  # noqa: BLE001
-                pass
         sys.stdout, sys.stderr = out, err
 
 
