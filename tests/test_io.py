@@ -191,3 +191,185 @@ def test_bad_arguments(tmp_path):
         cr.save({"a": np.ones(1)}, tmp_path / "x.npz", format="pickle")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         cr.save({"a": np.ones(1)}, tmp_path / "no" / "x.npz")
+
+
+# --- keys ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["npz", "safetensors"])
+def test_odd_keys_round_trip(tmp_path, fmt):
+    keys = ["a.b/c", "ünïcødé.权重", "with space", "x.npy", "/lead", "tab\tnew\nline", "'quote\"",
+            "k" * crio.MAX_KEY_BYTES, "é" * (crio.MAX_KEY_BYTES // 2), "__chainrule_manifest__.json"]
+    sd = {k: np.full(2, i, np.float32) for i, k in enumerate(keys)}
+    p = tmp_path / f"k.{fmt}"
+    cr.save(sd, p)
+    back = cr.load(p)
+    assert list(back) == keys
+    assert all(np.array_equal(back[k], sd[k]) for k in keys)
+
+
+@pytest.mark.parametrize("key, why", [
+    ("", "non-empty"), (3, "strings"), (None, "strings"), ("a\0b", "NUL"), ("a\\b", "backslash"),
+    ("k" * (crio.MAX_KEY_BYTES + 1), "limit"), ("é" * (crio.MAX_KEY_BYTES // 2 + 1), "limit"),
+    ("\ud800", "surrogate"), ("__metadata__", "reserved"),
+])
+@pytest.mark.parametrize("fmt", ["npz", "safetensors"])
+def test_keys_are_validated_before_anything_is_written(tmp_path, key, why, fmt):
+    p = tmp_path / f"k.{fmt}"
+    with pytest.raises(crio.CheckpointError, match=why):
+        cr.save({"fine": np.ones(1), key: np.ones(1)}, p)
+    assert os.listdir(tmp_path) == []
+
+
+def test_dtypes_that_cannot_be_saved(tmp_path):
+    with pytest.raises(crio.CheckpointError, match="only numeric"):
+        cr.save({"t": np.array(["2020-01-01"], "datetime64[D]")}, tmp_path / "d.npz")
+    with pytest.raises(crio.CheckpointError, match="float16/32/64"):
+        cr.save({"t": np.ones(2, np.longdouble)}, tmp_path / "d.npz")
+    with pytest.raises(crio.CheckpointError, match="safetensors cannot hold"):
+        cr.save({"t": np.ones(2, np.complex128)}, tmp_path / "d.safetensors")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("fmt", ["npz", "safetensors"])
+def test_layouts_and_byte_orders_round_trip(tmp_path, fmt):
+    sd = {"f": np.asfortranarray(np.arange(12.0).reshape(3, 4)), "big": np.arange(5, dtype=">i4"),
+          "strided": np.arange(20.0)[::3], "empty": np.zeros((0, 3), np.float16), "scalar": np.array(True),
+          "c": np.array([1 + 2j], np.complex64), "u": np.array([2**64 - 1], np.uint64)}
+    p = tmp_path / f"l.{fmt}"
+    cr.save(sd, p)
+    back = cr.load(p)
+    for k, v in sd.items():
+        assert back[k].shape == v.shape and np.array_equal(back[k], v), k
+        assert back[k].dtype == (v.dtype if fmt == "npz" else v.dtype.newbyteorder("<")), k
+
+
+# --- casting ------------------------------------------------------------------------------
+
+def _snapshot(m):
+    return {k: v.tobytes() for k, v in m.state_dict().items()}
+
+
+def test_a_cast_that_would_overflow_is_refused(tmp_path):
+    m = nn.Linear(2, 2)
+    before = _snapshot(m)
+    p = tmp_path / "w.npz"
+    cr.save({"weight": np.array([[1.0, 2.0], [1e39, 3.0]]), "bias": np.zeros(2)}, p)
+    with pytest.raises(crio.CheckpointError, match=r"(?s)'weight'.*1e\+39.*float32"):
+        cr.load(p, m)
+    assert _snapshot(m) == before
+    # inf and nan stay what they are, and rounding is not an overflow
+    cr.save({"weight": np.array([[np.inf, np.nan], [3.4e38, 0.1]]), "bias": np.zeros(2)}, p)
+    cr.load(p, m)
+    assert np.isinf(m.weight._value[0, 0]) and np.isnan(m.weight._value[0, 1])
+    # float16 targets: ints and floats beyond 65504
+    h = nn.Linear(2, 2).to(np.float16)
+    before = _snapshot(h)
+    cr.save({"weight": np.array([[1, 2], [70000, 3]]), "bias": np.zeros(2, np.float16)}, p)
+    with pytest.raises(crio.CheckpointError, match="'weight'.*70000"):
+        cr.load(p, h)
+    assert _snapshot(h) == before
+
+
+def test_an_integer_overflow_is_refused(tmp_path):
+    bn = nn.BatchNorm1d(2)
+    before = _snapshot(bn)
+    sd = dict(bn.state_dict())
+    p = tmp_path / "bn.safetensors"
+    sd["num_batches_tracked"] = np.array(2**63, np.uint64)
+    cr.save(sd, p)
+    with pytest.raises(crio.CheckpointError, match="'num_batches_tracked'.*9223372036854775808.*int64"):
+        cr.load(p, bn)
+    assert _snapshot(bn) == before
+    sd["num_batches_tracked"] = np.array(7, np.uint8)  # fits: loads
+    cr.save(sd, p)
+    cr.load(p, bn)
+    assert bn.num_batches_tracked._value == 7 and bn.num_batches_tracked._value.dtype == np.int64
+
+    class Flags(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("small", np.zeros(2, np.int8))
+            self.register_buffer("mask", np.zeros(2, bool))
+
+    f = Flags()
+    before = _snapshot(f)
+    cr.save({"small": np.array([1, 300]), "mask": np.array([0, 1])}, p)
+    with pytest.raises(crio.CheckpointError, match="'small'.*300.*int8"):
+        cr.load(p, f)
+    cr.save({"small": np.array([1, -3]), "mask": np.array([0, 2])}, p)
+    with pytest.raises(crio.CheckpointError, match="'mask'.*2.*bool"):
+        cr.load(p, f)
+    assert _snapshot(f) == before
+    cr.save({"small": np.array([1, -3]), "mask": np.array([0, 1])}, p)
+    cr.load(p, f)
+    assert f.small._value.tolist() == [1, -3] and f.mask._value.tolist() == [False, True]
+
+
+# --- files from elsewhere, and ours elsewhere ---------------------------------------------
+
+def test_plain_numpy_archives_load(tmp_path):
+    m = _model(0)
+    for name, save in (("plain.npz", np.savez), ("compressed.npz", np.savez_compressed)):
+        p = tmp_path / name
+        save(p, **m.state_dict())
+        other = _model(1)
+        cr.load(p, other)
+        assert _same(m, other)
+        with pytest.raises(crio.CheckpointError, match="no chainrule manifest"):
+            cr.load(p, _model(2), require_checksums=True)
+    cr.save(m, tmp_path / "ours.npz")  # ours carry checksums
+    cr.load(tmp_path / "ours.npz", _model(3), require_checksums=True)
+
+
+def test_max_bytes(tmp_path):
+    p = tmp_path / "m.npz"
+    cr.save({"a": np.zeros(1000)}, p)
+    with pytest.raises(crio.CheckpointError, match="max_bytes"):
+        cr.load(p, max_bytes=7999)
+    assert cr.load(p, max_bytes=8000)["a"].shape == (1000,)
+
+
+def test_torch_saved_then_exported_safetensors_file_loads(tmp_path):
+    torch = pytest.importorskip("torch")
+    stt = pytest.importorskip("safetensors.torch")
+    t = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.BatchNorm1d(4),
+                            torch.nn.Linear(4, 2))
+    t(torch.randn(5, 3))
+    pt = tmp_path / "t.pt"
+    torch.save(t.state_dict(), pt)
+    p = tmp_path / "t.safetensors"
+    stt.save_file(torch.load(pt, weights_only=True), str(p), metadata={"format": "pt"})
+    m = cr.load(p, _model(5))
+    for k, v in t.state_dict().items():
+        np.testing.assert_array_equal(m.state_dict()[k], v.numpy())
+    # bfloat16 tensors come back as float32, exactly
+    half = {k: v.to(torch.bfloat16) for k, v in t.state_dict().items() if v.is_floating_point()}
+    stt.save_file(half, str(tmp_path / "bf16.safetensors"))
+    back = cr.load(tmp_path / "bf16.safetensors")
+    for k, v in half.items():
+        assert back[k].dtype == np.float32
+        np.testing.assert_array_equal(back[k], v.float().numpy())
+    m2 = _model(6)
+    cr.load(tmp_path / "bf16.safetensors", m2, strict=False)
+    np.testing.assert_array_equal(m2[0].weight._value, half["0.weight"].float().numpy())
+
+
+def test_our_safetensors_files_load_elsewhere(tmp_path):
+    stn = pytest.importorskip("safetensors.numpy")
+    m = _model(0)
+    p = tmp_path / "m.safetensors"
+    cr.save(m, p)
+    back = stn.load_file(str(p))
+    assert set(back) == set(m.state_dict())
+    assert all(np.array_equal(back[k], v) for k, v in m.state_dict().items())
+    try:
+        import safetensors.torch as stt  # noqa: PLC0415
+    except ImportError:
+        return
+    t = stt.load_file(str(p))
+    np.testing.assert_array_equal(t["0.weight"].numpy(), m[0].weight._value)
+    from safetensors import safe_open  # noqa: PLC0415
+
+    with safe_open(str(p), "np") as f:
+        meta = f.metadata()
+    assert meta["format"] == "pt" and "chainrule.manifest" in meta

@@ -1110,12 +1110,16 @@ def _create_tmp(folder: str, base: str) -> tuple[int, str]:
         | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
     for _ in range(16):
         tmp = os.path.join(folder, f"{_tmp_prefix(base)}{os.getpid()}-{secrets.token_hex(6)}")
+        with _live_lock:  # before it exists, so that no other thread's cleanup takes it
+            _live.add(tmp)
         try:
             fd = os.open(tmp, flags, 0o666)  # the kernel applies the umask
-        except FileExistsError:
-            continue
-        with _live_lock:
-            _live.add(tmp)
+        except BaseException as exc:
+            with _live_lock:
+                _live.discard(tmp)
+            if isinstance(exc, FileExistsError):
+                continue
+            raise
         return fd, tmp
     raise FileExistsError(errno.EEXIST, "could not create a temporary file")
 
