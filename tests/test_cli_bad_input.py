@@ -50,6 +50,7 @@ TRAIN = [
     (["--dataset", "moons", "--out", "{d}/a-file/sub"], "--out"),
     (["--dataset", "moons", "--out", "/proc/chainrule-cannot-be-here"], "--out"),
     (["--dataset", "moons", "--out", "{d}/" + "x" * 300], "--out"),
+    (["--dataset", "moons", "--out", "{d}/taken"], "not a regular file"),
 ]
 
 DEMO = [
@@ -60,6 +61,8 @@ DEMO = [
     (["--graph", ""], "--graph"), (["--graph", "{d}"], "folder"),
     (["--graph", "{d}/no/such/folder/x.svg"], "does not exist"),
     (["--graph", "{d}/a-file/x.svg"], "--graph"), (["--graph"], "--graph"),
+    (["--graph", "/dev/null"], "not a regular file"),
+    (["--graph", "{d}/taken/moons-mlp.npz.svg"], "not a regular file"),
     (["--verbose"], "--verbose"),
 ]
 
@@ -109,6 +112,8 @@ def _ids() -> list[str]:
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "a-file").write_text("not a folder")
     (tmp_path / "good.py").write_text(GOOD_FILE)
+    (tmp_path / "taken" / "moons-mlp.npz").mkdir(parents=True)   # a folder where a file goes
+    (tmp_path / "taken" / "moons-mlp.npz.dot").mkdir()
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

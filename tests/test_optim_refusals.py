@@ -198,3 +198,25 @@ def test_load_state_dict_refuses_wrong_shapes_and_indices():
         opt.load_state_dict({"state": {7: {}}, "param_groups": sd["param_groups"]})
     opt.load_state_dict(sd)                          # the real one still loads
     opt.step()
+
+
+@pytest.mark.parametrize("make,err", [
+    (lambda ps: optim.SGD(ps, lr=float("inf")), ValueError),
+    (lambda ps: optim.SGD(ps, lr=float("nan")), ValueError),
+    (lambda ps: optim.SGD(ps, lr="0.1"), TypeError),
+    (lambda ps: optim.SGD(ps, lr=None), TypeError),
+    (lambda ps: optim.SGD(ps, lr=0.1, momentum=-0.5), ValueError),
+    (lambda ps: optim.SGD(ps, lr=0.1, dampening=float("nan")), ValueError),
+    (lambda ps: optim.Adam(ps, lr=-1e-3), ValueError),
+    (lambda ps: optim.Adam(ps, eps=float("inf")), ValueError),
+    (lambda ps: optim.Adam(ps, betas=0.9), ValueError),
+    (lambda ps: optim.Adam(ps, betas=(0.9,)), ValueError),
+    (lambda ps: optim.Adam(ps, betas=(0.9, float("nan"))), ValueError),
+    (lambda ps: optim.Adam(ps, betas=("a", 0.9)), ValueError),
+    (lambda ps: optim.AdamW(ps, weight_decay=-0.1), ValueError),
+    (lambda ps: optim.RMSprop(ps, alpha=float("nan")), ValueError),
+    (lambda ps: optim.RMSprop(ps, lr=True), TypeError),
+])
+def test_bad_options_are_refused_at_construction(make, err):
+    with pytest.raises(err, match="Invalid"):
+        make(_params())

@@ -52,6 +52,10 @@ def _graph_path(text: str) -> str:
     if os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text!r} is a folder; give a file name like "
                                          f"{os.path.join(text, 'neuron.svg')!r}")
+    dot = os.path.splitext(text)[0] + ".dot"
+    for p in (text, dot):           # the file is replaced by a rename: never a device or a fifo
+        if os.path.lexists(p) and not os.path.isfile(p):
+            raise argparse.ArgumentTypeError(f"{p!r} exists and is not a regular file")
     return text
 
 
@@ -370,6 +374,11 @@ def run(args: argparse.Namespace) -> int:
     data = part_network(cr, nb, out, args.seed)
     part_descent(cr, out, data, steps)
     if args.graph:
-        draw_graph(cr, out, args.graph)
+        try:
+            draw_graph(cr, out, args.graph)
+        except OSError as exc:               # a full disk, a folder that went away
+            from .cli import os_error  # noqa: PLC0415
+
+            return fail("demo", f"--graph {args.graph}: cannot write it ({os_error(exc)})", 1)
     out("All checks passed." if out.ok else "Some checks FAILED (see above).")
     return 0 if out.ok else 1

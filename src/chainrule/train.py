@@ -117,9 +117,14 @@ def _out_path(text: str) -> str:
     return text
 
 
-def prepare_out(path: str) -> str | None:
+def prepare_out(path: str, files: tuple[str, ...] = ()) -> str | None:
     """Create ``path`` if needed and prove it writable by writing (and removing) a probe
-    file in it.  Returns None when it is, else a one-line reason."""
+    file in it; ``files`` (names in it) must be regular files if they exist.  Returns None
+    when all is well, else a one-line reason."""
+    for name in files:
+        target = os.path.join(path, name)
+        if os.path.lexists(target) and not os.path.isfile(target):
+            return f"--out {path}: {target} exists and is not a regular file"
     created = []
     try:
         head = os.path.abspath(path)
@@ -367,7 +372,9 @@ def _run(args: argparse.Namespace) -> int:
         d = load(args, recipe)
     except ImportError as exc:
         return fail("train", str(exc))
-    problem = prepare_out(args.out)           # before any training: fail now, not after
+    stem_name = f"{args.dataset}-{args.model}"
+    problem = prepare_out(args.out, (stem_name + ".npz", stem_name + ".json",
+                                     stem_name + "-loss.png"))   # now, not after training
     if problem:
         return fail("train", problem)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 from collections.abc import Iterable
 
@@ -11,8 +13,24 @@ from .optimizer import Optimizer, lerp_, required
 
 
 def _check(name: str, v: float, low: float = 0.0) -> None:
-    if not v >= low:
-        raise ValueError(f"Invalid {name}: {v}")
+    """A finite real number >= low (PyTorch's messages: "Invalid learning rate: -1")."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"Invalid {name}: {v!r} (a number is needed, got {type(v).__name__})")
+    if not (math.isfinite(v) and v >= low):
+        raise ValueError(f"Invalid {name}: {v} (a finite number >= {low:g} is needed)")
+
+
+def _betas(betas: Any) -> tuple[float, float]:
+    try:
+        b1, b2 = betas
+    except (TypeError, ValueError):
+        raise ValueError(f"Invalid beta parameters: {betas!r} (a pair of numbers in [0, 1) is "
+                         f"needed)") from None
+    for b in (b1, b2):
+        if isinstance(b, bool) or not isinstance(b, numbers.Real) or not 0.0 <= b < 1.0:
+            raise ValueError(f"Invalid beta parameters: {betas!r} (a pair of numbers in [0, 1) "
+                             f"is needed)")
+    return float(b1), float(b2)
 
 
 class SGD(Optimizer):
@@ -31,6 +49,7 @@ class SGD(Optimizer):
         if lr is not required:
             _check("learning rate", lr)
         _check("momentum value", momentum)
+        _check("dampening value", dampening)
         _check("weight_decay value", weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
@@ -67,10 +86,9 @@ class Adam(Optimizer):
                  maximize: bool = False) -> None:
         _check("learning rate", lr)
         _check("epsilon value", eps)
-        if not 0.0 <= betas[0] < 1.0 or not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameters: {betas}")
+        betas = _betas(betas)
         _check("weight_decay value", weight_decay)
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
                                       weight_decay=weight_decay, amsgrad=amsgrad,
                                       maximize=maximize))
 
