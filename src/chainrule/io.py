@@ -373,7 +373,7 @@ def _plan(path: str, arrays: list[_Array], model: Any, targets: dict[str, np.nda
     from .nn.module import cast_problem  # noqa: PLC0415
 
     if targets is None:
-        keep = [a for a in arrays]
+        keep = list(arrays)
     else:
         have = {a.key: a for a in arrays}
         problems: list[str] = []
@@ -438,6 +438,7 @@ def _cast_checked(path: str, key: str, a: np.ndarray, dt: np.dtype) -> np.ndarra
         if wrong.any():
             bad = a.reshape(-1)[int(np.argmax(wrong.reshape(-1)))]
     if bad is not None:
+        bad = bad.item() if hasattr(bad, "item") else bad
         raise CheckpointError(
             f"cr.load: {path!r}: loading {key!r} would change its values: the checkpoint holds "
             f"{a.dtype} {bad!r}, which {dt} cannot represent")
