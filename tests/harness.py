@@ -8,6 +8,11 @@ a valid input range.  Each row is checked in float64 against central differences
 * second order (if ``order >= 2``): the Jacobian of the gradient of <u, f(x)> by
   reverse-over-reverse and forward-over-reverse, against central differences of it;
 * PyTorch (``torch_fn``), when torch is installed: the VJP for a random cotangent.
+
+A row may also carry special ``points`` (see ``Point``): arguments where a rule branches on
+values (x == 0, ties, infinities, zeros in a product).  tests/test_special_points.py checks
+them at orders 1-3; tests/test_optable_jax.py compares every row with JAX (``jax_fn``, or
+the row's own function run on jax.numpy through tests/jaxshim.py).
 """
 
 from __future__ import annotations
@@ -17,6 +22,30 @@ from typing import Any, Callable
 
 import numpy as np
 
+
+@dataclasses.dataclass
+class Point:
+    """A special point of a row's function, checked at orders 1..``order`` in reverse,
+    forward and mixed mode (the derivative tensors of <u, f> in each differentiated argument,
+    u = cotangent(f(*args))), against every reference that applies:
+
+    * central differences of the order below, for orders k <= ``smooth`` (the function's
+      derivative of order k - 1 is differentiable there: sinc at 0, a product with zeros);
+    * ``expect``: {order: value}, what chainrule promises where the function has a kink or
+      the limit is a convention (ties share equally, |x| has slope 0 at 0 ...); a value is a
+      number (every entry) or a callable (u, *args) -> the derivative tensor;
+    * JAX, when installed, except at the orders in ``not_jax`` (order -> why JAX differs).
+
+    Every order needs a reference that is not JAX (``smooth`` or ``expect``).
+    """
+
+    args: list
+    order: int = 3
+    smooth: int = 3
+    expect: dict = dataclasses.field(default_factory=dict)
+    not_jax: dict = dataclasses.field(default_factory=dict)
+    wrt: tuple | None = None  # the arguments differentiated (default: the row's)
+    id: str = ""
 
 
 @dataclasses.dataclass
@@ -34,6 +63,8 @@ class Row:
     id: str = ""
     rtol: float = 1e-5
     atol: float = 1e-6
+    points: list = dataclasses.field(default_factory=list)  # special points (Point)
+    jax_fn: Callable | None = None  # a jax.numpy version of fn (default: fn on jaxshim)
 
     def make_args(self, seed: int = 0) -> list:
         rng = np.random.default_rng(seed)

@@ -138,3 +138,113 @@ _ints = lambda rng: [rng.integers(1, 9, 4), rng.integers(1, 9, 4)]  # noqa: E731
 for name in ["bitwise_and", "bitwise_or", "bitwise_xor", "left_shift", "right_shift", "gcd", "lcm"]:
     ROWS.append(Row(name, getattr(np, name), [(4,), (4,)], order=0, args=_ints))
 ROWS.append(Row("invert", np.invert, [(4,)], order=0, args=lambda rng: [rng.integers(1, 9, 4)]))
+
+# spherical Bessel j_n(z)/z^n, the primitive behind sinc's derivatives (series below
+# |z| = 4 + n, upward recurrence above)
+from chainrule.ops.elementwise import sph_scaled  # noqa: E402
+
+for _n in [0, 1, 3]:
+    ROWS.append(Row("sph_scaled", lambda x, n=_n: sph_scaled(x, n=n), [(6,)], -9.0, 9.0,
+                    id=f"sph_scaled-n{_n}"))
+
+# --- special points (tests/test_special_points.py): where rules branch on values -------
+from harness import Point  # noqa: E402
+
+A = np.array
+INF, NAN = np.inf, np.nan
+
+
+def points(name, *pts):
+    """Attach special points to the rows called ``name``."""
+    found = [r for r in ROWS if r.name == name]
+    assert found, name
+    for r in found:
+        r.points.extend(pts)
+
+
+def slope(values):
+    """D_1 of <u, f> for an elementwise f with derivative ``values``."""
+    return lambda u, *a: u * A(values)
+
+
+JAX_ABS = {1: "JAX's |x| has slope 1 at 0; chainrule's (PyTorch's) 0"}
+points("sinc[3]", Point([A([0.0, 1.0, -0.5])], id="0"), Point([A([1e-9, -2.0, 3.0])], id="near-0", not_jax={
+           2: "JAX's sinc is (sin(pi x)/(pi x)) away from 0 exactly: its sinc''(1e-9) is 201 "
+              "(cancellation), the truth -pi^2/3", 3: "the same cancellation"}))
+points("sinc[]", Point([A(0.0)], id="0"))
+for _n, _t in [(0, 4.0), (1, 5.0), (3, 7.0)]:
+    points(f"sph_scaled-n{_n}", Point([A([0.0, _t - 1e-9, _t, -_t])], id="0-and-switch"))
+for _name in ["absolute[3]", "fabs[3]"]:
+    points(_name, Point([A([0.0, 1.5, -2.0])], smooth=1, expect={2: 0.0, 3: 0.0},
+                        not_jax=JAX_ABS, id="0"))
+points("absolute[]", Point([A(0.0)], smooth=1, expect={2: 0.0, 3: 0.0}, not_jax=JAX_ABS,
+                           id="0"))
+_Z = A([0j, 1 + 1j, -2 + 0.5j])
+points("absolute-complex", Point(
+    [_Z], order=1, smooth=0, id="0",
+    expect={1: lambda u, z: u * np.where(z == 0, 0, z / np.where(z == 0, 1, np.abs(z)))}))
+points("angle-complex", Point(
+    [_Z], order=1, smooth=0, id="0",
+    expect={1: lambda u, z: u * np.where(z == 0, 0, 1j * z / np.where(z == 0, 1, np.abs(z) ** 2))}))
+# angle of a real x jumps (pi below 0, 0 from 0 up): slope 0 everywhere, the row adds x
+points("angle-real[3]", Point([A([0.0, -1.0, 2.0])], smooth=0, id="0-and-negative",
+                              expect={1: slope([1.0, 1.0, 1.0]), 2: 0.0, 3: 0.0},
+                              not_jax={1: "JAX: NaN at 0", 2: "NaN", 3: "NaN"}))
+points("arctan2[3][3]",
+       Point([A([0.0, 0.0]), A([0.0, 0.0])], smooth=0, expect={1: 0.0, 2: 0.0, 3: 0.0},
+             not_jax={1: "JAX: NaN at the origin", 2: "NaN", 3: "NaN"}, id="origin"),
+       Point([A([0.0, 1.5, -1.0]), A([2.0, 0.0, 0.0])], id="axes"))
+points("hypot[3][3]",
+       Point([A([0.0, 0.0]), A([0.0, 0.0])], smooth=0, expect={1: 0.0, 2: 0.0, 3: 0.0},
+             not_jax={1: "JAX: 1/2 each at the origin; chainrule 0, a norm's convention"},
+             id="origin"),
+       Point([A([0.0, 3.0]), A([2.0, 0.0])], id="axes"))
+points("clip[(5,)]", Point(
+    [A([-1.0, 1.0, 0.5, 2.0, -3.0])], smooth=0, id="bounds",
+    expect={1: slope([1.0, 1.0, 1.0, 0.0, 0.0]), 2: 0.0, 3: 0.0},
+    not_jax={1: "JAX splits a bound 1/2-1/2; chainrule's slope is 1 there (PyTorch)"}))
+points("clip-array-bounds", Point(
+    [A([-1.0, 0.5, 1.0]), A([-1.0, -1.0, -1.0]), A([1.0, 1.0, 1.0])], smooth=0, id="bounds",
+    expect={1: {0: slope([1.0, 1.0, 1.0]), 1: 0.0, 2: 0.0}, 2: 0.0, 3: 0.0},
+    not_jax={1: "JAX splits a bound 1/2-1/2; chainrule gives x the slope (PyTorch)"}))
+points("copysign[(3,), (3,)]", Point(
+    [A([0.0, 1.5, -2.0]), A([1.0, -1.0, -0.0])], smooth=1, expect={2: 0.0, 3: 0.0},
+    not_jax={1: "JAX: slope 1 at x = 0; chainrule 0 (|x|'s)"}, id="0-and-minus-0"))
+_TIE = [A([1.0, 2.0, -1.0, 0.5]), A([1.0, 0.5, 3.0, 0.5])]
+for _name in ["maximum[3][3]", "minimum[3][3]"]:
+    points(_name, Point(_TIE, smooth=1, expect={2: 0.0, 3: 0.0}, id="ties"))
+for _name, _w in [("fmax[3][3]", [0.0, 1.0, 0.5, 1.0]), ("fmin[3][3]", [0.0, 1.0, 0.5, 0.0])]:
+    points(_name, Point(
+        [A([NAN, 1.0, 2.0, 0.5]), A([1.0, NAN, 2.0, -1.0])], smooth=0, id="nan-and-tie",
+        expect={1: {0: slope(_w), 1: slope(1 - A(_w) - (A([0, 1, 0, 0]) * 0))}, 2: 0.0,
+                3: 0.0},
+        not_jax={1: "JAX's fmax/fmin at NaN", 2: "NaN", 3: "NaN"}))
+_NOT_JAX_POW = {1: "JAX: NaN (0 * inf) at x = 0 for an array exponent", 2: "NaN", 3: "NaN"}
+for _name in ["power[3][3]", "float_power[3][3]"]:
+    points(_name,
+           Point([A([0.0, 0.0, 0.0, 0.0]), A([0.0, 1.0, 2.0, 3.0])], wrt=(0,),
+                 not_jax=_NOT_JAX_POW, id="x=0-integer-y"),
+           Point([A([2.0, 0.7, 0.5]), A([0.0, 0.0, 1.0])], id="y=0"),
+           Point([A([0.0, 0.0]), A([2.0, 0.5])], wrt=(1,), id="x=0<y"))
+points("remainder[3][3]", Point(
+    [A([3.0, 1.0]), A([1.5, 0.5])], smooth=0, id="jumps",
+    expect={1: {0: slope([1.0, 1.0]), 1: lambda u, x, y: -u * np.floor(x / y)}, 2: 0.0,
+            3: 0.0},
+    not_jax={1: "at a jump: chainrule takes the right-continuous slope"}))
+points("fmod[3][3]", Point(
+    [A([3.0, -1.0]), A([1.5, 0.5])], smooth=0, id="jumps",
+    expect={1: {0: slope([1.0, 1.0]), 1: lambda u, x, y: -u * np.trunc(x / y)}, 2: 0.0,
+            3: 0.0},
+    not_jax={1: "at a jump: chainrule takes the slope of trunc(x / y)"}))
+points("nan_to_num[3]", Point([A([NAN, INF, -INF, 1.5])], smooth=0, id="nonfinite",
+                              expect={1: slope([0.0, 0.0, 0.0, 1.0]), 2: 0.0, 3: 0.0},
+                              not_jax={1: "JAX's nan_to_num at NaN", 2: "NaN", 3: "NaN"}))
+_LX, _LY = A([INF, -INF, INF, -INF, 1.0]), A([1.0, 1.0, INF, -INF, -INF])
+_JAX_INF = {1: "JAX replaces infinities by 0 in logaddexp's rule (d/dy logaddexp(inf, 1) = e)",
+            2: "NaN", 3: "NaN"}
+for _name in ["logaddexp[3][3]", "logaddexp2[3][3]"]:
+    points(_name, Point([_LX, _LY], smooth=0, id="infinities", not_jax=_JAX_INF,
+                        expect={1: {0: slope([1.0, 0.0, 0.5, 0.0, 1.0]),
+                                    1: slope([0.0, 1.0, 0.5, 0.0, 0.0])}, 2: 0.0, 3: 0.0}),
+           Point([A([-INF, 0.5]), A([0.3, -INF])], wrt=(0,), smooth=0, id="-inf",
+                 expect={1: slope([0.0, 1.0]), 2: 0.0, 3: 0.0}))

@@ -9,7 +9,7 @@ U @ diag(f(S)) @ Vh ...), so central differences and PyTorch see the same functi
 
 import numpy as np
 
-from harness import Table
+from harness import Point, Table
 
 try:
     import torch
@@ -194,6 +194,15 @@ row("linalg.adjugate", adjugate, [(2, 3, 3)], args=lambda rng: [np.stack(
     [_SING(rng)[0], wellcond((3, 3))(rng)])], id="linalg.adjugate[singular,batched]")
 row("linalg.adjugate", adjugate, [(3, 3)], args=args(wellcond((3, 3), True)), dtype=C, order=1,
     id="linalg.adjugate-complex")
+# a singular matrix, where the adjugate's rules switch to the SVD formulas: the adjugate is
+# a polynomial, so every order is smooth there (special points, tests/test_special_points.py)
+row("linalg.adjugate", adjugate, [(3, 3)], args=_SING, id="linalg.adjugate[singular]",
+    points=[Point(_SING(None), id="rank-2")])
+row("linalg.det", np.linalg.det, [(3, 3)], args=_SING, id="linalg.det[singular,points]",
+    points=[Point(_SING(None), id="rank-2"),
+            Point([np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [-1.0, -2.0, -3.0]])],
+                  id="rank-1"),
+            Point([np.zeros((3, 3))], id="zero")])
 
 
 def _neg_det(rng):

@@ -117,3 +117,25 @@ for tag, kw, xs, t in _CE_CASES:
             x, torch.tensor(t), **{k: torch.tensor(v) if isinstance(v, np.ndarray) else v
                                    for k, v in kw.items()})) if torch else None,
         id="softmax_cross_entropy-" + tag))
+
+# --- special points (tests/test_special_points.py) ------------------------------------
+from harness import Point  # noqa: E402
+
+
+def _first_in_window(u, x):
+    """max_pool2d (kernel 2, stride 2) of a constant input: each window's first element
+    takes the window's cotangent (PyTorch's argmax), the tied others 0."""
+    d = np.zeros(x.shape)
+    d[..., ::2, ::2] = u
+    return d
+
+
+for _r in ROWS:
+    if _r.name == "relu[2, 3]":
+        _r.points.append(Point([np.array([0.0, 1.0, -1.0])], smooth=0, id="0",
+                               expect={1: lambda u, x: u * (x > 0), 2: 0.0, 3: 0.0},
+                               not_jax={1: "JAX runs relu's forward, np.maximum(x, 0): a tie "
+                                           "at 0 shares 1/2; relu's slope at 0 is 0 (PyTorch)"}))
+    if _r.name == "max_pool2d[2, 2, 4, 4]k2sNonep0d1c0":
+        _r.points.append(Point([np.zeros((1, 1, 4, 4))], smooth=0, id="all-tied",
+                               expect={1: _first_in_window, 2: 0.0, 3: 0.0}))

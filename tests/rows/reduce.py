@@ -284,3 +284,59 @@ add("max", lambda x: N(x, -2, axis=(2, 0), keepdims=True), [(3, 2, 3)],
 add("cumprod", lambda x: np.cumprod(x, axis=0), [(4,)], dtype=np.complex128, order=1,
     args=lambda rng: [np.array([1.0 + 0.5j, 0.0, -0.5 + 1j, 2.0 - 1j])],
     torch_fn=tf(lambda x: torch.cumprod(x, 0)), id="cumprod-complex-zero")
+
+# --- special points (tests/test_special_points.py): where rules branch on values -------
+from harness import Point  # noqa: E402
+
+A = np.array
+INF, NAN = np.inf, np.nan
+
+
+def points(name, *pts):
+    """Attach special points to the rows called ``name``."""
+    found = [r for r in ROWS if r.name == name]
+    assert found, name
+    for r in found:
+        r.points.extend(pts)
+
+
+def tie_weights(mask_of):
+    """D_1 of <u, max> for a full reduction: u shared among the tied extrema."""
+    def w(u, x):
+        m = mask_of(x)
+        return u * m / m.sum()
+    return w
+
+
+# ties: a two-way tie is where the shared gradient equals the central difference (smooth=1)
+points("max-ties", Point([A([[1.0, 3.0, 3.0, 0.5], [2.0, 2.0, 1.0, 0.0]])], smooth=1,
+                         expect={2: 0.0, 3: 0.0}, id="two-way"))
+points("min-ties", Point([A([[0.5, 1.0], [0.5, -1.0], [0.7, -1.0]])], smooth=1,
+                         expect={2: 0.0, 3: 0.0}, id="two-way"))
+points("max-all", Point([A([[2.0, 2.0, 2.0], [1.0, 0.0, 2.0]])], smooth=0, id="four-way",
+                        expect={1: tie_weights(lambda x: x == x.max()), 2: 0.0, 3: 0.0}))
+points("nanmin-ties", Point([A([[1.5, NAN, -0.5], [1.5, 2.0, NAN]])], smooth=0,
+                            id="nan-and-tie", not_jax={1: "NaN", 2: "NaN", 3: "NaN"},
+                            expect={1: lambda u, x: u * A([[0.5, 0, 1], [0.5, 1, 0]]),
+                                    2: 0.0, 3: 0.0}))
+points("median-ties", Point([A([1.0, 2.0, 2.0, 0.5, 3.0])], smooth=1, expect={2: 0.0, 3: 0.0},
+                            not_jax={1: "JAX gives a tied median's gradient to one element"},
+                            id="tie"))
+add("quantile", lambda x: np.quantile(x, 0.5), [(4,)], id="quantile-ties",
+    points=[Point([A([2.0, 1.0, 2.0, 3.0])], smooth=1, expect={2: 0.0, 3: 0.0},
+                  id="interpolated-pair-tied")])
+# zeros in products: the exact (cumprod-based) formulas, polynomials: smooth at every order
+points("prod-zeros", Point([A([[0.0, 2.0, 3.0], [0.0, 0.0, 1.5]])], id="one-and-two-zeros"))
+points("prod-two-zeros", Point([A([1.5, 0.0, -2.0, 0.0])], id="two"),
+       Point([A([0.0, 0.0, 0.0, 0.0])], id="all"))
+points("prod-0d", Point([A(0.0)], id="0"))
+points("cumprod-zeros", Point([A([[0.0, 2.0, -1.5, 0.5], [1.5, 0.0, 0.5, 0.0]])], id="zeros"))
+points("cumprod-all-zeros", Point([A([0.0, 0.0, 0.0, 0.0, 0.0])], id="all"))
+# the 2-norm's cone at 0: gradient 0 (PyTorch's subgradient), and 0 above
+points("norm-at-zero", Point([A([0.0, 0.0, 0.0])], smooth=1, expect={2: 0.0, 3: 0.0},
+                             not_jax={1: "JAX: NaN at 0", 2: "NaN", 3: "NaN"}, id="0"))
+points("norm-vec-ord3", Point([A([0.0, 1.0, -2.0, 0.5, 0.0])], id="zeros", not_jax={
+    3: "JAX's |x| has slope 1 at 0, so its third derivative of |x|^3 at 0 is 6, not 0"}))
+# std at zero variance: 0, like a norm at 0
+points("std-zero-variance", Point([A([[1.0, 1.0, 1.0]])], smooth=1, expect={2: 0.0, 3: 0.0},
+                                  not_jax={1: "JAX: NaN", 2: "NaN", 3: "NaN"}, id="constant"))

@@ -70,3 +70,28 @@ add("inu_scaled", SP.i1, [(2,)], args=lambda rng: [np.array([28.0, -31.0])],
     torch_fn=tf(lambda x: torch.special.i1(x)), id="i1-large")
 add("inu_scaled", lambda x: SP.inu_scaled(x, nu=3), [(4,)], low=-3.0, high=3.0,
     id="inu_scaled-nu3")
+
+# --- special points (tests/test_special_points.py): infinities in logsumexp -------------
+from harness import Point  # noqa: E402
+
+INF = np.inf
+
+
+def _lse_inf_weights(u, x):
+    """logsumexp's weights where the maximum of a row is +-inf: the +inf entries share."""
+    pos = np.isposinf(x)
+    return u[:, None] * pos / np.maximum(pos.sum(axis=1, keepdims=True), 1)
+
+
+add("logsumexp", lambda x: LSE(x, axis=1), [(3, 3)], id="logsumexp-infinities", points=[
+    # -inf entries beside finite ones: weight 0, a smooth function of the finite ones
+    Point([np.array([[-INF, 1.0, 0.5], [0.2, -INF, -INF]])], id="-inf-entries"),
+    # a row holding +inf gives its weight to its +inf entries; all -inf: 0
+    Point([np.array([[INF, 1.0, -INF], [INF, INF, 2.0], [-INF, -INF, -INF]])], smooth=0,
+          expect={1: _lse_inf_weights, 2: 0.0, 3: 0.0}, id="infinite-rows",
+          not_jax={1: "JAX: NaN (inf - inf)", 2: "NaN", 3: "NaN"})])
+for _r in ROWS:
+    if _r.name == "i0-near-zero":
+        _r.points.append(Point([np.array([0.0, 1e-3, -0.5])], id="0", not_jax={
+            2: "JAX 0.10.2: i0''(0) = 0, the truth 1/2 (I0 = 1 + x^2/4 + ...)",
+            3: "the same i1'(0) = 0"}))

@@ -114,13 +114,67 @@ rad2deg = unary(np.rad2deg, lambda ans, x: 1 / DEG, "rad2deg", ["rad2deg", "degr
                 saves_ans=False)
 
 
-def _sinc_deriv(ans: Any, x: Any) -> Any:
-    # d/dx sin(pi x)/(pi x) = (cos(pi x) - sinc(x)) / x, and 0 at x = 0
-    safe = where(value(x) == 0, 1.0, x)
-    return where(value(x) == 0, 0.0, (cos(np.pi * safe) - ans) / safe)
+# sinc(x) = f_0(pi x) with f_n(z) = j_n(z) / z**n (j_n: the spherical Bessel function): an
+# even, entire function with f_n'(z) = -z f_{n+1}(z).  So sinc' = -pi^2 x f_1(pi x) and every
+# further derivative stays in the family, exact at x = 0 too (where the closed form
+# (cos(pi x) - sinc(x)) / x is 0/0: a where() there would make the second derivative 0).
 
 
-sinc = unary(np.sinc, _sinc_deriv, "sinc")
+def _double_factorial(k: int) -> float:
+    return float(np.prod(np.arange(k, 0, -2, dtype=np.float64)))
+
+
+def _sph_scaled_series(z: np.ndarray, n: int) -> np.ndarray:
+    """sum_k (-z^2/2)^k / (k! (2n+2k+1)!!), for |z| < 4 + n (at most e^4 of cancellation)."""
+    q = -z * z / 2.0
+    term = np.full(z.shape, 1.0 / _double_factorial(2 * n + 1), dtype=z.dtype)
+    total = term.copy()
+    k = 0
+    while True:
+        k += 1
+        term = term * q / (k * (2 * n + 2 * k + 1))
+        total += term
+        if not np.any(np.abs(term) > np.abs(total) * 1e-17) or k > 10_000:
+            return total
+
+
+def _sph_scaled_upward(z: np.ndarray, n: int) -> np.ndarray:
+    """f_{k+1} = ((2k+1) f_k - f_{k-1}) / z^2 from f_{-1} = cos z, f_0 = sin z / z: stable
+    for |z| >= 4 + n (the recurrence only loses accuracy below z ~ n)."""
+    z2 = z * z
+    prev, cur = np.cos(z), np.sin(z) / z
+    for k in range(n):
+        prev, cur = cur, ((2 * k + 1) * cur - prev) / z2
+    return cur
+
+
+def _sph_scaled_fwd(z: Any, n: int = 1) -> Any:
+    z = np.asarray(z)
+    dtype = z.dtype if z.dtype.kind in "fc" else np.dtype(np.float64)
+    zz = z.astype(np.result_type(dtype, np.float64))
+    out = np.empty(zz.shape, zz.dtype)
+    small = np.abs(zz) < 4.0 + n
+    if np.any(small):
+        out[small] = _sph_scaled_series(zz[small], n)
+    if not np.all(small):
+        out[~small] = _sph_scaled_upward(zz[~small], n)
+    return out.astype(dtype, copy=False)
+
+
+def _sph_scaled_deriv(z: Any, n: int) -> Any:
+    return -z * sph_scaled(z, n=n + 1)
+
+
+sph_scaled = defprim(
+    _sph_scaled_fwd, "sph_scaled", saves_ans=False,
+    vjp=(lambda g, ans, z, n=1: g * conj(_sph_scaled_deriv(z, n)),),
+    jvp=(lambda dz, ans, z, n=1: dz * _sph_scaled_deriv(z, n),),
+)
+sph_scaled.__doc__ = "j_n(z) / z**n (spherical Bessel, n >= 0): even, entire, smooth at 0."
+
+PI2 = float(np.pi ** 2)
+sinc = unary(np.sinc, lambda ans, x: -PI2 * x * sph_scaled(np.pi * x, n=1), "sinc",
+             saves_ans=False)
 
 # ---------------------------------------------------------------------------------
 # linear unary functions: their JVP is themselves
@@ -277,13 +331,19 @@ def _pow_dx(ans: Any, x: Any, y: Any) -> Any:
         if yv == 2:  # x**2, the common case: 2x, without a pass of x**1
             return y * x
         return y * power(x, yv - 1)
-    return where(yv == 0, 0.0, y * power(x, where(yv == 0, 1, y - 1)))
+    # only at x == y == 0 is y x**(y-1) = 0 * inf; x**0 = 1 is constant in x there.  (Masking
+    # all of y == 0 would make the mixed derivative d/dy (y x**(y-1)) = 1/x there 0.)
+    bad = (yv == 0) & (value(x) == 0)
+    if not np.any(bad):
+        return y * power(x, y - 1)
+    return where(bad, 0.0, y * power(x, where(bad, 1, y - 1)))
 
 
 def _pow_dy(ans: Any, x: Any, y: Any) -> Any:
-    # x**y * log(x); 0 where x == 0 (the limit for y > 0, PyTorch's choice)
-    xv = value(x)
-    zero = xv == 0
+    # x**y * log(x); 0 where x == 0 < y (0**y = 0 near such y: the limit, PyTorch's value).
+    # For y <= 0 the limit as x -> 0+ is -inf (also in mixed derivatives: d/dy of
+    # y x**(y-1) at y = 1), which the formula gives.
+    zero = (value(x) == 0) & (value(y) > 0)
     if not np.any(zero):
         return ans * log(x)
     return where(zero, 0.0, ans * log(where(zero, 1.0, x)))
@@ -385,34 +445,67 @@ fmax = _maxmin(np.fmax, "fmax", np.greater, nan_aware=True)
 fmin = _maxmin(np.fmin, "fmin", np.less, nan_aware=True)
 
 
-def _atan2_den(x: Any, y: Any) -> Any:
-    return x * x + y * y
+def _over_norm(t: Any, h: Any) -> Any:
+    """t / h for the 2-norm h = hypot(x, y); 0 where h == 0, the origin, where the norm's
+    derivative is taken to be 0 (the norms' convention, never 0/0 = NaN)."""
+    zero = value(h) == 0
+    if not np.any(zero):
+        return t / h
+    return where_prim(zero, 0.0, t / where_prim(zero, 1.0, h))
 
 
+def _atan2_slope(t: Any, y: Any, x: Any) -> Any:
+    # t / (x^2 + y^2), written (t/h)/h with h = hypot(x, y) (x^2 + y^2 would underflow)
+    h = hypot(x, y)
+    return _over_norm(_over_norm(t, h), h)
+
+
+# d atan2(y, x) = (x dy - y dx) / (x^2 + y^2); 0 at the origin, where atan2 jumps (PyTorch)
 arctan2 = defprim(
     np.arctan2, "arctan2", np_names=["arctan2", "atan2"], saves_ans=False,
-    vjp=(lambda g, ans, y, x: unbroadcast(y, g * x / _atan2_den(x, y)),
-         lambda g, ans, y, x: unbroadcast(x, -g * y / _atan2_den(x, y))),
-    jvp=(lambda dy, ans, y, x: dy * x / _atan2_den(x, y),
-         lambda dx, ans, y, x: -dx * y / _atan2_den(x, y)),
+    vjp=(lambda g, ans, y, x: unbroadcast(y, g * _atan2_slope(x, y, x)),
+         lambda g, ans, y, x: unbroadcast(x, -g * _atan2_slope(y, y, x))),
+    jvp=(lambda dy, ans, y, x: dy * _atan2_slope(x, y, x),
+         lambda dx, ans, y, x: -dx * _atan2_slope(y, y, x)),
 )
 hypot = defprim(
     np.hypot, "hypot", np_names="hypot",
-    vjp=(lambda g, ans, x, y: unbroadcast(x, g * x / ans),
-         lambda g, ans, x, y: unbroadcast(y, g * y / ans)),
-    jvp=(lambda dx, ans, x, y: dx * x / ans, lambda dy, ans, x, y: dy * y / ans),
+    vjp=(lambda g, ans, x, y: unbroadcast(x, g * _over_norm(x, ans)),
+         lambda g, ans, x, y: unbroadcast(y, g * _over_norm(y, ans))),
+    jvp=(lambda dx, ans, x, y: dx * _over_norm(x, ans),
+         lambda dy, ans, x, y: dy * _over_norm(y, ans)),
 )
+
+
+def _lae_share(ex: Callable, ans: Any, x: Any, y: Any) -> Any:
+    """x's share ex(x - ans) of logaddexp(x, y) (ex = exp or exp2), with its limits where
+    that is inf - inf: 1 where x = +inf beats y, 0 at x = -inf; equal infinities share
+    equally at +inf (the tie rule of max) and get 0 at -inf (logsumexp's rule)."""
+    xv, yv = value(x), value(y)
+    xp, xn = np.isposinf(xv), np.isneginf(xv)
+    if not (np.any(xp) or np.any(xn)):
+        return ex(x - ans)
+    fixed = xp | xn
+    share = np.where(xp, np.where(np.isposinf(yv), 0.5, 1.0), 0.0)
+    share = np.where(np.isnan(yv), np.nan, share)
+    with np.errstate(invalid="ignore"):  # inf - inf where the mask throws it away
+        d = x - ans
+    return where_prim(fixed, share, ex(where_prim(fixed, 0.0, d)))
+
+
 logaddexp = defprim(
     np.logaddexp, "logaddexp", np_names="logaddexp",
-    vjp=(lambda g, ans, x, y: unbroadcast(x, g * exp(x - ans)),
-         lambda g, ans, x, y: unbroadcast(y, g * exp(y - ans))),
-    jvp=(lambda dx, ans, x, y: dx * exp(x - ans), lambda dy, ans, x, y: dy * exp(y - ans)),
+    vjp=(lambda g, ans, x, y: unbroadcast(x, g * _lae_share(exp, ans, x, y)),
+         lambda g, ans, x, y: unbroadcast(y, g * _lae_share(exp, ans, y, x))),
+    jvp=(lambda dx, ans, x, y: dx * _lae_share(exp, ans, x, y),
+         lambda dy, ans, x, y: dy * _lae_share(exp, ans, y, x)),
 )
 logaddexp2 = defprim(
     np.logaddexp2, "logaddexp2", np_names="logaddexp2",
-    vjp=(lambda g, ans, x, y: unbroadcast(x, g * exp2(x - ans)),
-         lambda g, ans, x, y: unbroadcast(y, g * exp2(y - ans))),
-    jvp=(lambda dx, ans, x, y: dx * exp2(x - ans), lambda dy, ans, x, y: dy * exp2(y - ans)),
+    vjp=(lambda g, ans, x, y: unbroadcast(x, g * _lae_share(exp2, ans, x, y)),
+         lambda g, ans, x, y: unbroadcast(y, g * _lae_share(exp2, ans, y, x))),
+    jvp=(lambda dx, ans, x, y: dx * _lae_share(exp2, ans, x, y),
+         lambda dy, ans, x, y: dy * _lae_share(exp2, ans, y, x)),
 )
 
 

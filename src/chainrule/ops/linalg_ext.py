@@ -261,8 +261,8 @@ def _adjugate_fwd(a: Any) -> Any:
 
 
 def _well_conditioned(a: Any) -> bool:
-    # the det * inv formulas lose cond(A) * eps; beyond cond 1e3 the SVD formulas (exact
-    # also at singular A) are used
+    # the det * inv formulas lose cond(A) * eps; beyond cond 1e3 the rules average over
+    # well-conditioned shifts (exact also at singular A, see _shift_average)
     av = value(a)
     if av.size == 0:  # an empty batch or 0x0 matrices: nothing to be ill-conditioned
         return True
@@ -270,24 +270,43 @@ def _well_conditioned(a: Any) -> bool:
     return bool(np.all(s[..., -1] > 1e-3 * s[..., 0]))
 
 
-def _pair_prod(s: Any) -> Any:
-    """P_ij = prod_{l != i, j} s_l for i != j, 0 on the diagonal (differentiable in s,
-    O(n^2) memory, no division: exact with zeros)."""
-    n = s.shape[-1]
-    eye = np.eye(n, dtype=bool)
-    # row i: s with s_i replaced by 1; then the product of all but entry j
-    m = E.where(eye, 1.0, S.broadcast_to(S.expand_dims(s, -2), _batch(s, 1) + (n, n)))
-    ones = E.ones_like(m[..., :1])
-    left = R.cumprod(S.concatenate([ones, m[..., :-1]], axis=-1), axis=-1)
-    rm = S.flip(m, axis=-1)
-    right = S.flip(R.cumprod(S.concatenate([ones, rm[..., :-1]], axis=-1), axis=-1), axis=-1)
-    return E.where(eye, 0.0, left * right)
+def _shifts(a: Any) -> list:
+    """A + t_k I for the n-th roots of unity t_k = r e^(2 pi i k / n), r = 2 ||A||_2 (per
+    matrix): every shift is well conditioned (its singular values are >= ||A||_2)."""
+    av = np.asarray(value(a))
+    n = av.shape[-1]
+    r = 2.0 * np.linalg.norm(av, 2, axis=(-2, -1), keepdims=True)
+    r = np.where(r > 0, r, 1.0)
+    eye = np.eye(n)
+    return [a + (r * np.exp(2j * np.pi * k / n)) * eye for k in range(n)]
 
 
-def _adj_svd_parts(a: Any) -> tuple:
-    U, s, Vh = svd_parts(a)
-    c = det(U) * det(Vh)
-    return U, s, Vh, c
+def _shift_average(a: Any, rule: Any) -> Any:
+    """(1/n) sum_k rule(A + t_k I): for a linear map of a polynomial of degree < n in A, as
+    adj(A + tI) and its derivatives (degree n - 1 and below in t), exactly its value at
+    t = 0.  So at a singular A the adjugate's derivatives come from well-conditioned
+    matrices through inv and det, whose rules hold to every order (the SVD of a singular
+    matrix is not smooth in its zero singular value's vectors beyond first order)."""
+    total = None
+    for b in _shifts(a):
+        t = rule(b)
+        total = t if total is None else total + t
+    total = total * (1.0 / np.shape(value(a))[-1])
+    return total if is_complex(a) else E.real(total)  # a real A: the imaginary parts cancel
+
+
+def _adj_jvp_at(b: Any, da: Any) -> Any:
+    # adj = det * inv:  d adj = tr(inv dA) adj - inv dA adj
+    bi = inv(b)
+    adj = _col(_col(det(b))) * bi
+    return _col(_col(_trace_prod(bi, da))) * adj - matmul(bi, matmul(da, adj))
+
+
+def _adj_vjp_at(b: Any, g: Any) -> Any:
+    bi_h = _mH(inv(b))
+    adj = _col(_col(det(b))) * inv(b)
+    gam = R.sum(g * E.conj(adj), axis=(-2, -1), keepdims=True)
+    return gam * bi_h - matmul(bi_h, matmul(g, _mH(adj)))
 
 
 def _adjugate_jvp(da: Any, ans: Any, a: Any) -> Any:
@@ -295,13 +314,7 @@ def _adjugate_jvp(da: Any, ans: Any, a: Any) -> Any:
         # adj = det * inv:  d adj = tr(inv dA) adj - inv dA adj
         ai = inv(a)
         return _col(_col(_trace_prod(ai, da))) * ans - matmul(ai, matmul(da, ans))
-    # A + dA = U (S + E) Vh with E = U^H dA Vh^H, so d adj = c Vh^H [d adj(S)](E) U^H where,
-    # for diagonal S, d adj(S)(E) = -E o P off the diagonal and sum_k P_ik E_kk on it
-    U, s, Vh, c = _adj_svd_parts(a)
-    P = _pair_prod(s)
-    Em = matmul(_mH(U), matmul(da, _mH(Vh)))
-    D = -Em * P + _diag_embed(einsum("...ik,...k->...i", P, _diag(Em)))
-    return _col(_col(c)) * matmul(_mH(Vh), matmul(D, _mH(U)))
+    return _shift_average(a, lambda b: _adj_jvp_at(b, da))
 
 
 def _adjugate_vjp(g: Any, ans: Any, a: Any) -> Any:
@@ -309,11 +322,7 @@ def _adjugate_vjp(g: Any, ans: Any, a: Any) -> Any:
         ai_h = _mH(inv(a))
         gam = R.sum(g * E.conj(ans), axis=(-2, -1), keepdims=True)
         return gam * ai_h - matmul(ai_h, matmul(g, _mH(ans)))
-    U, s, Vh, c = _adj_svd_parts(a)
-    P = _pair_prod(s)
-    H = _col(_col(E.conj(c))) * matmul(Vh, matmul(g, U))
-    K = -H * P + _diag_embed(einsum("...ik,...k->...i", P, _diag(H)))
-    return matmul(U, matmul(K, Vh))
+    return _shift_average(a, lambda b: _adj_vjp_at(b, g))
 
 
 adjugate = defprim(_adjugate_fwd, "linalg.adjugate", vjp=(_adjugate_vjp,), jvp=(_adjugate_jvp,))

@@ -42,14 +42,21 @@ def _lse_fwd(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 
 
 def _lse_weights(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
-    """softmax(x) = exp(x - logsumexp(x)), 0 at x = -inf (never -inf - -inf = NaN)."""
+    """softmax(x) = exp(x - logsumexp(x)), with its limits where that is inf - inf: 0 at
+    x = -inf; a slice holding +inf gives all its weight to its +inf entries, shared equally
+    (max's tie rule).  Constants there, so every derivative order is 0 (never NaN)."""
     a = R.expand_back(ans, x, axis, keepdims)
-    neg = np.isneginf(np.real(value(x)))
-    if np.any(neg):
-        with np.errstate(invalid="ignore"):  # -inf - -inf where the mask throws it away
-            d = x - a
-        return E.where_prim(neg, 0.0, E.exp(E.where_prim(neg, 0.0, d)))
-    return E.exp(x - a)
+    xr = np.real(value(x))
+    neg, pos = np.isneginf(xr), np.isposinf(xr)
+    if not (np.any(neg) or np.any(pos)):
+        return E.exp(x - a)
+    npos = np.sum(pos, axis=R.norm_axis(axis, xr.ndim), keepdims=True)
+    top = (npos > 0) & ~np.isnan(np.real(value(a)))
+    fixed = neg | top
+    w = np.where(top, pos / np.maximum(npos, 1), 0.0).astype(xr.dtype)
+    with np.errstate(invalid="ignore"):  # inf - inf where the mask throws it away
+        d = x - a
+    return E.where_prim(fixed, w, E.exp(E.where_prim(fixed, 0.0, d)))
 
 
 logsumexp_prim = defprim(
