@@ -100,7 +100,7 @@ def _transpose(self: Tensor, *axes: Any) -> Tensor:
 
 
 def _astype(self: Tensor, dtype: Any, copy: bool = True) -> Tensor:
-    return E.astype(self, dtype=np.dtype(dtype))
+    return E.astype(self, dtype=np.dtype(dtype), copy=copy)
 
 
 Tensor.reshape = _reshape

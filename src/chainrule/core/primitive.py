@@ -130,9 +130,10 @@ class Primitive:
 
     ``saves``: indices of positional arguments whose *values* the rules need (None: all);
     the others are kept only as shape/dtype.  ``saves_ans``: the rules use ``ans``.
-    ``view``: the result may share memory with argument 0 (in-place writes through it
-    must be seen by version counters).  ``nondiff``: the result is a plain array and
-    cuts the gradient (argmax, floor, comparisons ...).
+    ``nondiff``: the result is a plain array and cuts the gradient (argmax, floor,
+    comparisons ...).  A result that shares memory with an argument (a view, or the
+    argument itself) is found by ``apply`` and shares that argument's version counter, so
+    no primitive declares it.
     """
 
     def __init__(
@@ -142,7 +143,6 @@ class Primitive:
         *,
         saves: tuple[int, ...] | None = None,
         saves_ans: bool = True,
-        view: bool = False,
         nondiff: bool = False,
     ) -> None:
         self.fwd = fwd
@@ -152,7 +152,6 @@ class Primitive:
         self.jvp_all: Callable | None = None
         self.saves = None if saves is None else frozenset(saves)
         self.saves_ans = saves_ans
-        self.view = view
         self.nondiff = nondiff
         self.__doc__ = getattr(fwd, "__doc__", None)
         self.__name__ = self.name
@@ -260,8 +259,20 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
     out._value = ans
     out._fw = None
     out.grad = None
-    if prim.view and not ans.flags.owndata and isinstance(args[0], T):
-        ovc = args[0]._vc
+    alias = ans.base is not None
+    if not alias:
+        for r in raw:
+            if r is ans:
+                alias = True
+                break
+    if alias:
+        # the result shares memory with an argument (a view, or the argument itself): it
+        # shares that Tensor's version counter, so a write through either is seen by the
+        # other's saved values and history; an alias of a plain array is copied (nothing
+        # would see a write into the user's array)
+        ans, ovc = _alias(args, raw, ans)
+        out._value = ans
+    if alias and ovc is not None:
         out._vc = ovc
         out._nv = ovc[0]
     else:
@@ -332,6 +343,19 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
 
         check_forward(prim, args, out)
     return out
+
+
+def _alias(args: tuple, raw: list, ans: np.ndarray) -> tuple[np.ndarray, list | None]:
+    """``ans`` (which may share memory with an argument) and the version counter it must
+    share: that of the Tensor argument it aliases; a copy of it and None when it aliases a
+    plain array argument; itself and None when it aliases none."""
+    T = Tensor
+    for a, r in zip(args, raw):
+        if r.__class__ is _ndarray and (r is ans or np.may_share_memory(ans, r)):
+            if isinstance(a, T):
+                return ans, a._vc
+            return ans.copy(), None
+    return ans, None
 
 
 _fit_tangent: Any = None  # ops.util.fit_tangent, bound on first use (import cycle)

@@ -33,9 +33,11 @@ def _dispatch() -> Any:
 class Tensor:
     """A NumPy array that records the operations applied to it.
 
-    ``requires_grad=True`` makes it a leaf whose ``.grad`` receives gradients from
-    ``backward()``.  Every NumPy function and operator applied to it returns a Tensor
-    (NEP 13 / NEP 18 dispatch onto chainrule's primitive table).
+    ``Tensor(data)`` (like ``cr.tensor(data)``) holds a copy of ``data``, as
+    ``torch.tensor`` does: a later write into the caller's array cannot change a value the
+    graph recorded.  ``requires_grad=True`` makes it a leaf whose ``.grad`` receives
+    gradients from ``backward()``.  Every NumPy function and operator applied to it returns
+    a Tensor (NEP 13 / NEP 18 dispatch onto chainrule's primitive table).
     """
 
     __slots__ = ("_value", "_node", "_fw", "_vc", "_nv", "grad", "__weakref__")
@@ -49,10 +51,7 @@ class Tensor:
                     "use t.detach() (a constant) or t.clone() (keeps the history)"
                 )
             data = data._value
-        if isinstance(data, np.ndarray) and dtype is None:
-            value = data
-        else:
-            value = np.array(data, dtype=dtype, copy=True)
+        value = np.array(data, dtype=dtype, copy=True)
         if value.dtype == object:
             raise TypeError(
                 "cr.tensor: could not make a numeric array from the data (got dtype object); "
@@ -488,9 +487,6 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
             "cr.tensor() of a list that holds Tensors would cut their gradients; "
             "use cr.numpy.stack(...) or cr.numpy.array([...]) instead"
         )
-    if isinstance(data, np.ndarray):
-        data = np.array(data, dtype=dtype, copy=True)
-        dtype = None
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 

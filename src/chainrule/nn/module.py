@@ -249,7 +249,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad = Tensor(np.zeros_like(p.grad._value))
+                p.grad = Tensor._make(np.zeros_like(p.grad._value), None, None)
 
     def to(self, dtype: Any) -> Module:
         """Cast the floating-point parameters and buffers to ``dtype`` (in place)."""
@@ -390,7 +390,7 @@ def _as_buffer(v: Any) -> Tensor | None:
         if v.requires_grad:
             return v.detach()
         return v
-    return Tensor(np.array(as_array(v), copy=True))
+    return Tensor(as_array(v))  # a copy
 
 
 def _recast(t: Tensor, dt: np.dtype) -> None:
@@ -401,7 +401,7 @@ def _recast(t: Tensor, dt: np.dtype) -> None:
     t._vc = [0, None]
     t._nv = 0
     if t.grad is not None:
-        t.grad = Tensor(t.grad._value.astype(dt))
+        t.grad = Tensor._make(t.grad._value.astype(dt), None, None)
     if needs:
         t.requires_grad_(True)
 

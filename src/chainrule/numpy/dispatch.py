@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable
 
 import numpy as np
@@ -19,6 +20,27 @@ def _unsupported(what: str) -> NotImplementedError:
     )
 
 
+def ufunc_name(ufunc: np.ufunc) -> str:
+    """Where the user got ``ufunc`` from: ``np.exp``, ``scipy.special.expit`` ...
+
+    NumPy's own ufuncs are named ``np.NAME``; another library's (SciPy's special functions
+    are ufuncs too) by the public module that exposes it (searched on this error path only)."""
+    name = ufunc.__name__
+    if getattr(np, name, None) is ufunc:
+        return f"np.{name}"
+    best = None
+    for modname, mod in list(sys.modules.items()):
+        if mod is None or any(part.startswith("_") for part in modname.split(".")):
+            continue
+        try:
+            found = getattr(mod, name, None) is ufunc
+        except Exception:  # a lazy module that fails on attribute access
+            continue
+        if found and (best is None or len(modname) < len(best)):
+            best = modname
+    return f"{best}.{name}" if best else f"the ufunc {name!r} (not NumPy's)"
+
+
 _REDUCE = {np.add: "sum", np.multiply: "prod", np.maximum: "max", np.minimum: "min"}
 _ACCUMULATE = {np.add: "cumsum", np.multiply: "cumprod"}
 
@@ -27,7 +49,7 @@ def ufunc_dispatch(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) ->
     if method == "__call__":
         prim = UFUNCS.get(ufunc)
         if prim is None:
-            raise _unsupported(f"np.{ufunc.__name__}")
+            raise _unsupported(ufunc_name(ufunc))
         if kwargs:
             out = kwargs.pop("out", None)
             if out is not None and any(o is not None for o in out):
@@ -51,8 +73,13 @@ def ufunc_dispatch(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) ->
     table = _REDUCE if method == "reduce" else _ACCUMULATE if method == "accumulate" else {}
     name = table.get(ufunc)
     if name is None:
-        raise _unsupported(f"np.{ufunc.__name__}.{method}")
-    kwargs.pop("out", None)
+        raise _unsupported(f"{ufunc_name(ufunc)}.{method}")
+    out = kwargs.pop("out", None)
+    if out is not None and any(o is not None for o in (out if isinstance(out, tuple) else (out,))):
+        raise NotImplementedError(
+            f"{ufunc_name(ufunc)}.{method}(..., out=...) on Tensors: writing into a preallocated "
+            f"array would leave the graph.\n  at {user_line()}\n  Use the return value instead."
+        )
     axis = kwargs.pop("axis", 0)
     args = inputs[1:]
     return NAMES[name](inputs[0], axis, *args, **kwargs)

@@ -193,12 +193,12 @@ imag = defprim(np.imag, "imag", np_names="imag", saves=(), saves_ans=False, line
                vjp=(lambda g, ans, x: g * 1j,))
 
 
-def _astype_fwd(x: Any, dtype: Any = None) -> Any:
-    return np.asarray(x).astype(dtype, copy=False)
+def _astype_fwd(x: Any, dtype: Any = None, copy: bool = True) -> Any:
+    return np.asarray(x).astype(dtype, copy=copy)
 
 
 astype_prim = defprim(_astype_fwd, "astype", saves=(), saves_ans=False, linear=True,
-                      vjp=(lambda g, ans, x, dtype=None: g,))
+                      vjp=(lambda g, ans, x, dtype=None, copy=True: g,))
 
 
 def astype(x: Any, dtype: Any = None, copy: bool = True) -> Any:
@@ -208,17 +208,25 @@ def astype(x: Any, dtype: Any = None, copy: bool = True) -> Any:
     passing the cotangent through it would be silently wrong: ``int(x) * x`` would get
     ``int(x) + x``.  Like PyTorch, the graph is cut there: a Tensor in gives a Tensor
     that needs no gradient (a plain array in, a plain array out).
+
+    NumPy's ``copy``: with ``copy=False`` the result may be the input itself (then it shares
+    the input's version counter, as every alias does).
     """
     dt = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
     if dt.kind in "fc":
-        return astype_prim(x, dtype=dt)
+        return astype_prim(x, dtype=dt) if copy else astype_prim(x, dtype=dt, copy=False)
     if isinstance(x, P.Tensor):
-        return P.Tensor._make(_astype_fwd(x._value, dt), None, None)
-    return _astype_fwd(x, dt)
+        v = _astype_fwd(x._value, dt, copy)
+        t = P.Tensor._make(v, None, None)
+        if v is x._value or np.may_share_memory(v, x._value):
+            t._vc = x._vc
+            t._nv = x._vc[0]
+        return t
+    return _astype_fwd(x, dt, copy)
 
 
 def _np_astype(x: Any, dtype: Any, /, *, copy: bool = True, device: Any = None) -> Any:
-    return astype(x, dtype=dtype)
+    return astype(x, dtype=dtype, copy=copy)
 
 
 register("astype", _np_astype)

@@ -81,7 +81,7 @@ def _getitem_vjp(g: Any, ans: Any, x: Any, idx: Any = None) -> Any:
     return scatter_add(g, shape=x.shape, idx=idx)
 
 
-getitem = defprim(_getitem_fwd, "getitem", saves=(), saves_ans=False, linear=True, view=True,
+getitem = defprim(_getitem_fwd, "getitem", saves=(), saves_ans=False, linear=True,
                   vjp=(_getitem_vjp,))
 
 

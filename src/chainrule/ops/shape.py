@@ -59,7 +59,7 @@ def _reshape_fwd(x: Any, shape: Any = None, order: str = "C") -> Any:
 
 
 reshape_prim = defprim(
-    _reshape_fwd, "reshape", saves=(), saves_ans=False, linear=True, view=True,
+    _reshape_fwd, "reshape", saves=(), saves_ans=False, linear=True,
     vjp=(lambda g, ans, x, shape=None, order="C": reshape_prim(g, shape=x.shape, order=order),),
 )
 
@@ -140,7 +140,7 @@ def _inv_axes(axes: Any, ndim: int) -> Any:
 
 
 transpose_prim = defprim(
-    _transpose_fwd, "transpose", saves=(), saves_ans=False, linear=True, view=True,
+    _transpose_fwd, "transpose", saves=(), saves_ans=False, linear=True,
     vjp=(lambda g, ans, x, axes=None: transpose_prim(g, axes=_inv_axes(axes, len(x.shape))),),
 )
 
@@ -293,7 +293,7 @@ def _flip_fwd(x: Any, axis: Any = None) -> Any:
     return np.flip(x, axis)
 
 
-flip_prim = defprim(_flip_fwd, "flip", saves=(), saves_ans=False, linear=True, view=True,
+flip_prim = defprim(_flip_fwd, "flip", saves=(), saves_ans=False, linear=True,
                     vjp=(lambda g, ans, x, axis=None: flip_prim(g, axis=axis),))
 
 
