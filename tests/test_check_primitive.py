@@ -26,7 +26,7 @@ def scaled_add(x, y, scale=1.0):
 cr.defvjp(scaled_add, lambda g, ans, x, y, scale=1.0: unbroadcast(x, scale * g),
           lambda g, ans, x, y, scale=1.0: unbroadcast(y, g))
 cr.defjvp(scaled_add, lambda dx, ans, x, y, scale=1.0: scale * dx,
-          lambda dy, ans, x, y, scale=1.0: dy)
+          lambda dy, ans, x, y, scale=1.0: np.broadcast_to(dy, np.shape(ans)))  # the result's shape
 
 
 def test_public_extension_api() -> None:

@@ -4,8 +4,6 @@
     cr.grad(lambda x: (x**2 + 1)**3)(2.0)          # 300.0
 """
 
-from __future__ import annotations
-
 from . import ops as _ops  # noqa: F401  (fills the primitive table)
 from .core import methods as _methods  # noqa: F401
 from .core.errors import ChainruleError, GradientError, LeftGraphError, ShapeError

@@ -15,25 +15,23 @@ cheap), so draw before calling it, or call ``backward(retain_graph=True)`` to dr
 the gradients filled in.  Nodes whose history was freed are marked "freed by backward()".
 """
 
-from __future__ import annotations
+import io as _io
+import os as _os
+import shutil as _shutil
+import subprocess as _subprocess
+from collections.abc import Mapping as _Mapping, Sequence as _Sequence
+from typing import Any as _Any
 
-import io
-import os
-import shutil
-import subprocess
-from collections.abc import Mapping, Sequence
-from typing import Any
+import numpy as _np
 
-import numpy as np
-
-from .core import primitive as P
-from .core.errors import ChainruleError
-from .core.tensor import Tensor
+from .core import primitive as _P
+from .core.errors import ChainruleError as _ChainruleError
+from .core.tensor import Tensor as _Tensor
 
 __all__ = ["GraphvizError", "plot_history", "render", "to_dot"]
 
 
-class GraphvizError(ChainruleError, RuntimeError):
+class GraphvizError(_ChainruleError, RuntimeError):
     """Graphviz (the ``dot`` program) is not installed or failed."""
 
 
@@ -45,17 +43,17 @@ def _esc(s: str) -> str:
     return s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def _shape_str(shape: tuple, dtype: Any) -> str:
+def _shape_str(shape: tuple, dtype: _Any) -> str:
     shp = "scalar" if tuple(shape) == () else "(" + ", ".join(str(n) for n in shape) + ")"
-    return f"{shp} {np.dtype(dtype).name}"
+    return f"{shp} {_np.dtype(dtype).name}"
 
 
-def _fmt_array(v: Any, max_values: int) -> str | None:
-    if isinstance(v, Tensor):
+def _fmt_array(v: _Any, max_values: int) -> str | None:
+    if isinstance(v, _Tensor):
         v = v._value
-    if not isinstance(v, (np.ndarray, np.generic, int, float, complex)):
+    if not isinstance(v, (_np.ndarray, _np.generic, int, float, complex)):
         return None
-    a = np.asarray(v)
+    a = _np.asarray(v)
     if a.size > max_values:
         return None
     if a.ndim == 0:
@@ -64,60 +62,60 @@ def _fmt_array(v: Any, max_values: int) -> str | None:
             t = f"{x:.6g}"
             return t if any(c in t for c in ".enai") else t + ".0"
         return str(x)
-    return np.array2string(a, precision=4, separator=", ", suppress_small=True,
+    return _np.array2string(a, precision=4, separator=", ", suppress_small=True,
                            max_line_width=60)
 
 
-def _values(order: list[P.Node], root: P.Node, root_value: Any) -> dict[P.Node, Any]:
+def _values(order: list[_P.Node], root: _P.Node, root_value: _Any) -> dict[_P.Node, _Any]:
     """Output value of each node where the graph holds it, or recomputes it cheaply.
 
     A node keeps its output only when its rules need it; otherwise the value is found among
     a child's saved arguments, or recomputed from the parents' values (one NumPy call).
     """
-    vals: dict[P.Node, Any] = {root: root_value}
+    vals: dict[_P.Node, _Any] = {root: root_value}
     for node in order:
         if node.ref is not None:
             t = node.ref()
             if t is not None:
                 vals.setdefault(node, t._value)
-        if isinstance(node.ans, np.ndarray):
+        if isinstance(node.ans, _np.ndarray):
             vals.setdefault(node, node.ans)
         for p, a in zip(node.parents, node.args or (), strict=False):
-            if p is not None and isinstance(a, np.ndarray):
+            if p is not None and isinstance(a, _np.ndarray):
                 vals.setdefault(p, a)
     for node in order:  # increasing seq: parents before children
         if node in vals or node.prim is None or node.args is None:
             continue
         raw = []
         for p, a in zip(node.parents, node.args, strict=True):
-            if isinstance(a, P.Meta):
+            if isinstance(a, _P.Meta):
                 a = vals.get(p) if p is not None else None
                 if a is None:
                     break
             raw.append(a)
         else:
             try:
-                vals[node] = np.asarray(node.prim.fwd(*raw, **(node.kw or {})))
+                vals[node] = _np.asarray(node.prim.fwd(*raw, **(node.kw or {})))
             except Exception:  # noqa: BLE001 - a picture must not fail on an odd primitive
                 pass
     return vals
 
 
-def _grad_of(node: P.Node) -> Any:
+def _grad_of(node: _P.Node) -> _Any:
     if node.ref is None:
         return None
     t = node.ref()
     return None if t is None else t.grad
 
 
-def _node_grads(order: list[P.Node], root: P.Node) -> dict[P.Node, Any]:
+def _node_grads(order: list[_P.Node], root: _P.Node) -> dict[_P.Node, _Any]:
     """d(root)/d(node) for every node of an intact graph with a scalar root, touching no .grad.
 
     The same rule calls as the backward pass, but nothing is freed or delivered.
     """
     from .core.state import STATE  # noqa: PLC0415
 
-    grads: dict[P.Node, Any] = {root: np.ones(root.shape, root.dtype)}
+    grads: dict[_P.Node, _Any] = {root: _np.ones(root.shape, root.dtype)}
     saved = STATE.grad_enabled
     STATE.grad_enabled = False
     try:
@@ -131,7 +129,7 @@ def _node_grads(order: list[P.Node], root: P.Node) -> dict[P.Node, Any]:
                 rule = node.prim.vjps.get(i)
                 if rule is None:
                     return {}
-                gi = np.asarray(rule(g, node.ans, *node.args, **(node.kw or {})))
+                gi = _np.asarray(rule(g, node.ans, *node.args, **(node.kw or {})))
                 prev = grads.get(p)
                 grads[p] = gi if prev is None else prev + gi
     except Exception:  # noqa: BLE001 - fall back to the .grad fields
@@ -142,9 +140,9 @@ def _node_grads(order: list[P.Node], root: P.Node) -> dict[P.Node, Any]:
 
 
 def to_dot(
-    tensor: Tensor,
+    tensor: _Tensor,
     *,
-    names: Mapping[str, Tensor] | None = None,
+    names: _Mapping[str, _Tensor] | None = None,
     max_values: int = 16,
     grads: bool = True,
     constants: bool = True,
@@ -166,14 +164,14 @@ def to_dot(
     ``backward()`` frees the graph: draw before it, or call ``backward(retain_graph=True)``.
     Needs no third-party package; paste the text into any Graphviz viewer or use :func:`render`.
     """
-    if not isinstance(tensor, Tensor):
+    if not isinstance(tensor, _Tensor):
         raise TypeError(
             f"cr.viz.to_dot expects a chainrule Tensor, got {type(tensor).__name__}; "
             f"compute the value from cr.tensor(..., requires_grad=True) inputs"
         )
     leaf_names = {}
     for k, v in (names or {}).items():
-        if isinstance(v, Tensor) and v._node is not None:
+        if isinstance(v, _Tensor) and v._node is not None:
             leaf_names[v._node] = str(k)
 
     lines = [
@@ -198,8 +196,8 @@ def to_dot(
         return "\n".join(lines) + "\n"
 
     # collect the nodes (iteratively: graphs may be very deep)
-    seen: set[P.Node] = {root}
-    order: list[P.Node] = []
+    seen: set[_P.Node] = {root}
+    order: list[_P.Node] = []
     stack = [root]
     while stack:
         node = stack.pop()
@@ -254,7 +252,7 @@ def to_dot(
             if not constants or i >= len(args):
                 continue
             a = args[i]
-            s = None if isinstance(a, P.Meta) else _fmt_array(a, max_values)
+            s = None if isinstance(a, _P.Meta) else _fmt_array(a, max_values)
             if s is None:
                 shp, dt = getattr(a, "shape", None), getattr(a, "dtype", None)
                 if shp is None or dt is None:
@@ -295,10 +293,10 @@ def _dot_bytes(src: str, fmt: str) -> bytes:
                                 f"{_INSTALL}") from exc
         except graphviz.CalledProcessError as exc:
             raise GraphvizError(f"cr.viz.render: dot failed: {exc}") from exc
-    exe = shutil.which("dot")
+    exe = _shutil.which("dot")
     if exe is None:
         raise GraphvizError(f"cr.viz.render: Graphviz is not installed. {_INSTALL}")
-    r = subprocess.run([exe, f"-T{fmt}"], input=src.encode(), capture_output=True, check=False)
+    r = _subprocess.run([exe, f"-T{fmt}"], input=src.encode(), capture_output=True, check=False)
     if r.returncode != 0:
         raise GraphvizError(f"cr.viz.render: dot failed: {r.stderr.decode(errors='replace')}")
     return r.stdout
@@ -307,20 +305,20 @@ def _dot_bytes(src: str, fmt: str) -> bytes:
 def _atomic_write(path: str, data: bytes) -> None:
     from .io import atomic_write  # noqa: PLC0415
 
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    _os.makedirs(_os.path.dirname(_os.path.abspath(path)), exist_ok=True)
     atomic_write(path, lambda f: f.write(data))
 
 
-def render(tensor: Tensor, path: str | os.PathLike, *, format: str | None = None,
-           **to_dot_kwargs: Any) -> str:
+def render(tensor: _Tensor, path: str | _os.PathLike, *, format: str | None = None,
+           **to_dot_kwargs: _Any) -> str:
     """Draw the graph behind ``tensor`` into ``path`` (format from the suffix: svg, png, pdf ...).
 
     Needs Graphviz (``pip install 'chainrule[viz]'`` and the ``dot`` program); raises
     :class:`GraphvizError` saying how to install it otherwise.  ``.dot``/``.gv`` paths just get
     the DOT text.  Keyword arguments go to :func:`to_dot`.  Returns the path written.
     """
-    path = os.fspath(path)
-    fmt = (format or os.path.splitext(path)[1].lstrip(".") or "svg").lower()
+    path = _os.fspath(path)
+    fmt = (format or _os.path.splitext(path)[1].lstrip(".") or "svg").lower()
     if fmt not in _FORMATS:
         raise ValueError(
             f"cr.viz.render: unknown format {fmt!r} (from {path!r}); "
@@ -336,19 +334,19 @@ def render(tensor: Tensor, path: str | os.PathLike, *, format: str | None = None
 # training history
 
 
-def _series(history: Any) -> dict[str, list[float]]:
+def _series(history: _Any) -> dict[str, list[float]]:
     """Normalise a history to {name: per-epoch values}."""
     h = getattr(history, "history", history)
-    if callable(h) and not isinstance(h, Mapping):
+    if callable(h) and not isinstance(h, _Mapping):
         h = history
-    if isinstance(h, Mapping):
+    if isinstance(h, _Mapping):
         items = dict(h)
-    elif isinstance(h, Sequence) and h and all(isinstance(r, Mapping) for r in h):
+    elif isinstance(h, _Sequence) and h and all(isinstance(r, _Mapping) for r in h):
         keys: list[str] = []
         for r in h:
             keys.extend(k for k in r if k not in keys)
-        items = {k: [r.get(k, np.nan) for r in h] for k in keys}
-    elif isinstance(h, (Sequence, np.ndarray)):
+        items = {k: [r.get(k, _np.nan) for r in h] for k in keys}
+    elif isinstance(h, (_Sequence, _np.ndarray)):
         items = {"loss": list(h)}
     else:
         raise TypeError(
@@ -358,10 +356,10 @@ def _series(history: Any) -> dict[str, list[float]]:
         )
     out: dict[str, list[float]] = {}
     for k, v in items.items():
-        if isinstance(v, (str, bytes)) or not isinstance(v, (Sequence, np.ndarray)):
+        if isinstance(v, (str, bytes)) or not isinstance(v, (_Sequence, _np.ndarray)):
             continue
         try:
-            arr = np.asarray([np.nan if x is None else x for x in v], dtype=float)
+            arr = _np.asarray([_np.nan if x is None else x for x in v], dtype=float)
         except (TypeError, ValueError):
             continue
         if arr.ndim == 1 and arr.size:
@@ -371,7 +369,7 @@ def _series(history: Any) -> dict[str, list[float]]:
     return out
 
 
-def plot_history(history: Any, path: str | os.PathLike, *, title: str | None = None) -> str:
+def plot_history(history: _Any, path: str | _os.PathLike, *, title: str | None = None) -> str:
     """Plot a training history (losses left, other metrics right) into ``path`` (png, svg, pdf).
 
     ``history`` is what :func:`chainrule.fit` returns, or any dict of name -> per-epoch values.
@@ -405,9 +403,9 @@ def plot_history(history: Any, path: str | os.PathLike, *, title: str | None = N
         ax.legend()
     if title:
         fig.suptitle(title)
-    path = os.fspath(path)
-    buf = io.BytesIO()
-    fmt = os.path.splitext(path)[1].lstrip(".").lower() or "png"
+    path = _os.fspath(path)
+    buf = _io.BytesIO()
+    fmt = _os.path.splitext(path)[1].lstrip(".").lower() or "png"
     fig.savefig(buf, dpi=100, format=fmt)
     _atomic_write(path, buf.getvalue())
     return path

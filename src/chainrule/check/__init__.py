@@ -7,8 +7,6 @@
     with cr.detect_anomaly(): ...         # the first op that made a nan/inf, and its line
 """
 
-from __future__ import annotations
-
 from .anomaly import AnomalyError, AnomalyWarning, detect_anomaly
 from .derivative import DerivativeReport, check_derivative
 from .gradcheck import gradcheck

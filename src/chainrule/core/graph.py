@@ -187,8 +187,17 @@ def backward(
                         f"{prim.name} has no VJP rule for argument {i}; register one with "
                         f"cr.defvjp({prim.name}, ...)"
                     )
-                gi = rule(g, ans, *args, **kw) if kw else rule(g, ans, *args)
-                if gi.shape != p.shape or (gi.dtype is not p.dtype and gi.dtype != p.dtype):
+                try:
+                    gi = rule(g, ans, *args, **kw) if kw else rule(g, ans, *args)
+                except TypeError:
+                    P.check_call(prim, "VJP", i, rule, (g, ans, *args), kw or {})
+                    raise
+                try:
+                    fit = gi.shape != p.shape or (gi.dtype is not p.dtype and gi.dtype != p.dtype)
+                except AttributeError:  # not an array (None, a float, a list): say so
+                    P.check_result(prim, "VJP", i, rule, gi, p.shape, p.dtype)
+                    raise
+                if fit:
                     gi = _fit(gi, p, node, i)
                 if anomaly:
                     from ..check.anomaly import check_backward  # noqa: PLC0415

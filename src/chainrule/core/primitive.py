@@ -14,6 +14,7 @@ chainrule's own operations so that they can themselves be differentiated):
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable
 
 import numpy as np
@@ -133,7 +134,9 @@ class Primitive:
     ``nondiff``: the result is a plain array and cuts the gradient (argmax, floor,
     comparisons ...).  A result that shares memory with an argument (a view, or the
     argument itself) is found by ``apply`` and shares that argument's version counter, so
-    no primitive declares it.
+    no primitive declares it.  ``broadcast_tangents``: the JVP rules may return a tangent
+    that broadcasts to the result (the library's own rules); a user's rules must return the
+    result's shape exactly, as their VJP rules must return each argument's.
     """
 
     def __init__(
@@ -144,6 +147,7 @@ class Primitive:
         saves: tuple[int, ...] | None = None,
         saves_ans: bool = True,
         nondiff: bool = False,
+        broadcast_tangents: bool = False,
     ) -> None:
         self.fwd = fwd
         self.name = name or getattr(fwd, "__name__", "primitive")
@@ -153,6 +157,7 @@ class Primitive:
         self.saves = None if saves is None else frozenset(saves)
         self.saves_ans = saves_ans
         self.nondiff = nondiff
+        self.broadcast_tangents = broadcast_tangents
         self.__doc__ = getattr(fwd, "__doc__", None)
         self.__name__ = self.name
         self.__wrapped__ = fwd
@@ -201,9 +206,14 @@ def _fail(prim: Primitive, args: tuple, kw: dict, exc: Exception) -> None:
         kind = errors.ShapeError
     else:
         kind = type(exc)
+    msg = str(exc)
+    for said in (prim.name, prim.name.rsplit(".", 1)[-1]):
+        if msg.startswith(said + ": "):  # NumPy named the function already (matmul: ...)
+            msg = msg[len(said) + 2:]
+            break
     try:
         err = kind(
-            f"{prim.name}: {exc} (argument shapes: {errors.shapes_of(args) or 'none'})\n"
+            f"{prim.name}: {msg} (argument shapes: {errors.shapes_of(args) or 'none'})\n"
             f"  at {errors.user_line()}"
         )
     except Exception:
@@ -385,7 +395,13 @@ def _tangent_at(prim: Primitive, args: tuple, call_args: Any, ans: Any, lv: int,
                 f"{prim.name} has no JVP (forward-mode) rule for argument {i}; "
                 f"register one with cr.defjvp({prim.name}, ...)\n  at {errors.user_line()}"
             )
-        ti = rule(dx, ans, *call_args, **kw) if kw else rule(dx, ans, *call_args)
+        try:
+            ti = rule(dx, ans, *call_args, **kw) if kw else rule(dx, ans, *call_args)
+        except TypeError:
+            check_call(prim, "JVP", i, rule, (dx, ans, *call_args), kw)
+            raise
+        if not prim.broadcast_tangents:
+            ti = check_result(prim, "JVP", i, rule, ti, ans.shape, ans.dtype)
         t = ti if t is None else t + ti
     return t
 
@@ -485,22 +501,151 @@ def primitive(fwd: Callable | None = None, **options: Any) -> Any:
 def defvjp(prim: Primitive, *rules: Callable | None, argnums: tuple[int, ...] | None = None) -> None:
     """Give ``prim`` VJP rules, one per positional argument: ``rule(g, ans, *args, **kw)``.
 
-    ``None`` marks an argument that the gradient does not flow into.
+    ``None`` marks an argument that the gradient does not flow into.  Each rule's arity is
+    checked here (it must accept ``g``, ``ans`` and the primitive's positional arguments);
+    what it returns is checked on every call (the argument's shape; an array or Tensor).
     """
-    _check_prim(prim, "defvjp")
-    idx = range(len(rules)) if argnums is None else argnums
-    for i, r in zip(idx, rules):
-        if r is not None:
-            prim.vjps[i] = r
+    _register(prim, "defvjp", "g", prim.vjps if isinstance(prim, Primitive) else {}, rules,
+              argnums)
 
 
 def defjvp(prim: Primitive, *rules: Callable | None, argnums: tuple[int, ...] | None = None) -> None:
-    """Give ``prim`` JVP rules, one per positional argument: ``rule(dx, ans, *args, **kw)``."""
-    _check_prim(prim, "defjvp")
-    idx = range(len(rules)) if argnums is None else argnums
+    """Give ``prim`` JVP rules, one per positional argument: ``rule(dx, ans, *args, **kw)``.
+
+    Each rule's arity is checked here; what it returns is checked on every call: the
+    tangent of the result, of the result's shape exactly (an array or Tensor)."""
+    _register(prim, "defjvp", "dx", prim.jvps if isinstance(prim, Primitive) else {}, rules,
+              argnums)
+
+
+def _positional(prim: Primitive) -> tuple[list[str], int, bool]:
+    """The names of ``prim``'s positional parameters, how many are required, and whether it
+    takes ``*args`` (then any number); ``([], 0, True)`` when its signature is unknown."""
+    try:
+        sig = inspect.signature(prim.fwd)
+    except (TypeError, ValueError):
+        return [], 0, True
+    names, required, var = [], 0, False
+    for p in sig.parameters.values():
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            names.append(p.name)
+            required += p.default is p.empty
+        elif p.kind is p.VAR_POSITIONAL:
+            var = True
+    return names, required, var
+
+
+def signature_text(prim: Primitive, first: str) -> str:
+    """How ``prim``'s rules are called: ``rule(g, ans, x, y)``."""
+    names, _, var = _positional(prim)
+    args = names + (["*args"] if var else [])
+    return f"rule({', '.join([first, 'ans', *args])})"
+
+
+def _register(prim: Any, what: str, first: str, table: dict, rules: tuple,
+              argnums: tuple[int, ...] | None) -> None:
+    _check_prim(prim, what)
+    names, required, var = _positional(prim)
+    idx = list(range(len(rules)) if argnums is None else argnums)
+    if argnums is not None and len(idx) != len(rules):
+        raise TypeError(f"{what}({prim.name}): {len(rules)} rules for argnums {tuple(idx)}")
+    if not var:
+        if argnums is None and len(rules) > len(names):
+            raise TypeError(
+                f"{what}({prim.name}): {len(rules)} rules given, but {prim.name} takes "
+                f"{len(names)} positional argument{'s' if len(names) != 1 else ''} "
+                f"({', '.join(names)}): one rule per argument, None for one without a gradient"
+            )
+        bad = [i for i in idx if not 0 <= i < len(names)]
+        if bad:
+            raise TypeError(f"{what}({prim.name}): argnums {tuple(bad)} out of range for "
+                            f"{len(names)} positional arguments")
+    sig = signature_text(prim, first)
+    checked = {}
     for i, r in zip(idx, rules):
-        if r is not None:
-            prim.jvps[i] = r
+        if r is None:
+            continue
+        if not callable(r):
+            raise TypeError(f"{what}({prim.name}): the rule for argument {i} is not callable "
+                            f"({type(r).__name__}); a rule is a function {sig}")
+        try:
+            rsig = inspect.signature(r)
+        except (TypeError, ValueError):  # a builtin without a signature: checked when called
+            rsig = None
+        if rsig is not None:
+            try:
+                rsig.bind(*range(2 + required))
+            except TypeError as exc:
+                raise TypeError(
+                    f"{what}({prim.name}): the rule for argument {i} ({describe(r)}) cannot be "
+                    f"called as {sig}: {exc}"
+                ) from None
+        checked[i] = r
+    table.update(checked)
+
+
+def describe(rule: Any) -> str:
+    """A rule as a user finds it: its name and where it is defined."""
+    name = getattr(rule, "__qualname__", None) or getattr(rule, "__name__", None) or repr(rule)
+    code = getattr(rule, "__code__", None)
+    if code is not None:
+        return f"{name} at {code.co_filename.rsplit('/', 1)[-1]}:{code.co_firstlineno}"
+    return name
+
+
+def _what(v: Any) -> str:
+    if v is None:
+        return "None"
+    t = type(v).__name__
+    return f"an {t}" if t[0] in "aeiou" else f"a {t}"
+
+
+def check_result(prim: Primitive, kind: str, i: int, rule: Any, r: Any, shape: tuple,
+                 dtype: Any) -> Any:
+    """A user rule's result, checked: an array or Tensor of ``shape``; a real result for a
+    real ``dtype`` (a JVP's tangent; a VJP's cotangent of a real input may be complex: its
+    real part is taken); other dtypes are cast to ``dtype``."""
+    first = "g" if kind == "VJP" else "dx"
+    of = (f"the cotangent of argument {i}" if kind == "VJP" else "the tangent of the result")
+    where = (f"the {kind} rule of {prim.name} for argument {i} ({describe(rule)})")
+    sig = signature_text(prim, first)
+    if not isinstance(r, Tensor) and not isinstance(r, (_ndarray, np.generic)):
+        raise errors.GradientError(
+            f"{where} returned {_what(r)}; a {kind} rule is called as {sig} and must return "
+            f"{of}: an array or Tensor of shape {tuple(shape)} (dtype {dtype}).\n"
+            f"  at {errors.user_line()}"
+        )
+    if tuple(r.shape) != tuple(shape):
+        raise errors.GradientError(
+            f"{where} returned {of} with shape {tuple(r.shape)}, but it must have shape "
+            f"{tuple(shape)}; a {kind} rule is called as {sig}.  Nothing is broadcast for a "
+            f"user's rule: a wrong shape is a wrong rule.\n  at {errors.user_line()}"
+        )
+    if kind == "JVP" and r.dtype.kind == "c" and np.dtype(dtype).kind != "c":
+        raise errors.GradientError(
+            f"{where} returned a tangent of dtype {r.dtype} for a real output of dtype "
+            f"{dtype}; the tangent of a real result is real.\n  at {errors.user_line()}"
+        )
+    return r
+
+
+def check_call(prim: Primitive, kind: str, i: int, rule: Any, args: tuple, kw: dict) -> None:
+    """A TypeError raised by calling ``rule``: if the call itself does not fit the rule's
+    signature, say how rules are called (else it is the rule's own error: returns)."""
+    try:
+        inspect.signature(rule).bind(*args, **kw)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ValueError):  # no signature to compare with
+            return
+        first = "g" if kind == "VJP" else "dx"
+        given = ", ".join([first, "ans", *(f"arg{j}" for j in range(len(args) - 2)),
+                           *(f"{k}=..." for k in kw)])
+        raise TypeError(
+            f"the {kind} rule of {prim.name} for argument {i} ({describe(rule)}) was called as "
+            f"rule({given}) and does not accept it: {exc}.  Rules are called as "
+            f"{signature_text(prim, first)} plus the keyword arguments of the call "
+            f"(add them, or **kw, to the rule).\n  at {errors.user_line()}"
+        ) from None
 
 
 def _check_prim(prim: Any, what: str) -> None:

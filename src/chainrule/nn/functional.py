@@ -6,21 +6,19 @@ differentiable in both modes and to any order.  Conventions follow
 ``reduction='mean' | 'sum' | 'none'``.
 """
 
-from __future__ import annotations
+import math as _math
+from typing import Any as _Any
 
-import math
-from typing import Any
+import numpy as _np
 
-import numpy as np
-
-from ..core.errors import ShapeError
-from ..core.tensor import Tensor
-from ..ops import elementwise as E
-from ..ops import reduce as R
-from ..ops import shape as S
-from ..ops import special as SP
-from ..ops.util import value
-from . import ops
+from ..core.errors import ShapeError as _ShapeError
+from ..core.tensor import Tensor as _Tensor
+from ..ops import elementwise as _E
+from ..ops import reduce as _R
+from ..ops import shape as _S
+from ..ops import special as _SP
+from ..ops.util import value as _value
+from . import ops as _ops
 from . import random as _random
 
 __all__ = [
@@ -30,98 +28,98 @@ __all__ = [
     "softmax", "softplus", "tanh",
 ]
 
-erf = ops.erf
+erf = _ops.erf
 
 
-def _shape(x: Any) -> tuple:
-    return tuple(np.shape(value(x)))
+def _shape(x: _Any) -> tuple:
+    return tuple(_np.shape(_value(x)))
 
 
-def _float_dtype(x: Any) -> np.dtype:
-    d = np.asarray(value(x)).dtype
-    return d if d.kind in "fc" else np.dtype(np.float64)
+def _float_dtype(x: _Any) -> _np.dtype:
+    d = _np.asarray(_value(x)).dtype
+    return d if d.kind in "fc" else _np.dtype(_np.float64)
 
 
 # ---------------------------------------------------------------------------------
 # layers
 
 
-def linear(input: Any, weight: Any, bias: Any = None) -> Any:
+def linear(input: _Any, weight: _Any, bias: _Any = None) -> _Any:
     """``input @ weight.T + bias`` with PyTorch's weight layout (out_features, in_features)."""
     w = weight
-    if np.ndim(value(w)) != 2:
-        raise ShapeError(f"linear: weight must be 2-D (out, in), got shape {_shape(w)}")
+    if _np.ndim(_value(w)) != 2:
+        raise _ShapeError(f"linear: weight must be 2-D (out, in), got shape {_shape(w)}")
     if _shape(input)[-1:] != _shape(w)[1:]:
-        raise ShapeError(
+        raise _ShapeError(
             f"linear: input of shape {_shape(input)} does not fit weight of shape {_shape(w)} "
             f"(the last axis of the input must be in_features={_shape(w)[1]})"
         )
-    if np.ndim(value(input)) == 0:
-        raise ShapeError("linear: the input must have at least one dimension")
-    y = ops.linear(input, w)
+    if _np.ndim(_value(input)) == 0:
+        raise _ShapeError("linear: the input must have at least one dimension")
+    y = _ops.linear(input, w)
     if bias is not None:
         y = y + bias
     return y
 
 
-def relu(input: Any) -> Any:
+def relu(input: _Any) -> _Any:
     """max(x, 0); its derivative at 0 is 0, as in PyTorch."""
-    return ops.relu(input)
+    return _ops.relu(input)
 
 
-def leaky_relu(input: Any, negative_slope: float = 0.01) -> Any:
+def leaky_relu(input: _Any, negative_slope: float = 0.01) -> _Any:
     """x for x > 0, negative_slope * x otherwise (a constant slope per element)."""
-    pos = np.asarray(value(input)) > 0
+    pos = _np.asarray(_value(input)) > 0
     dt = _float_dtype(input)
     return input * (pos * dt.type(1 - negative_slope) + dt.type(negative_slope))
 
 
-def sigmoid(input: Any) -> Any:
+def sigmoid(input: _Any) -> _Any:
     """1 / (1 + exp(-x)), with exp(-|x|) so that it never overflows and keeps the tails."""
-    pos = np.asarray(value(input)) >= 0
+    pos = _np.asarray(_value(input)) >= 0
     dt = _float_dtype(input)
     sgn = dt.type(1) - dt.type(2) * pos  # -1 where x >= 0, else 1
-    z = E.exp(input * sgn)  # exp(-|x|) <= 1
+    z = _E.exp(input * sgn)  # exp(-|x|) <= 1
     return (pos + z * (~pos)) / (1 + z)
 
 
-def logsigmoid(input: Any) -> Any:
-    return -E.logaddexp(0.0, -input)
+def logsigmoid(input: _Any) -> _Any:
+    return -_E.logaddexp(0.0, -input)
 
 
-def tanh(input: Any) -> Any:
-    return E.tanh(input)
+def tanh(input: _Any) -> _Any:
+    return _E.tanh(input)
 
 
-def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
+def softplus(input: _Any, beta: float = 1.0, threshold: float = 20.0) -> _Any:
     """log(1 + exp(beta x)) / beta; linear where beta x > threshold (PyTorch)."""
     bx = input * beta if beta != 1 else input
-    soft = E.logaddexp(0.0, bx)
+    soft = _E.logaddexp(0.0, bx)
     if beta != 1:
         soft = soft / beta
-    return E.where_prim(value(bx) > threshold, input, soft)
+    return _E.where_prim(_value(bx) > threshold, input, soft)
 
 
-def silu(input: Any) -> Any:
+def silu(input: _Any) -> _Any:
     return input * sigmoid(input)
 
 
-_SQRT1_2 = 1.0 / math.sqrt(2.0)
-_SQRT_2_PI = math.sqrt(2.0 / math.pi)
+_SQRT1_2 = 1.0 / _math.sqrt(2.0)
+_SQRT_2_PI = _math.sqrt(2.0 / _math.pi)
 
 
-def gelu(input: Any, approximate: str = "none") -> Any:
+def gelu(input: _Any, approximate: str = "none") -> _Any:
     """x * Phi(x): exact with erf (``approximate='none'``) or the tanh form (``'tanh'``)."""
     x = input
     if approximate == "none":
-        return 0.5 * x * (1 + ops.erf(x * _SQRT1_2))
+        return 0.5 * x * (1 + _ops.erf(x * _SQRT1_2))
     if approximate == "tanh":
-        return 0.5 * x * (1 + E.tanh(_SQRT_2_PI * (x + 0.044715 * (x * x * x))))
+        return 0.5 * x * (1 + _E.tanh(_SQRT_2_PI * (x + 0.044715 * (x * x * x))))
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
-def _softmax_dim(input: Any, dim: int | None) -> int | None:
-    nd = np.ndim(value(input))
+def _softmax_dim(input: _Any, dim: int | None) -> int | None:
+    nd = _np.ndim(_value(input))
     if nd == 0:
         return None
     if dim is None:  # PyTorch's implicit choice (deprecated there too; pass dim)
@@ -129,21 +127,21 @@ def _softmax_dim(input: Any, dim: int | None) -> int | None:
     return dim
 
 
-def softmax(input: Any, dim: int | None = None, dtype: Any = None) -> Any:
+def softmax(input: _Any, dim: int | None = None, dtype: _Any = None) -> _Any:
     if dtype is not None:
-        input = E.astype(input, dtype=np.dtype(dtype))
-    return SP.softmax_prim(input, axis=_softmax_dim(input, dim))
+        input = _E.astype(input, dtype=_np.dtype(dtype))
+    return _SP.softmax_prim(input, axis=_softmax_dim(input, dim))
 
 
-def log_softmax(input: Any, dim: int | None = None, dtype: Any = None) -> Any:
+def log_softmax(input: _Any, dim: int | None = None, dtype: _Any = None) -> _Any:
     """x - logsumexp(x): stable for any finite logits (±1000 included)."""
     if dtype is not None:
-        input = E.astype(input, dtype=np.dtype(dtype))
-    return SP.log_softmax_prim(input, axis=_softmax_dim(input, dim))
+        input = _E.astype(input, dtype=_np.dtype(dtype))
+    return _SP.log_softmax_prim(input, axis=_softmax_dim(input, dim))
 
 
-def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False,
-            generator: np.random.Generator | None = None) -> Any:
+def dropout(input: _Any, p: float = 0.5, training: bool = True, inplace: bool = False,
+            generator: _np.random.Generator | None = None) -> _Any:
     """Zero each element with probability p and scale the rest by 1/(1-p) (training only)."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
@@ -152,37 +150,37 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
     dt = _float_dtype(input)
     shape = _shape(input)
     if p == 1.0:
-        return input * np.zeros(shape, dt)
+        return input * _np.zeros(shape, dt)
     keep = _random.get(generator).random(shape) >= p
     return input * (keep.astype(dt) * dt.type(1.0 / (1.0 - p)))
 
 
-def flatten(input: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
+def flatten(input: _Any, start_dim: int = 0, end_dim: int = -1) -> _Any:
     shape = _shape(input)
     nd = len(shape)
     if nd == 0:
-        return S.reshape(input, (1,))
+        return _S.reshape(input, (1,))
     s, e = start_dim % nd, end_dim % nd
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-    new = shape[:s] + (int(np.prod(shape[s:e + 1], dtype=np.int64)),) + shape[e + 1:]
-    return S.reshape(input, new)
+    new = shape[:s] + (int(_np.prod(shape[s:e + 1], dtype=_np.int64)),) + shape[e + 1:]
+    return _S.reshape(input, new)
 
 
-def layer_norm(input: Any, normalized_shape: Any, weight: Any = None, bias: Any = None,
-               eps: float = 1e-5) -> Any:
-    ns = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) \
+def layer_norm(input: _Any, normalized_shape: _Any, weight: _Any = None, bias: _Any = None,
+               eps: float = 1e-5) -> _Any:
+    ns = (int(normalized_shape),) if isinstance(normalized_shape, (int, _np.integer)) \
         else tuple(int(n) for n in normalized_shape)
     shape = _shape(input)
     if not ns or shape[len(shape) - len(ns):] != ns:
-        raise ShapeError(
+        raise _ShapeError(
             f"layer_norm: normalized_shape {ns} must be the trailing dimensions of the input, "
             f"whose shape is {shape}"
         )
     axes = tuple(range(len(shape) - len(ns), len(shape)))
-    d = input - R.mean(input, axis=axes, keepdims=True)
-    var = R.mean(d * d, axis=axes, keepdims=True)
-    y = d / E.sqrt(var + eps)
+    d = input - _R.mean(input, axis=axes, keepdims=True)
+    var = _R.mean(d * d, axis=axes, keepdims=True)
+    y = d / _E.sqrt(var + eps)
     if weight is not None:
         y = y * weight
     if bias is not None:
@@ -190,9 +188,9 @@ def layer_norm(input: Any, normalized_shape: Any, weight: Any = None, bias: Any 
     return y
 
 
-def _assign(buf: Any, new: np.ndarray) -> None:
+def _assign(buf: _Any, new: _np.ndarray) -> None:
     """Overwrite a running statistic in place (a Tensor buffer or an ndarray)."""
-    if isinstance(buf, Tensor):
+    if isinstance(buf, _Tensor):
         buf._value[...] = new
         vc = buf._vc
         vc[0] += 1
@@ -201,9 +199,9 @@ def _assign(buf: Any, new: np.ndarray) -> None:
         buf[...] = new
 
 
-def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = None,
-               bias: Any = None, training: bool = False, momentum: float | None = 0.1,
-               eps: float = 1e-5) -> Any:
+def batch_norm(input: _Any, running_mean: _Any, running_var: _Any, weight: _Any = None,
+               bias: _Any = None, training: bool = False, momentum: float | None = 0.1,
+               eps: float = 1e-5) -> _Any:
     """Normalise over every axis but the channel axis 1.
 
     Training: batch statistics (biased variance), and the running statistics are updated
@@ -212,44 +210,44 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
     """
     shape = _shape(input)
     if len(shape) < 2:
-        raise ShapeError(f"batch_norm: input must be at least 2-D (N, C, ...), got {shape}")
+        raise _ShapeError(f"batch_norm: input must be at least 2-D (N, C, ...), got {shape}")
     c = shape[1]
     axes = (0,) + tuple(range(2, len(shape)))
     bshape = (1, c) + (1,) * (len(shape) - 2)
 
-    def per_channel(t: Any, what: str) -> Any:
+    def per_channel(t: _Any, what: str) -> _Any:
         if t is None:
             return None
         if _shape(t) != (c,):
-            raise ShapeError(f"batch_norm: {what} must have shape ({c},), got {_shape(t)}")
-        return S.reshape(t, bshape)
+            raise _ShapeError(f"batch_norm: {what} must have shape ({c},), got {_shape(t)}")
+        return _S.reshape(t, bshape)
 
     if training:
-        n = int(np.prod([shape[a] for a in axes]))
+        n = int(_np.prod([shape[a] for a in axes]))
         if n <= 1:
             raise ValueError(
                 f"batch_norm: expected more than 1 value per channel when training, got input "
                 f"of shape {shape}"
             )
-        mean = R.mean(input, axis=axes, keepdims=True)
+        mean = _R.mean(input, axis=axes, keepdims=True)
         d = input - mean
-        var = R.mean(d * d, axis=axes, keepdims=True)
+        var = _R.mean(d * d, axis=axes, keepdims=True)
         if momentum is not None and (running_mean is not None or running_var is not None):
             m = float(momentum)
             if running_mean is not None:
-                rm = np.asarray(value(running_mean))
-                _assign(running_mean, (1 - m) * rm + m * np.reshape(value(mean), (c,)))
+                rm = _np.asarray(_value(running_mean))
+                _assign(running_mean, (1 - m) * rm + m * _np.reshape(_value(mean), (c,)))
             if running_var is not None:
-                rv = np.asarray(value(running_var))
-                unbiased = np.reshape(value(var), (c,)) * (n / (n - 1))
+                rv = _np.asarray(_value(running_var))
+                unbiased = _np.reshape(_value(var), (c,)) * (n / (n - 1))
                 _assign(running_var, (1 - m) * rv + m * unbiased)
-        y = d / E.sqrt(var + eps)
+        y = d / _E.sqrt(var + eps)
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: evaluation mode needs running_mean and running_var")
-        rm = np.reshape(value(per_channel(running_mean, "running_mean")), bshape)
-        rv = np.reshape(value(per_channel(running_var, "running_var")), bshape)
-        y = (input - rm) / np.sqrt(rv + eps)
+        rm = _np.reshape(_value(per_channel(running_mean, "running_mean")), bshape)
+        rv = _np.reshape(_value(per_channel(running_var, "running_var")), bshape)
+        y = (input - rm) / _np.sqrt(rv + eps)
     if weight is not None:
         y = y * per_channel(weight, "weight")
     if bias is not None:
@@ -257,7 +255,7 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
     return y
 
 
-def _conv_padding(padding: Any, kernel: tuple, dilation: tuple, stride: tuple) -> tuple:
+def _conv_padding(padding: _Any, kernel: tuple, dilation: tuple, stride: tuple) -> tuple:
     if isinstance(padding, str):
         if padding == "valid":
             return ((0, 0), (0, 0))
@@ -271,90 +269,90 @@ def _conv_padding(padding: Any, kernel: tuple, dilation: tuple, stride: tuple) -
             return tuple(out)
         raise ValueError(
             f"conv2d: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
-    ph, pw = ops.pair(padding, "padding")
+    ph, pw = _ops.pair(padding, "padding")
     if ph < 0 or pw < 0:
         raise ValueError(f"conv2d: padding must be non-negative, got {padding!r}")
     return ((ph, ph), (pw, pw))
 
 
-def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
-           dilation: Any = 1, groups: int = 1) -> Any:
+def conv2d(input: _Any, weight: _Any, bias: _Any = None, stride: _Any = 1, padding: _Any = 0,
+           dilation: _Any = 1, groups: int = 1) -> _Any:
     """2-D cross-correlation (PyTorch's conv2d): input (N, C, H, W) or (C, H, W),
     weight (O, C // groups, KH, KW), optional bias (O,)."""
-    st, dil = ops.pair(stride, "stride"), ops.pair(dilation, "dilation")
+    st, dil = _ops.pair(stride, "stride"), _ops.pair(dilation, "dilation")
     if min(st) < 1 or min(dil) < 1 or int(groups) < 1:
         raise ValueError("conv2d: stride, dilation and groups must be positive")
     ws = _shape(weight)
     if len(ws) != 4:
-        raise ShapeError(f"conv2d: weight must be 4-D (O, C/groups, KH, KW), got {ws}")
+        raise _ShapeError(f"conv2d: weight must be 4-D (O, C/groups, KH, KW), got {ws}")
     pad = _conv_padding(padding, ws[2:], dil, st)
     unbatched = len(_shape(input)) == 3
-    x = S.reshape(input, (1,) + _shape(input)) if unbatched else input
-    y = ops.conv2d(x, weight, stride=st, padding=pad, dilation=dil, groups=int(groups))
+    x = _S.reshape(input, (1,) + _shape(input)) if unbatched else input
+    y = _ops.conv2d(x, weight, stride=st, padding=pad, dilation=dil, groups=int(groups))
     if bias is not None:
-        y = y + S.reshape(bias, (1, -1, 1, 1))
-    return S.reshape(y, _shape(y)[1:]) if unbatched else y
+        y = y + _S.reshape(bias, (1, -1, 1, 1))
+    return _S.reshape(y, _shape(y)[1:]) if unbatched else y
 
 
-def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
-               dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
+def max_pool2d(input: _Any, kernel_size: _Any, stride: _Any = None, padding: _Any = 0,
+               dilation: _Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> _Any:
     if return_indices:
         raise NotImplementedError("max_pool2d(return_indices=True) is not supported")
-    k = ops.pair(kernel_size, "kernel_size")
-    st = k if stride is None or stride == () else ops.pair(stride, "stride")
-    kw = dict(kernel=k, stride=st, padding=ops.pair(padding, "padding"),
-              dilation=ops.pair(dilation, "dilation"), ceil_mode=bool(ceil_mode))
+    k = _ops.pair(kernel_size, "kernel_size")
+    st = k if stride is None or stride == () else _ops.pair(stride, "stride")
+    kw = dict(kernel=k, stride=st, padding=_ops.pair(padding, "padding"),
+              dilation=_ops.pair(dilation, "dilation"), ceil_mode=bool(ceil_mode))
     if min(k) < 1 or min(st) < 1 or min(kw["dilation"]) < 1:
         raise ValueError("max_pool2d: kernel_size, stride and dilation must be positive")
     unbatched = len(_shape(input)) == 3
-    x = S.reshape(input, (1,) + _shape(input)) if unbatched else input
-    y = ops.max_pool2d(x, **kw)
-    return S.reshape(y, _shape(y)[1:]) if unbatched else y
+    x = _S.reshape(input, (1,) + _shape(input)) if unbatched else input
+    y = _ops.max_pool2d(x, **kw)
+    return _S.reshape(y, _shape(y)[1:]) if unbatched else y
 
 
 # ---------------------------------------------------------------------------------
 # losses
 
 
-def _reduce(loss: Any, reduction: str) -> Any:
+def _reduce(loss: _Any, reduction: str) -> _Any:
     if reduction == "mean":
-        return R.mean(loss)
+        return _R.mean(loss)
     if reduction == "sum":
-        return R.sum(loss)
+        return _R.sum(loss)
     if reduction == "none":
         return loss
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
-def _check_target(name: str, input: Any, target: Any) -> None:
+def _check_target(name: str, input: _Any, target: _Any) -> None:
     ish, tsh = _shape(input), _shape(target)
     if ish == tsh:
         return
     try:
-        b = np.broadcast_shapes(ish, tsh)
+        b = _np.broadcast_shapes(ish, tsh)
     except ValueError:
         b = None
     if b != ish:
-        raise ShapeError(
+        raise _ShapeError(
             f"{name}: target of shape {tsh} does not match input of shape {ish}"
             + (f"; broadcasting would give shape {b} and a wrong loss" if b is not None else "")
             + f". Reshape one of them (e.g. target.reshape({ish}))."
         )
 
 
-def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
+def mse_loss(input: _Any, target: _Any, reduction: str = "mean") -> _Any:
     _check_target("mse_loss", input, target)
     d = input - target
     return _reduce(d * d, reduction)
 
 
-def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
+def l1_loss(input: _Any, target: _Any, reduction: str = "mean") -> _Any:
     _check_target("l1_loss", input, target)
-    return _reduce(E.absolute(input - target), reduction)
+    return _reduce(_E.absolute(input - target), reduction)
 
 
-def _int_target(what: str, target: Any, tshape: tuple) -> np.ndarray:
-    t = np.asarray(value(target))
+def _int_target(what: str, target: _Any, tshape: tuple) -> _np.ndarray:
+    t = _np.asarray(_value(target))
     if t.dtype.kind not in "iu":
         raise TypeError(
             f"{what}: class-index targets must be integers, got dtype {t.dtype}"
@@ -362,13 +360,13 @@ def _int_target(what: str, target: Any, tshape: tuple) -> np.ndarray:
                "cross_entropy)" if t.dtype.kind == "f" else "")
         )
     if t.shape != tshape:
-        raise ShapeError(f"{what}: target of shape {t.shape} does not fit the input; expected "
+        raise _ShapeError(f"{what}: target of shape {t.shape} does not fit the input; expected "
                          f"shape {tshape}")
     return t
 
 
-def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
-             reduction: str = "mean") -> Any:
+def nll_loss(input: _Any, target: _Any, weight: _Any = None, ignore_index: int = -100,
+             reduction: str = "mean") -> _Any:
     """Negative log-likelihood of log-probabilities ``input`` (N, C, ...) or (C,) at integer
     ``target`` (N, ...) or ().
 
@@ -378,7 +376,7 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
     """
     shape = _shape(input)
     if len(shape) == 0:
-        raise ShapeError("nll_loss: input must have a class dimension, got a 0-d input")
+        raise _ShapeError("nll_loss: input must have a class dimension, got a 0-d input")
     cdim = 0 if len(shape) == 1 else 1
     c = shape[cdim]
     tshape = () if cdim == 0 else (shape[0],) + shape[2:]
@@ -388,30 +386,30 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
     if bad.any():
         raise IndexError(f"nll_loss: target {int(t[bad].flat[0])} is out of bounds for {c} "
                          f"classes")
-    ts = np.where(valid, t, 0)
+    ts = _np.where(valid, t, 0)
     dt = _float_dtype(input)
     if weight is not None:
-        wv = np.asarray(value(weight))
+        wv = _np.asarray(_value(weight))
         if wv.shape != (c,):
-            raise ShapeError(f"nll_loss: weight must have shape ({c},), got {wv.shape}")
+            raise _ShapeError(f"nll_loss: weight must have shape ({c},), got {wv.shape}")
         w = wv[ts] * valid
     else:
         w = valid
-    w = np.asarray(w, dtype=dt)
+    w = _np.asarray(w, dtype=dt)
     if reduction == "mean":
-        with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: NaN, as in torch
+        with _np.errstate(invalid="ignore", divide="ignore"):  # all ignored: NaN, as in torch
             w = w / w.sum()
     elif reduction not in ("sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    pick = np.zeros(shape, dtype=dt)
-    np.put_along_axis(pick, np.expand_dims(ts, cdim), -np.expand_dims(w, cdim), axis=cdim)
+    pick = _np.zeros(shape, dtype=dt)
+    _np.put_along_axis(pick, _np.expand_dims(ts, cdim), -_np.expand_dims(w, cdim), axis=cdim)
     if reduction == "none":
-        return R.sum_prim(input * pick, axis=cdim)
-    return R.sum_prim(input * pick)
+        return _R.sum_prim(input * pick, axis=cdim)
+    return _R.sum_prim(input * pick)
 
 
-def _fused_cross_entropy(input: Any, xv: np.ndarray, cdim: int, t: np.ndarray, weight: Any,
-                         ignore_index: int, reduction: str, label_smoothing: float) -> Any:
+def _fused_cross_entropy(input: _Any, xv: _np.ndarray, cdim: int, t: _np.ndarray, weight: _Any,
+                         ignore_index: int, reduction: str, label_smoothing: float) -> _Any:
     """Integer targets: one softmax_cross_entropy node, whose constant coefficient array
     holds w[t_i] (1 - smoothing) at each target plus smoothing * w_c / C everywhere, for
     the rows not ignored, over sum(w[t_i]) for a mean (PyTorch's weighted mean)."""
@@ -419,14 +417,14 @@ def _fused_cross_entropy(input: Any, xv: np.ndarray, cdim: int, t: np.ndarray, w
     c = shape[cdim]
     tshape = () if cdim == 0 else (shape[0],) + shape[2:]
     if t.shape != tshape:
-        raise ShapeError(f"nll_loss: target of shape {t.shape} does not fit the input; "
+        raise _ShapeError(f"nll_loss: target of shape {t.shape} does not fit the input; "
                          f"expected shape {tshape}")
     if reduction != "mean" and reduction != "sum" and reduction != "none":
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     dt = xv.dtype
     lo = hi = None
     if t.size:
-        lo, hi = np.minimum.reduce(t, axis=None), np.maximum.reduce(t, axis=None)
+        lo, hi = _np.minimum.reduce(t, axis=None), _np.maximum.reduce(t, axis=None)
     if lo is None or (lo >= 0 and hi < c and not 0 <= ignore_index < c):
         all_valid = True  # every target is a class, none is ignore_index
         valid = None
@@ -438,13 +436,13 @@ def _fused_cross_entropy(input: Any, xv: np.ndarray, cdim: int, t: np.ndarray, w
             raise IndexError(f"nll_loss: target {int(t[bad].flat[0])} is out of bounds for {c} "
                              f"classes")
         all_valid = bool(valid.all())
-        ts = t if all_valid else np.where(valid, t, 0)
+        ts = t if all_valid else _np.where(valid, t, 0)
     wv = None
     if weight is not None:
-        wv = np.asarray(value(weight))
+        wv = _np.asarray(_value(weight))
         if wv.shape != (c,):
-            raise ShapeError(f"nll_loss: weight must have shape ({c},), got {wv.shape}")
-        w = np.asarray(wv[ts] if all_valid else wv[ts] * valid, dtype=dt)
+            raise _ShapeError(f"nll_loss: weight must have shape ({c},), got {wv.shape}")
+        w = _np.asarray(wv[ts] if all_valid else wv[ts] * valid, dtype=dt)
     elif all_valid:
         w = None  # 1 at every target
     else:
@@ -452,7 +450,7 @@ def _fused_cross_entropy(input: Any, xv: np.ndarray, cdim: int, t: np.ndarray, w
     one = dt.type(1)
     if reduction == "mean":
         n = t.size if w is None else w.sum()
-        with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: NaN, as in torch
+        with _np.errstate(invalid="ignore", divide="ignore"):  # all ignored: NaN, as in torch
             scale = one / dt.type(n)
     else:
         scale = one
@@ -460,84 +458,84 @@ def _fused_cross_entropy(input: Any, xv: np.ndarray, cdim: int, t: np.ndarray, w
     at = scale * dt.type(1 - ls) if ls else scale
     if w is not None:
         at = w * at
-    pick = np.zeros(shape, dtype=dt)
+    pick = _np.zeros(shape, dtype=dt)
     if len(shape) == 2:
-        pick[np.arange(shape[0]), ts] = at
+        pick[_np.arange(shape[0]), ts] = at
     elif len(shape) == 1:
         pick[ts] = at
     else:
-        np.put_along_axis(pick, np.expand_dims(ts, cdim),
-                          np.expand_dims(np.broadcast_to(at, tshape), cdim), axis=cdim)
+        _np.put_along_axis(pick, _np.expand_dims(ts, cdim),
+                          _np.expand_dims(_np.broadcast_to(at, tshape), cdim), axis=cdim)
     if ls > 0:
         wshape = (c,) + (1,) * (len(shape) - 1 - cdim)
-        sm = np.full(wshape, scale * dt.type(ls / c), dtype=dt) if wv is None else \
-            (np.reshape(wv, wshape) * (scale * dt.type(ls / c))).astype(dt)
+        sm = _np.full(wshape, scale * dt.type(ls / c), dtype=dt) if wv is None else \
+            (_np.reshape(wv, wshape) * (scale * dt.type(ls / c))).astype(dt)
         if not all_valid:
-            sm = sm * np.expand_dims(valid, cdim).astype(dt)
+            sm = sm * _np.expand_dims(valid, cdim).astype(dt)
         pick += sm
-        rowsum = np.add.reduce(pick, axis=cdim, keepdims=True)
+        rowsum = _np.add.reduce(pick, axis=cdim, keepdims=True)
     elif w is None:
         rowsum = at  # a scalar: 1 (or 1/N) in every row
     else:
-        rowsum = np.expand_dims(at, cdim)
-    return ops.softmax_cross_entropy(input, pick=pick, rowsum=rowsum, axis=cdim,
+        rowsum = _np.expand_dims(at, cdim)
+    return _ops.softmax_cross_entropy(input, pick=pick, rowsum=rowsum, axis=cdim,
                                      reduce=reduction != "none", cache=[])
 
 
-def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0) -> Any:
+def cross_entropy(input: _Any, target: _Any, weight: _Any = None, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> _Any:
     """Cross entropy of logits ``input`` (N, C, ...) against integer classes, or against
     class probabilities (a float target of the input's shape).  PyTorch's semantics,
     stable for any finite logits."""
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0 and 1, got {label_smoothing}")
-    xv = input._value if isinstance(input, Tensor) else np.asarray(input)
+    xv = input._value if isinstance(input, _Tensor) else _np.asarray(input)
     shape = xv.shape
     cdim = 0 if len(shape) == 1 else 1
-    tv = target if target.__class__ is np.ndarray else np.asarray(value(target))
+    tv = target if target.__class__ is _np.ndarray else _np.asarray(_value(target))
     if tv.dtype.kind in "iu" and shape and xv.dtype.kind == "f" and xv.size:
         return _fused_cross_entropy(input, xv, cdim, tv, weight, ignore_index, reduction,
                                     label_smoothing)
     logp = log_softmax(input, dim=cdim)
     c = shape[cdim] if shape else 0
     wshape = (c,) + (1,) * (len(shape) - 1 - cdim)
-    wv = None if weight is None else np.reshape(np.asarray(value(weight)), wshape)
+    wv = None if weight is None else _np.reshape(_np.asarray(_value(weight)), wshape)
     if tv.dtype.kind == "f":  # class probabilities
         if tv.shape != shape:
-            raise ShapeError(f"cross_entropy: probability targets must have the input's shape "
+            raise _ShapeError(f"cross_entropy: probability targets must have the input's shape "
                              f"{shape}, got {tv.shape}")
         t = target
         if label_smoothing > 0:
             t = t * (1 - label_smoothing) + label_smoothing / c
         prod = logp * t if wv is None else logp * t * wv.astype(logp.dtype)
-        per = -R.sum(prod, axis=cdim)
+        per = -_R.sum(prod, axis=cdim)
         return _reduce(per, reduction)
     nll = nll_loss(logp, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
     if label_smoothing == 0:
         return nll
-    smooth = -R.sum(logp if wv is None else logp * wv.astype(logp.dtype), axis=cdim)
+    smooth = -_R.sum(logp if wv is None else logp * wv.astype(logp.dtype), axis=cdim)
     keep = tv != ignore_index
     smooth = smooth * keep.astype(_float_dtype(input))
     if reduction == "mean":
         if weight is None:
-            smooth = R.sum(smooth) / keep.sum()
+            smooth = _R.sum(smooth) / keep.sum()
         else:
-            smooth = R.sum(smooth) / np.asarray(value(weight))[tv[keep]].sum()
+            smooth = _R.sum(smooth) / _np.asarray(_value(weight))[tv[keep]].sum()
     elif reduction == "sum":
-        smooth = R.sum(smooth)
+        smooth = _R.sum(smooth)
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / c)
 
 
-def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None,
-                                     reduction: str = "mean", pos_weight: Any = None) -> Any:
+def binary_cross_entropy_with_logits(input: _Any, target: _Any, weight: _Any = None,
+                                     reduction: str = "mean", pos_weight: _Any = None) -> _Any:
     """-[p y log s(x) + (1 - y) log(1 - s(x))] with s the sigmoid, from the logits x
     through softplus (stable for any finite x)."""
     if _shape(input) != _shape(target):
-        raise ShapeError(
+        raise _ShapeError(
             f"binary_cross_entropy_with_logits: target size {_shape(target)} must be the same as "
             f"input size {_shape(input)}"
         )
-    sp = E.logaddexp(0.0, input)  # softplus(x) = -log(1 - s(x))
+    sp = _E.logaddexp(0.0, input)  # softplus(x) = -log(1 - s(x))
     if pos_weight is None:
         loss = sp - target * input  # softplus(-x) = softplus(x) - x
     else:
@@ -547,12 +545,12 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
     return _reduce(loss, reduction)
 
 
-def one_hot(labels: Any, num_classes: int = -1) -> np.ndarray:
+def one_hot(labels: _Any, num_classes: int = -1) -> _np.ndarray:
     """Integer labels -> one-hot int64 array (not differentiable, like PyTorch)."""
-    t = np.asarray(value(labels))
+    t = _np.asarray(_value(labels))
     if t.dtype.kind not in "iu":
         raise TypeError(f"one_hot: labels must be integers, got {t.dtype}")
     n = int(t.max()) + 1 if num_classes < 0 else num_classes
     if t.size and (t.min() < 0 or t.max() >= n):
         raise IndexError(f"one_hot: labels must lie in [0, {n})")
-    return (t[..., None] == np.arange(n)).astype(np.int64)
+    return (t[..., None] == _np.arange(n)).astype(_np.int64)

@@ -4,14 +4,12 @@ Each takes ``generator=`` (a NumPy Generator); by default they draw from the str
 ``chainrule.nn.manual_seed`` seeds.
 """
 
-from __future__ import annotations
+import math as _math
+from typing import Any as _Any
 
-import math
-from typing import Any
+import numpy as _np
 
-import numpy as np
-
-from ..core.tensor import Tensor
+from ..core.tensor import Tensor as _Tensor
 from . import random as _random
 
 
@@ -24,7 +22,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     if nonlinearity == "tanh":
         return 5.0 / 3
     if nonlinearity == "relu":
-        return math.sqrt(2.0)
+        return _math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
         if param is None:
             slope = 0.01
@@ -32,31 +30,31 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
             slope = param
         else:
             raise ValueError(f"negative_slope {param} not a valid number")
-        return math.sqrt(2.0 / (1 + slope**2))
+        return _math.sqrt(2.0 / (1 + slope**2))
     if nonlinearity == "selu":
         return 3.0 / 4
     raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
 
 
-def _arr(t: Any) -> np.ndarray:
-    if isinstance(t, Tensor):
+def _arr(t: _Any) -> _np.ndarray:
+    if isinstance(t, _Tensor):
         return t._value
-    if isinstance(t, np.ndarray):
+    if isinstance(t, _np.ndarray):
         return t
     raise TypeError(f"init: expected a Parameter, Tensor or ndarray, got {type(t).__name__}")
 
 
-def _calculate_fan_in_and_fan_out(tensor: Any) -> tuple[int, int]:
-    shape = np.shape(_arr(tensor))
+def _calculate_fan_in_and_fan_out(tensor: _Any) -> tuple[int, int]:
+    shape = _np.shape(_arr(tensor))
     if len(shape) < 2:
         raise ValueError(
             "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions"
         )
-    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    receptive = int(_np.prod(shape[2:])) if len(shape) > 2 else 1
     return shape[1] * receptive, shape[0] * receptive
 
 
-def _fan(tensor: Any, mode: str) -> int:
+def _fan(tensor: _Any, mode: str) -> int:
     mode = mode.lower()
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"Mode {mode} not supported, please use one of fan_in, fan_out")
@@ -64,33 +62,33 @@ def _fan(tensor: Any, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
-def _fill(tensor: Any, values: np.ndarray) -> Any:
+def _fill(tensor: _Any, values: _np.ndarray) -> _Any:
     a = _arr(tensor)
     a[...] = values
-    if isinstance(tensor, Tensor):
+    if isinstance(tensor, _Tensor):
         vc = tensor._vc
         vc[0] += 1
         tensor._nv = vc[0]
     return tensor
 
 
-def uniform_(tensor: Any, a: float = 0.0, b: float = 1.0,
-             generator: np.random.Generator | None = None) -> Any:
-    shape = np.shape(_arr(tensor))
+def uniform_(tensor: _Any, a: float = 0.0, b: float = 1.0,
+             generator: _np.random.Generator | None = None) -> _Any:
+    shape = _np.shape(_arr(tensor))
     return _fill(tensor, _random.get(generator).uniform(a, b, size=shape))
 
 
-def normal_(tensor: Any, mean: float = 0.0, std: float = 1.0,
-            generator: np.random.Generator | None = None) -> Any:
-    shape = np.shape(_arr(tensor))
+def normal_(tensor: _Any, mean: float = 0.0, std: float = 1.0,
+            generator: _np.random.Generator | None = None) -> _Any:
+    shape = _np.shape(_arr(tensor))
     return _fill(tensor, _random.get(generator).normal(mean, std, size=shape))
 
 
-def trunc_normal_(tensor: Any, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
-                  b: float = 2.0, generator: np.random.Generator | None = None) -> Any:
+def trunc_normal_(tensor: _Any, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
+                  b: float = 2.0, generator: _np.random.Generator | None = None) -> _Any:
     """Normal(mean, std) truncated to [a, b] (by redrawing the values outside)."""
     rng = _random.get(generator)
-    shape = np.shape(_arr(tensor))
+    shape = _np.shape(_arr(tensor))
     v = rng.normal(mean, std, size=shape)
     bad = (v < a) | (v > b)
     while bad.any():
@@ -99,61 +97,61 @@ def trunc_normal_(tensor: Any, mean: float = 0.0, std: float = 1.0, a: float = -
     return _fill(tensor, v)
 
 
-def constant_(tensor: Any, val: float) -> Any:
+def constant_(tensor: _Any, val: float) -> _Any:
     return _fill(tensor, val)
 
 
-def zeros_(tensor: Any) -> Any:
+def zeros_(tensor: _Any) -> _Any:
     return _fill(tensor, 0)
 
 
-def ones_(tensor: Any) -> Any:
+def ones_(tensor: _Any) -> _Any:
     return _fill(tensor, 1)
 
 
-def eye_(tensor: Any) -> Any:
-    shape = np.shape(_arr(tensor))
+def eye_(tensor: _Any) -> _Any:
+    shape = _np.shape(_arr(tensor))
     if len(shape) != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    return _fill(tensor, np.eye(*shape))
+    return _fill(tensor, _np.eye(*shape))
 
 
-def xavier_uniform_(tensor: Any, gain: float = 1.0,
-                    generator: np.random.Generator | None = None) -> Any:
+def xavier_uniform_(tensor: _Any, gain: float = 1.0,
+                    generator: _np.random.Generator | None = None) -> _Any:
     """U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010)."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    a = gain * math.sqrt(6.0 / float(fan_in + fan_out))
+    a = gain * _math.sqrt(6.0 / float(fan_in + fan_out))
     return uniform_(tensor, -a, a, generator)
 
 
-def xavier_normal_(tensor: Any, gain: float = 1.0,
-                   generator: np.random.Generator | None = None) -> Any:
+def xavier_normal_(tensor: _Any, gain: float = 1.0,
+                   generator: _np.random.Generator | None = None) -> _Any:
     """N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    std = gain * _math.sqrt(2.0 / float(fan_in + fan_out))
     return normal_(tensor, 0.0, std, generator)
 
 
-def kaiming_uniform_(tensor: Any, a: float = 0.0, mode: str = "fan_in",
+def kaiming_uniform_(tensor: _Any, a: float = 0.0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu",
-                     generator: np.random.Generator | None = None) -> Any:
+                     generator: _np.random.Generator | None = None) -> _Any:
     """U(-bound, bound) with bound = gain * sqrt(3 / fan) (He et al. 2015)."""
     fan = _fan(tensor, mode)
     if fan == 0:
         return tensor
-    std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
-    bound = math.sqrt(3.0) * std
+    std = calculate_gain(nonlinearity, a) / _math.sqrt(fan)
+    bound = _math.sqrt(3.0) * std
     return uniform_(tensor, -bound, bound, generator)
 
 
-def kaiming_normal_(tensor: Any, a: float = 0.0, mode: str = "fan_in",
+def kaiming_normal_(tensor: _Any, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu",
-                    generator: np.random.Generator | None = None) -> Any:
+                    generator: _np.random.Generator | None = None) -> _Any:
     """N(0, std^2) with std = gain / sqrt(fan)."""
     fan = _fan(tensor, mode)
     if fan == 0:
         return tensor
-    std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    std = calculate_gain(nonlinearity, a) / _math.sqrt(fan)
     return normal_(tensor, 0.0, std, generator)
 
 

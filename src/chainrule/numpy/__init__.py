@@ -5,26 +5,24 @@ rule call it directly; any other NumPy name is NumPy's own, which on a Tensor go
 through NEP 18 dispatch (and so raises a clear NotImplementedError when no rule exists).
 """
 
-from __future__ import annotations
-
-import functools
-import types
-from typing import Any
+import functools as _functools
+import types as _types
+from typing import Any as _Any
 
 import numpy as _np
 
 from ..core import primitive as _P
-from ..core.errors import LeftGraphError
-from .registry import NAMES
+from ..core.errors import LeftGraphError as _LeftGraphError
+from .registry import NAMES as _NAMES
 
 
-def _build_array(obj: Any, dtype: Any = None, copy: bool = True, **kw: Any) -> Any:
+def _build_array(obj: _Any, dtype: _Any = None, copy: bool = True, **kw: _Any) -> _Any:
     """np.array that builds from Tensors (nested lists of them stack)."""
     from ..core.tensor import Tensor
     from ..ops import elementwise as E
     from ..ops import shape as S
 
-    def has_tensor(x: Any) -> bool:
+    def has_tensor(x: _Any) -> bool:
         if isinstance(x, Tensor):
             return True
         if isinstance(x, (list, tuple)):
@@ -34,7 +32,7 @@ def _build_array(obj: Any, dtype: Any = None, copy: bool = True, **kw: Any) -> A
     if not has_tensor(obj):
         return _np.array(obj, dtype=dtype, copy=copy, **kw)
 
-    def build(x: Any) -> Any:
+    def build(x: _Any) -> _Any:
         if isinstance(x, (list, tuple)):
             return S.stack([build(y) for y in x])
         return x if isinstance(x, Tensor) else _np.asarray(x)
@@ -47,17 +45,17 @@ def _build_array(obj: Any, dtype: Any = None, copy: bool = True, **kw: Any) -> A
     return out
 
 
-def asarray(obj: Any, dtype: Any = None, **kw: Any) -> Any:
+def asarray(obj: _Any, dtype: _Any = None, **kw: _Any) -> _Any:
     return _build_array(obj, dtype=dtype, copy=None, **kw)  # None: copy only if needed
 
 
-def _holds_tensor(x: Any) -> bool:
+def _holds_tensor(x: _Any) -> bool:
     if isinstance(x, (list, tuple)):
         return any(_holds_tensor(y) for y in x)
     return isinstance(x, _P.Tensor)
 
 
-def _accepting_lists(impl: Any) -> Any:
+def _accepting_lists(impl: _Any) -> _Any:
     """``impl`` that also takes lists/tuples holding Tensors where NumPy takes an array.
 
     NumPy would build an array from such a list (np.mean([t, u])); the implementations
@@ -66,11 +64,11 @@ def _accepting_lists(impl: Any) -> Any:
     do the same themselves (core.primitive); this covers the composite functions.
     """
 
-    @functools.wraps(impl)
-    def call(*args: Any, **kw: Any) -> Any:
+    @_functools.wraps(impl)
+    def call(*args: _Any, **kw: _Any) -> _Any:
         try:
             return impl(*args, **kw)
-        except LeftGraphError:
+        except _LeftGraphError:
             built = [_build_array(a, copy=None) if isinstance(a, (list, tuple)) and _holds_tensor(a)
                      else a for a in args]
             if all(b is a for b, a in zip(built, args)):
@@ -80,12 +78,12 @@ def _accepting_lists(impl: Any) -> Any:
     return call
 
 
-_WRAPPED: dict[str, Any] = {}
+_WRAPPED: dict[str, _Any] = {}
 
 
-def _public(key: str, impl: Any) -> Any:
+def _public(key: str, impl: _Any) -> _Any:
     """What ``cr.numpy.<key>`` returns for a registered implementation."""
-    if not isinstance(impl, types.FunctionType):  # primitives retry with built lists themselves
+    if not isinstance(impl, _types.FunctionType):  # primitives retry with built lists themselves
         return impl
     w = _WRAPPED.get(key)
     if w is None or w.__wrapped__ is not impl:
@@ -93,14 +91,14 @@ def _public(key: str, impl: Any) -> Any:
     return w
 
 
-class _Sub(types.ModuleType):
-    def __init__(self, name: str, np_mod: Any) -> None:
+class _Sub(_types.ModuleType):
+    def __init__(self, name: str, np_mod: _Any) -> None:
         super().__init__(name)
         self._np_mod = np_mod
         self._prefix = name.rsplit(".", 1)[-1] + "."
 
-    def __getattr__(self, name: str) -> Any:
-        impl = NAMES.get(self._prefix + name)
+    def __getattr__(self, name: str) -> _Any:
+        impl = _NAMES.get(self._prefix + name)
         out = _public(self._prefix + name, impl) if impl is not None else getattr(self._np_mod, name)
         setattr(self, name, out)  # cache: later lookups are plain attribute reads
         return out
@@ -114,12 +112,12 @@ fft = _Sub(__name__ + ".fft", _np.fft)
 array = _build_array
 
 
-def __getattr__(name: str) -> Any:
-    impl = NAMES.get(name)
+def __getattr__(name: str) -> _Any:
+    impl = _NAMES.get(name)
     out = _public(name, impl) if impl is not None else getattr(_np, name)
     globals()[name] = out  # cache: later lookups are plain attribute reads
     return out
 
 
 def __dir__() -> list[str]:
-    return sorted(set(dir(_np)) | set(NAMES))
+    return sorted(set(dir(_np)) | {n for n in _NAMES if "." not in n})

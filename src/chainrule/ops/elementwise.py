@@ -44,7 +44,23 @@ def _wrap_const(fn: Callable) -> Callable:
 
 zeros_like = register("zeros_like", _wrap_const(np.zeros_like))
 ones_like = register("ones_like", _wrap_const(np.ones_like))
-full_like = register("full_like", _wrap_const(np.full_like))
+_full_like_const = _wrap_const(np.full_like)
+
+
+def _full_like(a: Any, fill_value: Any, dtype: Any = None, order: str = "K", subok: bool = True,
+               shape: Any = None, **kw: Any) -> Any:
+    """``np.full_like``; a Tensor fill value is differentiated (as ``cr.numpy.full``)."""
+    from ..core.tensor import Tensor  # noqa: PLC0415
+    from .creation import full  # noqa: PLC0415
+
+    if isinstance(fill_value, Tensor):
+        proto = a._value if isinstance(a, Tensor) else np.asarray(a)
+        return full(proto.shape if shape is None else shape, fill_value,
+                    dtype=proto.dtype if dtype is None else dtype)
+    return _full_like_const(a, fill_value, dtype, order, subok, shape, **kw)
+
+
+full_like = register("full_like", _full_like)
 empty_like = register("empty_like", _wrap_const(np.zeros_like))
 
 
@@ -640,7 +656,7 @@ def where(condition: Any, x: Any = None, y: Any = None) -> Any:
 register("where", where)
 
 # ---------------------------------------------------------------------------------
-# non-differentiable: plain arrays out, the gradient is cut (documented in ops-coverage)
+# non-differentiable: plain arrays out, the gradient is cut (docs/coverage.md lists them)
 
 NONDIFF_UFUNCS = [
     "sign", "floor", "ceil", "rint", "trunc", "isnan", "isinf", "isfinite", "signbit",

@@ -137,6 +137,12 @@ def _scatter_add_fwd(g: Any, shape: Any = None, idx: Any = None) -> Any:
     if basic:
         out[idx] = g
     else:
+        # np.add.at crashes the interpreter (NumPy 2.4) on values of more dimensions than
+        # the indexed result: check that g broadcasts to it first
+        target = np.broadcast_to(out.dtype.type(0), out.shape)[idx].shape
+        if np.broadcast_shapes(np.shape(g), target) != target:
+            raise ValueError(f"values of shape {np.shape(g)} do not fit the indexed result's "
+                             f"shape {target}")
         np.add.at(out, idx, g)  # repeated indices accumulate
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable
 
 import numpy as np
@@ -60,6 +61,7 @@ def defprim(
     (add, reshape, sum, concatenate ...), so its JVP is the primitive itself applied
     to the tangents (zeros where an argument has none); no JVP rule needs writing.
     """
+    options.setdefault("broadcast_tangents", True)  # library rules may return broadcastable tangents
     p = Primitive(fwd, name, **options)
     for i, r in enumerate(vjp or ()):
         if r is not None:
@@ -75,6 +77,7 @@ def defprim(
         p.jvp_all = linear_jvp
     if jvp_all is not None:
         p.jvp_all = jvp_all
+    p.__module__ = sys._getframe(1).f_globals.get("__name__")  # the op module defining it
     PRIMITIVES[name] = p
     if np_names is not None:
         register(np_names, p)

@@ -2,18 +2,16 @@
 per epoch after ``optimizer.step()``.  The recurrences are PyTorch's, so the rates match
 its step for step."""
 
-from __future__ import annotations
+import math as _math
+from typing import Any as _Any
+from collections.abc import Callable as _Callable
 
-import math
-from typing import Any
-from collections.abc import Callable
-
-from .optimizer import Optimizer
+from .optimizer import Optimizer as _Optimizer
 
 
 class LRScheduler:
-    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
-        if not isinstance(optimizer, Optimizer):
+    def __init__(self, optimizer: _Optimizer, last_epoch: int = -1) -> None:
+        if not isinstance(optimizer, _Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         self.optimizer = optimizer
         if last_epoch == -1:
@@ -42,11 +40,11 @@ class LRScheduler:
             g["lr"] = lr
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
-    def state_dict(self) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, _Any]:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"
                 and not callable(v)}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+    def load_state_dict(self, state_dict: dict[str, _Any]) -> None:
         self.__dict__.update(state_dict)
 
     def _lrs(self) -> list[float]:
@@ -56,7 +54,7 @@ class LRScheduler:
 class StepLR(LRScheduler):
     """lr = initial_lr * gamma ** (epoch // step_size)."""
 
-    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
+    def __init__(self, optimizer: _Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
         self.step_size = int(step_size)
         self.gamma = gamma
@@ -71,7 +69,7 @@ class StepLR(LRScheduler):
 class MultiStepLR(LRScheduler):
     """lr *= gamma at each epoch listed in ``milestones``."""
 
-    def __init__(self, optimizer: Optimizer, milestones: list[int], gamma: float = 0.1,
+    def __init__(self, optimizer: _Optimizer, milestones: list[int], gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
         self.milestones = sorted(int(m) for m in milestones)
         self.gamma = gamma
@@ -87,7 +85,7 @@ class MultiStepLR(LRScheduler):
 class ExponentialLR(LRScheduler):
     """lr *= gamma every epoch."""
 
-    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+    def __init__(self, optimizer: _Optimizer, gamma: float, last_epoch: int = -1) -> None:
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -100,7 +98,7 @@ class ExponentialLR(LRScheduler):
 class LambdaLR(LRScheduler):
     """lr = initial_lr * lr_lambda(epoch) (one function, or one per parameter group)."""
 
-    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list,
+    def __init__(self, optimizer: _Optimizer, lr_lambda: _Callable[[int], float] | list,
                  last_epoch: int = -1) -> None:
         n = len(optimizer.param_groups)
         self.lr_lambdas = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) \
@@ -118,7 +116,7 @@ class CosineAnnealingLR(LRScheduler):
     """Cosine annealing from the initial lr to ``eta_min`` over ``T_max`` epochs (then back
     up, as in PyTorch):  eta_min + (lr0 - eta_min) (1 + cos(pi t / T_max)) / 2."""
 
-    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
+    def __init__(self, optimizer: _Optimizer, T_max: int, eta_min: float = 0.0,
                  last_epoch: int = -1) -> None:
         self.T_max = T_max
         self.eta_min = eta_min
@@ -129,11 +127,11 @@ class CosineAnnealingLR(LRScheduler):
         if t == 0:
             return self._lrs()
         if self._step_count == 1 and t > 0:
-            return [lo + (b - lo) * (1 + math.cos(t * math.pi / T)) / 2 for b in self.base_lrs]
+            return [lo + (b - lo) * (1 + _math.cos(t * _math.pi / T)) / 2 for b in self.base_lrs]
         if (t - 1 - T) % (2 * T) == 0:
-            return [lr + (b - lo) * (1 - math.cos(math.pi / T)) / 2
+            return [lr + (b - lo) * (1 - _math.cos(_math.pi / T)) / 2
                     for b, lr in zip(self.base_lrs, self._lrs(), strict=False)]
-        return [(1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T))
+        return [(1 + _math.cos(_math.pi * t / T)) / (1 + _math.cos(_math.pi * (t - 1) / T))
                 * (lr - lo) + lo for lr in self._lrs()]
 
 
