@@ -164,3 +164,50 @@ def test_library_rules_still_broadcast_tangents() -> None:
     # add's JVP for a scalar argument returns the scalar tangent; the engine broadcasts it
     _, t = cr.jvp(lambda a: a + np.zeros(3), (1.0,), (2.0,))
     np.testing.assert_array_equal(t, [2.0, 2.0, 2.0])
+
+
+# --- over the op table: every library forward, wrapped as a user primitive ----------------
+
+
+def test_bad_rule_results_are_refused_for_every_primitive_of_the_table() -> None:
+    """Each library primitive's forward becomes a user primitive with rules that return
+    garbage (None, a float, a list, a wrong shape): every call in both modes is a
+    GradientError naming the primitive, never a crash elsewhere or a wrong value."""
+    from chainrule.numpy.registry import PRIMITIVES
+    from test_optable import ROWS
+
+    args_of = {}
+    for row in ROWS:
+        if row.order >= 1 and row.prim not in args_of:
+            args_of[row.prim] = row.make_args()
+    covered = 0
+    for name, lib in PRIMITIVES.items():
+        if lib.nondiff or name not in args_of:
+            continue
+        args = args_of[name]
+        try:
+            with np.errstate(all="ignore"):
+                ans = np.asarray(lib.fwd(*args))
+        except Exception:  # noqa: BLE001  (a forward that needs keywords the row's fn passes)
+            continue
+        if ans.dtype.kind not in "fc":
+            continue
+        pos = [i for i, a in enumerate(args) if isinstance(a, np.ndarray) and a.dtype.kind in "fc"]
+        for bad in (None, 1.0, [1.0], "wrong shape"):
+            up = cr.primitive(lib.fwd)
+
+            def rule(g, ans, *a, _bad=bad, **kw):
+                return np.zeros(np.shape(ans) + (2,)) if _bad == "wrong shape" else _bad
+
+            cr.defvjp(up, *[rule] * len(args))
+            cr.defjvp(up, *[rule] * len(args))
+            ts = [cr.tensor(a, requires_grad=True) if i in pos else a for i, a in enumerate(args)]
+            with pytest.raises(cr.GradientError, match=f"rule of {up.name} for argument"):
+                np.sum(np.real(up(*ts))).backward()
+            with pytest.raises(cr.GradientError, match=f"JVP rule of {up.name}"):
+                cr.jvp(lambda *xs: up(*[xs[pos.index(i)] if i in pos else a
+                                         for i, a in enumerate(args)]),
+                       tuple(args[i] for i in pos), tuple(np.ones_like(args[i]) for i in pos))
+        covered += 1
+    print("primitives covered:", covered)
+    assert covered >= 90, covered
