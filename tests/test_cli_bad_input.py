@@ -100,8 +100,19 @@ CHECK = [
     ([], "FILE.py:f"),
 ]
 
+BENCH = [
+    (["--threads", "0"], "--threads"), (["--threads", "-3"], "--threads"),
+    (["--threads", "x"], "--threads"), (["--reps", "0"], "--reps"), (["--reps", "-1"], "--reps"),
+    (["--reps", "1.5"], "--reps"), (["--cases", "nope"], "nope"), (["--cases", ","], "no case"),
+    (["--libs", "jaxx"], "jaxx"),
+    (["--json", ""], "--json"), (["--json", "{d}"], "folder"), (["--json", "/dev/null"],
+                                                                 "not a regular file"),
+    (["--json", "{d}/no/such/folder/b.json"], "does not exist"),
+    (["--json", "{d}/a-file/b.json"], "--json"), (["--fast"], "--fast"),
+]
+
 CASES = ([("train", a, w) for a, w in TRAIN] + [("demo", a, w) for a, w in DEMO]
-         + [("check", a, w) for a, w in CHECK])
+         + [("check", a, w) for a, w in CHECK] + [("bench", a, w) for a, w in BENCH])
 
 
 def _ids() -> list[str]:
@@ -139,16 +150,16 @@ def test_bad_flag_exits_2_with_one_line(command: str, argv: list[str], word: str
     assert _tree(workdir) == before            # nothing written, no folder left behind
 
 
-def test_every_flag_of_train_demo_check_is_covered() -> None:
+def test_every_flag_of_every_command_is_covered() -> None:
     # a new flag must come with bad values above
     parser = cli.build_parser()
     sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    covered = {"train": TRAIN, "demo": DEMO, "check": CHECK}
+    covered = {"train": TRAIN, "demo": DEMO, "check": CHECK, "bench": BENCH}
     for name, cases in covered.items():
         flags = {s for a in sub.choices[name]._actions for s in a.option_strings
                  if s.startswith("--") and s != "--help"}
         used = {a.split("=")[0] for argv, _ in cases for a in argv if a.startswith("--")}
-        boolean = {"--quiet", "--float32", "--no-augment"}
+        boolean = {"--quiet", "--float32", "--no-augment", "--quick", "--system-malloc"}
         assert flags - used - boolean == set(), f"{name}: flags without a bad-value case"
 
 

@@ -90,6 +90,35 @@ def integer(lo: int | None = None, hi: int | None = None) -> Callable[[str], int
     return conv
 
 
+def output_file(text: str) -> str:
+    """An argparse type: a path a file can be written to (a name, not a folder, and not an
+    existing device or fifo: files are replaced by a rename)."""
+    if not text.strip() or "\0" in text:
+        raise argparse.ArgumentTypeError(f"needs a file name, got {text!r}")
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder; give a file name")
+    if os.path.lexists(text) and not os.path.isfile(text):
+        raise argparse.ArgumentTypeError(f"{text!r} exists and is not a regular file")
+    return text
+
+
+def file_problem(flag: str, path: str) -> str | None:
+    """None when a file can be created at ``path`` (its folder exists and is writable: a
+    probe file is made and removed); else the one-line reason, naming ``flag``."""
+    import tempfile  # noqa: PLC0415
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        return f"{flag} {path}: the folder {folder} does not exist"
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".chainrule-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return f"{flag} {path}: cannot write in {folder} ({os_error(exc)})"
+    return None
+
+
 def fail(command: str, message: str, status: int = 2) -> int:
     """Print ``chainrule COMMAND: error: MESSAGE`` as one line on stderr; return ``status``."""
     one = " ".join(str(message).split())

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .cli import file_problem, output_file
 from .io import atomic_write
 
 RULE = "-" * 72
@@ -43,38 +44,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _graph_path(text: str) -> str:
     from .viz import _FORMATS  # noqa: PLC0415
 
-    if not text.strip() or "\0" in text:
-        raise argparse.ArgumentTypeError(f"needs a file name, got {text!r}")
+    output_file(text)
     ext = os.path.splitext(text)[1].lstrip(".").lower()
     if ext and ext not in _FORMATS:
         raise argparse.ArgumentTypeError(
             f"unknown format {ext!r} (from {text!r}); use one of {', '.join(sorted(_FORMATS))}")
-    if os.path.isdir(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is a folder; give a file name like "
-                                         f"{os.path.join(text, 'neuron.svg')!r}")
-    dot = os.path.splitext(text)[0] + ".dot"
-    for p in (text, dot):           # the file is replaced by a rename: never a device or a fifo
-        if os.path.lexists(p) and not os.path.isfile(p):
-            raise argparse.ArgumentTypeError(f"{p!r} exists and is not a regular file")
+    dot = os.path.splitext(text)[0] + ".dot"  # the DOT fallback next to it
+    if os.path.lexists(dot) and not os.path.isfile(dot):
+        raise argparse.ArgumentTypeError(f"{dot!r} exists and is not a regular file")
     return text
 
 
 def graph_problem(path: str) -> str | None:
     """None when the graph (and the DOT fallback next to it) can be written at ``path``."""
-    import tempfile  # noqa: PLC0415
-
-    from .cli import os_error  # noqa: PLC0415
-
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        return f"--graph {path}: the folder {folder} does not exist"
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".chainrule-probe-", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        return f"--graph {path}: cannot write in {folder} ({os_error(exc)})"
-    return None
+    return file_problem("--graph", path)
 
 
 # --- the notebook's own code ----------------------------------------------------------------------

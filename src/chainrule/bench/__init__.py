@@ -35,12 +35,15 @@ __all__ = ["configure", "run", "run_suite", "check_case", "format_table", "CASES
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes and few repetitions: a smoke run of every case")
-    parser.add_argument("--threads", type=int, default=1,
+    from ..cli import integer, output_file  # noqa: PLC0415
+
+    parser.add_argument("--threads", type=integer(1, 256), default=1,
                         help="BLAS/OpenMP threads for every library (default 1)")
-    parser.add_argument("--reps", type=int, default=None,
+    parser.add_argument("--reps", type=integer(1, 100_000), default=None,
                         help="repetitions per case (default 15; 3 for the deep network, 7 for "
                              "the HVP; 3 with --quick)")
-    parser.add_argument("--json", metavar="PATH", default=None, help="write the raw numbers here")
+    parser.add_argument("--json", metavar="PATH", default=None, type=output_file,
+                        help="write the raw numbers here (checked before anything runs)")
     parser.add_argument("--cases", default=None,
                         help="comma-separated case keys to run (default all): "
                              + ", ".join(c.key for c in CASES))
@@ -53,24 +56,35 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    cases = _select_cases(args.cases)
+    from ..cli import fail  # noqa: PLC0415
+
+    try:
+        cases = _select_cases(args.cases)
+    except ValueError as exc:
+        return fail("bench", str(exc))
     libs = [lb for lb in (args.libs.split(",") if args.libs else LIBS) if lb]
     unknown = [lb for lb in libs if lb not in LIBS]
     if unknown:
-        print(f"chainrule bench: unknown libraries {unknown}; choose from {list(LIBS)}",
-              file=sys.stderr)
-        return 2
+        return fail("bench", f"unknown libraries {unknown}; choose from {list(LIBS)}")
     for must in ("numpy", "chainrule"):
         if must not in libs:
             libs.insert(0 if must == "numpy" else 1, must)
+    if args.json:
+        from ..cli import file_problem  # noqa: PLC0415
+
+        problem = file_problem("--json", args.json)  # before the suite runs, not after
+        if problem:
+            return fail("bench", problem)
     malloc = False if args.system_malloc else steady_malloc()
     report = run_suite(cases, libs, quick=args.quick, threads=args.threads, reps=args.reps,
                        progress=sys.stderr)
     report["config"]["steady_malloc"] = malloc
     print(format_table(report))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=1)
+        from ..io import atomic_write  # noqa: PLC0415
+
+        text = json.dumps(report, indent=1).encode()
+        atomic_write(args.json, lambda f: f.write(text))
         print(f"raw numbers written to {args.json}")
     bad = [c["key"] for c in report["cases"] if not c["check"]["ok"]]
     if bad:
@@ -86,7 +100,9 @@ def _select_cases(spec: str | None) -> list[Case]:
     by_key = {c.key: c for c in CASES}
     missing = [k for k in keys if k not in by_key]
     if missing:
-        raise SystemExit(f"chainrule bench: unknown cases {missing}; choose from {list(by_key)}")
+        raise ValueError(f"unknown cases {missing}; choose from {list(by_key)}")
+    if not keys:
+        raise ValueError(f"--cases {spec!r} names no case; choose from {list(by_key)}")
     return [by_key[k] for k in keys]
 
 
