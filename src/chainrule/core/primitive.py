@@ -158,6 +158,8 @@ class Primitive:
         self.saves_ans = saves_ans
         self.nondiff = nondiff
         self.broadcast_tangents = broadcast_tangents
+        # a ufunc called without out= always returns a new array: no alias to look for
+        self.fresh = isinstance(fwd, np.ufunc)
         self.__doc__ = getattr(fwd, "__doc__", None)
         self.__name__ = self.name
         self.__wrapped__ = fwd
@@ -269,20 +271,22 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
     out._value = ans
     out._fw = None
     out.grad = None
-    alias = ans.base is not None
-    if not alias:
-        for r in raw:
-            if r is ans:
-                alias = True
-                break
-    if alias:
-        # the result shares memory with an argument (a view, or the argument itself): it
-        # shares that Tensor's version counter, so a write through either is seen by the
-        # other's saved values and history; an alias of a plain array is copied (nothing
-        # would see a write into the user's array)
-        ans, ovc = _alias(args, raw, ans)
-        out._value = ans
-    if alias and ovc is not None:
+    ovc = None
+    if not prim.fresh:
+        alias = ans.base is not None
+        if not alias:
+            for r in raw:
+                if r is ans:
+                    alias = True
+                    break
+        if alias:
+            # the result shares memory with an argument (a view, or the argument itself): it
+            # shares that Tensor's version counter, so a write through either is seen by the
+            # other's saved values and history; an alias of a plain array is copied (nothing
+            # would see a write into the user's array)
+            ans, ovc = _alias(args, raw, ans)
+            out._value = ans
+    if ovc is not None:
         out._vc = ovc
         out._nv = ovc[0]
     else:
