@@ -87,3 +87,39 @@ def test_scatter_add_with_values_that_do_not_fit_is_an_error_not_a_crash() -> No
     g = cr.tensor(np.ones((2, 2, 2, 2)), requires_grad=True)
     with pytest.raises(cr.ShapeError, match="do not fit"):
         I.scatter_add(g, shape=(2, 3), idx=(slice(None), np.array([0, 0])))
+
+
+HOSTILE_LEAVES = ["a", None, b"x", object(), np.datetime64("2020-01-01"), np.array(["a"]),
+                  {"w": "text"}, [1.0, None], np.array([1.0], dtype=object)]
+TRANSFORMS = {
+    "grad": lambda v: cr.grad(lambda x: 0.0)(v),
+    "value_and_grad": lambda v: cr.value_and_grad(lambda x: 0.0)(v),
+    "jacobian": lambda v: cr.jacobian(lambda x: x)(v),
+    "jacfwd": lambda v: cr.jacfwd(lambda x: x)(v),
+    "hessian": lambda v: cr.hessian(lambda x: 0.0)(v),
+    "elementwise_grad": lambda v: cr.elementwise_grad(lambda x: x)(v),
+    "vjp": lambda v: cr.vjp(lambda x: x, v),
+    "jvp": lambda v: cr.jvp(lambda x: x, (v,), (v,)),
+    "linearize": lambda v: cr.linearize(lambda x: x, v),
+}
+
+
+@pytest.mark.parametrize("name", list(TRANSFORMS))
+@pytest.mark.parametrize("leaf", HOSTILE_LEAVES, ids=lambda v: type(v).__name__ + repr(v)[:12])
+def test_non_numeric_inputs_are_refused_by_every_transform(name, leaf) -> None:
+    # before: cr.grad(lambda x: x)("a") was 1.0 and a None tangent gave NaN.  (jacobian and
+    # hessian take arrays only, and refuse a dict or list with their own TypeError.)
+    with pytest.raises((cr.GradientError, TypeError, ValueError),
+                       match=r"argument 0|not a number|not a float|must be arrays|structure"):
+        TRANSFORMS[name](leaf)
+
+
+@pytest.mark.parametrize("bad", ["a", None, object()], ids=["str", "None", "object"])
+def test_non_numeric_tangents_and_cotangents_are_refused(bad) -> None:
+    with pytest.raises(cr.GradientError, match="tangent of argument 0 .*not numbers"):
+        cr.jvp(lambda x: x * 2, (1.0,), (bad,))
+    with pytest.raises(cr.GradientError, match="cotangent .*not numbers"):
+        cr.vjp(lambda x: x * 2, 1.0)[1](bad)
+    with pytest.raises(cr.GradientError, match="not numbers"):
+        cr.hvp(lambda x: np.sum(x ** 3), (np.ones(3),), (bad,))
+    assert cr.jvp(lambda x: x * 2, (1.0,), (1,))[1] == 2.0  # an integer tangent is cast

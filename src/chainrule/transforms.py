@@ -72,7 +72,52 @@ def _check_float(x: Any, who: str, pos: int) -> None:
             f"  Pass a float (2.0 rather than 2) or convert: np.asarray(x, dtype=float)."
         )
     if isinstance(v, np.ndarray) and v.dtype.kind not in "fc":
-        raise errors.GradientError(f"{who}: argument {pos} has dtype {v.dtype}, not a float type")
+        raise errors.GradientError(
+            f"{who}: argument {pos} has dtype {v.dtype}, not a float type.\n"
+            f"  at {errors.user_line()}\n  Pass floating-point (or complex) values.")
+    if not isinstance(v, (float, complex, np.ndarray, np.floating, np.complexfloating)):
+        # str, None, bytes, dates, arbitrary objects: nothing to differentiate (NumPy would
+        # make a text or object array of them, and the "derivative" would be made up)
+        d = None
+        try:
+            d = np.asarray(v).dtype
+        except Exception:  # noqa: BLE001  (an object NumPy cannot even wrap)
+            pass
+        if d is None or d.kind not in "fc":
+            raise errors.GradientError(
+                f"{who}: argument {pos} is {_a(type(v).__name__)} ({_short(v)}), not a number "
+                f"or array of floats; there is nothing to differentiate.\n"
+                f"  at {errors.user_line()}\n  Pass floats, complex numbers or float arrays "
+                f"(in lists, tuples or dicts), and pass other values through argnums or a "
+                f"closure instead."
+            )
+
+
+def _check_numeric(v: Any, who: str, what: str) -> None:
+    """A tangent or cotangent must be numbers (an integer one is cast; text, None or an
+    object would become NaN or an error deep inside NumPy)."""
+    if isinstance(v, Tensor):
+        return
+    d = None
+    try:
+        d = np.asarray(v).dtype
+    except Exception:  # noqa: BLE001  (an object NumPy cannot even wrap)
+        pass
+    if d is None or d.kind not in "biufc":
+        raise errors.GradientError(
+            f"{who}: the {what} is {_a(type(v).__name__)} ({_short(v)}), not numbers.\n"
+            f"  at {errors.user_line()}\n  Pass a float array of the matching shape (e.g. "
+            f"np.ones_like(x))."
+        )
+
+
+def _a(name: str) -> str:
+    return f"an {name}" if name[:1] in "aeiou" else f"a {name}"
+
+
+def _short(v: Any) -> str:
+    r = repr(v)
+    return r if len(r) <= 40 else r[:37] + "..."
 
 
 def _lift(x: Any, outer_mode: bool) -> Tensor:
@@ -367,6 +412,7 @@ def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> Any:
         fixed = []
         for o, c in zip(out_leaves, cts):
             ov = np.asarray(_value(o))
+            _check_numeric(c, "vjp_fn", "cotangent")
             cv = c if isinstance(c, Tensor) else np.asarray(c, dtype=ov.dtype if ov.dtype.kind in "fc" else None)
             if tuple(np.shape(_value(cv))) != ov.shape:
                 raise errors.ShapeError(
@@ -404,6 +450,7 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: b
                 x = S.copy_prim(pv)
             else:
                 x = Tensor._make(np.asarray(_value(pv)), None, None)
+            _check_numeric(tv, "jvp", f"tangent of argument {i}")
             tv = tv if isinstance(tv, Tensor) else np.asarray(tv)
             if tuple(tv.shape) != x.shape:
                 raise errors.ShapeError(
