@@ -11,7 +11,7 @@ from ..core.tensor import Tensor
 from . import functional as F
 from . import init
 from .module import Module
-from .ops import pair
+from .ops import count, pair
 from .parameter import Parameter
 
 
@@ -48,8 +48,8 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  dtype: Any = np.float32, generator: np.random.Generator | None = None) -> None:
         super().__init__()
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
+        self.in_features = count(in_features, "Linear: in_features")
+        self.out_features = count(out_features, "Linear: out_features")
         self.weight = _param((self.out_features, self.in_features), dtype)
         if bias:
             self.bias = _param((self.out_features,), dtype)
@@ -82,14 +82,17 @@ class Conv2d(Module):
         super().__init__()
         if padding_mode != "zeros":
             raise NotImplementedError(f"Conv2d: padding_mode={padding_mode!r} (only 'zeros')")
+        in_channels = count(in_channels, "Conv2d: in_channels", 1)
+        out_channels = count(out_channels, "Conv2d: out_channels", 1)
+        groups = count(groups, "Conv2d: groups", 1)
         if in_channels % groups or out_channels % groups:
             raise ValueError("Conv2d: in_channels and out_channels must be divisible by groups")
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
-        self.kernel_size = pair(kernel_size, "kernel_size")
-        self.stride = pair(stride, "stride")
-        self.padding = padding if isinstance(padding, str) else pair(padding, "padding")
-        self.dilation = pair(dilation, "dilation")
+        self.kernel_size = pair(kernel_size, "Conv2d: kernel_size")
+        self.stride = pair(stride, "Conv2d: stride")
+        self.padding = padding if isinstance(padding, str) else pair(padding, "Conv2d: padding")
+        self.dilation = pair(dilation, "Conv2d: dilation")
         self.groups = int(groups)
         self.weight = _param((out_channels, in_channels // groups) + self.kernel_size, dtype)
         if bias:
@@ -130,6 +133,10 @@ class MaxPool2d(Module):
         super().__init__()
         if return_indices:
             raise NotImplementedError("MaxPool2d(return_indices=True) is not supported")
+        for v, n in ((kernel_size, "kernel_size"), (stride, "stride"), (padding, "padding"),
+                     (dilation, "dilation")):
+            if v is not None:
+                pair(v, f"MaxPool2d: {n}")  # refused here, not at the first forward
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
@@ -274,8 +281,9 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape: Any, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True, dtype: Any = np.float32) -> None:
         super().__init__()
-        ns = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) \
-            else tuple(int(n) for n in normalized_shape)
+        what = "LayerNorm: normalized_shape"
+        ns = tuple(count(n, what, 1) for n in normalized_shape) \
+            if isinstance(normalized_shape, (tuple, list)) else (count(normalized_shape, what, 1),)
         self.normalized_shape = ns
         self.eps = eps
         self.elementwise_affine = elementwise_affine
@@ -308,7 +316,7 @@ class _BatchNorm(Module):
                  dtype: Any = np.float32, *, bias: bool = True) -> None:
         super().__init__()
         dt = np.dtype(dtype)
-        self.num_features = int(num_features)
+        self.num_features = count(num_features, f"{type(self).__name__}: num_features", 1)
         self.eps = eps
         self.momentum = momentum
         self.affine = affine

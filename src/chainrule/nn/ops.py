@@ -202,13 +202,30 @@ softmax_cross_entropy.__doc__ = (
 # convolution geometry
 
 
+def count(v: Any, name: str, minimum: int = 0) -> int:
+    """A size or count given by the user: an integer (not a bool, not a float: PyTorch refuses
+    them too, and truncating 2.5 to 2 would build another layer) of at least ``minimum``."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {v!r} ({type(v).__name__})")
+    if v < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {int(v)}")
+    return int(v)
+
+
 def pair(v: Any, name: str) -> tuple[int, int]:
-    if isinstance(v, (int, np.integer)):
-        return int(v), int(v)
-    t = tuple(int(i) for i in v)
+    """An int or a pair of ints (kernel_size, stride, dilation >= 1; padding >= 0)."""
+    low = 0 if name.endswith("padding") else 1
+    if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
+        v = count(v, name, low)
+        return v, v
+    try:
+        t = tuple(v)
+    except TypeError:  # a float, a bool, None ...: refused as a size
+        count(v, name, low)
+        raise
     if len(t) != 2:
         raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
-    return t  # type: ignore[return-value]
+    return count(t[0], name, low), count(t[1], name, low)
 
 
 def out_size(n: int, lo: int, hi: int, k: int, s: int, d: int) -> int:
