@@ -30,6 +30,55 @@ def _dispatch() -> Any:
     return _DISPATCH
 
 
+class TensorSize(int):
+    """``t.size``: the number of elements, as NumPy's ``a.size`` is, and callable as
+    PyTorch's ``t.size()`` (the shape, a tuple) and ``t.size(d)`` (the length of axis d).
+
+    It is an ``int`` in every other respect (comparisons, arithmetic, ``range``, indexing,
+    JSON); arithmetic gives plain ints, and it pickles and copies as a plain int."""
+
+    def __new__(cls, n: int, shape: tuple[int, ...]) -> TensorSize:
+        obj = super().__new__(cls, n)
+        obj._shape = shape
+        return obj
+
+    def __call__(self, dim: int | None = None) -> Any:
+        shape = self._shape
+        if dim is None:
+            return shape
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(
+                f"t.size(dim): dim must be an int, got {dim!r} (shape {shape})\n"
+                f"  at {errors.user_line()}\n  Write t.size(0), or t.shape for the whole shape."
+            )
+        nd = len(shape)
+        if not -nd <= dim < nd:
+            raise IndexError(
+                f"t.size({dim}): a tensor of shape {shape} has {nd} dimension"
+                f"{'' if nd == 1 else 's'}, so dim must be in [{-nd}, {nd - 1}]"
+                f"\n  at {errors.user_line()}"
+                if nd else
+                f"t.size({dim}): a 0-d tensor (shape ()) has no dimensions\n"
+                f"  at {errors.user_line()}\n  t.size (without a call) is its number of "
+                f"elements, 1."
+            )
+        return shape[dim]
+
+    def __repr__(self) -> str:
+        return int.__repr__(self)
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> tuple:
+        return (int, (int(self),))
+
+    def __copy__(self) -> int:
+        return int(self)
+
+    def __deepcopy__(self, memo: dict) -> int:
+        return int(self)
+
+
 class Tensor:
     """A NumPy array that records the operations applied to it.
 
@@ -233,13 +282,18 @@ class Tensor:
         return self._value.ndim
 
     @property
-    def size(self) -> int:
-        return self._value.size
+    def size(self) -> TensorSize:
+        """NumPy's ``a.size`` (the number of elements, an ``int``), also callable as
+        PyTorch's ``t.size()`` (the shape) and ``t.size(d)`` (one dimension)."""
+        v = self._value
+        return TensorSize(v.size, v.shape)
 
     def dim(self) -> int:
+        """The number of dimensions (PyTorch's name for ``ndim``)."""
         return self._value.ndim
 
     def numel(self) -> int:
+        """The number of elements (PyTorch's name for ``size``)."""
         return self._value.size
 
     def __len__(self) -> int:
