@@ -6,6 +6,7 @@
 
 from . import ops as _ops  # noqa: F401  (fills the primitive table)
 from .core import methods as _methods  # noqa: F401
+from .core.methods import ConventionError
 from .core.errors import ChainruleError, GradientError, LeftGraphError, ShapeError
 from .core.primitive import Primitive, defjvp, defvjp, primitive
 from .core.tensor import Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, tensor
@@ -30,7 +31,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AnomalyError", "GradcheckError", "check_derivative", "check_primitive", "detect_anomaly",
     "gradcheck", "numerical_derivative",
-    "ChainruleError", "GradientError", "LeftGraphError", "ShapeError", "Primitive", "Tensor",
+    "ChainruleError", "ConventionError", "GradientError", "LeftGraphError", "ShapeError", "Primitive", "Tensor",
     "defjvp", "defvjp", "elementwise_grad", "enable_grad", "grad", "hessian", "hvp",
     "is_grad_enabled", "jacfwd", "jacobian", "jacrev", "jvp", "linearize", "log_softmax",
     "logsumexp", "no_grad", "numpy", "primitive", "set_grad_enabled", "softmax", "tensor",

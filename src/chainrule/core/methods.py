@@ -910,9 +910,7 @@ _HINTS = {
 _KEEP_INPLACE = ("zero_", "requires_grad_", "detach_")
 
 
-def _getattr(self: Tensor, name: str) -> Any:
-    if name.startswith("_"):
-        raise AttributeError(f"'Tensor' object has no attribute '{name}'", name=name, obj=self)
+def _hint_for(name: str) -> str | None:
     hint = _HINTS.get(name)
     if hint is None and name.endswith("_") and name not in _KEEP_INPLACE:
         base = name[:-1]
@@ -922,13 +920,40 @@ def _getattr(self: Tensor, name: str) -> Any:
                 f"(t[...] = v), which are recorded")
     if hint is None and name in NAMES:
         hint = f"write np.{name}(t, ...): NumPy's functions take Tensors"
-    msg = f"'Tensor' object has no attribute '{name}'"
-    if hint is not None:
-        msg = f"t.{name}: chainrule's Tensor has no such attribute; {hint}"
-    raise AttributeError(msg, name=name, obj=self)
+    return hint
 
 
-Tensor.__getattr__ = _getattr
+def _missing(name: str, hint: str) -> property:
+    """An attribute Tensor does not have, whose AttributeError says what to write instead.
+
+    A property per such name rather than ``Tensor.__getattr__``: a class-level
+    ``__getattr__`` slows every attribute read on every Tensor (the engine's hot path)."""
+    msg = f"t.{name}: chainrule's Tensor has no such attribute; {hint}"
+
+    def get(self: Tensor) -> Any:
+        raise AttributeError(msg, name=name, obj=self)
+
+    return property(get, doc=msg)
+
+
+HINTED: set[str] = set()  # the names above: absent from dir(t), hasattr(t, name) is False
+
+
+def _install_hints() -> None:
+    names = set(_HINTS) | {n for n in NAMES if "." not in n and n.isidentifier()}
+    methods = [n for n in dir(Tensor) if not n.startswith("_") and callable(getattr(Tensor, n))]
+    names |= {n + "_" for n in methods} | {n + "_" for n in NAMES if "." not in n}
+    for name in sorted(names):
+        if name.startswith("_") or hasattr(Tensor, name) or name in _KEEP_INPLACE:
+            continue
+        hint = _hint_for(name)
+        if hint is not None:
+            setattr(Tensor, name, _missing(name, hint))
+            HINTED.add(name)
+
+
+_install_hints()
+Tensor.__dir__ = lambda self: sorted(n for n in object.__dir__(self) if n not in HINTED)
 
 
 def _nn_method(name: str) -> Any:
