@@ -238,3 +238,33 @@ def test_construction_copies_the_users_array(make) -> None:
     a *= 100  # the user reuses their buffer after recording
     z.backward()
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0, 6.0])
+
+
+# --- what leaves a Tensor as an ndarray cannot be written behind the counters' back -----
+
+
+def test_numpy_and_asarray_views_are_read_only() -> None:
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 1.0
+    z = np.sum(y * y)
+    for a in (y.detach().numpy(), np.asarray(y.detach()), y.data.numpy()):
+        assert np.shares_memory(a, y._value)  # no copy ...
+        with pytest.raises(ValueError, match="read-only"):
+            a[0] = 100.0                      # ... and no silent write into a saved value
+    z.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0, 6.0])  # was [200, 4, 6]
+    # a copy is the user's own, and a write through the tensor is recorded
+    c = y.detach().numpy().copy()
+    c[0] = 5.0
+    assert y.detach().numpy()[0] == 1.0
+    assert np.array(y.detach(), copy=True).flags.writeable
+
+
+def test_a_write_through_the_tensor_is_still_seen() -> None:
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 1.0
+    z = np.sum(y * y)
+    d = y.detach()
+    d[0] = 100.0                              # recorded: the counter sees it
+    with pytest.raises(cr.GradientError, match="modified in place"):
+        z.backward()

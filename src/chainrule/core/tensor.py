@@ -1,4 +1,4 @@
-"""Tensor: an ndarray with a place in the graph.  PyTorch's conventions, NumPy's dtypes."""
+"""Tensor: an ndarray with a place in the graph: PyTorch's autograd, NumPy's names and dtypes."""
 
 from __future__ import annotations
 
@@ -28,6 +28,16 @@ def _dispatch() -> Any:
 
         _DISPATCH = dispatch
     return _DISPATCH
+
+
+def _read_only(v: np.ndarray) -> np.ndarray:
+    """A read-only view of ``v``: what leaves a Tensor as an ndarray cannot be written
+    behind the version counters' back."""
+    if not v.flags.writeable:
+        return v
+    out = v.view()
+    out.flags.writeable = False
+    return out
 
 
 class TensorSize(int):
@@ -232,15 +242,20 @@ class Tensor:
 
     # --- values ------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
-        """The value as an ndarray (no copy).  Refuses a tensor that requires grad,
-        like PyTorch: call .detach().numpy() to say you mean to leave the graph."""
+        """The value as a read-only ndarray view (no copy).  Refuses a tensor that requires
+        grad, like PyTorch: call .detach().numpy() to say you mean to leave the graph.
+
+        Unlike PyTorch's, the view cannot be written: a write through it would change values
+        that a recorded graph saved without any version counter seeing it (a silently wrong
+        gradient).  Write through the tensor (``t[...] = v``, recorded) or take a copy
+        (``t.numpy().copy()``)."""
         if self._node is not None or self._fw is not None:
             raise errors.LeftGraphError(
                 f"numpy() on a tensor of shape {self.shape} that requires grad would drop its "
                 f"gradient.\n  at {errors.user_line()}\n  Use t.detach().numpy() if you mean to "
                 f"leave the graph."
             )
-        return self._value
+        return _read_only(self._value)
 
     def item(self) -> Any:
         """The single value as a Python number: PyTorch's explicit way out of the graph.
@@ -376,7 +391,8 @@ class Tensor:
         v = self._value
         if dtype is not None and v.dtype != dtype:
             return v.astype(dtype)
-        return v.copy() if copy else v
+        # a view NumPy may hand on to the user (np.asarray(t)): read-only, as numpy() is
+        return v.copy() if copy else _read_only(v)
 
     # --- NumPy dispatch (NEP 13 / NEP 18) ---------------------------------------------
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
