@@ -285,3 +285,14 @@ def test_inplace_write_into_power_or_quotient_keeps_graph_valid():
     dz = np.array([1 / (1.5 ** 2), 0.0, 1 / (3.0 ** 2)])
     np.testing.assert_allclose(x.grad.numpy(), dy + dz, rtol=1e-12)
     assert b.grad.item() == 1.0 + 2.0
+
+
+@pytest.mark.parametrize("data", ["abc", [1, "a"], b"x", np.datetime64("2020-01-01"),
+                                  np.timedelta64(1, "D"), np.zeros(2, dtype=[("a", float)])],
+                         ids=["str", "mixed", "bytes", "datetime", "timedelta", "record"])
+def test_a_tensor_holds_numbers_only(data) -> None:
+    # cr.tensor("abc") was a tensor of dtype <U3 (torch.tensor refuses it too)
+    with pytest.raises(TypeError, match="holds numbers"):
+        cr.tensor(data)
+    with pytest.raises(TypeError, match="holds numbers"):
+        cr.Tensor(data)

@@ -116,6 +116,13 @@ class Tensor:
                 "cr.tensor: could not make a numeric array from the data (got dtype object); "
                 "to build from Tensors use cr.numpy.stack or cr.numpy.array"
             )
+        if value.dtype.kind not in "biufc":
+            # text, bytes, dates, structured records: nothing a Tensor computes with
+            raise TypeError(
+                f"cr.tensor: a Tensor holds numbers (bool, integer, float or complex); the "
+                f"data gave dtype {value.dtype}. Convert it first (np.asarray(data, "
+                f"dtype=float)), or keep it as a NumPy array."
+            )
         self._value = value
         self._node = None
         self._fw = None
