@@ -101,7 +101,7 @@ def _grad_complex(ps, opt):
 
 
 def _grad_text(ps, opt):
-    ps[-1].grad = cr.tensor(np.array("x"))
+    ps[-1].grad = cr.Tensor._make(np.array(["x"] * ps[-1].size).reshape(ps[-1].shape), None, None)
 
 
 def _grad_not_array(ps, opt):
