@@ -89,6 +89,14 @@ class Row:
                      if isinstance(a, np.ndarray) and a.dtype.kind in "fc")
 
 
+def attach_points(rows: list, name: str, *pts: Point) -> None:
+    """Attach special points to the rows called ``name`` (there must be one)."""
+    found = [r for r in rows if r.name == name]
+    assert found, name
+    for r in found:
+        r.points.extend(pts)
+
+
 def num_jacobian(f: Callable, args: list, i: int, h: float = 1e-6) -> np.ndarray:
     """Central-difference Jacobian of f w.r.t. args[i]: shape out.shape + in.shape.
 

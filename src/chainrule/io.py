@@ -370,7 +370,7 @@ def _targets(model: Any) -> dict[str, np.ndarray] | None:
 def _plan(path: str, arrays: list[_Array], model: Any, targets: dict[str, np.ndarray] | None,
           strict: bool, max_bytes: int | None, file_size: int, compressed: bool) -> set[str]:
     """Which arrays to read: decided from the headers alone, before any data is read."""
-    from .nn.module import cast_problem  # noqa: PLC0415
+    from .nn.module import cast_problem, key_problems  # noqa: PLC0415
 
     if targets is None:
         keep = list(arrays)
@@ -378,14 +378,8 @@ def _plan(path: str, arrays: list[_Array], model: Any, targets: dict[str, np.nda
         have = {a.key: a for a in arrays}
         problems: list[str] = []
         if strict:
-            unexpected = [a.key for a in arrays if a.key not in targets]
-            missing = [k for k in targets if k not in have]
-            if unexpected:
-                problems.append("Unexpected key(s) in state_dict: "
-                                + ", ".join(f'"{k}"' for k in unexpected) + ".")
-            if missing:
-                problems.append("Missing key(s) in state_dict: "
-                                + ", ".join(f'"{k}"' for k in missing) + ".")
+            problems = key_problems([a.key for a in arrays if a.key not in targets],
+                                    [k for k in targets if k not in have])
         keep = []
         for k, t in targets.items():
             a = have.get(k)

@@ -78,12 +78,7 @@ def _check_float(x: Any, who: str, pos: int) -> None:
     if not isinstance(v, (float, complex, np.ndarray, np.floating, np.complexfloating)):
         # str, None, bytes, dates, arbitrary objects: nothing to differentiate (NumPy would
         # make a text or object array of them, and the "derivative" would be made up)
-        d = None
-        try:
-            d = np.asarray(v).dtype
-        except Exception:  # noqa: BLE001  (an object NumPy cannot even wrap)
-            pass
-        if d is None or d.kind not in "fc":
+        if _dtype_kind(v) not in "fc":
             raise errors.GradientError(
                 f"{who}: argument {pos} is {_a(type(v).__name__)} ({_short(v)}), not a number "
                 f"or array of floats; there is nothing to differentiate.\n"
@@ -98,17 +93,21 @@ def _check_numeric(v: Any, who: str, what: str) -> None:
     object would become NaN or an error deep inside NumPy)."""
     if isinstance(v, Tensor):
         return
-    d = None
-    try:
-        d = np.asarray(v).dtype
-    except Exception:  # noqa: BLE001  (an object NumPy cannot even wrap)
-        pass
-    if d is None or d.kind not in "biufc":
+    if _dtype_kind(v) not in "biufc":
         raise errors.GradientError(
             f"{who}: the {what} is {_a(type(v).__name__)} ({_short(v)}), not numbers.\n"
             f"  at {errors.user_line()}\n  Pass a float array of the matching shape (e.g. "
             f"np.ones_like(x))."
         )
+
+
+def _dtype_kind(v: Any) -> str:
+    """The kind of the array NumPy would make of ``v`` ('f', 'U', 'O' ...); 'O' when it
+    cannot make one."""
+    try:
+        return np.asarray(v).dtype.kind
+    except Exception:  # noqa: BLE001  (an object NumPy cannot even wrap)
+        return "O"
 
 
 def _a(name: str) -> str:

@@ -148,18 +148,15 @@ for _n in [0, 1, 3]:
                     id=f"sph_scaled-n{_n}"))
 
 # --- special points (tests/test_special_points.py): where rules branch on values -------
-from harness import Point  # noqa: E402
+from harness import Point, attach_points  # noqa: E402
 
 A = np.array
 INF, NAN = np.inf, np.nan
 
 
 def points(name, *pts):
-    """Attach special points to the rows called ``name``."""
-    found = [r for r in ROWS if r.name == name]
-    assert found, name
-    for r in found:
-        r.points.extend(pts)
+    """Attach special points to this module's rows called ``name``."""
+    attach_points(ROWS, name, *pts)
 
 
 def slope(values):

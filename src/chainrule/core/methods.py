@@ -235,13 +235,7 @@ def _extremum(name: str) -> Callable[..., Any]:
                               f"{', '.join(k + '=' for k in bad)}",
                               f"Write t.{name}(axis=..., keepdims=...) for NumPy's {name} "
                               f"(values only), or t.{name}(dim=d, keepdim=...) alone.")
-            if len(args) > 2:
-                raise TypeError(f"{call}: PyTorch's {name} takes (dim, keepdim)")
-            params = dict(zip(("dim", "keepdim"), args))
-            for k in kw:
-                if k in params:
-                    raise TypeError(f"{call}: {k} given twice")
-            params.update(kw)
+            params = _torch_params(call, name, ("dim", "keepdim"), args, kw)
             if "dim" not in params:
                 raise _refuse(call, f"keepdim= without dim= is neither PyTorch's "
                               f"{name}(dim, keepdim) nor NumPy's {name}",
@@ -302,6 +296,18 @@ def _sort_index(v: np.ndarray, d: int, descending: bool) -> np.ndarray:
     return v.shape[d] - 1 - np.flip(j, axis=d)
 
 
+def _torch_params(call: str, name: str, names: tuple[str, ...], args: tuple, kw: dict) -> dict:
+    """PyTorch's positional ``args`` and keywords ``kw`` as one dict by parameter name."""
+    if len(args) > len(names):
+        raise TypeError(f"{call}: PyTorch's {name} takes ({', '.join(names)})")
+    params = dict(zip(names, args))
+    for k in kw:
+        if k in params:
+            raise TypeError(f"{call}: {k} given twice")
+    params.update(kw)
+    return params
+
+
 def _torch_sort(name: str, self: Tensor, args: tuple, kw: dict) -> ValuesIndices:
     call = _fmt_call(name, args, kw, self.shape)
     bad = sorted(set(kw) - {"dim", "descending", "stable"})
@@ -309,13 +315,7 @@ def _torch_sort(name: str, self: Tensor, args: tuple, kw: dict) -> ValuesIndices
         raise _refuse(call, f"dim=/descending= select PyTorch's {name}, which takes no "
                       f"{', '.join(k + '=' for k in bad)}",
                       f"Write np.{name}(t, axis=..., kind=...) for NumPy's.")
-    if len(args) > 2:
-        raise TypeError(f"{call}: PyTorch's {name} takes (dim, descending)")
-    params = dict(zip(("dim", "descending"), args))
-    for k in kw:
-        if k in params:
-            raise TypeError(f"{call}: {k} given twice")
-    params.update(kw)
+    params = _torch_params(call, name, ("dim", "descending"), args, kw)
     desc = bool(params.get("descending", False))
     return _along(call, self, params.get("dim", -1), True,
                   lambda v, d: _sort_index(v, d, desc))

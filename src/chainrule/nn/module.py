@@ -300,14 +300,7 @@ class Module:
         targets = self._state_targets()
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
-        problems: list[str] = []
-        if strict:
-            if unexpected:
-                problems.append("Unexpected key(s) in state_dict: "
-                                + ", ".join(f'"{k}"' for k in unexpected) + ".")
-            if missing:
-                problems.append("Missing key(s) in state_dict: "
-                                + ", ".join(f'"{k}"' for k in missing) + ".")
+        problems = key_problems(unexpected, missing) if strict else []
         staged: list[tuple[Tensor, np.ndarray]] = []
         for k, t in targets.items():
             if k not in state_dict:
@@ -361,6 +354,18 @@ class Module:
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+
+def key_problems(unexpected: list[str], missing: list[str]) -> list[str]:
+    """PyTorch's wording for keys a state dict has too many of / lacks (strict loading)."""
+    problems = []
+    if unexpected:
+        problems.append("Unexpected key(s) in state_dict: "
+                        + ", ".join(f'"{k}"' for k in unexpected) + ".")
+    if missing:
+        problems.append("Missing key(s) in state_dict: "
+                        + ", ".join(f'"{k}"' for k in missing) + ".")
+    return problems
 
 
 def cast_problem(src: np.dtype, dst: np.dtype) -> str | None:
