@@ -21,7 +21,7 @@ import types
 from typing import Any
 
 from chainrule.core.primitive import Primitive
-from chainrule.numpy.registry import PRIMITIVES
+from chainrule.core.registry import PRIMITIVES
 from chainrule.ops import elementwise
 from chainrule.ops.util import value as _VALUE
 

@@ -7,7 +7,7 @@ import re
 
 import chainrule as cr
 from chainrule.numpy.coverage import markdown
-from chainrule.numpy.registry import NAMES
+from chainrule.core.registry import NAMES
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.numpy.registry import PRIMITIVES
+from chainrule.core.registry import PRIMITIVES
 
 from harness import Row, close, cotangent, num_jacobian, scalarize
 import rows

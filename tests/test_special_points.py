@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.numpy.registry import PRIMITIVES
+from chainrule.core.registry import PRIMITIVES
 
 from branchscan import value_reading_primitives
 from harness import Point, Row, cotangent, scalarize

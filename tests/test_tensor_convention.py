@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.core.methods import HINTED, ConventionError, ValuesIndices
+from chainrule.ops.methods import HINTED, ConventionError, ValuesIndices
 from chainrule.core.tensor import Tensor, TensorSize
 
 RNG = np.random.default_rng(0)

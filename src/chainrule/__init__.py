@@ -5,8 +5,7 @@
 """
 
 from . import ops as _ops  # noqa: F401  (fills the primitive table)
-from .core import methods as _methods  # noqa: F401
-from .core.methods import ConventionError
+from .ops.methods import ConventionError
 from .core.errors import ChainruleError, GradientError, LeftGraphError, ShapeError
 from .core.primitive import Primitive, defjvp, defvjp, primitive
 from .core.tensor import Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, tensor

@@ -240,7 +240,7 @@ def _check_node(rec: Rec, modes: Sequence[str], rng: np.random.Generator,
 
 def _finding(rec: Rec, rep: GradcheckReport, P: Problem, ad: RuleAD, capture: dict,
              rng: np.random.Generator, order: int = 1) -> NodeFinding:
-    from ..numpy.registry import PRIMITIVES  # noqa: PLC0415
+    from ..core.registry import PRIMITIVES  # noqa: PLC0415
 
     bad = rep.failures[0]
     argnum = P.names.index(bad.input) if bad.input in P.names else P.argnums[0]
@@ -327,7 +327,7 @@ def first_wrong_node_order2(recs: Sequence[Rec], modes: Sequence[str],
         if not rep.ok:
             bad = rep.failures[0]
             in_shapes = [np.shape(a) for a in rec.args if hasattr(a, "shape")]
-            from ..numpy.registry import PRIMITIVES  # noqa: PLC0415
+            from ..core.registry import PRIMITIVES  # noqa: PLC0415
 
             custom = not any(p is prim for p in PRIMITIVES.values())
             argnum = P.names.index(bad.input) if bad.input in P.names else nums[0]

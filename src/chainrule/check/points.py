@@ -107,7 +107,7 @@ def python_calls(fn: Callable, *args: Any, skip: Sequence[Any] = ()) -> Points:
 def op_calls(fn: Callable, *args: Any, requires_grad: Sequence[bool] | None = None) -> Points:
     """Run fn on Tensors, recording chainrule's nonlinear (and custom) primitives."""
     from ..core.tensor import Tensor, tensor  # noqa: PLC0415
-    from ..numpy.registry import PRIMITIVES  # noqa: PLC0415
+    from ..core.registry import PRIMITIVES  # noqa: PLC0415
     from .locate import Recorder  # noqa: PLC0415
 
     lib = {id(p) for p in PRIMITIVES.values()}

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from . import errors
+from . import errors, hooks
 from . import primitive as P
 from .state import STATE
 
@@ -72,9 +72,7 @@ def _fit(gi: Any, p: P.Node, node: P.Node, i: int) -> Any:
             f"(a missing sum over broadcast axes is the usual cause: use unbroadcast)."
         )
     if gi.dtype != p.dtype:
-        from ..ops.util import cast_like  # noqa: PLC0415
-
-        gi = cast_like(gi, p.dtype)
+        gi = hooks.cast_like(gi, p.dtype)
     return gi
 
 
@@ -200,9 +198,7 @@ def backward(
                 if fit:
                     gi = _fit(gi, p, node, i)
                 if anomaly:
-                    from ..check.anomaly import check_backward  # noqa: PLC0415
-
-                    check_backward(node, i, gi)
+                    hooks.check_backward(node, i, gi)
                 prev = grads.get(p)
                 if prev is None:
                     grads[p] = gi

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import errors
+from . import errors, hooks
 from .state import HOOKED, STATE, next_seq
 
 _ndarray = np.ndarray
@@ -353,9 +353,7 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
             if out._node is not None:
                 out._node.fwa = (tuple(a._fw if isinstance(a, T) else None for a in args), out._fw)
     if HOOKED and st.anomaly:
-        from ..check.anomaly import check_forward  # noqa: PLC0415  (rare path)
-
-        check_forward(prim, args, out)
+        hooks.check_forward(prim, args, out)
     return out
 
 
@@ -371,8 +369,6 @@ def _alias(args: tuple, raw: list, ans: np.ndarray) -> tuple[np.ndarray, list | 
             return ans.copy(), None
     return ans, None
 
-
-_fit_tangent: Any = None  # ops.util.fit_tangent, bound on first use (import cycle)
 
 
 def _tangent_at(prim: Primitive, args: tuple, call_args: Any, ans: Any, lv: int, kw: dict) -> Any:
@@ -410,16 +406,7 @@ def _tangent_at(prim: Primitive, args: tuple, call_args: Any, ans: Any, lv: int,
     return t
 
 
-def _bind_fit() -> None:
-    global _fit_tangent
-    if _fit_tangent is None:
-        from ..ops.util import fit_tangent  # noqa: PLC0415
-
-        _fit_tangent = fit_tangent
-
-
 def _push_tangents(prim: Primitive, args: tuple, kw: dict, out: Any, levels: list[int]) -> None:
-    _bind_fit()
     st = STATE
     saved = st.fw_ceiling
     out._fw = {}
@@ -428,7 +415,7 @@ def _push_tangents(prim: Primitive, args: tuple, kw: dict, out: Any, levels: lis
         try:
             t = _tangent_at(prim, args, args, out, lv, kw)
             if t is not None:
-                out._fw[lv] = _fit_tangent(t, out)
+                out._fw[lv] = hooks.fit_tangent(t, out)
         finally:
             st.fw_ceiling = saved
 
@@ -450,9 +437,7 @@ def _stack_lists(args: tuple) -> tuple | None:
     list): ``cr.numpy.sum([t, u])`` means ``sum(array([t, u]))``, differentiably."""
     if not any(isinstance(a, (list, tuple)) and _holds_tensor(a) for a in args):
         return None
-    from ..numpy import _build_array  # noqa: PLC0415  (rare path; avoids an import cycle)
-
-    return tuple(_build_array(a, copy=False) if isinstance(a, (list, tuple)) and _holds_tensor(a)
+    return tuple(hooks.stack_lists(a) if isinstance(a, (list, tuple)) and _holds_tensor(a)
                  else a for a in args)
 
 
@@ -471,10 +456,9 @@ def _plain_tangents(args: tuple) -> bool:
 
 
 def _push_plain(prim: Primitive, args: tuple, raw: list, kw: dict, out: Any, lv: int) -> None:
-    _bind_fit()
     t = _tangent_at(prim, args, raw, out._value, lv, kw)
     if t is not None:
-        t = _fit_tangent(t, out)
+        t = hooks.fit_tangent(t, out)
         if t.__class__ is Tensor:  # a rule that built a Tensor from constants
             t = t._value
         out._fw = {lv: t}

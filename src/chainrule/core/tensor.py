@@ -10,24 +10,14 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from . import errors
+from . import errors, hooks
 from . import primitive as P
 from .primitive import Primitive as _Primitive
 from .primitive import apply as _apply
-from ..numpy.registry import UFUNCS as _UFUNCS
+from .registry import UFUNCS as _UFUNCS
 from .state import STATE
 
 
-_DISPATCH: Any = None  # numpy.dispatch, bound on first use (an import per call costs ~0.6 us)
-
-
-def _dispatch() -> Any:
-    global _DISPATCH
-    if _DISPATCH is None:
-        from ..numpy import dispatch  # noqa: PLC0415  (imports the core: bound lazily)
-
-        _DISPATCH = dispatch
-    return _DISPATCH
 
 
 def _read_only(v: np.ndarray) -> np.ndarray:
@@ -236,11 +226,6 @@ class Tensor:
         self._fw = None
         return self
 
-    def clone(self) -> Tensor:
-        from ..ops import shape as S  # noqa: PLC0415
-
-        return S.copy(self)
-
     def zero_(self) -> Tensor:
         with no_grad():
             self._value[...] = 0
@@ -408,13 +393,10 @@ class Tensor:
             prim = _UFUNCS.get(ufunc)
             if prim is not None and prim.__class__ is _Primitive:
                 return _apply(prim, inputs, {})
-        return _dispatch().ufunc_dispatch(ufunc, method, inputs, kwargs)
+        return hooks.ufunc_dispatch(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func: Callable, types: Any, args: tuple, kwargs: dict) -> Any:
-        d = _DISPATCH
-        if d is None:
-            d = _dispatch()
-        return d.function_dispatch(func, args, kwargs)
+        return hooks.function_dispatch(func, args, kwargs)
 
     # In-place writes: NumPy semantics on the storage (views see them), a version bump
     # that saved values are checked against, and the tensor rebased onto the new node.
@@ -486,41 +468,6 @@ class Tensor:
             )
         self._value[...] = res
 
-    def __setitem__(self, idx: Any, v: Any) -> None:
-        from ..ops import index as I  # noqa: PLC0415
-
-        idx = I.raw_index(idx)
-        tracked = (self._node is not None or self._fw is not None) or (
-            isinstance(v, Tensor) and (v._node is not None or v._fw is not None)
-        )
-        if not tracked or not (STATE.grad_enabled or self._fw is not None or (
-            isinstance(v, Tensor) and v._fw is not None
-        )):
-            self._value[idx] = v._value if isinstance(v, Tensor) else v
-            self._bump()
-            if self._node is not None and self._node.prim is None:
-                self._nv = self._vc[0]
-            return
-        if self._node is not None and self._node.prim is None and STATE.grad_enabled:
-            raise errors.GradientError(
-                f"item assignment on a leaf tensor of shape {self.shape} that requires grad: its "
-                f"gradient would be lost.\n  at {errors.user_line()}\n  Assign into a copy "
-                f"(y = x.clone(); y[i] = v) or build the result with np.where / concatenation."
-            )
-        vc = self._vc
-        if (vc[0] == self._nv + 1 and isinstance(v, Tensor) and v._vc is vc
-                and v._nv == vc[0] and _same_view(self._value, idx, v._value)):
-            # `t[idx] += u`: Python wrote through the view t[idx] (one tracked write, on v
-            # itself) and now stores it back at idx.  Only the elements being assigned
-            # changed, and setitem's rule needs no values of t, so t's history still holds.
-            self._nv = vc[0]
-        r = I.setitem(self, v, idx=idx)
-        self._value[idx] = r._value[idx]
-        self._bump()
-        self._node = r._node
-        self._fw = r._fw
-        self._nv = self._vc[0]
-
 
 _STORE_SUBSCR = dis.opmap["STORE_SUBSCR"]
 
@@ -535,16 +482,6 @@ def _storing_into_array() -> bool:
         return False
     code = f.f_code.co_code
     return f.f_lasti < len(code) and code[f.f_lasti] == _STORE_SUBSCR
-
-
-def _same_view(base: np.ndarray, idx: Any, v: np.ndarray) -> bool:
-    """Is ``v`` exactly the storage ``base[idx]`` names (a basic-index view)?"""
-    try:
-        w = base[idx]
-    except (IndexError, TypeError, ValueError):
-        return False
-    return (isinstance(w, np.ndarray) and w.shape == v.shape and w.strides == v.strides
-            and w.__array_interface__["data"][0] == v.__array_interface__["data"][0])
 
 
 def _sym(prim: Any) -> str:

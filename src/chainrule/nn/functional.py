@@ -554,3 +554,21 @@ def one_hot(labels: _Any, num_classes: int = -1) -> _np.ndarray:
     if t.size and (t.min() < 0 or t.max() >= n):
         raise IndexError(f"one_hot: labels must lie in [0, {n})")
     return (t[..., None] == _np.arange(n)).astype(_np.int64)
+
+
+def _bind_tensor_methods() -> None:
+    """``t.relu()``, ``t.sigmoid()``, ``t.softmax(dim)``, ``t.log_softmax(dim)``: PyTorch's
+    Tensor methods for these functions, bound onto the Tensor by this layer (the core
+    below knows nothing of nn)."""
+    for name in ("relu", "sigmoid", "softmax", "log_softmax"):
+        fn = globals()[name]
+
+        def method(self: _Tensor, *args: _Any, _fn: _Any = fn, **kw: _Any) -> _Any:
+            return _fn(self, *args, **kw)
+
+        method.__name__ = name
+        method.__doc__ = f"``{name}(t, ...)`` of chainrule.nn.functional, as a method."
+        setattr(_Tensor, name, method)
+
+
+_bind_tensor_methods()

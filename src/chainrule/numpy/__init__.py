@@ -11,9 +11,10 @@ from typing import Any as _Any
 
 import numpy as _np
 
+from ..core import hooks as _hooks
 from ..core import primitive as _P
 from ..core.errors import LeftGraphError as _LeftGraphError
-from .registry import NAMES as _NAMES
+from ..core.registry import NAMES as _NAMES
 
 
 def _build_array(obj: _Any, dtype: _Any = None, copy: bool = True, **kw: _Any) -> _Any:
@@ -44,6 +45,9 @@ def _build_array(obj: _Any, dtype: _Any = None, copy: bool = True, **kw: _Any) -
         out = E.astype(out, dtype=dtype)
     return out
 
+
+
+_hooks.stack_lists = lambda lst: _build_array(lst, copy=False)  # for core's list retry
 
 def asarray(obj: _Any, dtype: _Any = None, **kw: _Any) -> _Any:
     return _build_array(obj, dtype=dtype, copy=None, **kw)  # None: copy only if needed
@@ -121,3 +125,5 @@ def __getattr__(name: str) -> _Any:
 
 def __dir__() -> list[str]:
     return sorted(set(dir(_np)) | {n for n in _NAMES if "." not in n})
+
+from . import dispatch as _dispatch  # noqa: E402,F401  (installs the NEP 13/18 hooks)

@@ -4,8 +4,8 @@
 equal to what this module prints, so the page always says what the code does.
 """
 
-from .registry import NAMES as _NAMES
-from .registry import PRIMITIVES as _PRIMITIVES
+from ..core.registry import NAMES as _NAMES
+from ..core.registry import PRIMITIVES as _PRIMITIVES
 
 __all__ = ["markdown"]
 

@@ -7,8 +7,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..core import hooks
 from ..core.errors import user_line
-from .registry import FUNCTIONS, UFUNCS
+from ..core.registry import FUNCTIONS, UFUNCS
 
 
 def _unsupported(what: str) -> NotImplementedError:
@@ -68,7 +69,7 @@ def ufunc_dispatch(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) ->
 
                 return astype(prim(*inputs), dtype=dtype)
         return prim(*inputs)
-    from .registry import NAMES  # noqa: PLC0415
+    from ..core.registry import NAMES  # noqa: PLC0415
 
     table = _REDUCE if method == "reduce" else _ACCUMULATE if method == "accumulate" else {}
     name = table.get(ufunc)
@@ -93,3 +94,7 @@ def function_dispatch(func: Callable, args: tuple, kwargs: dict) -> Any:
         prefix = "np" + mod[len("numpy"):] if mod.startswith("numpy") else mod
         raise _unsupported(f"{prefix}.{func.__name__}")
     return impl(*args, **kwargs)
+
+
+hooks.ufunc_dispatch = ufunc_dispatch  # Tensor.__array_ufunc__ / __array_function__ call them
+hooks.function_dispatch = function_dispatch

@@ -26,7 +26,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
 from ..core import primitive as P
-from ..numpy.registry import FUNCTIONS, register
+from ..core.registry import FUNCTIONS, register
 from . import shape as S
 from .elementwise import astype
 from .util import defprim, unbroadcast, value

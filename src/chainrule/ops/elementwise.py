@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..core import primitive as P
-from ..numpy.registry import register
+from ..core.registry import register
 from .util import defprim, is_complex, unbroadcast, value
 
 # ---------------------------------------------------------------------------------
@@ -667,7 +667,7 @@ NONDIFF_UFUNCS = [
 ]
 for _n in NONDIFF_UFUNCS:
     defprim(getattr(np, _n), _n, np_names=_n, nondiff=True)
-from ..numpy.registry import PRIMITIVES  # noqa: E402
+from ..core.registry import PRIMITIVES  # noqa: E402
 
 sign = PRIMITIVES["sign"]
 

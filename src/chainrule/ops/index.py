@@ -23,7 +23,7 @@ from numpy.lib.array_utils import normalize_axis_index
 
 from ..core import primitive as P
 from ..core.errors import GradientError, user_line
-from ..numpy.registry import NAMES, register
+from ..core.registry import NAMES, register
 from . import elementwise as E
 from . import shape as S
 from .util import defprim, unbroadcast, value

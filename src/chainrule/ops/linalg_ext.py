@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import GradientError, user_line
-from ..numpy.registry import register
+from ..core.registry import register
 from . import elementwise as E
 from . import reduce as R
 from . import shape as S

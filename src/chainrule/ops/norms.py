@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..numpy.registry import NAMES, register
+from ..core.registry import NAMES, register
 from . import elementwise as E
 from . import reduce as R
 from . import shape as S

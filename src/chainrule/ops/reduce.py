@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..numpy.registry import register
+from ..core.registry import register
 from . import elementwise as E
 from . import index as I
 from . import shape as S

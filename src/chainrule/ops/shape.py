@@ -24,7 +24,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from ..core import primitive as P
-from ..numpy.registry import register
+from ..core.registry import register
 from .util import LazyRules, defprim, value
 
 

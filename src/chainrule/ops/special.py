@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..numpy.registry import register
+from ..core.registry import register
 from . import elementwise as E
 from . import reduce as R
 from .util import defprim, value

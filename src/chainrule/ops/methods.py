@@ -11,15 +11,15 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from ..numpy.registry import NAMES
-from ..ops import elementwise as E
-from ..ops import index as I
-from ..ops import linalg as L
-from ..ops import shape as S
-from . import errors
-from .primitive import apply
-from .state import STATE
-from .tensor import Tensor
+from ..core import errors
+from ..core.primitive import apply
+from ..core.registry import NAMES
+from ..core.state import STATE
+from ..core.tensor import Tensor
+from . import elementwise as E
+from . import index as I
+from . import linalg as L
+from . import shape as S
 
 
 def _v(x: Any) -> Any:
@@ -70,6 +70,64 @@ def _getitem(self: Tensor, idx: Any) -> Tensor:
 
 
 Tensor.__getitem__ = _getitem
+
+
+def _same_view(base: np.ndarray, idx: Any, v: np.ndarray) -> bool:
+    """Is ``v`` exactly the storage ``base[idx]`` names (a basic-index view)?"""
+    try:
+        w = base[idx]
+    except (IndexError, TypeError, ValueError):
+        return False
+    return (isinstance(w, np.ndarray) and w.shape == v.shape and w.strides == v.strides
+            and w.__array_interface__["data"][0] == v.__array_interface__["data"][0])
+
+
+def _setitem(self: Tensor, idx: Any, v: Any) -> None:
+    """``t[idx] = v``: NumPy's write on the storage (views see it), a version bump, and,
+    when something is traced, the tensor rebased onto a recorded ``setitem``."""
+    idx = I.raw_index(idx)
+    tracked = (self._node is not None or self._fw is not None) or (
+        isinstance(v, Tensor) and (v._node is not None or v._fw is not None)
+    )
+    if not tracked or not (STATE.grad_enabled or self._fw is not None or (
+        isinstance(v, Tensor) and v._fw is not None
+    )):
+        self._value[idx] = v._value if isinstance(v, Tensor) else v
+        self._bump()
+        if self._node is not None and self._node.prim is None:
+            self._nv = self._vc[0]
+        return
+    if self._node is not None and self._node.prim is None and STATE.grad_enabled:
+        raise errors.GradientError(
+            f"item assignment on a leaf tensor of shape {self.shape} that requires grad: its "
+            f"gradient would be lost.\n  at {errors.user_line()}\n  Assign into a copy "
+            f"(y = x.clone(); y[i] = v) or build the result with np.where / concatenation."
+        )
+    vc = self._vc
+    if (vc[0] == self._nv + 1 and isinstance(v, Tensor) and v._vc is vc
+            and v._nv == vc[0] and _same_view(self._value, idx, v._value)):
+        # `t[idx] += u`: Python wrote through the view t[idx] (one tracked write, on v
+        # itself) and now stores it back at idx.  Only the elements being assigned
+        # changed, and setitem's rule needs no values of t, so t's history still holds.
+        self._nv = vc[0]
+    r = I.setitem(self, v, idx=idx)
+    self._value[idx] = r._value[idx]
+    self._bump()
+    self._node = r._node
+    self._fw = r._fw
+    self._nv = self._vc[0]
+
+
+Tensor.__setitem__ = _setitem
+
+
+def _clone(self: Tensor) -> Tensor:
+    """A copy that keeps the history (PyTorch's ``clone``): writes into it leave ``self``
+    alone."""
+    return S.copy(self)
+
+
+Tensor.clone = _clone
 Tensor.T = property(lambda self: S.transpose_prim(self, axes=None))
 Tensor.mT = property(lambda self: S.swapaxes(self, -1, -2))
 Tensor.real = property(lambda self: E.real(self))
@@ -956,17 +1014,3 @@ _install_hints()
 Tensor.__dir__ = lambda self: sorted(n for n in object.__dir__(self) if n not in HINTED)
 
 
-def _nn_method(name: str) -> Any:
-    def m(self: Tensor, *args: Any, **kw: Any) -> Any:
-        from ..nn import functional as F  # noqa: PLC0415  (nn builds on the core)
-
-        return getattr(F, name)(self, *args, **kw)
-
-    m.__name__ = name
-    return m
-
-
-Tensor.relu = _nn_method("relu")
-Tensor.sigmoid = _nn_method("sigmoid")
-Tensor.softmax = _nn_method("softmax")
-Tensor.log_softmax = _nn_method("log_softmax")
