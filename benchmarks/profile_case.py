@@ -77,7 +77,7 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--split", action="store_true")
     args = ap.parse_args()
-    from chainrule.bench import steady_malloc
+    from chainrule.cli.bench import steady_malloc
 
     steady_malloc()
     try:
@@ -89,7 +89,7 @@ def main() -> None:
     if args.split:
         split()
         return
-    from chainrule.bench.cases import CASES
+    from chainrule.cli.bench.cases import CASES
 
     case = next(c for c in CASES if c.key == args.case)
     step = case.build(args.lib, case.full)

@@ -1,6 +1,6 @@
 """Run the benchmark suite from a source checkout: ``python benchmarks/run.py [options]``.
 
-The suite lives in the package (``chainrule.bench``) so that the installed command
+The suite lives in the package (``chainrule.cli.bench``) so that the installed command
 ``chainrule bench`` runs the same thing; this file only forwards to it.  Options:
 ``--quick``, ``--threads N``, ``--reps N``, ``--json PATH``, ``--cases a,b``, ``--libs a,b``.
 """

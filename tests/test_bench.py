@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from chainrule import cli
-from chainrule.bench import CASES, check_case, format_table, run_suite
-from chainrule.bench.cases import LIBS, TARGETS, Case, available
+from chainrule.cli.bench import CASES, check_case, format_table, run_suite
+from chainrule.cli.bench.cases import LIBS, TARGETS, Case, available
 
 
 @pytest.fixture(scope="module")

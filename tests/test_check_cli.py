@@ -201,7 +201,7 @@ def test_raising_f_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixture)
 
 
 def test_default_timeout_is_sensible() -> None:
-    from chainrule.check import cli as ccli
+    from chainrule.cli import check as ccli
     from chainrule.cli import build_parser
 
     args = build_parser().parse_args(["check", "x.py:f", "--at", "1"])

@@ -195,7 +195,7 @@ def test_nul_in_out_is_refused(workdir: Path, capsys: pytest.CaptureFixture) -> 
 
 def test_unexpected_error_is_one_line(monkeypatch: pytest.MonkeyPatch,
                                       capsys: pytest.CaptureFixture) -> None:
-    from chainrule import demo
+    from chainrule.cli import demo
 
     def broken(*a, **k):
         raise RuntimeError("something of ours\nover two lines")
@@ -211,7 +211,7 @@ def test_unexpected_error_is_one_line(monkeypatch: pytest.MonkeyPatch,
 
 def test_keyboard_interrupt_is_one_line_130(monkeypatch: pytest.MonkeyPatch,
                                             capsys: pytest.CaptureFixture) -> None:
-    from chainrule import demo
+    from chainrule.cli import demo
 
     def ctrl_c(*a, **k):
         raise KeyboardInterrupt

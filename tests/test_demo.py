@@ -8,7 +8,8 @@ import shutil
 import pytest
 
 import chainrule as cr
-from chainrule import cli, demo
+from chainrule import cli
+from chainrule.cli import demo
 
 
 @pytest.fixture(scope="module")

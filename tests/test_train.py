@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import cli, train
+from chainrule import cli
+from chainrule.cli import train
 
 
 def run_train(capsys, tmp_path, *argv):

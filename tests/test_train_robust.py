@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import cli, optim, train, training
+from chainrule import cli, optim, training
+from chainrule.cli import train
 
 MOONS = ["train", "--dataset", "moons", "--samples", "200"]
 

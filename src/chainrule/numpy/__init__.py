@@ -17,37 +17,10 @@ from ..core.errors import LeftGraphError as _LeftGraphError
 from ..core.registry import NAMES as _NAMES
 
 
-def _build_array(obj: _Any, dtype: _Any = None, copy: bool = True, **kw: _Any) -> _Any:
-    """np.array that builds from Tensors (nested lists of them stack)."""
-    from ..core.tensor import Tensor
-    from ..ops import elementwise as E
-    from ..ops import shape as S
-
-    def has_tensor(x: _Any) -> bool:
-        if isinstance(x, Tensor):
-            return True
-        if isinstance(x, (list, tuple)):
-            return any(has_tensor(y) for y in x)
-        return False
-
-    if not has_tensor(obj):
-        return _np.array(obj, dtype=dtype, copy=copy, **kw)
-
-    def build(x: _Any) -> _Any:
-        if isinstance(x, (list, tuple)):
-            return S.stack([build(y) for y in x])
-        return x if isinstance(x, Tensor) else _np.asarray(x)
-
-    out = build(obj)
-    if isinstance(out, Tensor) and obj is out:
-        out = S.copy(out) if copy else out
-    if dtype is not None:
-        out = E.astype(out, dtype=dtype)
-    return out
-
-
+from ..ops.creation import build_array as _build_array  # noqa: E402
 
 _hooks.stack_lists = lambda lst: _build_array(lst, copy=False)  # for core's list retry
+
 
 def asarray(obj: _Any, dtype: _Any = None, **kw: _Any) -> _Any:
     return _build_array(obj, dtype=dtype, copy=None, **kw)  # None: copy only if needed

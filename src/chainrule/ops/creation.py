@@ -74,10 +74,9 @@ _creator("empty", lambda shape, dtype=float, order="C", **kw: np.zeros(shape, dt
 
 def full(shape: Any, fill_value: Any, dtype: Any = None, order: str = "C", *,
          device: Any = None, like: Any = None) -> Any:
-    from ..numpy import _build_array  # noqa: PLC0415
 
     if isinstance(fill_value, (list, tuple)):
-        fill_value = _build_array(fill_value, copy=False)
+        fill_value = build_array(fill_value, copy=False)
     shape = _plain(shape)
     shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(s) for s in shape)
     if isinstance(fill_value, P.Tensor):
@@ -132,9 +131,7 @@ FUNCTIONS[np.arange] = lambda *a, **k: _const_or_tensor(arange(*a, **k))
 def _like_array(copy_default: bool | None) -> Callable:
     def impl(obj: Any, dtype: Any = None, *args: Any, copy: Any = copy_default,
              ndmin: int = 0, **kw: Any) -> Any:
-        from ..numpy import _build_array  # noqa: PLC0415
-
-        out = _build_array(obj, dtype=dtype, copy=copy)
+        out = build_array(obj, dtype=dtype, copy=copy)
         nd = np.ndim(value(out))
         if ndmin > nd:
             out = S.reshape_prim(out, shape=(1,) * (ndmin - nd) + np.shape(value(out)))
@@ -228,3 +225,29 @@ def logspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, base: 
 
 
 register("logspace", logspace)
+
+
+def build_array(obj: Any, dtype: Any = None, copy: bool | None = True, **kw: Any) -> Any:
+    """np.array that builds from Tensors (nested lists of them stack)."""
+
+    def has_tensor(x: Any) -> bool:
+        if isinstance(x, P.Tensor):
+            return True
+        if isinstance(x, (list, tuple)):
+            return any(has_tensor(y) for y in x)
+        return False
+
+    if not has_tensor(obj):
+        return np.array(obj, dtype=dtype, copy=copy, **kw)
+
+    def build(x: Any) -> Any:
+        if isinstance(x, (list, tuple)):
+            return S.stack([build(y) for y in x])
+        return x if isinstance(x, P.Tensor) else np.asarray(x)
+
+    out = build(obj)
+    if isinstance(out, P.Tensor) and obj is out:
+        out = S.copy(out) if copy else out
+    if dtype is not None:
+        out = astype(out, dtype=dtype)
+    return out

@@ -35,7 +35,7 @@ class BadInput(Exception):
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    from ..cli import integer, real  # noqa: PLC0415
+    from . import integer, real  # noqa: PLC0415
 
     p.add_argument("target", metavar="FILE.py:f", help="the function to check")
     p.add_argument("--grad", metavar="[FILE.py:]df",
@@ -168,7 +168,7 @@ def _in_child(job: dict, timeout: float, target: str) -> dict:
         result = os.path.join(tmp, "result.json")
         err_path = os.path.join(tmp, "stderr.txt")
         job = {**job, "result": result}
-        code = "from chainrule.check.cli import child_main; child_main()"
+        code = "from chainrule.cli.check import child_main; child_main()"
         with open(err_path, "wb") as err:
             proc = subprocess.Popen(
                 [sys.executable, "-P", "-c", code], stdin=subprocess.PIPE,
@@ -271,7 +271,7 @@ def _where(job: dict) -> str:
 
 
 def _site(exc: BaseException) -> str:
-    from .points import _is_user  # noqa: PLC0415
+    from ..check.points import _is_user  # noqa: PLC0415
 
     site = ""
     tb = exc.__traceback__
@@ -285,7 +285,7 @@ def _site(exc: BaseException) -> str:
 
 
 def _child_check(job: dict) -> dict:
-    from . import check_derivative, gradcheck  # noqa: PLC0415
+    from ..check import check_derivative, gradcheck  # noqa: PLC0415
 
     job["_stage"] = "load"
     f = _load(job["file"], job["f"])

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .io import atomic_write
+from ..io import atomic_write
 
 
 @dataclass
@@ -58,7 +58,7 @@ RECIPES = {
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from .cli import integer, real  # noqa: PLC0415
+    from . import integer, real  # noqa: PLC0415
 
     parser.epilog = ("Ctrl-C stops cleanly: the weights and the history of the last completed "
                      "epoch are saved into --out. Exit status: 0 trained and saved; 1 training "
@@ -147,7 +147,7 @@ def prepare_out(path: str, files: tuple[str, ...] = ()) -> str | None:
                 os.rmdir(d)
             except OSError:
                 pass
-        from .cli import os_error  # noqa: PLC0415
+        from . import os_error  # noqa: PLC0415
 
         return f"--out {path}: cannot write there ({os_error(exc)})"
     return None
@@ -276,7 +276,7 @@ def shift_augment(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def load(args: argparse.Namespace, recipe: Recipe) -> dict[str, Any]:
-    from . import data  # noqa: PLC0415
+    from .. import data  # noqa: PLC0415
 
     if args.dataset == "digits":
         X, y = data.load_digits()          # (1797, 64) in [0, 1], labels 0-9
@@ -304,7 +304,7 @@ def load(args: argparse.Namespace, recipe: Recipe) -> dict[str, Any]:
 
 
 def build(dataset: str, model: str, n_classes: int) -> Any:
-    from . import nn  # noqa: PLC0415
+    from .. import nn  # noqa: PLC0415
 
     if dataset == "moons":
         return nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
@@ -324,7 +324,7 @@ def build(dataset: str, model: str, n_classes: int) -> Any:
 # --- the command -----------------------------------------------------------------------------
 
 def run(args: argparse.Namespace) -> int:
-    from .cli import fail  # noqa: PLC0415
+    from . import fail  # noqa: PLC0415
 
     threads = getattr(args, "threads", None) or 1
     with blas_threads(threads) as how:
@@ -335,7 +335,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             return _run(args)
         except OSError as exc:           # a write that failed after the probe (a full disk)
-            from .cli import os_error  # noqa: PLC0415
+            from . import os_error  # noqa: PLC0415
 
             return fail("train", f"cannot write into {args.out}: {os_error(exc)}", 1)
 
@@ -359,7 +359,7 @@ def _run(args: argparse.Namespace) -> int:
     from chainrule import nn, optim  # noqa: PLC0415
     from chainrule.training import TrainingError, TrainingInterrupted  # noqa: PLC0415
 
-    from .cli import EXIT_INTERRUPTED, fail  # noqa: PLC0415
+    from . import EXIT_INTERRUPTED, fail  # noqa: PLC0415
 
     recipe = _recipe(args)
     if isinstance(recipe, str):

@@ -21,10 +21,10 @@ from collections.abc import Callable
 from typing import Any, NoReturn, TextIO
 
 COMMANDS = [
-    ("demo", "chainrule.demo", "walk the seed notebook with chainrule and catch its bug"),
-    ("train", "chainrule.train", "train a network on a dataset that ships offline"),
-    ("check", "chainrule.check.cli", "check a hand-written derivative in a Python file"),
-    ("bench", "chainrule.bench", "print the benchmark table (hand NumPy, PyTorch, autograd)"),
+    ("demo", "chainrule.cli.demo", "walk the seed notebook with chainrule and catch its bug"),
+    ("train", "chainrule.cli.train", "train a network on a dataset that ships offline"),
+    ("check", "chainrule.cli.check", "check a hand-written derivative in a Python file"),
+    ("bench", "chainrule.cli.bench", "print the benchmark table (hand NumPy, PyTorch, autograd)"),
 ]
 
 EXIT_INTERRUPTED = 130      # 128 + SIGINT, what a shell reports for Ctrl-C

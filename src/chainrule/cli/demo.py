@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .cli import file_problem, output_file
-from .io import atomic_write
+from . import file_problem, output_file
+from ..io import atomic_write
 
 RULE = "-" * 72
 
@@ -26,7 +26,7 @@ MAX_STEPS = 100_000
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from .cli import integer  # noqa: PLC0415
+    from . import integer  # noqa: PLC0415
 
     parser.add_argument(
         "--graph", metavar="FILE", default=None, type=_graph_path,
@@ -42,7 +42,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _graph_path(text: str) -> str:
-    from .viz import _FORMATS  # noqa: PLC0415
+    from ..viz import _FORMATS  # noqa: PLC0415
 
     output_file(text)
     ext = os.path.splitext(text)[1].lstrip(".").lower()
@@ -338,7 +338,7 @@ def draw_graph(cr: Any, out: _Out, path: str) -> None:
 def run(args: argparse.Namespace) -> int:
     import chainrule as cr  # noqa: PLC0415
 
-    from .cli import fail  # noqa: PLC0415
+    from . import fail  # noqa: PLC0415
 
     steps = int(args.steps)
     if not 0 <= steps <= MAX_STEPS:          # argparse checks this; callers by hand too
@@ -360,7 +360,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             draw_graph(cr, out, args.graph)
         except OSError as exc:               # a full disk, a folder that went away
-            from .cli import os_error  # noqa: PLC0415
+            from . import os_error  # noqa: PLC0415
 
             return fail("demo", f"--graph {args.graph}: cannot write it ({os_error(exc)})", 1)
     out("All checks passed." if out.ok else "Some checks FAILED (see above).")
