@@ -250,7 +250,7 @@ def trace(build: Callable[[], tuple]) -> Traced | str:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return Traced(*build())
-    except Exception as exc:  # noqa: BLE001 - any failure to trace: JAX cannot run it
+    except Exception as exc:
         return f"JAX cannot run it: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
 
 
@@ -271,10 +271,10 @@ def run_traced(items: list, batch: int = 48) -> list:
         chunk = items[k:k + batch]
         try:
             results[k:k + len(chunk)] = run(chunk)
-        except Exception:  # noqa: BLE001 - isolate the computation that fails
+        except Exception:
             for j, t in enumerate(chunk):
                 try:
                     results[k + j] = run([t])[0]
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     results[k + j] = f"JAX failed: {type(exc).__name__}: {str(exc)[:120]}"
     return results

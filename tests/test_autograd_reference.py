@@ -34,7 +34,7 @@ def test_integer_cast_is_a_constant(cast):
     # d/dx sum(c(x) * x) = c(x) where the cast c is piecewise constant; passing the
     # cotangent through the cast gave c(x) + x (before: [2, 4, 6] for the int64 cast)
     x = np.array([1.5, 2.25, 3.75])
-    f = lambda x: np.sum(cast(x) * x)  # noqa: E731
+    f = lambda x: np.sum(cast(x) * x)
     want = np.asarray(cast(x)).astype(float)
     np.testing.assert_array_equal(cr.grad(f)(x), want)
     np.testing.assert_allclose(cr.jvp(f, (x,), (np.ones(3),))[1], want.sum())
@@ -74,7 +74,7 @@ def test_list_of_tensors(fn, want):
 
 
 def test_list_of_tensors_values_and_higher_order():
-    f = lambda x: cnp.var([x, x ** 2, 1.0])  # noqa: E731
+    f = lambda x: cnp.var([x, x ** 2, 1.0])
     x0 = 0.7
     expect = np.var([x0, x0 ** 2, 1.0])
     assert f(cr.tensor(x0)).item() == pytest.approx(expect)
@@ -227,7 +227,7 @@ def test_gradient_in_coordinates():
 def test_select():
     x = np.linspace(-2, 2, 6)
     y = np.arange(6.0)
-    f = lambda x, y: np.select([x > 1, x > -1], [x ** 2, x * y], default=-1.0)  # noqa: E731
+    f = lambda x, y: np.select([x > 1, x > -1], [x ** 2, x * y], default=-1.0)
     np.testing.assert_array_equal(f(cr.tensor(x), cr.tensor(y)).numpy(), f(x, y))
     gx, gy = cr.grad(lambda x, y: np.sum(f(x, y)), argnums=(0, 1))(x, y)
     np.testing.assert_allclose(gx, np.select([x > 1, x > -1], [2 * x, y], 0.0))
@@ -279,6 +279,6 @@ def test_eigh_differentiates_the_symmetric_matrix():
 def test_rfftn_with_an_odd_last_axis():
     # autograd raises NotImplementedError here; chainrule's rule covers odd lengths
     x = np.random.default_rng(2).standard_normal((3, 5)) / 4
-    f = lambda x: np.sum(np.abs(np.fft.rfftn(x)) ** 2 * np.arange(3)[:, None])  # noqa: E731
+    f = lambda x: np.sum(np.abs(np.fft.rfftn(x)) ** 2 * np.arange(3)[:, None])
     np.testing.assert_allclose(cr.grad(f)(x), num_grad(f, x), rtol=1e-6, atol=1e-8)
     assert cr.gradcheck(lambda x: np.fft.rfftn(x), x)

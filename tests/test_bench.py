@@ -77,7 +77,7 @@ def test_check_catches_a_wrong_derivative() -> None:
     """The agreement check is not vacuous: a builder with a wrong gradient fails it."""
     case = next(c for c in CASES if c.key == "mlp231")
 
-    def wrong(lib: str, size: dict):  # noqa: ANN202
+    def wrong(lib: str, size: dict):
         step = case.build(lib, size)
         if lib != "chainrule":
             return step

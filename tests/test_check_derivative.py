@@ -36,8 +36,8 @@ weight = 0.5
 
 
 def test_seed_sigmoid_cell_fails_and_says_why(capsys: pytest.CaptureFixture) -> None:
-    f = lambda w: sigmoid(w * 2.0)  # noqa: E731
-    df = lambda w: forward_and_backward(x_input, w)[1]  # noqa: E731
+    f = lambda w: sigmoid(w * 2.0)
+    df = lambda w: forward_and_backward(x_input, w)[1]
     rep = cr.check_derivative(f, df, weight)
     assert not rep
     assert f"{rep.user:.6f}" == "0.209987"
@@ -52,7 +52,7 @@ def test_seed_sigmoid_cell_fails_and_says_why(capsys: pytest.CaptureFixture) -> 
 
 
 def test_seed_sigmoid_with_the_right_derivative_passes() -> None:
-    f = lambda w: sigmoid(w * x_input)  # noqa: E731
+    f = lambda w: sigmoid(w * x_input)
 
     def df(w):
         k = w * x_input
@@ -64,9 +64,9 @@ def test_seed_sigmoid_with_the_right_derivative_passes() -> None:
 
 
 def test_numpy_derivative_wrong_point_found_by_tracing() -> None:
-    f = lambda x: np.sum(np.exp(np.sin(x)))  # noqa: E731
-    good = lambda x: np.exp(np.sin(x)) * np.cos(x)  # noqa: E731
-    bad = lambda x: np.exp(x) * np.cos(x)  # noqa: E731
+    f = lambda x: np.sum(np.exp(np.sin(x)))
+    good = lambda x: np.exp(np.sin(x)) * np.cos(x)
+    bad = lambda x: np.exp(x) * np.cos(x)
     x = np.array([0.2, -1.0, 0.7])
     assert cr.check_derivative(f, good, x)
     rep = cr.check_derivative(f, bad, x)
@@ -75,7 +75,7 @@ def test_numpy_derivative_wrong_point_found_by_tracing() -> None:
 
 
 def test_missing_factor_sign_and_other_point() -> None:
-    f = lambda x: x ** 3  # noqa: E731
+    f = lambda x: x ** 3
     rep = cr.check_derivative(f, lambda x: x ** 2, 1.5)
     assert not rep and "ratio 0.333333 (= 1/3)" in str(rep)
     rep = cr.check_derivative(np.cos, np.sin, 0.4)
@@ -86,9 +86,9 @@ def test_missing_factor_sign_and_other_point() -> None:
 
 def test_jacobian_and_shapes() -> None:
     A = np.array([[1.0, 2.0], [0.5, -1.0]])
-    f = lambda x: A @ np.tanh(x)  # noqa: E731
+    f = lambda x: A @ np.tanh(x)
     x = np.array([0.3, -0.2])
-    good = lambda x: A * (1 - np.tanh(x) ** 2)  # noqa: E731
+    good = lambda x: A * (1 - np.tanh(x) ** 2)
     assert cr.check_derivative(f, good, x)
     rep = cr.check_derivative(f, lambda x: good(x).T, x)
     assert not rep and "transposed" in str(rep)
@@ -184,11 +184,11 @@ def test_tuple_with_the_wrong_structure(bad, expect) -> None:
 
 
 def test_tuple_of_scalars_and_mixed() -> None:
-    f = lambda a, b: a * np.sin(b)  # noqa: E731
+    f = lambda a, b: a * np.sin(b)
     assert cr.check_derivative(f, lambda a, b: (np.sin(b), a * np.cos(b)), (2.0, 0.3))
     rep = cr.check_derivative(f, lambda a, b: (np.sin(b), np.cos(b)), (2.0, 0.3))
     assert rep.wrong == ["b"]
-    g = lambda v, s: np.sum(v ** 2) * s  # noqa: E731
+    g = lambda v, s: np.sum(v ** 2) * s
     assert cr.check_derivative(g, lambda v, s: (2 * v * s, np.sum(v ** 2)),
                                (np.array([1.0, 2.0]), 3.0))
     with pytest.raises(ValueError, match="empty tuple"):
@@ -196,7 +196,7 @@ def test_tuple_of_scalars_and_mixed() -> None:
 
 
 def test_a_list_is_still_one_array_parameter() -> None:
-    f = lambda v: np.sum(v ** 3)  # noqa: E731
+    f = lambda v: np.sum(v ** 3)
     assert cr.check_derivative(f, lambda v: 3 * np.asarray(v) ** 2, [1.0, 2.0])
 
 
@@ -206,12 +206,12 @@ def test_a_list_is_still_one_array_parameter() -> None:
 def test_forgotten_relu_mask_is_named(batch) -> None:
     W = _weights()
     if batch:
-        f = lambda w1, b1, w2, b2: loss(w1, b1, w2, b2, XB, YB)  # noqa: E731
-        good = lambda *p: backward_pass(*p, x=XB, y=YB)  # noqa: E731
-        bad = lambda *p: backward_pass(*p, x=XB, y=YB, mask=False)  # noqa: E731
+        f = lambda w1, b1, w2, b2: loss(w1, b1, w2, b2, XB, YB)
+        good = lambda *p: backward_pass(*p, x=XB, y=YB)
+        bad = lambda *p: backward_pass(*p, x=XB, y=YB, mask=False)
     else:
         f, good = loss, backward_pass
-        bad = lambda *p: backward_pass(*p, mask=False)  # noqa: E731
+        bad = lambda *p: backward_pass(*p, mask=False)
     assert cr.check_derivative(f, good, W)
     assert np.any(W[0] @ (XB if batch else X1) + W[1] < 0)     # some unit is off
     rep = cr.check_derivative(f, bad, W)
@@ -222,13 +222,13 @@ def test_forgotten_relu_mask_is_named(batch) -> None:
 
 
 def test_forgotten_mask_on_one_array() -> None:
-    f = lambda z: np.sum(np.tanh(np.maximum(z, 0.0)))  # noqa: E731
+    f = lambda z: np.sum(np.tanh(np.maximum(z, 0.0)))
     z = np.array([0.5, -1.0, 2.0, -0.3])
     assert cr.check_derivative(f, lambda z: (1 - np.tanh(np.maximum(z, 0)) ** 2) * (z > 0), z)
     rep = cr.check_derivative(f, lambda z: 1 - np.tanh(np.maximum(z, 0)) ** 2, z)
     assert not rep and "ReLU's mask is missing" in str(rep)
     # a mask written another way (np.where): the element pattern still says it
-    h = lambda z: np.sum(np.where(z > 0, z, 0.0) * 3.0)  # noqa: E731
+    h = lambda z: np.sum(np.where(z > 0, z, 0.0) * 3.0)
     rep = cr.check_derivative(h, lambda z: np.full(z.shape, 3.0), z)
     assert not rep and "nonzero where the true derivative is zero" in str(rep)
     assert "missing mask" in str(rep)
@@ -280,14 +280,14 @@ def test_math_tracing_is_invisible_to_other_threads() -> None:
                 counts["succeeded"] += 1
             except cr.LeftGraphError:
                 counts["refused"] += 1
-            except Exception:  # noqa: BLE001
+            except Exception:
                 counts["other"] += 1
 
     t = threading.Thread(target=other_thread)
     t.start()
     try:
-        f = lambda w: _sig_math(w * 2.0)  # noqa: E731
-        df = lambda w: _dsig_math(2.0) * 2.0  # noqa: E731
+        f = lambda w: _sig_math(w * 2.0)
+        df = lambda w: _dsig_math(2.0) * 2.0
         for _ in range(15):
             rep = cr.check_derivative(f, df, 0.5)
             assert not rep and rep.exact == pytest.approx(0.393224, abs=1e-6)

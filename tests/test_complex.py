@@ -49,7 +49,7 @@ def test_tensor_style_matches_functional(name):
 def test_gradient_descent_works_unchanged():
     target = np.array([1 + 2j, -1j])
     z = np.zeros(2, complex)
-    loss = lambda z: np.sum(np.abs(z - target) ** 2)  # noqa: E731
+    loss = lambda z: np.sum(np.abs(z - target) ** 2)
     for _ in range(50):
         z = z - 0.1 * cr.grad(loss)(z)
     np.testing.assert_allclose(z, target, atol=1e-4)
@@ -65,7 +65,7 @@ def test_forward_mode_is_holomorphic_derivative():
 
 
 def test_real_input_complex_intermediate_gives_real_gradient():
-    f = lambda x: np.sum(np.abs(np.exp(1j * x) * (2 + x)) ** 2)  # noqa: E731
+    f = lambda x: np.sum(np.abs(np.exp(1j * x) * (2 + x)) ** 2)
     x = np.array([0.5, -1.0])
     g = cr.grad(f)(x)
     assert g.dtype == np.float64

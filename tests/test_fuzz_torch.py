@@ -790,7 +790,7 @@ def _check_program(prog, in_shapes, shapes, seed, dtype, rtol, second):
         _close(g, tg, rtol, f"tensor-style grad of input {k}")
 
     # functional style
-    f = lambda *a: _loss_np(run_np(prog, a), ws)  # noqa: E731
+    f = lambda *a: _loss_np(run_np(prog, a), ws)
     val, grads = cr.value_and_grad(f, argnums=tuple(range(n)))(*xs)
     _close(val, t_loss, rtol, "loss value")
     for k, (g, tg) in enumerate(zip(grads, t_grads)):

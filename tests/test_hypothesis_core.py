@@ -38,7 +38,7 @@ def test_binary_broadcasting_gradients(name, shapes, seed):
     b = rng.uniform(-1.5, 1.5, shapes.input_shapes[1])
     w = rng.standard_normal(shapes.result_shape)
     op = BINARY[name]
-    f = lambda a, b: np.sum(w * op(a, b))  # noqa: E731
+    f = lambda a, b: np.sum(w * op(a, b))
     ga, gb = cr.grad(f, argnums=(0, 1))(a, b)
     assert ga.shape == a.shape and gb.shape == b.shape
     np.testing.assert_allclose(ga, numgrad(f, [a, b], 0), rtol=1e-5, atol=1e-6)
@@ -55,7 +55,7 @@ def test_binary_broadcasting_gradients(name, shapes, seed):
 def test_tensor_and_functional_agree_and_keep_dtype(shape, seed, dtype):
     rng = np.random.default_rng(seed)
     x = rng.uniform(-1, 1, shape).astype(dtype)
-    f = lambda x: np.sum(np.tanh(x) * np.exp(x * 0.5) + x ** 2)  # noqa: E731
+    f = lambda x: np.sum(np.tanh(x) * np.exp(x * 0.5) + x ** 2)
     g = cr.grad(f)(x)
     t = cr.tensor(x, requires_grad=True)
     f(t).backward()

@@ -141,7 +141,7 @@ def test_repeated_advanced_indices_accumulate() -> None:
 
 def test_repeated_indices_accumulate_in_forward_mode_and_second_order() -> None:
     i = np.array([1, 1, 0])
-    f = lambda x: np.sum(x[i] ** 3)  # noqa: E731
+    f = lambda x: np.sum(x[i] ** 3)
     x = np.array([2.0, 3.0])
     np.testing.assert_allclose(cr.grad(f)(x), [12.0, 54.0])
     np.testing.assert_allclose(cr.hessian(f)(x), np.diag([12.0, 36.0]))
@@ -244,7 +244,7 @@ def test_setitem_in_transforms_both_modes_and_second_order() -> None:
         np.testing.assert_array_equal(j[0], expect_x)
         np.testing.assert_array_equal(j[1], expect_v)
     # d2/dx0 dv of sum(y**2): y1 = v0 x0 -> 2 * (2 v0 x0) ... checked against differences
-    g = lambda x, v: np.sum(f(x, v) ** 2)  # noqa: E731
+    g = lambda x, v: np.sum(f(x, v) ** 2)
     h = cr.jacobian(cr.grad(g, argnums=1), argnums=0)(x, v)
     expect = np.array([[4 * v[0] * x[0], 0, 0], [4 * v[1] * x[0], 0, 0]])
     np.testing.assert_allclose(h, expect)
@@ -382,7 +382,7 @@ def test_array_from_tensors() -> None:
 
 
 def test_arange_differentiable_in_start_and_step() -> None:
-    f = lambda a, d: np.sum(cr.numpy.arange(a, 5.0, d) ** 2)  # noqa: E731
+    f = lambda a, d: np.sum(cr.numpy.arange(a, 5.0, d) ** 2)
     ga, gd = cr.grad(f, argnums=(0, 1))(0.5, 1.5)  # values 0.5, 2.0, 3.5
     assert ga == pytest.approx(2 * (0.5 + 2.0 + 3.5))
     assert gd == pytest.approx(2 * (2.0 * 1 + 3.5 * 2))

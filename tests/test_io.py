@@ -363,12 +363,12 @@ def test_our_safetensors_files_load_elsewhere(tmp_path):
     assert set(back) == set(m.state_dict())
     assert all(np.array_equal(back[k], v) for k, v in m.state_dict().items())
     try:
-        import safetensors.torch as stt  # noqa: PLC0415
+        import safetensors.torch as stt
     except ImportError:
         return
     t = stt.load_file(str(p))
     np.testing.assert_array_equal(t["0.weight"].numpy(), m[0].weight._value)
-    from safetensors import safe_open  # noqa: PLC0415
+    from safetensors import safe_open
 
     with safe_open(str(p), "np") as f:
         meta = f.metadata()

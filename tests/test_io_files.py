@@ -252,7 +252,7 @@ def test_concurrent_saves_to_one_path(tmp_path):
         try:
             for _ in range(20):
                 cr.save({"x": np.full(100, seed, np.float64)}, p)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=saver, args=(i,)) for i in range(4)]

@@ -235,7 +235,7 @@ def test_det_inv_solve_hessians():
         Hn = num_jacobian(cr.grad(f), [a0], 0)
         np.testing.assert_allclose(H, Hn, atol=1e-5, rtol=1e-5)
     # third order of det through the adjugate's own rules
-    f = lambda a: np.linalg.det(a)  # noqa: E731
+    f = lambda a: np.linalg.det(a)
     d3 = cr.jacobian(cr.hessian(f))(a0)
     d3n = num_jacobian(cr.hessian(f), [a0], 0)
     np.testing.assert_allclose(d3, d3n, atol=1e-4)

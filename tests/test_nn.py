@@ -445,7 +445,7 @@ def test_forward_mode_through_a_network_matches_reverse():
     for mode in (True, False):
         m.train(mode)
         m[1].momentum = 0.0  # keep the running statistics fixed across the calls
-        f = lambda xx: m(xx)  # noqa: E731
+        f = lambda xx: m(xx)
         jr = cr.jacobian(f)(x)
         jf = cr.jacfwd(f)(x)
         # the model's parameters require grad: the Jacobians are functions of them, so they

@@ -27,9 +27,9 @@ import chainrule as cr
 
 jax = pytest.importorskip("jax")
 
-from harness import Row, close, cotangent, scalarize  # noqa: E402
-from jaxshim import run_traced, trace, vjp_and_hvp  # noqa: E402
-import rows  # noqa: E402
+from harness import Row, close, cotangent, scalarize
+from jaxshim import run_traced, trace, vjp_and_hvp
+import rows
 
 ROWS: list[Row] = []
 for _m in pkgutil.iter_modules(rows.__path__):

@@ -124,7 +124,7 @@ def test_nan_reductions_property(xa, seed):
         assert np.all(g[np.isnan(x)] == 0), f.__name__
         assert not np.any(np.isnan(g)), f.__name__
         # away from the NaNs the gradient is that of the same reduction on the kept values
-        s = lambda v, f=f: np.nansum(f(np.where(np.isnan(x), np.nan, v), axis=axis) * 1.5)  # noqa: E731
+        s = lambda v, f=f: np.nansum(f(np.where(np.isnan(x), np.nan, v), axis=axis) * 1.5)
         with _quiet():
             gn = num_grad(s, np.nan_to_num(x))
         np.testing.assert_allclose(g[~np.isnan(x)], gn[~np.isnan(x)], rtol=1e-5, atol=1e-6)
@@ -183,10 +183,10 @@ def test_scans_property(case):
        st.lists(st.floats(0, 1), min_size=1, max_size=3), st.booleans())
 def test_quantile_property(xa, method, q, keepdims):
     x, axis = xa
-    f = lambda v: np.quantile(v, q, axis=axis, method=method, keepdims=keepdims)  # noqa: E731
+    f = lambda v: np.quantile(v, q, axis=axis, method=method, keepdims=keepdims)
     np.testing.assert_array_equal(np.asarray(f(cr.tensor(x)).detach()), f(x))
     check_both_modes(f, x)
-    p = lambda v: np.percentile(v, np.multiply(q, 100), axis=axis, method=method)  # noqa: E731
+    p = lambda v: np.percentile(v, np.multiply(q, 100), axis=axis, method=method)
     np.testing.assert_array_equal(np.asarray(p(cr.tensor(x)).detach()), p(x))
     check_both_modes(p, x)
 
@@ -215,7 +215,7 @@ def norm_case(draw):
 @given(norm_case())
 def test_norm_property(case):
     x, ord_, axis, keepdims = case
-    f = lambda v: np.linalg.norm(v, ord=ord_, axis=axis, keepdims=keepdims)  # noqa: E731
+    f = lambda v: np.linalg.norm(v, ord=ord_, axis=axis, keepdims=keepdims)
     if axis is None and x.ndim > 2 and ord_ is not None:
         with pytest.raises(ValueError):
             f(cr.tensor(x))
@@ -230,7 +230,7 @@ def test_norm_property(case):
 def test_softmax_family_property(xa, name, shift):
     x, axis = xa
     fn = getattr(cr, name)
-    f = lambda v: fn(v + shift, axis=axis)  # noqa: E731
+    f = lambda v: fn(v + shift, axis=axis)
     check_both_modes(f, x)
     if torch is not None and name != "logsumexp":
         dims = tuple(range(x.ndim)) if axis is None else axis
@@ -309,8 +309,8 @@ def _cumprod_brute(x):
 def test_cumprod_third_order_at_zeros(x):
     x = np.array(x)
     u = np.random.default_rng(0).standard_normal(len(x))
-    s = lambda v: np.sum(u * np.cumprod(v))  # noqa: E731
-    ref = lambda v: np.sum(u * _cumprod_brute(v))  # noqa: E731
+    s = lambda v: np.sum(u * np.cumprod(v))
+    ref = lambda v: np.sum(u * _cumprod_brute(v))
     np.testing.assert_allclose(cr.grad(s)(x), cr.grad(ref)(x), atol=1e-12)
     np.testing.assert_allclose(cr.hessian(s)(x), cr.hessian(ref)(x), atol=1e-12)
     d3 = cr.jacobian(cr.hessian(s))(x)
@@ -383,7 +383,7 @@ def test_std_and_norm_at_zero_give_zero_not_nan():
     N = np.linalg.norm
     for f in (N, lambda v: N(v, axis=1), lambda v: N(v, ord=3, axis=0),
               lambda v: N(v, ord=0.5, axis=1), lambda v: N(v, "fro")):
-        s = lambda v, f=f: np.sum(f(v))  # noqa: E731
+        s = lambda v, f=f: np.sum(f(v))
         g = cr.grad(s)(z)
         H = cr.hessian(s)(z)
         assert np.all(g == 0) and not np.any(np.isnan(H))
@@ -422,7 +422,7 @@ def test_logsumexp_b_and_return_sign_match_scipy():
         np.testing.assert_allclose(np.asarray(r.detach()), rr, rtol=1e-13)
         np.testing.assert_array_equal(sgn, ss)
     # gradient with respect to the weights too
-    f = lambda v, w: cr.logsumexp(v, axis=1, b=w)  # noqa: E731
+    f = lambda v, w: cr.logsumexp(v, axis=1, b=w)
     a2, b2 = np.abs(a), np.array([1.0, 2.0, 0.5])
     gb = cr.grad(lambda w: np.sum(f(a2, w)))(b2)
     gn = num_grad(lambda w: np.sum(sp.logsumexp(a2, axis=1, b=w)), b2)
@@ -553,5 +553,5 @@ def test_average_weights_gradient_and_returned():
     a2, s2 = np.average(x, axis=1, weights=w, returned=True)
     np.testing.assert_allclose(np.asarray(avg.detach()), a2)
     np.testing.assert_allclose(np.asarray(scl.detach()), s2)
-    f = lambda v: np.sum(np.average(x, axis=1, weights=v) ** 2)  # noqa: E731
+    f = lambda v: np.sum(np.average(x, axis=1, weights=v) ** 2)
     np.testing.assert_allclose(cr.grad(f)(w), num_grad(f, w), rtol=1e-6)

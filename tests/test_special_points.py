@@ -172,7 +172,7 @@ def _expected(p: Point, k: int, i: int, u: np.ndarray, args: list, shape: tuple)
 @functools.cache
 def _jax_all() -> dict:
     """{(case, arg): [D_1 ... D_order] by JAX, or why not}, traced and compiled in batches."""
-    from jaxshim import derivative_tensors, run_traced, trace  # noqa: PLC0415
+    from jaxshim import derivative_tensors, run_traced, trace
 
     keys, traced = [], []
     for c, (row, _, p) in enumerate(CASES):
@@ -190,7 +190,7 @@ def _jax_all() -> dict:
 
 def _has_jax() -> bool:
     try:
-        import jax  # noqa: F401, PLC0415
+        import jax  # noqa: F401
     except ImportError:  # pragma: no cover
         return False
     return True
@@ -310,10 +310,10 @@ def test_power_mixed_derivative_at_zero_exponent() -> None:
 
 def test_logaddexp_at_infinities() -> None:
     inf = np.inf
-    g = lambda a, b: [float(v) for v in cr.grad(np.logaddexp, (0, 1))(a, b)]  # noqa: E731
+    g = lambda a, b: [float(v) for v in cr.grad(np.logaddexp, (0, 1))(a, b)]
     assert g(inf, 1.0) == [1.0, 0.0] and g(1.0, inf) == [0.0, 1.0]
     assert g(inf, inf) == [0.5, 0.5] and g(-inf, -inf) == [0.0, 0.0]
-    from chainrule.nn import functional as F  # noqa: PLC0415
+    from chainrule.nn import functional as F
 
     assert float(cr.grad(F.logsigmoid)(-inf)) == 1.0  # was NaN
 

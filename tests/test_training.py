@@ -169,7 +169,7 @@ def _fit_output(file, epochs=3, **kw):
     X, y = data.make_moons(60, seed=0)
     loader = data.DataLoader(data.TensorDataset(X, y), batch_size=20)
     model = _mlp()
-    long_name = lambda o, t: training.accuracy(o, t)  # noqa: E731
+    long_name = lambda o, t: training.accuracy(o, t)
     long_name.__name__ = "a_metric_with_a_rather_long_name_to_push_past_eighty_columns"
     cr.fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), loader,
            epochs=epochs, val=(X, y), metrics=["accuracy", long_name], file=file, **kw)

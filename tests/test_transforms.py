@@ -47,7 +47,7 @@ def test_float_in_float_out_and_structures():
 
 
 def test_argnums_tuple_and_has_aux():
-    f = lambda x, y: (x * y ** 2, {"note": x})  # noqa: E731
+    f = lambda x, y: (x * y ** 2, {"note": x})
     (gx, gy), aux = cr.grad(f, argnums=(0, 1), has_aux=True)(2.0, 3.0)
     assert (gx, gy) == (9.0, 12.0) and aux == {"note": 2.0}
     (val, aux), g = cr.value_and_grad(f, has_aux=True)(2.0, 3.0)
@@ -57,7 +57,7 @@ def test_argnums_tuple_and_has_aux():
 def test_perturbation_confusion_examples():
     assert cr.grad(lambda x: x * cr.grad(lambda y: x * y)(1.0))(3.0) == 6.0
     # Siskind & Pearlmutter's forward-mode case: d/dx (x * d/dy (x + y)) = 1
-    inner = lambda x: cr.jvp(lambda y: x + y, (1.0,), (1.0,))[1]  # noqa: E731
+    inner = lambda x: cr.jvp(lambda y: x + y, (1.0,), (1.0,))[1]
     assert cr.jvp(lambda x: x * inner(x), (1.0,), (1.0,))[1] == 1.0
     assert cr.grad(lambda x: x * inner(x))(1.0) == 1.0
     # a closure over the outer argument in both modes
@@ -65,7 +65,7 @@ def test_perturbation_confusion_examples():
 
 
 def test_any_order_by_nesting():
-    f = lambda x: x ** 5  # noqa: E731
+    f = lambda x: x ** 5
     d = f
     expect = [5 * 2.0 ** 4, 20 * 2.0 ** 3, 60 * 2.0 ** 2, 120 * 2.0, 120.0]
     for k in range(5):
@@ -86,7 +86,7 @@ def test_hessian_modes_agree_on_rosenbrock():
 
 def test_vjp_jvp_jacobians():
     A = np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]])
-    f = lambda x: np.tanh(A @ x)  # noqa: E731
+    f = lambda x: np.tanh(A @ x)
     x = np.array([0.1, -0.2, 0.3])
     J = (1 - np.tanh(A @ x) ** 2)[:, None] * A
     out, fn = cr.vjp(f, x)
@@ -101,7 +101,7 @@ def test_vjp_jvp_jacobians():
 
 
 def test_jacobian_argnums_tuple():
-    f = lambda x, y: x * y  # noqa: E731
+    f = lambda x, y: x * y
     jx, jy = cr.jacobian(f, argnums=(0, 1))(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
     np.testing.assert_array_equal(jx, np.diag([3.0, 4.0]))
     np.testing.assert_array_equal(jy, np.diag([1.0, 2.0]))

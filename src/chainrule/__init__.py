@@ -9,21 +9,21 @@ from .ops.methods import ConventionError
 from .core.errors import ChainruleError, GradientError, LeftGraphError, ShapeError
 from .core.primitive import Primitive, defjvp, defvjp, primitive
 from .core.tensor import Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, tensor
-from .check import (  # noqa: E402
+from .check import (
     AnomalyError, GradcheckError, check_derivative, check_primitive, detect_anomaly, gradcheck,
     numerical_derivative,
 )
-from . import numpy  # noqa: E402
-from . import viz  # noqa: E402
+from . import numpy
+from . import viz
 from .ops.special import log_softmax, logsumexp, softmax
 from .transforms import (
     elementwise_grad, grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, linearize,
     value_and_grad, vjp,
 )
-from . import data, nn, optim  # noqa: E402
-from .io import load, save  # noqa: E402
-from .nn.random import manual_seed  # noqa: E402
-from .training import EarlyStopping, History, evaluate, fit  # noqa: E402
+from . import data, nn, optim
+from .io import load, save
+from .nn.random import manual_seed
+from .training import EarlyStopping, History, evaluate, fit
 
 __version__ = "0.1.0"
 

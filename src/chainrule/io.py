@@ -116,7 +116,7 @@ def _check_key(k: Any) -> str:
 
 
 def _state_of(obj: Any) -> dict[str, np.ndarray]:
-    from .nn.module import Module, as_array  # noqa: PLC0415
+    from .nn.module import Module, as_array
 
     if isinstance(obj, Module):
         items = obj.state_dict().items()
@@ -362,7 +362,7 @@ def _finish(buf: np.ndarray, a: _Array) -> np.ndarray:
 def _targets(model: Any) -> dict[str, np.ndarray] | None:
     if model is None or not hasattr(model, "state_dict"):
         return None
-    from .nn.module import as_array  # noqa: PLC0415
+    from .nn.module import as_array
 
     return {k: as_array(v) for k, v in model.state_dict().items()}
 
@@ -370,7 +370,7 @@ def _targets(model: Any) -> dict[str, np.ndarray] | None:
 def _plan(path: str, arrays: list[_Array], model: Any, targets: dict[str, np.ndarray] | None,
           strict: bool, max_bytes: int | None, file_size: int, compressed: bool) -> set[str]:
     """Which arrays to read: decided from the headers alone, before any data is read."""
-    from .nn.module import cast_problem, key_problems  # noqa: PLC0415
+    from .nn.module import cast_problem, key_problems
 
     if targets is None:
         keep = list(arrays)
@@ -658,7 +658,7 @@ def _npy_header_of(f: BinaryIO, m: _Array) -> None:
     else:
         try:
             d = ast.literal_eval(text)
-        except Exception:  # noqa: BLE001 - SyntaxError, ValueError, MemoryError, RecursionError ...
+        except Exception:
             raise _Bad(f"{what}: its .npy header is not readable") from None
     if not isinstance(d, dict) or set(d) != {"descr", "fortran_order", "shape"}:
         raise _Bad(f"{what}: its .npy header is malformed")
@@ -666,7 +666,7 @@ def _npy_header_of(f: BinaryIO, m: _Array) -> None:
         raise _Bad(f"{what}: structured dtypes are not loaded")
     try:
         dt = np.dtype(d["descr"])
-    except Exception:  # noqa: BLE001
+    except Exception:
         raise _Bad(f"{what}: unknown dtype {d['descr']!r}") from None
     if not _plain_dtype(dt):
         raise _Bad(f"{what}: dtype {dt} is not loaded (pickled objects never are)")
@@ -689,7 +689,7 @@ def _npz_manifest(m: _Array) -> None:
         e = json.loads(m.comment.decode("ascii"))
         ok = isinstance(e, dict) and tuple(e) == _ENTRY_KEYS and e["chainrule"] == 1 \
             and isinstance(e["shape"], list) and type(e["fortran_order"]) is bool
-    except Exception:  # noqa: BLE001
+    except Exception:
         ok = False
     if not ok or not isinstance(e["sha256"], str) or not _HEX64.match(e["sha256"]):
         raise _Bad(f"{what}: its manifest entry is damaged")
@@ -813,7 +813,7 @@ def _st_manifest(meta: dict, header: dict, tensors: list[_Array]) -> None:
         entries = e["arrays"]
         ok = isinstance(e, dict) and e.get("chainrule") == 1 and e.get("hash") == "sha256" \
             and isinstance(entries, list) and len(entries) == len(tensors)
-    except Exception:  # noqa: BLE001
+    except Exception:
         ok = False
     if not ok:
         raise _Bad("its chainrule manifest is damaged")
@@ -988,7 +988,7 @@ def load(path: str | os.PathLike, model: Any = None, strict: bool = True,
             raise CheckpointError(f"cr.load: cannot read {path!r}: {exc}") from None
         except (CheckpointError, OSError, MemoryError, KeyboardInterrupt):
             raise
-        except Exception as exc:  # noqa: BLE001 - a safety net: every known case is a _Bad above
+        except Exception as exc:
             raise CheckpointError(
                 f"cr.load: cannot read {path!r}: the file is damaged (uncaught "
                 f"{type(exc).__name__}: {exc})") from exc
@@ -996,7 +996,7 @@ def load(path: str | os.PathLike, model: Any = None, strict: bool = True,
         return arrays
     if targets is not None:
         arrays = {k: _cast_checked(path, k, a, targets[k].dtype) for k, a in arrays.items()}
-    from .nn.module import StateDictError  # noqa: PLC0415
+    from .nn.module import StateDictError
 
     try:
         model.load_state_dict(arrays, strict=strict)

@@ -221,7 +221,7 @@ def _early(early_stopping: Any, has_val: bool) -> EarlyStopping | None:
 
 def _have_tqdm() -> Any:
     try:
-        from tqdm.auto import tqdm  # noqa: PLC0415
+        from tqdm.auto import tqdm
 
         return tqdm
     except ImportError:
@@ -310,7 +310,7 @@ def _count(x: Any) -> int:
 
 def _as_loader(data: Any, batch_size: int) -> Iterable:
     if isinstance(data, (tuple, list)) and len(data) == 2 and hasattr(data[0], "shape"):
-        from .data import DataLoader, TensorDataset  # noqa: PLC0415
+        from .data import DataLoader, TensorDataset
 
         return DataLoader(TensorDataset(*data), batch_size=batch_size)
     return data
@@ -364,7 +364,7 @@ def _snapshot(obj: Any) -> Any:
 
     try:
         return copy(sd())
-    except Exception:  # noqa: BLE001  (an object whose state_dict is not what we think)
+    except Exception:
         return None
 
 
@@ -477,7 +477,7 @@ def _restore(obj: Any, state: Any) -> None:
         return
     try:
         obj.load_state_dict(state)
-    except Exception:  # noqa: BLE001  (best effort: the history is what must survive)
+    except Exception:
         pass
 
 

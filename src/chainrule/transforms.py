@@ -14,7 +14,6 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .core import errors
-from .core import primitive as P
 from .core.graph import backward
 from .core.primitive import leaf_node
 from .core.state import STATE, next_seq
@@ -106,7 +105,7 @@ def _dtype_kind(v: Any) -> str:
     cannot make one."""
     try:
         return np.asarray(v).dtype.kind
-    except Exception:  # noqa: BLE001  (an object NumPy cannot even wrap)
+    except Exception:
         return "O"
 
 
@@ -456,7 +455,7 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: b
                     f"jvp: tangent of shape {tuple(tv.shape)} for a primal of shape {x.shape}"
                 )
             if tv.dtype != x.dtype:
-                from .ops.util import cast_like  # noqa: PLC0415
+                from .ops.util import cast_like
 
                 tv = cast_like(tv, x.dtype)
             x._fw = dict(x._fw or {})
@@ -507,7 +506,7 @@ def linearize(f: Callable, *primals: Any) -> tuple[Any, Callable]:
 
 
 def _stack_last(parts: list, out_shape: tuple, in_shape: tuple) -> Any:
-    from .ops.shape import reshape, stack  # noqa: PLC0415
+    from .ops.shape import reshape, stack
 
     if not parts:
         return np.zeros(out_shape + in_shape)
@@ -547,7 +546,7 @@ def jacobian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
             if not r:
                 res.append(np.zeros(ov.shape + in_shape))
                 continue
-            from .ops.shape import reshape, stack  # noqa: PLC0415
+            from .ops.shape import reshape, stack
 
             j = reshape(stack([x if hasattr(x, "shape") else np.asarray(x) for x in r], axis=0),
                         ov.shape + in_shape)
@@ -617,4 +616,3 @@ __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacobian", "jacrev", "jacfwd",
     "hessian", "elementwise_grad", "hvp", "tree_flatten",
 ]
-_ = P

@@ -96,7 +96,7 @@ def _values(order: list[_P.Node], root: _P.Node, root_value: _Any) -> dict[_P.No
         else:
             try:
                 vals[node] = _np.asarray(node.prim.fwd(*raw, **(node.kw or {})))
-            except Exception:  # noqa: BLE001 - a picture must not fail on an odd primitive
+            except Exception:
                 pass
     return vals
 
@@ -113,7 +113,7 @@ def _node_grads(order: list[_P.Node], root: _P.Node) -> dict[_P.Node, _Any]:
 
     The same rule calls as the backward pass, but nothing is freed or delivered.
     """
-    from .core.state import STATE  # noqa: PLC0415
+    from .core.state import STATE
 
     grads: dict[_P.Node, _Any] = {root: _np.ones(root.shape, root.dtype)}
     saved = STATE.grad_enabled
@@ -132,7 +132,7 @@ def _node_grads(order: list[_P.Node], root: _P.Node) -> dict[_P.Node, _Any]:
                 gi = _np.asarray(rule(g, node.ans, *node.args, **(node.kw or {})))
                 prev = grads.get(p)
                 grads[p] = gi if prev is None else prev + gi
-    except Exception:  # noqa: BLE001 - fall back to the .grad fields
+    except Exception:
         return {}
     finally:
         STATE.grad_enabled = saved
@@ -282,7 +282,7 @@ _INSTALL = (
 
 def _dot_bytes(src: str, fmt: str) -> bytes:
     try:
-        import graphviz  # noqa: PLC0415
+        import graphviz
     except ImportError:
         graphviz = None
     if graphviz is not None:
@@ -303,7 +303,7 @@ def _dot_bytes(src: str, fmt: str) -> bytes:
 
 
 def _atomic_write(path: str, data: bytes) -> None:
-    from .io import atomic_write  # noqa: PLC0415
+    from .io import atomic_write
 
     _os.makedirs(_os.path.dirname(_os.path.abspath(path)), exist_ok=True)
     atomic_write(path, lambda f: f.write(data))
@@ -377,8 +377,8 @@ def plot_history(history: _Any, path: str | _os.PathLike, *, title: str | None =
     Returns the path written.
     """
     try:
-        from matplotlib.figure import Figure  # noqa: PLC0415
-        from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
     except ImportError as exc:
         raise ImportError(
             "cr.viz.plot_history needs matplotlib: pip install 'chainrule[viz]' "

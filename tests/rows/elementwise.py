@@ -9,7 +9,7 @@ try:
 except ImportError:  # pragma: no cover
     torch = None
 
-T = lambda name: (lambda *a: getattr(torch, name)(*a)) if torch is not None else None  # noqa: E731
+T = lambda name: (lambda *a: getattr(torch, name)(*a)) if torch is not None else None
 S = [(3,), ()]  # shapes: a vector and a 0-d value
 
 ROWS = []
@@ -134,21 +134,21 @@ for name in ["sign", "floor", "ceil", "rint", "trunc", "isnan", "isinf", "isfini
 for name in ["greater", "greater_equal", "less", "less_equal", "equal", "not_equal",
              "logical_and", "logical_or", "logical_xor", "heaviside", "floor_divide", "nextafter"]:
     ROWS.append(Row(name, getattr(np, name), [(4,), (4,)], order=0))
-_ints = lambda rng: [rng.integers(1, 9, 4), rng.integers(1, 9, 4)]  # noqa: E731
+_ints = lambda rng: [rng.integers(1, 9, 4), rng.integers(1, 9, 4)]
 for name in ["bitwise_and", "bitwise_or", "bitwise_xor", "left_shift", "right_shift", "gcd", "lcm"]:
     ROWS.append(Row(name, getattr(np, name), [(4,), (4,)], order=0, args=_ints))
 ROWS.append(Row("invert", np.invert, [(4,)], order=0, args=lambda rng: [rng.integers(1, 9, 4)]))
 
 # spherical Bessel j_n(z)/z^n, the primitive behind sinc's derivatives (series below
 # |z| = 4 + n, upward recurrence above)
-from chainrule.ops.elementwise import sph_scaled  # noqa: E402
+from chainrule.ops.elementwise import sph_scaled
 
 for _n in [0, 1, 3]:
     ROWS.append(Row("sph_scaled", lambda x, n=_n: sph_scaled(x, n=n), [(6,)], -9.0, 9.0,
                     id=f"sph_scaled-n{_n}"))
 
 # --- special points (tests/test_special_points.py): where rules branch on values -------
-from harness import Point, attach_points  # noqa: E402
+from harness import Point, attach_points
 
 A = np.array
 INF, NAN = np.inf, np.nan

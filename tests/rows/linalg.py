@@ -1,4 +1,4 @@
-"""Rows for ops/linalg.py and ops/linalg_ext.py: products (matmul, einsum and everything built
+"""Rows for ops/products.py and ops/linalg.py: products (matmul, einsum and everything built
 on them) and the linear-algebra functions, batched and complex.
 
 Inputs are chosen well-conditioned (a random matrix plus n*I; SPD matrices for cholesky;
@@ -183,7 +183,7 @@ row("linalg.det", np.linalg.det, [(3, 3)], args=_SING, id="linalg.det[singular]"
 
 
 def adjugate(a):
-    from chainrule.ops.linalg_ext import adjugate as adj
+    from chainrule.ops.linalg import adjugate as adj
     return adj(a)
 
 

@@ -1,4 +1,4 @@
-"""Rows for the primitives of chainrule.nn (nn/ops.py): erf, the conv2d trio and max pooling.
+"""Rows for the primitives of chainrule.nn (nn/primitives.py): erf, the conv2d trio and max pooling.
 
 The conv rows cover stride, padding, dilation and groups; the conv gradient primitives and
 the pooling scatter/gather are checked directly as well, because they are differentiated
@@ -9,7 +9,7 @@ import numpy as np
 
 from harness import Row
 from chainrule.nn import functional as F
-from chainrule.nn import ops
+from chainrule.nn import primitives as ops
 
 try:
     import torch
@@ -119,7 +119,7 @@ for tag, kw, xs, t in _CE_CASES:
         id="softmax_cross_entropy-" + tag))
 
 # --- special points (tests/test_special_points.py) ------------------------------------
-from harness import Point  # noqa: E402
+from harness import Point
 
 
 def _first_in_window(u, x):

@@ -286,7 +286,7 @@ add("cumprod", lambda x: np.cumprod(x, axis=0), [(4,)], dtype=np.complex128, ord
     torch_fn=tf(lambda x: torch.cumprod(x, 0)), id="cumprod-complex-zero")
 
 # --- special points (tests/test_special_points.py): where rules branch on values -------
-from harness import Point, attach_points  # noqa: E402
+from harness import Point, attach_points
 
 A = np.array
 INF, NAN = np.inf, np.nan

@@ -72,7 +72,7 @@ add("inu_scaled", lambda x: SP.inu_scaled(x, nu=3), [(4,)], low=-3.0, high=3.0,
     id="inu_scaled-nu3")
 
 # --- special points (tests/test_special_points.py): infinities in logsumexp -------------
-from harness import Point  # noqa: E402
+from harness import Point
 
 INF = np.inf
 

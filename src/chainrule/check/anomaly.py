@@ -79,7 +79,7 @@ class detect_anomaly:
         STATE.anomaly = self._saved.pop()
 
     def __call__(self, fn: Callable) -> Callable:
-        import functools  # noqa: PLC0415
+        import functools
 
         @functools.wraps(fn)
         def wrapper(*a: Any, **k: Any) -> Any:

@@ -394,7 +394,7 @@ def check_derivative(f: Callable, df: Callable, x: Any, *, rtol: float | None = 
     shown = ", ".join(_short(v) for v in xins)
     try:
         P = Problem(f, xins, list(range(n)), names=names)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         rep.error = _describe_raise(rep.fname, shown, exc)
         rep.raised = True
         return rep
@@ -428,7 +428,7 @@ def check_derivative(f: Callable, df: Callable, x: Any, *, rtol: float | None = 
     # yours
     try:
         user = df(*xins)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         rep.error = _describe_raise(rep.name, shown, exc)
         rep.raised = True
         _summarise(rep)
@@ -461,7 +461,7 @@ def check_derivative(f: Callable, df: Callable, x: Any, *, rtol: float | None = 
         try:
             rep.causes = _explain(f, df, xins, uas, truths, uses, [e is not None for e in exacts],
                                   rep.fname, rep.name, names if multi else None)
-        except Exception as exc:  # noqa: BLE001  (best effort)
+        except Exception as exc:
             rep.notes.append(f"could not look for the cause: {type(exc).__name__}: {exc}")
     return rep
 
@@ -568,7 +568,7 @@ def _short(x: Any) -> str:
 
 def _exact(f: Callable, xs: list, jshapes: list, rep: DerivativeReport,
            multi: bool) -> list[np.ndarray | None]:
-    from .. import transforms as T  # noqa: PLC0415
+    from .. import transforms as T
 
     argnums: Any = tuple(range(len(xs))) if multi else 0
     args = [np.asarray(x, dtype=np.float64) for x in xs]
@@ -588,7 +588,7 @@ def _exact(f: Callable, xs: list, jshapes: list, rep: DerivativeReport,
         out = [np.asarray(plain(J), dtype=np.float64).reshape(js)
                for J, js in zip(Js, jshapes, strict=True)]
         return out
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         msg = str(exc).splitlines()[0] if str(exc) else ""
         rep.exact_note = f"not available: {type(exc).__name__}: {msg}"
         return [None] * len(xs)
@@ -636,7 +636,7 @@ def _explain(f: Callable, df: Callable, xs: list, users: list, truths: list, use
                    f"{m.name}'({bad}).")
         return out
     # 2. the shape of the error, parameter by parameter
-    from .locate import ratio_hint  # noqa: PLC0415
+    from .locate import ratio_hint
 
     relu = None
     masks: list[str] = []
@@ -662,7 +662,7 @@ def _explain(f: Callable, df: Callable, xs: list, users: list, truths: list, use
     if any(u is not None for u in users):
         try:
             relu = _relu_hint(f, df, xs, users, uses, fn, dn, names)
-        except Exception:  # noqa: BLE001  (best effort)
+        except Exception:
             relu = None
     if relu:                               # says it all: the element patterns go
         out = [relu] + [h for h in out if h not in masks]
@@ -703,7 +703,7 @@ def _relu_hint(f: Callable, df: Callable, xs: list, users: list, uses: list, fn:
                names: list[str] | None) -> str:
     """Does df equal the derivative of f with its ReLUs (np.maximum(z, 0)) taken as the
     identity?  Then df forgot the ReLU's mask: the chain rule's factor (z > 0)."""
-    from .. import transforms as T  # noqa: PLC0415
+    from .. import transforms as T
 
     counts = {"relu": 0, "negative": 0}
     nmax = np.maximum
@@ -713,7 +713,7 @@ def _relu_hint(f: Callable, df: Callable, xs: list, users: list, uses: list, fn:
             return False
         try:
             arr = np.asarray(a)
-        except Exception:  # noqa: BLE001
+        except Exception:
             return False
         return arr.dtype.kind in "biuf" and arr.size >= 1 and bool(np.all(arr == 0))
 
@@ -761,7 +761,7 @@ def _relu_hint(f: Callable, df: Callable, xs: list, users: list, uses: list, fn:
 
 
 def _is_tensor(a: Any) -> bool:
-    from ..core.tensor import Tensor  # noqa: PLC0415
+    from ..core.tensor import Tensor
 
     return isinstance(a, Tensor)
 
@@ -778,7 +778,7 @@ class _NumpyView(types.ModuleType):
 
 
 def _args(vals: tuple) -> str:
-    from .points import _show  # noqa: PLC0415
+    from .points import _show
 
     return _show(vals)
 
@@ -821,7 +821,7 @@ def _confirm(m: Any, df: Callable, xs: list, truths: list, uses: list, dn: str =
         new = df2(*xs)
         parts = list(new) if multi else [new]
         arrs = [np.asarray(plain(p), dtype=np.float64) for p in parts]
-    except Exception:  # noqa: BLE001
+    except Exception:
         return ""
     if len(arrs) != len(truths):
         return ""
@@ -846,7 +846,7 @@ def _close_args(a: tuple, b: tuple) -> bool:
 
 
 def _other_point(f: Callable, x: Any, user: np.ndarray, fn: str = "f", dn: str = "df") -> str:
-    from .. import transforms as T  # noqa: PLC0415
+    from .. import transforms as T
 
     xa = np.asarray(x, dtype=np.float64)
     (f2,), _ = numpy_math(f)
@@ -859,7 +859,7 @@ def _other_point(f: Callable, x: Any, user: np.ndarray, fn: str = "f", dn: str =
             J = np.asarray(plain(T.jacobian(f2)(p)), dtype=np.float64).reshape(user.shape)
             if not np.all(np.isfinite(J)):
                 continue
-        except Exception:  # noqa: BLE001
+        except Exception:
             continue
         if np.allclose(J, user, rtol=1e-7, atol=1e-12) and not np.allclose(p, xa):
             return (f"{dn} equals {fn}'s true derivative at {desc} = {_short(p)}, not at x = "

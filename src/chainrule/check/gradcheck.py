@@ -83,7 +83,7 @@ class Problem:
         self.out0 = self.call(self.x0)
         self.F0 = flat_output(self.out0)
         self.eps = output_eps(self.out0)
-        from ..transforms import tree_flatten  # noqa: PLC0415
+        from ..transforms import tree_flatten
 
         leaves, self.out_build = tree_flatten(self.out0)
         self.out_leaves = [(np.shape(plain(v)), np.asarray(plain(v)).dtype) for v in leaves]
@@ -147,7 +147,7 @@ class AD:
     """chainrule's VJP and JVP of a Problem, in real coordinates."""
 
     def __init__(self, P: Problem, xs: Sequence[Any] | None = None) -> None:
-        from .. import transforms as T  # noqa: PLC0415
+        from .. import transforms as T
 
         self.P = P
         self.T = T
@@ -156,7 +156,7 @@ class AD:
         self.rev_error: BaseException | None = None
         try:
             _, self._vjp_fn = T.vjp(lambda *x: P.call_ad(x), *self.xs)
-        except Exception as exc:  # noqa: BLE001  (reported, and then located)
+        except Exception as exc:
             self.rev_error = exc
 
     def vjp_raw(self, ct: Any) -> tuple:
@@ -280,7 +280,7 @@ def _check_input(P: Problem, ad: AD, k: int, o: _Opts, report: GradcheckReport,
             if mode == "fwd":
                 try:
                     t = ad.jvp(k, v)
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     chk.passed, chk.message = False, _exc_line("forward mode raised", exc)
                     break
                 sub = Check(name, mode, o.order, True)
@@ -293,7 +293,7 @@ def _check_input(P: Problem, ad: AD, k: int, o: _Opts, report: GradcheckReport,
                 u = rng.standard_normal(m) * ~skip
                 try:
                     g = ad.vjp(u)[k]
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     chk.passed, chk.message = False, _exc_line("the backward pass raised", exc)
                     break
                 a = float(g @ v)
@@ -337,7 +337,7 @@ def _full(P: Problem, ad: AD, k: int, o: _Opts, report: GradcheckReport,
         if mode == "fwd":
             try:
                 J = np.stack([ad.jvp(k, np.eye(1, n, j).reshape(-1)) for j in range(n)], axis=1)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 chk.passed, chk.message = False, _exc_line("forward mode raised", exc)
                 continue
             autos["fwd"] = J
@@ -350,7 +350,7 @@ def _full(P: Problem, ad: AD, k: int, o: _Opts, report: GradcheckReport,
                     if "rows" not in rev_rows:
                         rev_rows["rows"] = _rev_rows(ad, m)
                     J = rev_rows["rows"][k]
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     chk.passed, chk.message = False, _exc_line("the backward pass raised", exc)
                     continue
                 autos["rev"] = J
@@ -363,7 +363,7 @@ def _full(P: Problem, ad: AD, k: int, o: _Opts, report: GradcheckReport,
                     u = rng.standard_normal(m)
                     try:
                         g = ad.vjp(u)[k]
-                    except Exception as exc:  # noqa: BLE001
+                    except Exception as exc:
                         chk.passed, chk.message = False, _exc_line("the backward pass raised", exc)
                         break
                     uskip = np.any(skip & (u[:, None] != 0), axis=0)
@@ -403,7 +403,7 @@ def _determinism(P: Problem, ad: AD, o: _Opts, report: GradcheckReport,
         ct = P.cotangent(u)
         g1 = [np.array(plain(g), copy=True) for g in ad.vjp_raw(ct)]
         g2 = [np.array(plain(g), copy=True) for g in ad.vjp_raw(ct)]
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         chk.passed, chk.message = False, _exc_line("the backward pass raised", exc)
         return
     for k, (a, b) in enumerate(zip(g1, g2, strict=True)):
@@ -419,7 +419,7 @@ def _determinism(P: Problem, ad: AD, o: _Opts, report: GradcheckReport,
                             how="zero cotangent gives zero gradient"))
     try:
         gz = ad.vjp_raw(P.cotangent(np.zeros(P.m)))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         chk2.passed, chk2.message = False, _exc_line("the backward pass raised", exc)
         return
     for k, g in enumerate(gz):
@@ -461,7 +461,7 @@ def _low_precision(P: Problem, o: _Opts, report: GradcheckReport,
                     t64 = ad64.jvp(k, v)
                     tl = ad.jvp(k, v)
                     pairs.append((k, tl, t64))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             chk.passed, chk.message = False, _exc_line(f"at {label}, chainrule raised", exc)
             continue
         for k, low, hi in pairs:
@@ -488,7 +488,7 @@ def _low_precision(P: Problem, o: _Opts, report: GradcheckReport,
 
 def _cast_tree(ct: Any, ad: AD) -> Any:
     """Cast a float64 cotangent to the dtypes of the output at low precision."""
-    from ..transforms import tree_flatten  # noqa: PLC0415
+    from ..transforms import tree_flatten
 
     out_low = ad.P.call([np.asarray(x) for x in ad.xs])
     leaves_o, _ = tree_flatten(out_low)
@@ -577,7 +577,7 @@ def gradcheck(
                     break
                 cur = nxt
     if not report.ok and locate:
-        from .locate import locate_failure  # noqa: PLC0415
+        from .locate import locate_failure
 
         locate_failure(report, P, failing, rng, rtol=rtol, atol=atol)
     if raise_on_fail and not report.ok:
@@ -599,7 +599,7 @@ def _run(P: Problem, o: _Opts, report: GradcheckReport, rng: np.random.Generator
 
 def _grad_fn(P: Problem, u: np.ndarray) -> Callable:
     """x -> the gradient of <u, f(x)> w.r.t. the checked inputs (a tuple), by chainrule."""
-    from .. import transforms as T  # noqa: PLC0415
+    from .. import transforms as T
 
     ct = P.cotangent(u)
 

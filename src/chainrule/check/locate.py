@@ -68,7 +68,7 @@ class Recorder:
 
 def trace(f: Callable, xs: Sequence[Any]) -> tuple[list[Rec], Any, BaseException | None]:
     """Run f on fresh leaves for ``xs`` with the recorder on."""
-    from ..core.tensor import tensor  # noqa: PLC0415
+    from ..core.tensor import tensor
 
     err = None
     out = None
@@ -76,7 +76,7 @@ def trace(f: Callable, xs: Sequence[Any]) -> tuple[list[Rec], Any, BaseException
         ts = [tensor(np.asarray(x), requires_grad=True) for x in xs]
         try:
             out = f(*ts)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             err = exc
     return sorted(rec.recs, key=lambda r: r.seq), out, err
 
@@ -125,7 +125,7 @@ class RuleAD:
                 raise RuleError(f"{prim.name} has no VJP rule for argument {i}", i)
             try:
                 gi = plain(rule(ct, ans_v, *args_v, **self.rec.kw))
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise RuleError(f"the VJP rule raised {type(exc).__name__}: {exc}", i) from exc
             gi = np.asarray(gi)
             self.last_raw_dtype = gi.dtype
@@ -141,7 +141,7 @@ class RuleAD:
         return [to_real(g) for g in self.vjp_raw(self.P.cotangent(ur))]
 
     def jvp(self, k: int, vr: np.ndarray) -> np.ndarray:
-        from ..ops.util import fit_tangent  # noqa: PLC0415
+        from ..ops.util import fit_tangent
 
         prim = self.prim
         i = self.P.argnums[k]
@@ -159,7 +159,7 @@ class RuleAD:
                 t = rule(dx, self.ans, *self.args, **self.rec.kw)
         except RuleError:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise RuleError(f"the JVP rule raised {type(exc).__name__}: {exc}") from exc
         t = plain(t)
         self.last_raw_dtype = np.asarray(t).dtype
@@ -199,7 +199,7 @@ def _node_problem(rec: Rec) -> Problem | None:
         return None
     prim, kw = rec.prim, rec.kw
     args = [np.asarray(a) if isinstance(a, np.ndarray | np.generic) else a for a in rec.args]
-    from .gradcheck import _arg_names  # noqa: PLC0415
+    from .gradcheck import _arg_names
 
     names = _arg_names(prim.fwd, len(args))
     if len(set(names)) != len(names):
@@ -240,7 +240,7 @@ def _check_node(rec: Rec, modes: Sequence[str], rng: np.random.Generator,
 
 def _finding(rec: Rec, rep: GradcheckReport, P: Problem, ad: RuleAD, capture: dict,
              rng: np.random.Generator, order: int = 1) -> NodeFinding:
-    from ..core.registry import PRIMITIVES  # noqa: PLC0415
+    from ..core.registry import PRIMITIVES
 
     bad = rep.failures[0]
     argnum = P.names.index(bad.input) if bad.input in P.names else P.argnums[0]
@@ -260,7 +260,7 @@ def _finding(rec: Rec, rep: GradcheckReport, P: Problem, ad: RuleAD, capture: di
     if order == 1:
         try:
             fnd.hints[:0] = hints(rec, P, ad, argnum, mode, capture, rng)
-        except Exception as exc:  # noqa: BLE001  (hints are best effort)
+        except Exception as exc:
             fnd.hints.append(f"(no further hints: {type(exc).__name__}: {exc})")
     return fnd
 
@@ -294,7 +294,7 @@ def first_wrong_node(recs: Sequence[Rec], modes: Sequence[str], rng: np.random.G
 def first_wrong_node_order2(recs: Sequence[Rec], modes: Sequence[str],
                             rng: np.random.Generator) -> NodeFinding | None:
     """A node whose rule is right but not differentiated right (its rule leaves the graph)."""
-    from .gradcheck import gradcheck  # noqa: PLC0415
+    from .gradcheck import gradcheck
 
     for rec in recs[:500]:
         P = _node_problem(rec)
@@ -309,7 +309,7 @@ def first_wrong_node_order2(recs: Sequence[Rec], modes: Sequence[str],
 
         def h(*xs: Any, prim: Primitive = prim, kw: dict = kw, nums: tuple = nums,
               base: list = base, ct: Any = ct) -> Any:
-            from .. import transforms as T  # noqa: PLC0415
+            from .. import transforms as T
 
             def fwd(*ys: Any) -> Any:
                 a = list(base)
@@ -327,7 +327,7 @@ def first_wrong_node_order2(recs: Sequence[Rec], modes: Sequence[str],
         if not rep.ok:
             bad = rep.failures[0]
             in_shapes = [np.shape(a) for a in rec.args if hasattr(a, "shape")]
-            from ..core.registry import PRIMITIVES  # noqa: PLC0415
+            from ..core.registry import PRIMITIVES
 
             custom = not any(p is prim for p in PRIMITIVES.values())
             argnum = P.names.index(bad.input) if bad.input in P.names else nums[0]
@@ -522,10 +522,10 @@ def hints(rec: Rec, P: Problem, ad: RuleAD, argnum: int, mode: str, capture: dic
                        "ran in float32; check in float64")
     # 5. where the rule and the forward evaluate their nonlinear pieces (the seed's bug)
     try:
-        from .points import rule_vs_forward  # noqa: PLC0415
+        from .points import rule_vs_forward
 
         pts = rule_vs_forward(rec, argnum, mode, ad)
-    except Exception:  # noqa: BLE001
+    except Exception:
         pts = []
     # 6. the derivative of another point (a constant ratio over many elements says more)
     if not pts and n <= 64 and (not out or (h and h.startswith("ratio"))):
@@ -586,7 +586,7 @@ def _try_points(cands: list, P: Problem, ad: RuleAD, k: int, argnum: int, mode: 
                     fd = directional(Gc, xr, np.eye(1, n, jj).reshape(-1), Pc.F0, Pc.eps)
                     nv[jj] = vec @ fd.d
                     bad[jj] = np.any(fd.kink | fd.undefined)
-        except Exception:  # noqa: BLE001
+        except Exception:
             continue
         if np.any(bad) or scale == 0:
             continue

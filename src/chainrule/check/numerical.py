@@ -43,7 +43,7 @@ def from_real(r: np.ndarray, shape: tuple, is_complex: bool) -> np.ndarray:
 
 def flat_output(out: Any) -> np.ndarray:
     """A function's output (array, scalar, or tuple/list/dict of them) as one real vector."""
-    from ..transforms import tree_flatten  # noqa: PLC0415
+    from ..transforms import tree_flatten
 
     leaves, _ = tree_flatten(out)
     parts = [to_real(leaf) for leaf in leaves]
@@ -54,7 +54,7 @@ def flat_output(out: Any) -> np.ndarray:
 
 def output_eps(out: Any) -> float:
     """Machine epsilon of the least precise floating leaf of ``out`` (float64 at best)."""
-    from ..transforms import tree_flatten  # noqa: PLC0415
+    from ..transforms import tree_flatten
 
     eps = EPS64
     for leaf in tree_flatten(out)[0]:

@@ -97,7 +97,7 @@ def python_calls(fn: Callable, *args: Any, skip: Sequence[Any] = ()) -> Points:
     sys.settrace(tracer)
     try:
         pts.value = fn(*args)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         pts.error = exc
     finally:
         sys.settrace(old)
@@ -106,9 +106,9 @@ def python_calls(fn: Callable, *args: Any, skip: Sequence[Any] = ()) -> Points:
 
 def op_calls(fn: Callable, *args: Any, requires_grad: Sequence[bool] | None = None) -> Points:
     """Run fn on Tensors, recording chainrule's nonlinear (and custom) primitives."""
-    from ..core.tensor import Tensor, tensor  # noqa: PLC0415
-    from ..core.registry import PRIMITIVES  # noqa: PLC0415
-    from .locate import Recorder  # noqa: PLC0415
+    from ..core.tensor import Tensor, tensor
+    from ..core.registry import PRIMITIVES
+    from .locate import Recorder
 
     lib = {id(p) for p in PRIMITIVES.values()}
     pts = Points()
@@ -122,7 +122,7 @@ def op_calls(fn: Callable, *args: Any, requires_grad: Sequence[bool] | None = No
                 targs.append(a)
         try:
             pts.value = fn(*targs)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             pts.error = exc
     for r in rec.recs:
         custom = id(r.prim) not in lib
@@ -251,7 +251,7 @@ def _wrap_math(name: str) -> Callable:
     nfn = _MATH_NUMPY.get(name)
 
     def w(*a: Any) -> Any:
-        from ..core.tensor import Tensor  # noqa: PLC0415
+        from ..core.tensor import Tensor
 
         if any(isinstance(v, Tensor) for v in a):
             if name == "log":

@@ -105,7 +105,7 @@ def output_file(text: str) -> str:
 def file_problem(flag: str, path: str) -> str | None:
     """None when a file can be created at ``path`` (its folder exists and is writable: a
     probe file is made and removed); else the one-line reason, naming ``flag``."""
-    import tempfile  # noqa: PLC0415
+    import tempfile
 
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
@@ -260,7 +260,7 @@ def _main(argv: list[str] | None) -> int:
     except MemoryError:
         print(f"{command}: error: out of memory", file=sys.stderr, flush=True)
         return 1
-    except Exception as exc:  # noqa: BLE001  (a bug of ours: one line unless asked for more)
+    except Exception as exc:
         if os.environ.get("CHAINRULE_TRACEBACK"):
             raise
         msg = " ".join(str(exc).split())[:300]

@@ -35,7 +35,7 @@ class BadInput(Exception):
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    from . import integer, real  # noqa: PLC0415
+    from . import integer, real
 
     p.add_argument("target", metavar="FILE.py:f", help="the function to check")
     p.add_argument("--grad", metavar="[FILE.py:]df",
@@ -154,7 +154,7 @@ def _jsonable(x: Any) -> Any:
 
 def _child_env() -> dict[str, str]:
     env = dict(os.environ)
-    import chainrule  # noqa: PLC0415
+    import chainrule
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(chainrule.__file__)))
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -249,7 +249,7 @@ def child_main() -> None:
                                  f"{_site(exc)}"}
     except MemoryError as exc:
         res = {"rc": 2, "error": f"{_where(job)} raised MemoryError{_site(exc)}"}
-    except BaseException as exc:  # noqa: BLE001  (the user's code: whatever it raised)
+    except BaseException as exc:
         msg = " ".join(str(exc).split())[:300]
         res = {"rc": 2, "error": f"{_where(job)} raised {type(exc).__name__}"
                                  + (f": {msg}" if msg else "") + _site(exc)}
@@ -271,7 +271,7 @@ def _where(job: dict) -> str:
 
 
 def _site(exc: BaseException) -> str:
-    from ..check.points import _is_user  # noqa: PLC0415
+    from ..check.points import _is_user
 
     site = ""
     tb = exc.__traceback__
@@ -285,7 +285,7 @@ def _site(exc: BaseException) -> str:
 
 
 def _child_check(job: dict) -> dict:
-    from ..check import check_derivative, gradcheck  # noqa: PLC0415
+    from ..check import check_derivative, gradcheck
 
     job["_stage"] = "load"
     f = _load(job["file"], job["f"])

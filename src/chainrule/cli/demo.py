@@ -26,7 +26,7 @@ MAX_STEPS = 100_000
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from . import integer  # noqa: PLC0415
+    from . import integer
 
     parser.add_argument(
         "--graph", metavar="FILE", default=None, type=_graph_path,
@@ -42,7 +42,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _graph_path(text: str) -> str:
-    from ..viz import _FORMATS  # noqa: PLC0415
+    from ..viz import _FORMATS
 
     output_file(text)
     ext = os.path.splitext(text)[1].lstrip(".").lower()
@@ -133,7 +133,7 @@ def notebook() -> dict[str, Any]:
     """The seed notebook's functions, defined in a fresh namespace."""
     linecache.cache[SEED_FILE] = (len(SEED_SOURCE), None, SEED_SOURCE.splitlines(True), SEED_FILE)
     ns: dict[str, Any] = {"__name__": "seed_notebook"}
-    exec(compile(SEED_SOURCE, SEED_FILE, "exec"), ns)  # noqa: S102 - our own constant source
+    exec(compile(SEED_SOURCE, SEED_FILE, "exec"), ns)
     return ns
 
 
@@ -173,7 +173,7 @@ def part_chain_rule(cr: Any, nb: dict, out: _Out) -> None:
     out()
 
 
-def sigmoid_np(k):  # noqa: ANN001, ANN202
+def sigmoid_np(k):
     """The notebook's sigmoid written with np.exp, so that cr.grad can trace it."""
     return 1 / (1 + np.exp(-k))
 
@@ -199,7 +199,7 @@ def part_sigmoid(cr: Any, nb: dict, out: _Out) -> None:
         out("   For cr.grad the neuron is written with np.exp: sigmoid(k) = 1 / (1 + np.exp(-k)).")
         out()
 
-    def f_np(w):  # noqa: ANN001, ANN202
+    def f_np(w):
         return sigmoid_np(w * x_input)
 
     output = float(f_np(weight))
@@ -240,7 +240,7 @@ def part_sigmoid(cr: Any, nb: dict, out: _Out) -> None:
 
     sigmoid_derivative = nb["sigmoid_derivative"]
 
-    def df_fixed(w):  # noqa: ANN001, ANN202
+    def df_fixed(w):
         return sigmoid_derivative(w * x_input) * x_input
 
     fixed_ok = abs(df_fixed(weight) - exact) < 1e-12
@@ -262,7 +262,7 @@ def part_network(cr: Any, nb: dict, out: _Out, seed: int) -> tuple:
     b2 = rng.standard_normal((1, 1))
     forward_pass, loss = nb["forward_pass"], nb["loss"]
 
-    def loss_of(w1, b1, w2, b2):  # noqa: ANN001, ANN202 - the notebook's forward pass and loss
+    def loss_of(w1, b1, w2, b2):
         return loss(forward_pass(x, w1, b1, w2, b2)[0], y_true)
 
     out(f"   weights drawn with np.random.default_rng({seed}); x = [[1], [2]], y = [[0.5]]")
@@ -336,9 +336,9 @@ def draw_graph(cr: Any, out: _Out, path: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import chainrule as cr  # noqa: PLC0415
+    import chainrule as cr
 
-    from . import fail  # noqa: PLC0415
+    from . import fail
 
     steps = int(args.steps)
     if not 0 <= steps <= MAX_STEPS:          # argparse checks this; callers by hand too
@@ -360,7 +360,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             draw_graph(cr, out, args.graph)
         except OSError as exc:               # a full disk, a folder that went away
-            from . import os_error  # noqa: PLC0415
+            from . import os_error
 
             return fail("demo", f"--graph {args.graph}: cannot write it ({os_error(exc)})", 1)
     out("All checks passed." if out.ok else "Some checks FAILED (see above).")

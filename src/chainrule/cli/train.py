@@ -58,7 +58,7 @@ RECIPES = {
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from . import integer, real  # noqa: PLC0415
+    from . import integer, real
 
     parser.epilog = ("Ctrl-C stops cleanly: the weights and the history of the last completed "
                      "epoch are saved into --out. Exit status: 0 trained and saved; 1 training "
@@ -147,7 +147,7 @@ def prepare_out(path: str, files: tuple[str, ...] = ()) -> str | None:
                 os.rmdir(d)
             except OSError:
                 pass
-        from . import os_error  # noqa: PLC0415
+        from . import os_error
 
         return f"--out {path}: cannot write there ({os_error(exc)})"
     return None
@@ -175,7 +175,7 @@ def _loaded_libraries() -> list[str]:
         pass
     if not paths and sys.platform == "darwin":
         try:
-            import ctypes  # noqa: PLC0415
+            import ctypes
 
             libc = ctypes.CDLL(None)
             libc._dyld_get_image_name.restype = ctypes.c_char_p
@@ -186,7 +186,7 @@ def _loaded_libraries() -> list[str]:
         except (OSError, AttributeError):
             pass
     if not paths:                     # elsewhere: the libraries NumPy ships with
-        import glob  # noqa: PLC0415
+        import glob
 
         root = os.path.dirname(os.path.dirname(np.__file__))
         for pat in ("numpy.libs/*", "numpy/.dylibs/*", "scipy_openblas*/lib/*"):
@@ -202,7 +202,7 @@ class _Pool:
 
 
 def _blas_pools() -> list[_Pool]:
-    import ctypes  # noqa: PLC0415
+    import ctypes
 
     pools = []
     for path in _loaded_libraries():
@@ -237,7 +237,7 @@ def blas_threads(n: int) -> Iterator[str]:
     pools = []
     try:
         pools = _blas_pools()
-    except Exception:  # noqa: BLE001  (best effort: never a reason not to train)
+    except Exception:
         pools = []
     if pools:
         before = [p.get() for p in pools]
@@ -250,7 +250,7 @@ def blas_threads(n: int) -> Iterator[str]:
                 p.set(int(b))
         return
     try:
-        from threadpoolctl import threadpool_limits  # noqa: PLC0415
+        from threadpoolctl import threadpool_limits
     except ImportError:
         yield ""
         return
@@ -276,7 +276,7 @@ def shift_augment(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def load(args: argparse.Namespace, recipe: Recipe) -> dict[str, Any]:
-    from .. import data  # noqa: PLC0415
+    from .. import data
 
     if args.dataset == "digits":
         X, y = data.load_digits()          # (1797, 64) in [0, 1], labels 0-9
@@ -304,7 +304,7 @@ def load(args: argparse.Namespace, recipe: Recipe) -> dict[str, Any]:
 
 
 def build(dataset: str, model: str, n_classes: int) -> Any:
-    from .. import nn  # noqa: PLC0415
+    from .. import nn
 
     if dataset == "moons":
         return nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
@@ -324,7 +324,7 @@ def build(dataset: str, model: str, n_classes: int) -> Any:
 # --- the command -----------------------------------------------------------------------------
 
 def run(args: argparse.Namespace) -> int:
-    from . import fail  # noqa: PLC0415
+    from . import fail
 
     threads = getattr(args, "threads", None) or 1
     with blas_threads(threads) as how:
@@ -335,7 +335,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             return _run(args)
         except OSError as exc:           # a write that failed after the probe (a full disk)
-            from . import os_error  # noqa: PLC0415
+            from . import os_error
 
             return fail("train", f"cannot write into {args.out}: {os_error(exc)}", 1)
 
@@ -355,11 +355,11 @@ def _recipe(args: argparse.Namespace) -> Recipe | str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import chainrule as cr  # noqa: PLC0415
-    from chainrule import nn, optim  # noqa: PLC0415
-    from chainrule.training import TrainingError, TrainingInterrupted  # noqa: PLC0415
+    import chainrule as cr
+    from chainrule import nn, optim
+    from chainrule.training import TrainingError, TrainingInterrupted
 
-    from . import EXIT_INTERRUPTED, fail  # noqa: PLC0415
+    from . import EXIT_INTERRUPTED, fail
 
     recipe = _recipe(args)
     if isinstance(recipe, str):

@@ -14,7 +14,8 @@ from typing import Any
 class _State(threading.local):
     def __init__(self) -> None:
         self.grad_enabled = True
-        # forward-mode tangents of level >= ceiling are invisible (see core/forward.py)
+        # forward-mode tangents of level >= ceiling are invisible to JVP rules (see
+        # primitive._push_tangents: no perturbation confusion between nested jvp calls)
         self.fw_ceiling = 1 << 30
         self.fw_next_level = 1
         # the levels of the jvp calls now running (a tangent at any other level belongs to

@@ -491,7 +491,7 @@ def _sym(prim: Any) -> str:
 
 P.Tensor = Tensor
 
-from . import graph as _graph  # noqa: E402  (after Tensor exists: graph reads P.Tensor lazily)
+from . import graph as _graph
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:

@@ -96,7 +96,7 @@ def default_collate(samples: list) -> Any:
     if isinstance(first, dict):
         return {k: default_collate([s[k] for s in samples]) for k in first}
     if isinstance(first, Tensor):
-        from ..numpy import stack  # noqa: PLC0415
+        from ..numpy import stack
 
         return stack(samples)
     return np.stack([np.asarray(s) for s in samples])

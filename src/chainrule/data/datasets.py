@@ -17,7 +17,7 @@ def load_digits(images: bool = False, scale: bool = True,
     chainrule[data]``).
     """
     try:
-        from sklearn.datasets import load_digits as _load  # noqa: PLC0415
+        from sklearn.datasets import load_digits as _load
     except ImportError:
         raise ImportError(
             "chainrule.data.load_digits needs scikit-learn, which is not installed. Install it "

@@ -18,7 +18,7 @@ from ..ops import reduce as _R
 from ..ops import shape as _S
 from ..ops import special as _SP
 from ..ops.util import value as _value
-from . import ops as _ops
+from . import primitives as _prims
 from . import random as _random
 
 __all__ = [
@@ -28,7 +28,7 @@ __all__ = [
     "softmax", "softplus", "tanh",
 ]
 
-erf = _ops.erf
+erf = _prims.erf
 
 
 def _shape(x: _Any) -> tuple:
@@ -56,7 +56,7 @@ def linear(input: _Any, weight: _Any, bias: _Any = None) -> _Any:
         )
     if _np.ndim(_value(input)) == 0:
         raise _ShapeError("linear: the input must have at least one dimension")
-    y = _ops.linear(input, w)
+    y = _prims.linear(input, w)
     if bias is not None:
         y = y + bias
     return y
@@ -64,7 +64,7 @@ def linear(input: _Any, weight: _Any, bias: _Any = None) -> _Any:
 
 def relu(input: _Any) -> _Any:
     """max(x, 0); its derivative at 0 is 0, as in PyTorch."""
-    return _ops.relu(input)
+    return _prims.relu(input)
 
 
 def leaky_relu(input: _Any, negative_slope: float = 0.01) -> _Any:
@@ -112,7 +112,7 @@ def gelu(input: _Any, approximate: str = "none") -> _Any:
     """x * Phi(x): exact with erf (``approximate='none'``) or the tanh form (``'tanh'``)."""
     x = input
     if approximate == "none":
-        return 0.5 * x * (1 + _ops.erf(x * _SQRT1_2))
+        return 0.5 * x * (1 + _prims.erf(x * _SQRT1_2))
     if approximate == "tanh":
         return 0.5 * x * (1 + _E.tanh(_SQRT_2_PI * (x + 0.044715 * (x * x * x))))
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
@@ -269,7 +269,7 @@ def _conv_padding(padding: _Any, kernel: tuple, dilation: tuple, stride: tuple) 
             return tuple(out)
         raise ValueError(
             f"conv2d: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
-    ph, pw = _ops.pair(padding, "padding")
+    ph, pw = _prims.pair(padding, "padding")
     if ph < 0 or pw < 0:
         raise ValueError(f"conv2d: padding must be non-negative, got {padding!r}")
     return ((ph, ph), (pw, pw))
@@ -279,7 +279,7 @@ def conv2d(input: _Any, weight: _Any, bias: _Any = None, stride: _Any = 1, paddi
            dilation: _Any = 1, groups: int = 1) -> _Any:
     """2-D cross-correlation (PyTorch's conv2d): input (N, C, H, W) or (C, H, W),
     weight (O, C // groups, KH, KW), optional bias (O,)."""
-    st, dil = _ops.pair(stride, "stride"), _ops.pair(dilation, "dilation")
+    st, dil = _prims.pair(stride, "stride"), _prims.pair(dilation, "dilation")
     if min(st) < 1 or min(dil) < 1 or int(groups) < 1:
         raise ValueError("conv2d: stride, dilation and groups must be positive")
     ws = _shape(weight)
@@ -288,7 +288,7 @@ def conv2d(input: _Any, weight: _Any, bias: _Any = None, stride: _Any = 1, paddi
     pad = _conv_padding(padding, ws[2:], dil, st)
     unbatched = len(_shape(input)) == 3
     x = _S.reshape(input, (1,) + _shape(input)) if unbatched else input
-    y = _ops.conv2d(x, weight, stride=st, padding=pad, dilation=dil, groups=int(groups))
+    y = _prims.conv2d(x, weight, stride=st, padding=pad, dilation=dil, groups=int(groups))
     if bias is not None:
         y = y + _S.reshape(bias, (1, -1, 1, 1))
     return _S.reshape(y, _shape(y)[1:]) if unbatched else y
@@ -298,15 +298,15 @@ def max_pool2d(input: _Any, kernel_size: _Any, stride: _Any = None, padding: _An
                dilation: _Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> _Any:
     if return_indices:
         raise NotImplementedError("max_pool2d(return_indices=True) is not supported")
-    k = _ops.pair(kernel_size, "kernel_size")
-    st = k if stride is None or stride == () else _ops.pair(stride, "stride")
-    kw = dict(kernel=k, stride=st, padding=_ops.pair(padding, "padding"),
-              dilation=_ops.pair(dilation, "dilation"), ceil_mode=bool(ceil_mode))
+    k = _prims.pair(kernel_size, "kernel_size")
+    st = k if stride is None or stride == () else _prims.pair(stride, "stride")
+    kw = dict(kernel=k, stride=st, padding=_prims.pair(padding, "padding"),
+              dilation=_prims.pair(dilation, "dilation"), ceil_mode=bool(ceil_mode))
     if min(k) < 1 or min(st) < 1 or min(kw["dilation"]) < 1:
         raise ValueError("max_pool2d: kernel_size, stride and dilation must be positive")
     unbatched = len(_shape(input)) == 3
     x = _S.reshape(input, (1,) + _shape(input)) if unbatched else input
-    y = _ops.max_pool2d(x, **kw)
+    y = _prims.max_pool2d(x, **kw)
     return _S.reshape(y, _shape(y)[1:]) if unbatched else y
 
 
@@ -478,7 +478,7 @@ def _fused_cross_entropy(input: _Any, xv: _np.ndarray, cdim: int, t: _np.ndarray
         rowsum = at  # a scalar: 1 (or 1/N) in every row
     else:
         rowsum = _np.expand_dims(at, cdim)
-    return _ops.softmax_cross_entropy(input, pick=pick, rowsum=rowsum, axis=cdim,
+    return _prims.softmax_cross_entropy(input, pick=pick, rowsum=rowsum, axis=cdim,
                                      reduce=reduction != "none", cache=[])
 
 

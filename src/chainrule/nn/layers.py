@@ -11,7 +11,7 @@ from ..core.tensor import Tensor
 from . import functional as F
 from . import init
 from .module import Module
-from .ops import count, pair
+from .primitives import count, pair
 from .parameter import Parameter
 
 

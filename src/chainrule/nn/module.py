@@ -307,7 +307,7 @@ class Module:
                 continue
             try:
                 arr = as_array(state_dict[k])
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 problems.append(f"could not read {k}: {exc}")
                 continue
             if arr.shape != t._value.shape:

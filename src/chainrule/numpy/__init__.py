@@ -17,7 +17,7 @@ from ..core.errors import LeftGraphError as _LeftGraphError
 from ..core.registry import NAMES as _NAMES
 
 
-from ..ops.creation import build_array as _build_array  # noqa: E402
+from ..ops.creation import build_array as _build_array
 
 _hooks.stack_lists = lambda lst: _build_array(lst, copy=False)  # for core's list retry
 
@@ -99,4 +99,4 @@ def __getattr__(name: str) -> _Any:
 def __dir__() -> list[str]:
     return sorted(set(dir(_np)) | {n for n in _NAMES if "." not in n})
 
-from . import dispatch as _dispatch  # noqa: E402,F401  (installs the NEP 13/18 hooks)
+from . import dispatch as _dispatch  # noqa: F401  (installs the NEP 13/18 hooks)

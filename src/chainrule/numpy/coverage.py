@@ -25,11 +25,11 @@ def _section(impl: object) -> str:
     # the op module that defines the primitive or function (defprim records it)
     mod = getattr(impl, "__module__", None) or type(impl).__module__
     last = mod.rsplit(".", 1)[-1]
-    return {"linalg_ext": "linalg", "norms": "linalg"}.get(last, last)
+    return {"products": "linalg", "norms": "linalg"}.get(last, last)
 
 
 def _how(name: str, impl: object) -> str:
-    from ..core.primitive import Primitive  # noqa: PLC0415
+    from ..core.primitive import Primitive
 
     if isinstance(impl, Primitive):
         if impl.nondiff:

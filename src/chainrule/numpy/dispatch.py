@@ -65,11 +65,11 @@ def ufunc_dispatch(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) ->
                     f"np.{ufunc.__name__}: keyword(s) {sorted(kwargs)} are not supported on Tensors"
                 )
             if dtype is not None:
-                from ..ops.elementwise import astype  # noqa: PLC0415
+                from ..ops.elementwise import astype
 
                 return astype(prim(*inputs), dtype=dtype)
         return prim(*inputs)
-    from ..core.registry import NAMES  # noqa: PLC0415
+    from ..core.registry import NAMES
 
     table = _REDUCE if method == "reduce" else _ACCUMULATE if method == "accumulate" else {}
     name = table.get(ufunc)

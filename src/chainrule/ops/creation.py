@@ -82,7 +82,7 @@ def full(shape: Any, fill_value: Any, dtype: Any = None, order: str = "C", *,
     if isinstance(fill_value, P.Tensor):
         x = fill_value
         if dtype is not None and x.dtype != np.dtype(dtype):
-            from .elementwise import astype  # noqa: PLC0415
+            from .elementwise import astype
 
             x = astype(x, dtype=np.dtype(dtype))
         if x.shape != shape:
@@ -118,7 +118,7 @@ def arange(*args: Any, dtype: Any = None, device: Any = None, like: Any = None,
     out = k * (t_step if t_step is not None else (plain[2] if plain[2] is not None else 1))
     out = out + (t_start if t_start is not None else plain[0])
     if out.dtype != base.dtype:
-        from .elementwise import astype  # noqa: PLC0415
+        from .elementwise import astype
 
         out = astype(out, dtype=base.dtype)
     return out
@@ -168,7 +168,7 @@ def _stop_weights(g: Any, num: int, endpoint: bool, axis: int) -> tuple[np.ndarr
 def _linspace_vjp(which: int) -> Callable:
     def rule(g: Any, ans: Any, start: Any, stop: Any, num: int = 50, endpoint: bool = True,
              axis: int = 0) -> Any:
-        from . import reduce as R  # noqa: PLC0415
+        from . import reduce as R
 
         w, ax = _stop_weights(g, num, endpoint, axis)
         part = R.sum(g * (w if which else 1 - w), axis=ax)
@@ -209,7 +209,7 @@ register("linspace", linspace)
 def logspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, base: Any = 10.0,
              dtype: Any = None, axis: int = 0) -> Any:
     """``base ** linspace(start, stop)``, as NumPy builds it (base broadcast along axis)."""
-    from .elementwise import power  # noqa: PLC0415
+    from .elementwise import power
 
     nd = np.broadcast(value(start), value(stop), value(base)).ndim
 

@@ -31,7 +31,7 @@ def _wrap_const(fn: Callable) -> Callable:
     """Creation from a template: a constant Tensor for a Tensor template, else ndarray."""
 
     def impl(a: Any, *args: Any, **kw: Any) -> Any:
-        from ..core.tensor import Tensor  # noqa: PLC0415
+        from ..core.tensor import Tensor
 
         if isinstance(a, Tensor):
             kw.pop("subok", None)
@@ -50,8 +50,8 @@ _full_like_const = _wrap_const(np.full_like)
 def _full_like(a: Any, fill_value: Any, dtype: Any = None, order: str = "K", subok: bool = True,
                shape: Any = None, **kw: Any) -> Any:
     """``np.full_like``; a Tensor fill value is differentiated (as ``cr.numpy.full``)."""
-    from ..core.tensor import Tensor  # noqa: PLC0415
-    from .creation import full  # noqa: PLC0415
+    from ..core.tensor import Tensor
+    from .creation import full
 
     if isinstance(fill_value, Tensor):
         proto = a._value if isinstance(a, Tensor) else np.asarray(a)
@@ -667,7 +667,7 @@ NONDIFF_UFUNCS = [
 ]
 for _n in NONDIFF_UFUNCS:
     defprim(getattr(np, _n), _n, np_names=_n, nondiff=True)
-from ..core.registry import PRIMITIVES  # noqa: E402
+from ..core.registry import PRIMITIVES
 
 sign = PRIMITIVES["sign"]
 

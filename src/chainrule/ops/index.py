@@ -508,4 +508,4 @@ for _n in NONDIFF:
     defprim(getattr(np, _n), _n, np_names=_n, nondiff=True)
 
 
-from . import creation  # noqa: E402,F401  (creation functions; imported for registration)
+from . import creation  # noqa: F401  (creation functions; imported for registration)

@@ -18,7 +18,7 @@ from ..core.state import STATE
 from ..core.tensor import Tensor
 from . import elementwise as E
 from . import index as I
-from . import linalg as L
+from . import products as L
 from . import shape as S
 
 
@@ -873,7 +873,7 @@ def _logsumexp(self: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
                               keepdims=keepdim)
 
 
-def _clamp(self: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+def _clamp(self: Tensor, min: Any = None, max: Any = None) -> Tensor:
     """PyTorch's ``clamp``: ``np.clip(t, min, max)``, either bound may be None."""
     if min is None and max is None:
         raise ValueError(f"t.clamp(): give min=, max= or both\n  at {errors.user_line()}")

@@ -470,10 +470,10 @@ def _scan_rule(f: Any, reverse: bool) -> Any:
             return S.reshape(r, x.shape if reverse else ans.shape)
         if x.shape[axis] == 0:
             return E.zeros_like(a)
-        mv = lambda t: S.moveaxis(t, axis, -1)  # noqa: E731
+        mv = lambda t: S.moveaxis(t, axis, -1)
         a, ans, x = mv(a), mv(ans), mv(x)
         shape = x.shape
-        two = lambda t: S.reshape(t, (-1, shape[-1]))  # noqa: E731
+        two = lambda t: S.reshape(t, (-1, shape[-1]))
         r = S.reshape(f(two(a), two(ans), two(x)), shape)
         return S.moveaxis(r, -1, axis)
 
@@ -839,7 +839,7 @@ quantile_prim = defprim(_qfwd, "quantile", saves=(), saves_ans=False,
 
 def _quantile(name: str, a: Any, q: Any, axis: Any, keepdims: bool, method: str,
               weights: Any, interpolation: Any, pct: bool) -> Any:
-    from ..core.tensor import Tensor  # noqa: PLC0415
+    from ..core.tensor import Tensor
 
     if isinstance(q, Tensor) and (q._node is not None or q._fw is not None):
         raise NotImplementedError(

@@ -210,7 +210,7 @@ def _broadcast_to_fwd(x: Any, shape: Any = None) -> Any:
 
 
 def _bt_vjp(g: Any, ans: Any, x: Any, shape: Any = None) -> Any:
-    from .util import unbroadcast  # noqa: PLC0415
+    from .util import unbroadcast
 
     return unbroadcast(x, g)
 
@@ -260,7 +260,7 @@ register("tile", tile)
 
 
 def repeat(a: Any, repeats: Any, axis: Any = None) -> Any:
-    from .index import getitem  # noqa: PLC0415
+    from .index import getitem
 
     a = _prep(a)
     if axis is None:
@@ -347,7 +347,7 @@ def rot90(m: Any, k: int = 1, axes: Any = (0, 1)) -> Any:
 
 
 def getitem_view(m: Any) -> Any:
-    from .index import getitem  # noqa: PLC0415
+    from .index import getitem
 
     return getitem(m, idx=Ellipsis)
 
@@ -356,7 +356,7 @@ register("rot90", rot90)
 
 
 def roll(a: Any, shift: Any, axis: Any = None) -> Any:
-    from .index import getitem  # noqa: PLC0415
+    from .index import getitem
 
     a = _prep(a)
     if axis is None:
@@ -395,7 +395,7 @@ def _concat_fwd(*xs: Any, axis: int = 0) -> Any:
 
 def _concat_vjp(i: int) -> Any:
     def rule(g: Any, ans: Any, *xs: Any, axis: int = 0) -> Any:
-        from .index import getitem  # noqa: PLC0415
+        from .index import getitem
 
         if axis is None:
             start = int(np.sum([x.size for x in xs[:i]]))
@@ -429,7 +429,7 @@ def concatenate(arrays: Any, axis: Any = 0, out: Any = None, dtype: Any = None,
             "graph. Use the return value.")
     xs = _promote(arrays)
     if dtype is not None:
-        from .elementwise import astype  # noqa: PLC0415
+        from .elementwise import astype
 
         xs = [astype(x, dtype=np.dtype(dtype)) for x in xs]
     return concatenate_prim(*xs, axis=axis)
@@ -498,7 +498,7 @@ register("append", append)
 
 
 def array_split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list:
-    from .index import getitem  # noqa: PLC0415
+    from .index import getitem
 
     ary = _prep(ary)
     nd = _ndim(ary)
@@ -577,8 +577,8 @@ _INDEX_MODES = ("edge", "reflect", "symmetric", "wrap")
 
 
 def pad(array: Any, pad_width: Any, mode: Any = "constant", **kwargs: Any) -> Any:
-    from . import elementwise as E  # noqa: PLC0415
-    from .index import getitem, scatter_add  # noqa: PLC0415
+    from . import elementwise as E
+    from .index import getitem, scatter_add
 
     a = _prep(array)
     s = _shape(a)

@@ -100,7 +100,7 @@ def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False,
     if not keepdims:
         ax = R.norm_axis(axis, len(np.shape(av)))
         shape = tuple(n for i, n in enumerate(np.shape(av)) if i not in ax)
-        from . import shape as S  # noqa: PLC0415
+        from . import shape as S
 
         out = S.reshape(out, shape)
         if return_sign:

@@ -23,7 +23,7 @@ class _Lazy:
 
     @classmethod
     def bind(cls) -> type:
-        from . import elementwise, reduce, shape  # noqa: PLC0415
+        from . import elementwise, reduce, shape
 
         cls.E, cls.R, cls.S = elementwise, reduce, shape
         return cls

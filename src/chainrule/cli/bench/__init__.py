@@ -35,7 +35,7 @@ __all__ = ["configure", "run", "run_suite", "check_case", "format_table", "CASES
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes and few repetitions: a smoke run of every case")
-    from .. import integer, output_file  # noqa: PLC0415
+    from .. import integer, output_file
 
     parser.add_argument("--threads", type=integer(1, 256), default=1,
                         help="BLAS/OpenMP threads for every library (default 1)")
@@ -56,7 +56,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import fail  # noqa: PLC0415
+    from .. import fail
 
     try:
         cases = _select_cases(args.cases)
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         if must not in libs:
             libs.insert(0 if must == "numpy" else 1, must)
     if args.json:
-        from .. import file_problem  # noqa: PLC0415
+        from .. import file_problem
 
         problem = file_problem("--json", args.json)  # before the suite runs, not after
         if problem:
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     report["config"]["steady_malloc"] = malloc
     print(format_table(report))
     if args.json:
-        from ...io import atomic_write  # noqa: PLC0415
+        from ...io import atomic_write
 
         text = json.dumps(report, indent=1).encode()
         atomic_write(args.json, lambda f: f.write(text))

@@ -26,7 +26,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..core.errors import ShapeError
 from ..ops import elementwise as E
-from ..ops import linalg as L
+from ..ops import products as L
 from ..ops import reduce as R
 from ..ops import shape as S
 from ..ops import special as SP
@@ -38,7 +38,7 @@ from ..ops.util import defprim, value
 
 def _erf_impl() -> Any:
     try:
-        from scipy.special import erf  # noqa: PLC0415
+        from scipy.special import erf
 
         return erf
     except ImportError:  # pragma: no cover - scipy ships with scikit-learn
