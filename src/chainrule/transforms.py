@@ -227,9 +227,9 @@ def _outer_dependence(roots: list, min_seq: int) -> bool:
         if n in seen:
             continue
         seen.add(n)
-        fwa = n.fwa
-        if fwa is not None and active:
-            for fw in (*fwa[0], fwa[1]):
+        tangents = n.tangents
+        if tangents is not None and active:
+            for fw in (*tangents[0], tangents[1]):
                 if fw is not None and not active.isdisjoint(fw):
                     return True
         for p in n.parents:

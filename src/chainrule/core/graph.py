@@ -24,25 +24,25 @@ _refcount = sys.getrefcount
 def _rebuild(node: P.Node) -> tuple[tuple, Any]:
     """Arguments and answer of ``node`` as Tensors on the graph (for create_graph)."""
     T = P.Tensor
-    fwa = node.fwa
+    tangents = node.tangents
     args = []
     for i, (v, p) in enumerate(zip(node.args, node.parents)):
-        fw = fwa[0][i] if fwa is not None else None
+        fw = tangents[0][i] if tangents is not None else None
         if (p is None and fw is None) or isinstance(v, P.Meta):
             args.append(v)
         else:
             args.append(T._make(v, p, fw))
     ans = node.ans
     if not isinstance(ans, P.Meta):
-        ans = T._make(ans, node, fwa[1] if fwa is not None else None)
+        ans = T._make(ans, node, tangents[1] if tangents is not None else None)
     return tuple(args), ans
 
 
 def _check_versions(node: P.Node) -> None:
-    vcs = node.vcs  # flat: (counter, version at record time, counter, version, ...)
-    for j in range(0, len(vcs), 2):
-        vc = vcs[j]
-        if vc[0] != vcs[j + 1]:
+    saved = node.saved_versions  # flat: (counter, version when recorded, counter, ...)
+    for j in range(0, len(saved), 2):
+        vc = saved[j]
+        if vc[0] != saved[j + 1]:
             where = errors.format_site(vc[1])
             made = f" (created at {errors.format_site(node.site)})" if node.site else ""
             raise errors.GradientError(
@@ -112,30 +112,14 @@ def backward(
     node in seq order (a chain, the common case) hands over to it directly.
     """
     st = STATE
-    grads: dict[P.Node, Any] = {}
-    owned: set[int] = set()
-    heap: list = []
-    push = heapq.heappush
-    pop = heapq.heappop
-
-    for r, g in zip(roots, seeds):
-        prev = grads.get(r)
-        if prev is None:
-            grads[r] = g
-            push(heap, (-r.seq, r))
-        else:
-            grads[r] = _accumulate(prev, g, owned, create_graph)
-    prev = g = None
-
-    if targets is not None:
-        tset = set(targets)
-        min_seq = min((t.seq for t in tset), default=0)
-    else:
-        tset = set()
-        min_seq = 0
+    grads, heap, owned = _seed(roots, seeds, create_graph)
+    tset = set(targets) if targets is not None else set()
+    min_seq = min((t.seq for t in tset), default=0)  # nothing below the targets matters
     deliver = targets is None
     results: dict[P.Node, Any] = {}
     anomaly = st.anomaly
+    push = heapq.heappush
+    pop = heapq.heappop
 
     saved_mode = st.grad_enabled
     st.grad_enabled = create_graph
@@ -163,10 +147,10 @@ def backward(
             args = node.args
             if args is None:
                 _freed(node)
-            vcs = node.vcs
-            if vcs and (vcs[0][0] != vcs[1] or (len(vcs) > 2 and (
-                    len(vcs) > 4 or vcs[2][0] != vcs[3]))):
-                _check_versions(node)  # a version changed (or many to check): find it, raise
+            saved = node.saved_versions  # (counter, version when recorded, ...): unchanged?
+            if saved and (saved[0][0] != saved[1] or (len(saved) > 2 and (
+                    len(saved) > 4 or saved[2][0] != saved[3]))):
+                _check_versions(node)  # one changed (or many to look at): find it and raise
             if create_graph:
                 args, ans = _rebuild(node)
             else:
@@ -215,15 +199,29 @@ def backward(
                     nxt = fresh  # nothing waiting comes before it: no heap round trip
                 else:
                     push(heap, (-fresh.seq, fresh))
-            if not retain_graph:
-                node.args = None
-                node.ans = None
+            if not retain_graph:  # drop what it saved: memory falls while the pass runs
+                node.args = node.ans = node.tangents = node.saved_versions = None
                 node.parents = ()
-                node.fwa = None
-                node.vcs = None
     finally:
         st.grad_enabled = saved_mode
     return results
+
+
+def _seed(roots: Iterable[P.Node], seeds: Iterable[Any],
+          create_graph: bool) -> tuple[dict, list, set]:
+    """The cotangents to start from (summed where a root repeats), the heap of nodes that
+    wait for their turn (keyed by -seq), and the ids of arrays the pass owns."""
+    grads: dict[P.Node, Any] = {}
+    heap: list = []
+    owned: set[int] = set()
+    for r, g in zip(roots, seeds):
+        prev = grads.get(r)
+        if prev is None:
+            grads[r] = g
+            heapq.heappush(heap, (-r.seq, r))
+        else:
+            grads[r] = _accumulate(prev, g, owned, create_graph)
+    return grads, heap, owned
 
 
 def _deliver(node: P.Node, g: Any, create_graph: bool) -> None:

@@ -55,13 +55,6 @@ class Meta:
 _new = object.__new__
 
 
-def _meta(v: Any) -> Meta:
-    m = _new(Meta)
-    m.shape = v.shape
-    m.dtype = v.dtype
-    return m
-
-
 # Metas are immutable, so equal ones are shared: fewer live objects per recorded operation,
 # less work for the cyclic garbage collector
 _METAS: dict[tuple, Meta] = {}
@@ -79,27 +72,27 @@ def _meta_of(v: Any) -> Meta:
 
 
 class Node:
-    """One recorded operation (or a leaf).  Holds no reference to its output tensor.
+    """One recorded operation, or a leaf (``prim`` None).  Holds no reference to its output
+    tensor; ``ref`` is a weak reference to the leaf (or ``retain_grad`` tensor) whose
+    ``.grad`` receives its cotangent.
 
-    ``apply`` and ``leaf_node`` write every slot directly (no __init__ call on the hot path).
+    * ``args`` / ``kw``: the arguments the rules are called with (a ``Meta`` — shape and
+      dtype only — for an argument whose value no rule needs); ``ans``: the result, or its
+      Meta.
+    * ``parents``: per positional argument, the Node it came from (None: a constant).
+    * ``saved_versions``: flat (version counter, version when recorded, ...) of every
+      Tensor whose value this node saved; the backward pass refuses to use a value written
+      since (see ``core/graph.py``).
+    * ``tangents``: in forward mode under recording, (the arguments' tangents, the
+      result's), so that ``create_graph`` backward passes rebuild them.
+    * ``seq``: creation order (a topological order); ``site``: where it was made (anomaly
+      mode only).
+
+    Built in one place, :func:`new_node`.
     """
 
-    __slots__ = ("prim", "args", "kw", "ans", "parents", "seq", "shape", "dtype", "vcs", "fwa",
-                 "ref", "site", "__weakref__")
-
-    def __init__(self) -> None:
-        self.prim = None
-        self.args = ()
-        self.kw = None
-        self.ans = None
-        self.parents = ()
-        self.seq = next_seq()
-        self.shape = ()
-        self.dtype = None
-        self.fwa = None
-        self.ref = None
-        self.site = None
-        self.vcs = None
+    __slots__ = ("prim", "args", "kw", "ans", "parents", "seq", "shape", "dtype",
+                 "saved_versions", "tangents", "ref", "site", "__weakref__")
 
     @property
     def name(self) -> str:
@@ -109,21 +102,28 @@ class Node:
         return f"<Node {self.name} #{self.seq} shape={self.shape}>"
 
 
-def leaf_node(shape: tuple, dtype: Any, ref: Any = None) -> Node:
+def new_node(prim: Any, parents: Any, args: Any, kw: Any, ans: Any, shape: tuple, dtype: Any,
+             saved_versions: tuple | None, ref: Any = None) -> Node:
+    """The one constructor of a Node (slots written directly: no __init__ on the hot path)."""
     n = _new(Node)
-    n.prim = None
-    n.args = ()
-    n.kw = None
-    n.ans = None
-    n.parents = ()
-    n.seq = next_seq()
+    n.prim = prim
+    n.parents = parents
+    n.args = args
+    n.kw = kw
+    n.ans = ans
     n.shape = shape
     n.dtype = dtype
-    n.vcs = None
-    n.fwa = None
+    n.saved_versions = saved_versions
+    n.tangents = None
     n.ref = ref
     n.site = None
+    n.seq = next_seq()
     return n
+
+
+def leaf_node(shape: tuple, dtype: Any, ref: Any = None) -> Node:
+    """A leaf: the start of a graph (a tensor that requires grad, a transform's input)."""
+    return new_node(None, (), (), None, None, shape, dtype, None, ref)
 
 
 class Primitive:
@@ -224,20 +224,23 @@ def _fail(prim: Primitive, args: tuple, kw: dict, exc: Exception) -> None:
 
 
 def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
+    """``prim`` on ``args``: NumPy runs once on the plain values; the result is a Tensor that
+    records one Node when a Tensor argument has history and recording is on, and carries the
+    result's tangent when one carries forward-mode tangents."""
+    # 1. unwrap the Tensors: plain values, parent nodes, (counter, version) of each
     T = Tensor
     raw = None
-    rec = False
-    fw = False
+    rec = fw = False
     i = 0
     for a in args:
         if isinstance(a, T):
             if raw is None:
                 raw = list(args)
                 parents = [None] * len(args)
-                vcs = ()
+                versions = ()
             raw[i] = a._value
             vc = a._vc
-            vcs += (vc, vc[0])  # (counter, version) of the tensor arguments, flat
+            versions += (vc, vc[0])
             n = a._node
             if n is not None:
                 parents[i] = n
@@ -248,113 +251,134 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
                 fw = True
         i += 1
     if raw is None:
-        try:
-            return prim.fwd(*args, **kw)  # fast path: plain NumPy
-        except errors.LeftGraphError:
-            fixed = _stack_lists(args)
-            if fixed is None:
-                raise
-        return apply(prim, fixed, kw)
+        return _plain_call(prim, args, kw)
+    # 2. NumPy, once
     try:
         ans = prim.fwd(*raw, **kw) if kw else prim.fwd(*raw)
     except (ValueError, TypeError, IndexError, np.linalg.LinAlgError) as exc:
-        if isinstance(exc, errors.LeftGraphError):
-            fixed = _stack_lists(args)
-            if fixed is not None:
-                return apply(prim, fixed, kw)
-        _fail(prim, args, kw, exc)
+        return _forward_failed(prim, args, kw, exc)
     if prim.nondiff:
         return ans
     if ans.__class__ is not _ndarray:
         ans = np.asarray(ans)
+    # 3. the result: a new version counter, or its input's when it aliases one
     out = _new(T)
-    out._value = ans
     out._fw = None
     out.grad = None
-    ovc = None
-    if not prim.fresh:
-        alias = ans.base is not None
-        if not alias:
-            for r in raw:
-                if r is ans:
-                    alias = True
-                    break
-        if alias:
-            # the result shares memory with an argument (a view, or the argument itself): it
-            # shares that Tensor's version counter, so a write through either is seen by the
-            # other's saved values and history; an alias of a plain array is copied (nothing
-            # would see a write into the user's array)
-            ans, ovc = _alias(args, raw, ans)
-            out._value = ans
-    if ovc is not None:
-        out._vc = ovc
-        out._nv = ovc[0]
-    else:
-        ovc = out._vc = [0, None]
+    if prim.fresh:
+        out._value = ans
+        vc = out._vc = [0, None]
         out._nv = 0
-    st = STATE
-    if rec and st.grad_enabled:
-        node = _new(Node)
-        node.prim = prim
-        node.kw = kw
-        node.parents = parents
-        node.seq = next_seq()
-        node.shape = ans.shape
-        node.dtype = ans.dtype
-        node.fwa = None
-        node.ref = None
-        node.site = None
-        saves = prim.saves
-        if saves is None:
-            node.args = raw
-        else:
-            vcs = ()
-            i = 0
-            for r in raw:
-                if i not in saves:
-                    # an array whose value no rule needs: keep its shape and dtype only
-                    if r.__class__ is _ndarray:
-                        m = _METAS.get((r.shape, r.dtype))
-                        raw[i] = m if m is not None else _meta_of(r)
-                    elif r.__class__ not in _SCALARS and hasattr(r, "shape"):
-                        raw[i] = _meta_of(r)
-                else:
-                    a = args[i]
-                    if isinstance(a, T):
-                        vc = a._vc
-                        vcs += (vc, vc[0])
-                i += 1
-            node.args = raw
-        if prim.saves_ans:
-            node.ans = ans
-            vcs += (ovc, ovc[0])
-        else:
-            # shape and dtype only; Metas are immutable, so equal ones are shared (fewer
-            # live objects per recorded op: less work for the cyclic collector)
-            key = (ans.shape, ans.dtype)
-            m = _METAS.get(key)
-            node.ans = m if m is not None else _meta_of(ans)
-        node.vcs = vcs
-        out._node = node
-        if HOOKED:
-            if st.anomaly:
-                node.site = errors.user_site(2)
-            if st.record is not None:
-                st.record(node, [a._value if isinstance(a, T) else a for a in args], ans)
     else:
-        out._node = None
+        vc = _result_counter(out, args, raw, ans)
+    # 4. the record
+    st = STATE
+    out._node = _record(prim, args, raw, kw, parents, versions, out._value, vc) \
+        if rec and st.grad_enabled else None
+    # 5. forward mode
     if fw:
-        levels = _tangent_levels(args, st.fw_ceiling)
-        if levels:
-            if out._node is None and len(levels) == 1 and _plain_tangents(args):
-                _push_plain(prim, args, raw, kw, out, levels[0])
-            else:
-                _push_tangents(prim, args, kw, out, levels)
-            if out._node is not None:
-                out._node.fwa = (tuple(a._fw if isinstance(a, T) else None for a in args), out._fw)
-    if HOOKED and st.anomaly:
-        hooks.check_forward(prim, args, out)
+        _forward_mode(prim, args, raw, kw, out, st)
+    if HOOKED:
+        _hooked(prim, args, out, st)
     return out
+
+
+def _plain_call(prim: Primitive, args: tuple, kw: dict) -> Any:
+    """No Tensor among the arguments: NumPy itself (a list holding Tensors is built first)."""
+    try:
+        return prim.fwd(*args, **kw)
+    except errors.LeftGraphError:
+        fixed = _stack_lists(args)
+        if fixed is None:
+            raise
+    return apply(prim, fixed, kw)
+
+
+def _forward_failed(prim: Primitive, args: tuple, kw: dict, exc: Exception) -> Any:
+    """NumPy raised: retry once with lists of Tensors built into arrays, else raise
+    chainrule's error naming the operation, the shapes and the user's line."""
+    if isinstance(exc, errors.LeftGraphError):
+        fixed = _stack_lists(args)
+        if fixed is not None:
+            return apply(prim, fixed, kw)
+    _fail(prim, args, kw, exc)
+
+
+def _result_counter(out: Any, args: tuple, raw: list, ans: np.ndarray) -> list:
+    """Give ``out`` its value and version counter: that of the Tensor argument it shares
+    memory with (a view, or the argument itself), so a write through either is seen by the
+    other's saved values and history; a copy of ``ans`` and a new counter when it aliases a
+    plain array (nothing would see a write into the user's array); else a new counter."""
+    vc = None
+    alias = ans.base is not None
+    if not alias:
+        for r in raw:
+            if r is ans:
+                alias = True
+                break
+    if alias:
+        ans, vc = _alias(args, raw, ans)
+    out._value = ans
+    if vc is None:
+        vc = [0, None]
+    out._vc = vc
+    out._nv = vc[0]
+    return vc
+
+
+def _record(prim: Primitive, args: tuple, raw: list, kw: dict, parents: list,
+            versions: tuple, ans: np.ndarray, vc: list) -> Node:
+    """The Node for one operation: the values its rules need (a shared ``Meta`` — shape and
+    dtype — for the others) and the versions of every saved Tensor."""
+    saves = prim.saves
+    if saves is not None:
+        versions = ()
+        i = 0
+        for r in raw:
+            if i not in saves:
+                if r.__class__ is _ndarray or (r.__class__ not in _SCALARS
+                                               and hasattr(r, "shape")):
+                    raw[i] = _meta_of(r)
+            else:
+                a = args[i]
+                if isinstance(a, Tensor):
+                    avc = a._vc
+                    versions += (avc, avc[0])
+            i += 1
+    shape = ans.shape
+    if prim.saves_ans:
+        saved = ans
+        versions += (vc, vc[0])
+    else:
+        saved = _METAS.get((shape, ans.dtype)) or _meta_of(ans)
+    return new_node(prim, parents, raw, kw, saved, shape, ans.dtype, versions)
+
+
+def _forward_mode(prim: Primitive, args: tuple, raw: list, kw: dict, out: Any, st: Any) -> None:
+    """The result's tangent at each forward-mode level its arguments carry."""
+    levels = _tangent_levels(args, st.fw_ceiling)
+    if not levels:
+        return
+    if out._node is None and len(levels) == 1 and _plain_tangents(args):
+        _push_plain(prim, args, raw, kw, out, levels[0])  # first order: rules on plain values
+    else:
+        _push_tangents(prim, args, kw, out, levels)
+    if out._node is not None:
+        out._node.tangents = (tuple(a._fw if isinstance(a, Tensor) else None for a in args),
+                              out._fw)
+
+
+def _hooked(prim: Primitive, args: tuple, out: Any, st: Any) -> None:
+    """Anomaly mode (where each node was made; a check of each result) and the checker's
+    recorder, in the threads that switched them on."""
+    node = out._node
+    if node is not None:
+        if st.anomaly:
+            node.site = errors.user_site(3)
+        if st.record is not None:
+            st.record(node, [a._value if isinstance(a, Tensor) else a for a in args], out._value)
+    if st.anomaly:
+        hooks.check_forward(prim, args, out)
 
 
 def _alias(args: tuple, raw: list, ans: np.ndarray) -> tuple[np.ndarray, list | None]:

@@ -446,12 +446,12 @@ class Tensor:
         self._node = node
         self._fw = r._fw
         self._nv = self._vc[0]
-        if node is not None and node.vcs:
-            flat, keep = node.vcs, ()
+        if node is not None and node.saved_versions:
+            flat, keep = node.saved_versions, ()
             for j in range(0, len(flat), 2):
                 if flat[j] is not self._vc and flat[j] is not r._vc:
                     keep += flat[j:j + 2]
-            node.vcs = keep
+            node.saved_versions = keep
         return self
 
     def _write(self, res: Any, name: str) -> None:
