@@ -2,7 +2,9 @@
 
 ``UFUNCS`` maps a ``np.ufunc`` to a primitive (NEP 13); ``FUNCTIONS`` maps any other
 NumPy function to an implementation with NumPy's own signature (NEP 18); ``NAMES``
-is the ``cr.numpy`` namespace ("linalg.inv" style keys for submodules).
+is the ``cr.numpy`` namespace ("linalg.inv" style keys for submodules); ``PRIMITIVES``
+the library's own primitives by name (the op test table must have a row for each).
+They live in the core, which knows no particular op: ``ops/`` fills them.
 """
 
 from __future__ import annotations
