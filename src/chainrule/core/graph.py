@@ -144,17 +144,7 @@ def backward(
             prim = node.prim
             if prim is None:
                 continue
-            args = node.args
-            if args is None:
-                _freed(node)
-            saved = node.saved_versions  # (counter, version when recorded, ...): unchanged?
-            if saved and (saved[0][0] != saved[1] or (len(saved) > 2 and (
-                    len(saved) > 4 or saved[2][0] != saved[3]))):
-                _check_versions(node)  # one changed (or many to look at): find it and raise
-            if create_graph:
-                args, ans = _rebuild(node)
-            else:
-                ans = node.ans
+            args, ans = _inputs(node, create_graph)
             kw = node.kw
             vjps = prim.vjps
             fresh = None
@@ -164,21 +154,12 @@ def backward(
                 if p is None or p.seq < min_seq:
                     continue
                 rule = vjps.get(i)
-                if rule is None:
-                    raise NotImplementedError(
-                        f"{prim.name} has no VJP rule for argument {i}; register one with "
-                        f"cr.defvjp({prim.name}, ...)"
-                    )
                 try:
                     gi = rule(g, ans, *args, **kw) if kw else rule(g, ans, *args)
-                except TypeError:
-                    P.check_call(prim, "VJP", i, rule, (g, ans, *args), kw or {})
-                    raise
-                try:
                     fit = gi.shape != p.shape or (gi.dtype is not p.dtype and gi.dtype != p.dtype)
-                except AttributeError:  # not an array (None, a float, a list): say so
-                    P.check_result(prim, "VJP", i, rule, gi, p.shape, p.dtype)
-                    raise
+                except (TypeError, AttributeError):  # no rule, a call it cannot take, no array
+                    gi = _cotangent(node, i, p, rule, g, ans, args, kw)  # explains, or raises
+                    fit = False
                 if fit:
                     gi = _fit(gi, p, node, i)
                 if anomaly:
@@ -205,6 +186,46 @@ def backward(
     finally:
         st.grad_enabled = saved_mode
     return results
+
+
+def _inputs(node: P.Node, create_graph: bool) -> tuple[Any, Any]:
+    """What ``node``'s rules are called with: its saved arguments and result, checked to be
+    still there (not freed by an earlier pass) and unchanged since they were recorded;
+    rebuilt as Tensors on the graph when the pass itself is recorded (create_graph)."""
+    if node.args is None:
+        _freed(node)
+    saved = node.saved_versions  # (counter, version when recorded, ...): all unchanged?
+    if saved and (saved[0][0] != saved[1] or (len(saved) > 2 and (
+            len(saved) > 4 or saved[2][0] != saved[3]))):
+        _check_versions(node)  # one changed (or many to look at): find it and raise
+    if create_graph:
+        return _rebuild(node)
+    return node.args, node.ans
+
+
+def _cotangent(node: P.Node, i: int, p: P.Node, rule: Any, g: Any, ans: Any, args: Any,
+               kw: dict) -> Any:
+    """Argument ``i``'s cotangent from its VJP rule, checked against the argument's shape
+    and cast to its dtype, the slow way: a missing rule, a rule that cannot take the call,
+    or one that returns something other than an array are errors that name the rule (the
+    backward loop calls the rule inline and comes here when that raised)."""
+    prim = node.prim
+    if rule is None:
+        raise NotImplementedError(
+            f"{prim.name} has no VJP rule for argument {i}; register one with "
+            f"cr.defvjp({prim.name}, ...)"
+        )
+    try:
+        gi = rule(g, ans, *args, **kw) if kw else rule(g, ans, *args)
+    except TypeError:
+        P.check_call(prim, "VJP", i, rule, (g, ans, *args), kw or {})
+        raise
+    try:
+        fit = gi.shape != p.shape or (gi.dtype is not p.dtype and gi.dtype != p.dtype)
+    except AttributeError:  # not an array (None, a float, a list): say so
+        P.check_result(prim, "VJP", i, rule, gi, p.shape, p.dtype)
+        raise
+    return _fit(gi, p, node, i) if fit else gi
 
 
 def _seed(roots: Iterable[P.Node], seeds: Iterable[Any],
