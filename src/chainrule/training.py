@@ -19,6 +19,7 @@ import numpy as np
 
 from .core.errors import ChainruleError
 from .core.tensor import Tensor, no_grad
+from .nn.primitives import count
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
 
@@ -390,9 +391,7 @@ def fit(model: Any, loss_fn: Callable, optimizer: Any, train_loader: Iterable, e
     :class:`TrainingInterrupted`, a KeyboardInterrupt, is raised carrying ``.history`` (the
     completed epochs) and ``.state``.
     """
-    epochs = int(epochs)
-    if epochs < 0:
-        raise ValueError(f"epochs must be non-negative, got {epochs}")
+    epochs = count(epochs, "fit: epochs", 0)  # 2.5 is refused, not run as 2 epochs
     ms = _metrics(metrics)
     bs = getattr(train_loader, "batch_size", None) or 256
     val_loader = _as_loader(val, bs) if val is not None else None

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 
 from ..core.tensor import Tensor
+from ..nn.primitives import count
 
 
 def _rng(seed: Any = None, generator: np.random.Generator | None = None) -> np.random.Generator:
@@ -114,10 +115,9 @@ class DataLoader:
                  seed: int | None = None, drop_last: bool = False,
                  collate_fn: Callable[[list], Any] | None = None,
                  generator: np.random.Generator | None = None) -> None:
-        if batch_size is not None and int(batch_size) < 1:
-            raise ValueError(f"batch_size should be a positive integer, got {batch_size}")
         self.dataset = dataset
-        self.batch_size = None if batch_size is None else int(batch_size)
+        # an integer >= 1 (2.5 is refused, not truncated to 2), as PyTorch's DataLoader does
+        self.batch_size = None if batch_size is None else count(batch_size, "DataLoader: batch_size", 1)
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.collate_fn = collate_fn

@@ -208,7 +208,8 @@ def count(v: Any, name: str, minimum: int = 0) -> int:
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {v!r} ({type(v).__name__})")
     if v < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {int(v)}")
+        want = "a positive integer" if minimum == 1 else f"at least {minimum}"
+        raise ValueError(f"{name} must be {want}, got {int(v)}")
     return int(v)
 
 
