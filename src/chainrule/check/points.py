@@ -27,14 +27,27 @@ import numpy as np
 from ..core import errors
 from .numerical import plain
 
-# primitives whose value at a point is not a linear function of their inputs: a
-# derivative must evaluate them (or their derivatives) at the same points as f does
-NONLINEAR = {
-    "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "cbrt", "reciprocal",
-    "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
-    "arccosh", "arctanh", "sinc", "power", "float_power", "logaddexp", "logaddexp2",
-    "arctan2", "hypot", "square",
-}
+
+def _point_args(prim: Any, args: list, library: bool) -> list | None:
+    """The arguments that say where ``prim`` is evaluated, if the points check watches it:
+    a nonlinear library primitive (``nonlinear=`` on its defprim: a derivative must evaluate
+    it, or its derivative, at the same points as f does; a tuple names the arguments that
+    locate the point), or any primitive of the user's own (all its arguments)."""
+    if not library:
+        return args
+    where = getattr(prim, "nonlinear", False)
+    if where is True:
+        return args
+    if not where:
+        return None
+    return [args[i] for i in where if i < len(args)]
+
+
+def nonlinear_primitives() -> list[str]:
+    """The library primitives the points check watches (flagged ``nonlinear=``)."""
+    from ..core.registry import PRIMITIVES
+
+    return sorted(n for n, p in PRIMITIVES.items() if getattr(p, "nonlinear", False))
 
 
 @dataclass
@@ -125,10 +138,8 @@ def op_calls(fn: Callable, *args: Any, requires_grad: Sequence[bool] | None = No
         except Exception as exc:
             pts.error = exc
     for r in rec.recs:
-        custom = id(r.prim) not in lib
-        if r.prim.name in NONLINEAR or custom:
-            # x**n and its derivative n x**(n-1) share the base, not the exponent
-            args = r.args[:1] if r.prim.name in ("power", "float_power") else r.args
+        args = _point_args(r.prim, r.args, id(r.prim) in lib)
+        if args is not None:
             vals = tuple(v for v in (_numeric(a) for a in args) if v is not None)
             if vals:
                 pts.calls.append(Call(r.prim.name, ("op", r.prim.name), vals, r.site))

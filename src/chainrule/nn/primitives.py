@@ -109,7 +109,7 @@ def _relu_mask(ans: Any) -> np.ndarray:
 
 
 relu = defprim(
-    _relu_fwd, "relu", saves=(), saves_ans=True,
+    _relu_fwd, "relu", saves=(), saves_ans=True, kinked=True,
     vjp=(lambda g, ans, x: g * _relu_mask(ans),),
     jvp=(lambda dx, ans, x: dx * _relu_mask(ans),),
 )
@@ -560,7 +560,7 @@ max_pool2d_gather = defprim(
     vjp=(lambda g, ans, gx, **kw: max_pool2d_scatter(g, **kw),),
 )
 max_pool2d = defprim(
-    _pool_fwd, "max_pool2d", saves_ans=False,
+    _pool_fwd, "max_pool2d", saves_ans=False, kinked=True,
     vjp=(lambda g, ans, x, **kw: max_pool2d_scatter(
         g, idx=_winners(x, kw), x_shape=tuple(x.shape), **_pool_kw(kw)),),
     jvp=(lambda dx, ans, x, **kw: max_pool2d_gather(

@@ -6,6 +6,7 @@ equal to what this module prints, so the page always says what the code does.
 
 from ..core.registry import NAMES as _NAMES
 from ..core.registry import PRIMITIVES as _PRIMITIVES
+from ..ops.util import METHODS as _METHODS
 
 __all__ = ["markdown"]
 
@@ -46,12 +47,22 @@ def _how(name: str, impl: object) -> str:
     return "built from primitives: both modes, any order"
 
 
+def _notes(name: str, impl: object) -> str:
+    # the flags on the op's defprim / register call (ops/util.py)
+    notes = []
+    if name in _METHODS:
+        notes.append(f"`t.{name}()`")
+    if getattr(impl, "kinked", False):
+        notes.append("kinked")
+    return ", ".join(notes)
+
+
 def markdown() -> str:
     """The coverage page as Markdown."""
-    rows: dict[str, list[tuple[str, str]]] = {key: [] for key, _ in _SECTIONS}
+    rows: dict[str, list[tuple[str, str, str]]] = {key: [] for key, _ in _SECTIONS}
     for name in sorted(_NAMES):
         impl = _NAMES[name]
-        rows.setdefault(_section(impl), []).append((name, _how(name, impl)))
+        rows.setdefault(_section(impl), []).append((name, _how(name, impl), _notes(name, impl)))
     n_diff = sum(1 for v in _NAMES.values() if not getattr(v, "nondiff", False))
     out = [
         "# NumPy coverage",
@@ -70,12 +81,20 @@ def markdown() -> str:
         "A NumPy name that is not listed raises `NotImplementedError` naming it when it meets a "
         "Tensor; it never silently converts the Tensor to an array.",
         "",
+        "Notes: `t.NAME()`, the function is also a Tensor method with NumPy's meaning (the "
+        "methods that take PyTorch's spellings too, such as `t.sum(dim=0)`, are in "
+        "[nn.md](nn.md#coming-from-pytorch)); kinked, the primitive is not differentiable at "
+        "some points (the kinks of `abs`, `maximum`, `clip`, the jumps of `remainder`), "
+        "where its rules give a convention's value (ties share equally; `abs` has slope 0 at "
+        "0), and so is what is built on it. Both come from the op's own definition "
+        "(`method=` on its `defprim` or `register` call, `kinked=` on its `defprim`).",
+        "",
     ]
     for key, title in _SECTIONS + [(k, k) for k in rows if k not in dict(_SECTIONS)]:
         if not rows.get(key):
             continue
-        out += [f"## {title}", "", "| NumPy name | implementation |", "|---|---|"]
-        out += [f"| `np.{name}` | {how} |" for name, how in rows[key]]
+        out += [f"## {title}", "", "| NumPy name | implementation | notes |", "|---|---|---|"]
+        out += [f"| `np.{name}` | {how} | {notes} |" for name, how, notes in rows[key]]
         out.append("")
     return "\n".join(out)
 

@@ -12,8 +12,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..core import primitive as P
-from ..core.registry import register
-from .util import defprim, is_complex, unbroadcast, value
+from .util import defprim, is_complex, register, unbroadcast, value
 
 # ---------------------------------------------------------------------------------
 # helpers used inside rules (they dispatch on plain values and Tensors alike)
@@ -69,7 +68,10 @@ empty_like = register("empty_like", _wrap_const(np.zeros_like))
 
 
 def unary(np_fn: Any, deriv: Callable, name: str, np_names: list[str] | None = None,
-          saves_ans: bool = True) -> Any:
+          saves_ans: bool = True, nonlinear: bool = True, **flags: Any) -> Any:
+    """A unary function from its derivative ``deriv(ans, x)`` = f'(x), stated once for both
+    modes.  ``nonlinear`` is True by default (every such function but the unit conversions
+    deg2rad and rad2deg); ``flags`` (``method=``, ``kinked=``) go to :func:`defprim`."""
     def vjp(g: Any, ans: Any, x: Any) -> Any:
         d = deriv(ans, x)
         dt = getattr(d, "dtype", None)
@@ -81,6 +83,7 @@ def unary(np_fn: Any, deriv: Callable, name: str, np_names: list[str] | None = N
         np_fn, name, np_names=np_names or [name], saves_ans=saves_ans,
         vjp=(vjp,),
         jvp=(lambda dx, ans, x: dx * deriv(ans, x),),
+        nonlinear=nonlinear, **flags,
     )
 
 
@@ -90,23 +93,23 @@ _nd = np.ndarray
 LN2 = float(np.log(2.0))
 LN10 = float(np.log(10.0))
 
-exp = unary(np.exp, lambda ans, x: ans, "exp")
+exp = unary(np.exp, lambda ans, x: ans, "exp", method=True)
 exp2 = unary(np.exp2, lambda ans, x: ans * LN2, "exp2")
-expm1 = unary(np.expm1, lambda ans, x: ans + 1, "expm1")
-log = unary(np.log, lambda ans, x: 1 / x, "log", saves_ans=False)
+expm1 = unary(np.expm1, lambda ans, x: ans + 1, "expm1", method=True)
+log = unary(np.log, lambda ans, x: 1 / x, "log", saves_ans=False, method=True)
 log2 = unary(np.log2, lambda ans, x: 1 / (x * LN2), "log2", saves_ans=False)
 log10 = unary(np.log10, lambda ans, x: 1 / (x * LN10), "log10", saves_ans=False)
-log1p = unary(np.log1p, lambda ans, x: 1 / (x + 1), "log1p", saves_ans=False)
-sqrt = unary(np.sqrt, lambda ans, x: 0.5 / ans, "sqrt")
+log1p = unary(np.log1p, lambda ans, x: 1 / (x + 1), "log1p", saves_ans=False, method=True)
+sqrt = unary(np.sqrt, lambda ans, x: 0.5 / ans, "sqrt", method=True)
 cbrt = unary(np.cbrt, lambda ans, x: 1 / (3 * ans * ans), "cbrt")
-square = unary(np.square, lambda ans, x: 2 * x, "square", saves_ans=False)
+square = unary(np.square, lambda ans, x: 2 * x, "square", saves_ans=False, method=True)
 reciprocal = unary(np.reciprocal, lambda ans, x: -(ans * ans), "reciprocal")
 # on a plain array the primitive is the NumPy call: skip the dispatch (first order)
 sin = unary(np.sin, lambda ans, x: np.cos(x) if x.__class__ is _nd else cos(x), "sin",
-            saves_ans=False)
+            saves_ans=False, method=True)
 cos = unary(np.cos, lambda ans, x: -(np.sin(x) if x.__class__ is _nd else sin(x)), "cos",
-            saves_ans=False)
-tan = unary(np.tan, lambda ans, x: 1 + ans * ans, "tan")
+            saves_ans=False, method=True)
+tan = unary(np.tan, lambda ans, x: 1 + ans * ans, "tan", method=True)
 arcsin = unary(np.arcsin, lambda ans, x: 1 / sqrt(1 - x * x), "arcsin", ["arcsin", "asin"],
                saves_ans=False)
 arccos = unary(np.arccos, lambda ans, x: -1 / sqrt(1 - x * x), "arccos", ["arccos", "acos"],
@@ -117,7 +120,7 @@ sinh = unary(np.sinh, lambda ans, x: np.cosh(x) if x.__class__ is _nd else cosh(
              saves_ans=False)
 cosh = unary(np.cosh, lambda ans, x: np.sinh(x) if x.__class__ is _nd else sinh(x), "cosh",
              saves_ans=False)
-tanh = unary(np.tanh, lambda ans, x: 1 - ans * ans, "tanh")
+tanh = unary(np.tanh, lambda ans, x: 1 - ans * ans, "tanh", method=True)
 arcsinh = unary(np.arcsinh, lambda ans, x: 1 / sqrt(x * x + 1), "arcsinh", ["arcsinh", "asinh"],
                 saves_ans=False)
 arccosh = unary(np.arccosh, lambda ans, x: 1 / sqrt(x * x - 1), "arccosh", ["arccosh", "acosh"],
@@ -125,9 +128,10 @@ arccosh = unary(np.arccosh, lambda ans, x: 1 / sqrt(x * x - 1), "arccosh", ["arc
 arctanh = unary(np.arctanh, lambda ans, x: 1 / (1 - x * x), "arctanh", ["arctanh", "atanh"],
                 saves_ans=False)
 DEG = float(np.pi / 180.0)
-deg2rad = unary(np.deg2rad, lambda ans, x: DEG, "deg2rad", ["deg2rad", "radians"], saves_ans=False)
+deg2rad = unary(np.deg2rad, lambda ans, x: DEG, "deg2rad", ["deg2rad", "radians"], saves_ans=False,
+                nonlinear=False)
 rad2deg = unary(np.rad2deg, lambda ans, x: 1 / DEG, "rad2deg", ["rad2deg", "degrees"],
-                saves_ans=False)
+                saves_ans=False, nonlinear=False)
 
 
 # sinc(x) = f_0(pi x) with f_n(z) = j_n(z) / z**n (j_n: the spherical Bessel function): an
@@ -201,7 +205,8 @@ negative = defprim(np.negative, "negative", np_names="negative", saves=(), saves
 positive = defprim(np.positive, "positive", np_names="positive", saves=(), saves_ans=False,
                    linear=True, vjp=(lambda g, ans, x: g,))
 conjugate = defprim(np.conjugate, "conjugate", np_names=["conjugate", "conj"], saves=(),
-                    saves_ans=False, linear=True, vjp=(lambda g, ans, x: conjugate(g),))
+                    saves_ans=False, linear=True, method=True,
+                    vjp=(lambda g, ans, x: conjugate(g),))
 real = defprim(np.real, "real", np_names="real", saves=(), saves_ans=False, linear=True,
                vjp=(lambda g, ans, x: g,))
 # L = imag(z) = y: dL/dx + i dL/dy = i
@@ -272,8 +277,8 @@ def _abs_jvp(dx: Any, ans: Any, x: Any) -> Any:
 
 
 absolute = defprim(np.absolute, "absolute", np_names=["absolute", "abs"], saves_ans=True,
-                   vjp=(_abs_vjp,), jvp=(_abs_jvp,))
-fabs = defprim(np.fabs, "fabs", np_names="fabs", saves_ans=False,
+                   method="abs", kinked=True, vjp=(_abs_vjp,), jvp=(_abs_jvp,))
+fabs = defprim(np.fabs, "fabs", np_names="fabs", saves_ans=False, kinked=True,
                vjp=(lambda g, ans, x: g * sign(x),), jvp=(lambda dx, ans, x: dx * sign(x),))
 
 
@@ -376,14 +381,14 @@ def _pow_dy(ans: Any, x: Any, y: Any) -> Any:
 # The answer is not saved: only the exponent's rule needs it, and recomputes it, so an
 # in-place write into a power (y = t**3; y[0] = b) leaves the graph valid, as in PyTorch.
 power = defprim(
-    np.power, "power", np_names=["power", "pow"], saves_ans=False,
+    np.power, "power", np_names=["power", "pow"], saves_ans=False, nonlinear=(0,),
     vjp=(lambda g, ans, x, y: unbroadcast(x, g * conj(_pow_dx(ans, x, y))),
          lambda g, ans, x, y: unbroadcast(y, g * conj(_pow_dy(power(x, y), x, y)))),
     jvp=(lambda dx, ans, x, y: dx * _pow_dx(ans, x, y),
          lambda dy, ans, x, y: dy * _pow_dy(ans, x, y)),
 )
 float_power = defprim(
-    np.float_power, "float_power", np_names="float_power", saves_ans=False,
+    np.float_power, "float_power", np_names="float_power", saves_ans=False, nonlinear=(0,),
     vjp=(lambda g, ans, x, y: unbroadcast(x, g * conj(_pow_dx(ans, x, y))),
          lambda g, ans, x, y: unbroadcast(y, g * conj(_pow_dy(float_power(x, y), x, y)))),
     jvp=(lambda dx, ans, x, y: dx * _pow_dx(ans, x, y),
@@ -459,8 +464,8 @@ def _maxmin(np_fn: Any, name: str, pick_x: Callable, nan_aware: bool = False) ->
         r = fast(dy, ans, y, x)
         return r if r is not None else dy * dtype_w(weights(x, y)[1], ans)
 
-    return defprim(np_fn, name, np_names=name, saves_ans=False, vjp=(vjp_x, vjp_y),
-                   jvp=(jvp_x, jvp_y))
+    return defprim(np_fn, name, np_names=name, saves_ans=False, kinked=True,
+                   vjp=(vjp_x, vjp_y), jvp=(jvp_x, jvp_y))
 
 
 maximum = _maxmin(np.maximum, "maximum", np.greater)
@@ -486,14 +491,14 @@ def _atan2_slope(t: Any, y: Any, x: Any) -> Any:
 
 # d atan2(y, x) = (x dy - y dx) / (x^2 + y^2); 0 at the origin, where atan2 jumps (PyTorch)
 arctan2 = defprim(
-    np.arctan2, "arctan2", np_names=["arctan2", "atan2"], saves_ans=False,
+    np.arctan2, "arctan2", np_names=["arctan2", "atan2"], saves_ans=False, nonlinear=True,
     vjp=(lambda g, ans, y, x: unbroadcast(y, g * _atan2_slope(x, y, x)),
          lambda g, ans, y, x: unbroadcast(x, -g * _atan2_slope(y, y, x))),
     jvp=(lambda dy, ans, y, x: dy * _atan2_slope(x, y, x),
          lambda dx, ans, y, x: -dx * _atan2_slope(y, y, x)),
 )
 hypot = defprim(
-    np.hypot, "hypot", np_names="hypot",
+    np.hypot, "hypot", np_names="hypot", nonlinear=True, kinked=True,
     vjp=(lambda g, ans, x, y: unbroadcast(x, g * _over_norm(x, ans)),
          lambda g, ans, x, y: unbroadcast(y, g * _over_norm(y, ans))),
     jvp=(lambda dx, ans, x, y: dx * _over_norm(x, ans),
@@ -518,14 +523,14 @@ def _lae_share(ex: Callable, ans: Any, x: Any, y: Any) -> Any:
 
 
 logaddexp = defprim(
-    np.logaddexp, "logaddexp", np_names="logaddexp",
+    np.logaddexp, "logaddexp", np_names="logaddexp", nonlinear=True,
     vjp=(lambda g, ans, x, y: unbroadcast(x, g * _lae_share(exp, ans, x, y)),
          lambda g, ans, x, y: unbroadcast(y, g * _lae_share(exp, ans, y, x))),
     jvp=(lambda dx, ans, x, y: dx * _lae_share(exp, ans, x, y),
          lambda dy, ans, x, y: dy * _lae_share(exp, ans, y, x)),
 )
 logaddexp2 = defprim(
-    np.logaddexp2, "logaddexp2", np_names="logaddexp2",
+    np.logaddexp2, "logaddexp2", np_names="logaddexp2", nonlinear=True,
     vjp=(lambda g, ans, x, y: unbroadcast(x, g * _lae_share(exp2, ans, x, y)),
          lambda g, ans, x, y: unbroadcast(y, g * _lae_share(exp2, ans, y, x))),
     jvp=(lambda dx, ans, x, y: dx * _lae_share(exp2, ans, x, y),
@@ -539,14 +544,14 @@ def _floordiv(x: Any, y: Any) -> Any:
 
 # x mod y = x - floor(x / y) * y: slope 1 in x and -floor(x/y) in y (away from the jumps)
 remainder = defprim(
-    np.remainder, "remainder", np_names=["remainder", "mod"], saves_ans=False,
+    np.remainder, "remainder", np_names=["remainder", "mod"], saves_ans=False, kinked=True,
     vjp=(lambda g, ans, x, y: unbroadcast(x, g),
          lambda g, ans, x, y: unbroadcast(y, -g * _floordiv(x, y))),
     jvp=(lambda dx, ans, x, y: dx, lambda dy, ans, x, y: -dy * _floordiv(x, y)),
 )
 # fmod truncates toward zero: x - trunc(x / y) * y
 fmod = defprim(
-    np.fmod, "fmod", np_names="fmod", saves_ans=False,
+    np.fmod, "fmod", np_names="fmod", saves_ans=False, kinked=True,
     vjp=(lambda g, ans, x, y: unbroadcast(x, g),
          lambda g, ans, x, y: unbroadcast(y, -g * np.trunc(value(x) / value(y)))),
     jvp=(lambda dx, ans, x, y: dx, lambda dy, ans, x, y: -dy * np.trunc(value(x) / value(y))),
@@ -560,7 +565,7 @@ def _copysign_slope(x: Any, y: Any) -> Any:
 
 
 copysign = defprim(
-    np.copysign, "copysign", np_names="copysign", saves_ans=False,
+    np.copysign, "copysign", np_names="copysign", saves_ans=False, kinked=True,
     vjp=(lambda g, ans, x, y: unbroadcast(x, g * _copysign_slope(x, y)), None),
     jvp=(lambda dx, ans, x, y: dx * _copysign_slope(x, y), None),
 )
@@ -592,7 +597,7 @@ def _clip_hi_mask(x: Any, lo: Any, hi: Any) -> Any:
 
 
 clip_prim = defprim(
-    _clip_fwd, "clip", saves_ans=False,
+    _clip_fwd, "clip", saves_ans=False, kinked=True,
     vjp=(lambda g, ans, x, lo, hi: unbroadcast(x, g * _clip_mask(x, lo, hi)),
          lambda g, ans, x, lo, hi: unbroadcast(lo, g * _clip_lo_mask(x, lo, hi)),
          lambda g, ans, x, lo, hi: unbroadcast(hi, g * _clip_hi_mask(x, lo, hi))),
@@ -610,7 +615,7 @@ def clip(a: Any, a_min: Any = None, a_max: Any = None, out: Any = None, **kw: An
     return clip_prim(a, a_min, a_max)
 
 
-register("clip", clip)
+register("clip", clip, method=True)
 
 
 def _nan_to_num_fwd(x: Any, nan: float = 0.0, posinf: Any = None, neginf: Any = None) -> Any:
@@ -676,5 +681,5 @@ def _round(a: Any, decimals: int = 0, out: Any = None) -> Any:
     return np.round(value(a), decimals)
 
 
-register(["round", "around"], _round)
+register(["round", "around"], _round, method="round")
 register("fix", lambda x, out=None: np.fix(value(x)))

@@ -23,10 +23,10 @@ from numpy.lib.array_utils import normalize_axis_index
 
 from ..core import primitive as P
 from ..core.errors import GradientError, user_line
-from ..core.registry import NAMES, register
+from ..core.registry import NAMES
 from . import elementwise as E
 from . import shape as S
-from .util import defprim, unbroadcast, value
+from .util import defprim, register, unbroadcast, value
 
 
 def raw_index(idx: Any) -> Any:
@@ -231,7 +231,7 @@ def take(a: Any, indices: Any, axis: Any = None, out: Any = None, mode: str = "r
     return getitem(a, idx=_axis_index(ax, ind))
 
 
-register("take", take)
+register("take", take, method=True)
 
 
 def _along_axis_index(shape: tuple, ind: np.ndarray, ax: int) -> tuple:
@@ -505,7 +505,10 @@ NONDIFF = [
     "result_type",
 ]
 for _n in NONDIFF:
-    defprim(getattr(np, _n), _n, np_names=_n, nondiff=True)
+    # t.argpartition and t.searchsorted: ndarray's methods (argmax & co. get PyTorch's
+    # dim= too: ops/methods.py)
+    defprim(getattr(np, _n), _n, np_names=_n, nondiff=True,
+            method=_n in ("argpartition", "searchsorted"))
 
 
 from . import creation  # noqa: F401  (creation functions; imported for registration)

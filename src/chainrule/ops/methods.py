@@ -20,6 +20,7 @@ from . import elementwise as E
 from . import index as I
 from . import products as L
 from . import shape as S
+from .util import METHODS
 
 
 def _v(x: Any) -> Any:
@@ -607,6 +608,12 @@ def _nonzero(self: Tensor, *, as_tuple: bool | None = None) -> Any:
     return NAMES["nonzero"](self)
 
 
+# the same meaning in both libraries: NumPy functions as methods, named by method= on their
+# defprim / register calls (t.exp, t.abs, t.clip, t.ravel ...).  Bound first, so that a
+# method below that also takes PyTorch's spellings would replace a plain one.
+for _n in METHODS:
+    setattr(Tensor, _n, _method(_n))
+
 Tensor.sum = _reduction("sum", "dtype")
 Tensor.mean = _reduction("mean", "dtype")
 Tensor.prod = _reduction("prod", "dtype")
@@ -634,13 +641,6 @@ Tensor.roll = _renamed("roll", {"shifts": "shift", "dims": "axis"})
 Tensor.tril = _renamed("tril", {"diagonal": "k"})
 Tensor.triu = _renamed("triu", {"diagonal": "k"})
 Tensor.diagonal = _renamed("diagonal", {"dim1": "axis1", "dim2": "axis2"})
-
-# the same meaning in both libraries (NumPy function names; PyTorch's where it has them)
-for _n in ["exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "abs", "clip", "conj",
-           "conjugate", "swapaxes", "trace", "ravel", "dot", "round", "take", "ptp", "square",
-           "log1p", "expm1", "argpartition", "searchsorted"]:
-    setattr(Tensor, _n, _method(_n))
-
 
 def _astype(self: Tensor, dtype: Any, copy: bool = True) -> Tensor:
     return E.astype(self, dtype=np.dtype(dtype), copy=copy)

@@ -47,7 +47,7 @@ def _norm2_jvp(dx: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = Fal
     return R.sum_prim(d * inv, axis=axis, keepdims=keepdims)
 
 
-norm2 = defprim(_norm2_fwd, "norm", vjp=(_norm2_vjp,), jvp=(_norm2_jvp,))
+norm2 = defprim(_norm2_fwd, "norm", kinked=True, vjp=(_norm2_vjp,), jvp=(_norm2_jvp,))
 
 
 def _as_float(x: Any) -> Any:

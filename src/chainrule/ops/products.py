@@ -23,11 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from ..core.registry import register
 from . import elementwise as E
 from . import reduce as R
 from . import shape as S
-from .util import LazyRules, defprim, is_complex, unbroadcast, value
+from .util import LazyRules, defprim, is_complex, register, unbroadcast, value
 
 
 def _reshape(a: Any, shape: tuple) -> Any:
@@ -297,7 +296,7 @@ def dot(a: Any, b: Any, out: Any = None) -> Any:
     return tensordot(a, b, axes=([-1], [-2]))
 
 
-register("dot", dot)
+register("dot", dot, method=True)
 
 
 def vdot(a: Any, b: Any) -> Any:

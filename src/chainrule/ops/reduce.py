@@ -16,11 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from ..core.registry import register
 from . import elementwise as E
 from . import index as I
 from . import shape as S
-from .util import defprim, value
+from .util import defprim, register, value
 
 _NoValue = np._NoValue
 
@@ -219,7 +218,7 @@ def _ext_weights(ans: Any, x: Any, axis: Any, keepdims: bool, which: str = "max"
 
 
 extremum = defprim(
-    _ext_fwd, "max",
+    _ext_fwd, "max", kinked=True,
     vjp=(lambda g, ans, x, axis=None, keepdims=False, which="max":
          expand_back(g, x, axis, keepdims) * _ext_weights(ans, x, axis, keepdims, which),),
     jvp=(lambda dx, ans, x, axis=None, keepdims=False, which="max":
@@ -284,7 +283,7 @@ register(["max", "amax"], max)
 register(["min", "amin"], min)
 register("nanmax", nanmax)
 register("nanmin", nanmin)
-register("ptp", ptp)
+register("ptp", ptp, method=True)
 
 
 # ---------------------------------------------------------------------------------
@@ -700,7 +699,7 @@ def _median_weights(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
 
 
 median_prim = defprim(
-    _median_fwd, "median",
+    _median_fwd, "median", kinked=True,
     vjp=(lambda g, ans, x, axis=None, keepdims=False:
          expand_back(g, x, axis, keepdims) * _median_weights(ans, x, axis, keepdims),),
     jvp=(lambda dx, ans, x, axis=None, keepdims=False:
@@ -833,7 +832,7 @@ def _qjvp(dx: Any, ans: Any, x: Any, q: Any = None, axis: Any = None, keepdims: 
     return S.reshape(t, ans.shape)
 
 
-quantile_prim = defprim(_qfwd, "quantile", saves=(), saves_ans=False,
+quantile_prim = defprim(_qfwd, "quantile", saves=(), saves_ans=False, kinked=True,
                         vjp=(_qvjp,), jvp=(_qjvp,))
 
 
@@ -904,7 +903,7 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = 
     return sum_prim(d, axis=-1, dtype=dtype)
 
 
-register("trace", trace)
+register("trace", trace, method=True)
 
 
 def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = _NoValue,

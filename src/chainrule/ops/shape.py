@@ -24,8 +24,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from ..core import primitive as P
-from ..core.registry import register
-from .util import LazyRules, defprim, value
+from .util import LazyRules, defprim, register, value
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -85,7 +84,7 @@ def ravel(a: Any, order: str = "C") -> Any:
     return reshape_prim(_prep(a), shape=(-1,), order=order)
 
 
-register("ravel", ravel)
+register("ravel", ravel, method=True)
 
 
 def expand_dims(a: Any, axis: Any) -> Any:
@@ -198,7 +197,7 @@ def swapaxes(a: Any, axis1: int, axis2: int) -> Any:
     return transpose_prim(a, axes=tuple(order))
 
 
-register("swapaxes", swapaxes)
+register("swapaxes", swapaxes, method=True)
 
 
 # ---------------------------------------------------------------------------------

@@ -1,4 +1,11 @@
-"""Helpers every rule shares: unbroadcast, dtype fitting, primitive registration."""
+"""Helpers every rule shares: unbroadcast, dtype fitting, primitive registration.
+
+An op is stated in one place: its ``defprim`` (or ``register``) call says, besides its rules
+and NumPy names, what the rest of the package derives from it -- ``method=`` (bound as a
+Tensor method by ops/methods.py), ``nonlinear=`` (the points check, check/points.py),
+``kinked=`` (the gradcheck sweep at random points, tests/test_check_optable.py); the
+coverage page (docs/coverage.md) shows all three.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,8 @@ import numpy as np
 from ..core import hooks
 from ..core import primitive as P
 from ..core.primitive import Primitive
-from ..core.registry import PRIMITIVES, register
+from ..core.registry import PRIMITIVES
+from ..core.registry import register as _register
 
 
 class _Lazy:
@@ -45,6 +53,38 @@ def is_complex(x: Any) -> bool:
     return d.kind == "c"
 
 
+# Tensor methods that are NumPy functions: t.NAME(*a, **k) is NAMES[NAME](t, *a, **k)
+# (ops/methods.py binds them; the names come from method= on defprim and register)
+METHODS: list[str] = []
+
+
+def _names(names: str | list[str]) -> list[str]:
+    return [names] if isinstance(names, str) else list(names)
+
+
+def _add_methods(method: bool | str | list[str], names: str | list[str] | None) -> tuple:
+    """The Tensor method names ``method=`` asks for: True, every NumPy name of the call; a
+    name or a list, those (each one of NumPy's names, so t.NAME means np.NAME)."""
+    if not method:
+        return ()
+    given = [] if names is None else _names(names)
+    ms = given if method is True else _names(method)  # type: ignore[arg-type]
+    bad = [m for m in ms if m not in given]
+    if bad or not ms:
+        raise ValueError(f"method={method!r}: a method must be one of the NumPy names {given}")
+    METHODS.extend(m for m in ms if m not in METHODS)
+    return tuple(ms)
+
+
+def register(names: str | list[str], impl: Callable, *, method: bool | str | list[str] = False
+             ) -> Callable:
+    """``core.registry.register`` (route ``np.<name>`` to ``impl``), and ``method=`` as
+    in :func:`defprim`, for an op built from primitives (np.clip, np.ptp ...)."""
+    _add_methods(method, names)  # (checks the names first)
+    _register(names, impl)
+    return impl
+
+
 def defprim(
     fwd: Callable,
     name: str,
@@ -54,6 +94,9 @@ def defprim(
     jvp: tuple | None = None,
     jvp_all: Callable | None = None,
     linear: bool = False,
+    method: bool | str | list[str] = False,
+    nonlinear: bool | tuple[int, ...] = False,
+    kinked: bool = False,
     **options: Any,
 ) -> Primitive:
     """Create a library primitive, give it rules, and route NumPy names to it.
@@ -61,9 +104,27 @@ def defprim(
     ``linear=True``: the primitive is linear in its positional arguments jointly
     (add, reshape, sum, concatenate ...), so its JVP is the primitive itself applied
     to the tangents (zeros where an argument has none); no JVP rule needs writing.
+
+    What the rest of the package derives from the op (each is an attribute of the
+    primitive, and docs/coverage.md shows it):
+
+    * ``method``: bind NumPy names as Tensor methods (``t.exp()`` is ``np.exp(t)``): True,
+      every name in ``np_names``; a name or list of them, those (``absolute``: ``"abs"``).
+      The primitive's ``methods`` is the tuple of names.
+    * ``nonlinear``: the op's value is a nonlinear function of its inputs whose derivative
+      must be evaluated where the op is (check/points.py watches these: a derivative that
+      evaluates sin at another point than f does has taken it at the wrong point).  A
+      tuple of argument positions: only those arguments are the point (``power``: the base,
+      which x**n and its derivative n x**(n-1) share; the exponent changes).
+    * ``kinked``: the op is not differentiable at some points of its domain (the kinks of
+      |x|, max and clip, the jumps of remainder), where its rules pick a convention; the
+      gradcheck sweep also checks it at random points (tests/test_check_optable.py).
     """
     options.setdefault("broadcast_tangents", True)  # library rules may return broadcastable tangents
     p = Primitive(fwd, name, **options)
+    p.methods = _add_methods(method, np_names)
+    p.nonlinear = tuple(nonlinear) if isinstance(nonlinear, (tuple, list)) else bool(nonlinear)
+    p.kinked = bool(kinked)
     for i, r in enumerate(vjp or ()):
         if r is not None:
             p.vjps[i] = r
@@ -81,7 +142,7 @@ def defprim(
     p.__module__ = sys._getframe(1).f_globals.get("__name__")  # the op module defining it
     PRIMITIVES[name] = p
     if np_names is not None:
-        register(np_names, p)
+        _register(np_names, p)
     return p
 
 
