@@ -45,6 +45,9 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from .core.errors import ChainruleError
+from .nn.module import Module, as_array
+from .nn.module import cast_problem, key_problems
+from .nn.module import StateDictError
 
 __all__ = ["MAX_KEY_BYTES", "CheckpointError", "atomic_write", "load", "save"]
 
@@ -116,8 +119,6 @@ def _check_key(k: Any) -> str:
 
 
 def _state_of(obj: Any) -> dict[str, np.ndarray]:
-    from .nn.module import Module, as_array
-
     if isinstance(obj, Module):
         items = obj.state_dict().items()
     elif hasattr(obj, "items"):
@@ -362,16 +363,12 @@ def _finish(buf: np.ndarray, a: _Array) -> np.ndarray:
 def _targets(model: Any) -> dict[str, np.ndarray] | None:
     if model is None or not hasattr(model, "state_dict"):
         return None
-    from .nn.module import as_array
-
     return {k: as_array(v) for k, v in model.state_dict().items()}
 
 
 def _plan(path: str, arrays: list[_Array], model: Any, targets: dict[str, np.ndarray] | None,
           strict: bool, max_bytes: int | None, file_size: int, compressed: bool) -> set[str]:
     """Which arrays to read: decided from the headers alone, before any data is read."""
-    from .nn.module import cast_problem, key_problems
-
     if targets is None:
         keep = list(arrays)
     else:
@@ -996,8 +993,6 @@ def load(path: str | os.PathLike, model: Any = None, strict: bool = True,
         return arrays
     if targets is not None:
         arrays = {k: _cast_checked(path, k, a, targets[k].dtype) for k, a in arrays.items()}
-    from .nn.module import StateDictError
-
     try:
         model.load_state_dict(arrays, strict=strict)
     except StateDictError as exc:

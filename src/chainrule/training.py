@@ -20,6 +20,7 @@ import numpy as np
 from .core.errors import ChainruleError
 from .core.tensor import Tensor, no_grad
 from .nn.primitives import count
+from .data import DataLoader, TensorDataset
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
 
@@ -311,8 +312,6 @@ def _count(x: Any) -> int:
 
 def _as_loader(data: Any, batch_size: int) -> Iterable:
     if isinstance(data, (tuple, list)) and len(data) == 2 and hasattr(data[0], "shape"):
-        from .data import DataLoader, TensorDataset
-
         return DataLoader(TensorDataset(*data), batch_size=batch_size)
     return data
 

@@ -19,6 +19,8 @@ from .core.primitive import leaf_node
 from .core.state import STATE, next_seq
 from .core.tensor import Tensor
 from .ops import shape as S
+from .ops.shape import reshape, stack
+from .ops.util import cast_like
 
 # ---------------------------------------------------------------------------------
 # pytrees: tuples, lists and dicts of numbers / arrays / Tensors
@@ -455,8 +457,6 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: b
                     f"jvp: tangent of shape {tuple(tv.shape)} for a primal of shape {x.shape}"
                 )
             if tv.dtype != x.dtype:
-                from .ops.util import cast_like
-
                 tv = cast_like(tv, x.dtype)
             x._fw = dict(x._fw or {})
             x._fw[level] = tv
@@ -506,8 +506,6 @@ def linearize(f: Callable, *primals: Any) -> tuple[Any, Callable]:
 
 
 def _stack_last(parts: list, out_shape: tuple, in_shape: tuple) -> Any:
-    from .ops.shape import reshape, stack
-
     if not parts:
         return np.zeros(out_shape + in_shape)
     st = stack(parts, axis=-1)
@@ -546,8 +544,6 @@ def jacobian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
             if not r:
                 res.append(np.zeros(ov.shape + in_shape))
                 continue
-            from .ops.shape import reshape, stack
-
             j = reshape(stack([x if hasattr(x, "shape") else np.asarray(x) for x in r], axis=0),
                         ov.shape + in_shape)
             res.append(_restore_jac(j, args[i], ov.shape, tr.keep_graph()))

@@ -27,6 +27,8 @@ import numpy as _np
 from .core import primitive as _P
 from .core.errors import ChainruleError as _ChainruleError
 from .core.tensor import Tensor as _Tensor
+from .core.state import STATE as _STATE
+from .io import atomic_write as _io_atomic_write
 
 __all__ = ["GraphvizError", "plot_history", "render", "to_dot"]
 
@@ -113,11 +115,9 @@ def _node_grads(order: list[_P.Node], root: _P.Node) -> dict[_P.Node, _Any]:
 
     The same rule calls as the backward pass, but nothing is freed or delivered.
     """
-    from .core.state import STATE
-
     grads: dict[_P.Node, _Any] = {root: _np.ones(root.shape, root.dtype)}
-    saved = STATE.grad_enabled
-    STATE.grad_enabled = False
+    saved = _STATE.grad_enabled
+    _STATE.grad_enabled = False
     try:
         for node in reversed(order):  # decreasing seq: a topological order
             g = grads.get(node)
@@ -135,7 +135,7 @@ def _node_grads(order: list[_P.Node], root: _P.Node) -> dict[_P.Node, _Any]:
     except Exception:
         return {}
     finally:
-        STATE.grad_enabled = saved
+        _STATE.grad_enabled = saved
     return grads
 
 
@@ -303,10 +303,8 @@ def _dot_bytes(src: str, fmt: str) -> bytes:
 
 
 def _atomic_write(path: str, data: bytes) -> None:
-    from .io import atomic_write
-
     _os.makedirs(_os.path.dirname(_os.path.abspath(path)), exist_ok=True)
-    atomic_write(path, lambda f: f.write(data))
+    _io_atomic_write(path, lambda f: f.write(data))
 
 
 def render(tensor: _Tensor, path: str | _os.PathLike, *, format: str | None = None,

@@ -32,6 +32,8 @@ from .gradcheck import RTOL_FLOOR, SAFETY, SCALE_FLOOR, Problem, _arg_names, _nu
 from .numerical import plain
 from .points import _MATH_NUMPY, _is_user, _MathShim, _wrap_math, compare, op_calls, python_calls
 from .report import fmt, fmt_err
+from .. import transforms as T
+from ..core.tensor import Tensor
 
 # ---------------------------------------------------------------------------------
 # copies of user code that see other globals (never a change to the user's modules)
@@ -568,8 +570,6 @@ def _short(x: Any) -> str:
 
 def _exact(f: Callable, xs: list, jshapes: list, rep: DerivativeReport,
            multi: bool) -> list[np.ndarray | None]:
-    from .. import transforms as T
-
     argnums: Any = tuple(range(len(xs))) if multi else 0
     args = [np.asarray(x, dtype=np.float64) for x in xs]
 
@@ -703,8 +703,6 @@ def _relu_hint(f: Callable, df: Callable, xs: list, users: list, uses: list, fn:
                names: list[str] | None) -> str:
     """Does df equal the derivative of f with its ReLUs (np.maximum(z, 0)) taken as the
     identity?  Then df forgot the ReLU's mask: the chain rule's factor (z > 0)."""
-    from .. import transforms as T
-
     counts = {"relu": 0, "negative": 0}
     nmax = np.maximum
 
@@ -761,8 +759,6 @@ def _relu_hint(f: Callable, df: Callable, xs: list, users: list, uses: list, fn:
 
 
 def _is_tensor(a: Any) -> bool:
-    from ..core.tensor import Tensor
-
     return isinstance(a, Tensor)
 
 
@@ -846,8 +842,6 @@ def _close_args(a: tuple, b: tuple) -> bool:
 
 
 def _other_point(f: Callable, x: Any, user: np.ndarray, fn: str = "f", dn: str = "df") -> str:
-    from .. import transforms as T
-
     xa = np.asarray(x, dtype=np.float64)
     (f2,), _ = numpy_math(f)
     for desc, move in [("2x", lambda v: 2 * v), ("x/2", lambda v: v / 2), ("-x", lambda v: -v),

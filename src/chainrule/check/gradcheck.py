@@ -23,6 +23,8 @@ from .numerical import (
     EPS64, FD, directional, element_name, flat_output, from_real, output_eps, plain, to_real,
 )
 from .report import Check, Element, GradcheckError, GradcheckReport, Kink
+from ..transforms import tree_flatten
+from .. import transforms as T
 
 SAFETY = 10.0       # tolerance = SAFETY x estimated finite-difference error + floors
 RTOL_FLOOR = 1e-7   # relative floor (rounding in chainrule's own result)
@@ -83,8 +85,6 @@ class Problem:
         self.out0 = self.call(self.x0)
         self.F0 = flat_output(self.out0)
         self.eps = output_eps(self.out0)
-        from ..transforms import tree_flatten
-
         leaves, self.out_build = tree_flatten(self.out0)
         self.out_leaves = [(np.shape(plain(v)), np.asarray(plain(v)).dtype) for v in leaves]
         self.m = self.F0.size
@@ -147,8 +147,6 @@ class AD:
     """chainrule's VJP and JVP of a Problem, in real coordinates."""
 
     def __init__(self, P: Problem, xs: Sequence[Any] | None = None) -> None:
-        from .. import transforms as T
-
         self.P = P
         self.T = T
         self.xs = list(P.x0 if xs is None else xs)
@@ -488,8 +486,6 @@ def _low_precision(P: Problem, o: _Opts, report: GradcheckReport,
 
 def _cast_tree(ct: Any, ad: AD) -> Any:
     """Cast a float64 cotangent to the dtypes of the output at low precision."""
-    from ..transforms import tree_flatten
-
     out_low = ad.P.call([np.asarray(x) for x in ad.xs])
     leaves_o, _ = tree_flatten(out_low)
     leaves_c, build = tree_flatten(ct)
@@ -599,8 +595,6 @@ def _run(P: Problem, o: _Opts, report: GradcheckReport, rng: np.random.Generator
 
 def _grad_fn(P: Problem, u: np.ndarray) -> Callable:
     """x -> the gradient of <u, f(x)> w.r.t. the checked inputs (a tuple), by chainrule."""
-    from .. import transforms as T
-
     ct = P.cotangent(u)
 
     def grad_of_f(*xs: Any) -> Any:

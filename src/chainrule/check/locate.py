@@ -24,6 +24,10 @@ from ..core.state import STATE
 from .gradcheck import Problem, _check_input, _Opts
 from .numerical import directional, flat_output, from_real, plain, to_real
 from .report import Check, GradcheckReport, NodeFinding
+from ..core.tensor import tensor
+from ..core.registry import PRIMITIVES
+from ..ops.util import fit_tangent
+from .. import transforms as T
 
 
 @dataclass
@@ -68,8 +72,6 @@ class Recorder:
 
 def trace(f: Callable, xs: Sequence[Any]) -> tuple[list[Rec], Any, BaseException | None]:
     """Run f on fresh leaves for ``xs`` with the recorder on."""
-    from ..core.tensor import tensor
-
     err = None
     out = None
     with Recorder() as rec:
@@ -141,8 +143,6 @@ class RuleAD:
         return [to_real(g) for g in self.vjp_raw(self.P.cotangent(ur))]
 
     def jvp(self, k: int, vr: np.ndarray) -> np.ndarray:
-        from ..ops.util import fit_tangent
-
         prim = self.prim
         i = self.P.argnums[k]
         x = np.asarray(self.args[i])
@@ -240,8 +240,6 @@ def _check_node(rec: Rec, modes: Sequence[str], rng: np.random.Generator,
 
 def _finding(rec: Rec, rep: GradcheckReport, P: Problem, ad: RuleAD, capture: dict,
              rng: np.random.Generator, order: int = 1) -> NodeFinding:
-    from ..core.registry import PRIMITIVES
-
     bad = rep.failures[0]
     argnum = P.names.index(bad.input) if bad.input in P.names else P.argnums[0]
     mode = "VJP" if bad.mode == "rev" else "JVP"
@@ -309,8 +307,6 @@ def first_wrong_node_order2(recs: Sequence[Rec], modes: Sequence[str],
 
         def h(*xs: Any, prim: Primitive = prim, kw: dict = kw, nums: tuple = nums,
               base: list = base, ct: Any = ct) -> Any:
-            from .. import transforms as T
-
             def fwd(*ys: Any) -> Any:
                 a = list(base)
                 for i, y in zip(nums, ys, strict=True):
@@ -327,8 +323,6 @@ def first_wrong_node_order2(recs: Sequence[Rec], modes: Sequence[str],
         if not rep.ok:
             bad = rep.failures[0]
             in_shapes = [np.shape(a) for a in rec.args if hasattr(a, "shape")]
-            from ..core.registry import PRIMITIVES
-
             custom = not any(p is prim for p in PRIMITIVES.values())
             argnum = P.names.index(bad.input) if bad.input in P.names else nums[0]
             fnd = NodeFinding(

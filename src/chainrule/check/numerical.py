@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from ..transforms import tree_flatten
 
 EPS64 = float(np.finfo(np.float64).eps)
 
@@ -43,8 +44,6 @@ def from_real(r: np.ndarray, shape: tuple, is_complex: bool) -> np.ndarray:
 
 def flat_output(out: Any) -> np.ndarray:
     """A function's output (array, scalar, or tuple/list/dict of them) as one real vector."""
-    from ..transforms import tree_flatten
-
     leaves, _ = tree_flatten(out)
     parts = [to_real(leaf) for leaf in leaves]
     if not parts:
@@ -54,8 +53,6 @@ def flat_output(out: Any) -> np.ndarray:
 
 def output_eps(out: Any) -> float:
     """Machine epsilon of the least precise floating leaf of ``out`` (float64 at best)."""
-    from ..transforms import tree_flatten
-
     eps = EPS64
     for leaf in tree_flatten(out)[0]:
         dt = np.asarray(plain(leaf)).dtype

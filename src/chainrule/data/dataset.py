@@ -10,6 +10,7 @@ import numpy as np
 
 from ..core.tensor import Tensor
 from ..nn.primitives import count
+from ..numpy import stack
 
 
 def _rng(seed: Any = None, generator: np.random.Generator | None = None) -> np.random.Generator:
@@ -97,8 +98,6 @@ def default_collate(samples: list) -> Any:
     if isinstance(first, dict):
         return {k: default_collate([s[k] for s in samples]) for k in first}
     if isinstance(first, Tensor):
-        from ..numpy import stack
-
         return stack(samples)
     return np.stack([np.asarray(s) for s in samples])
 

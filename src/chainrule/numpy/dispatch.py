@@ -10,6 +10,8 @@ import numpy as np
 from ..core import hooks
 from ..core.errors import user_line
 from ..core.registry import FUNCTIONS, UFUNCS
+from ..core.registry import NAMES
+from ..ops.elementwise import astype
 
 
 def _unsupported(what: str) -> NotImplementedError:
@@ -65,12 +67,8 @@ def ufunc_dispatch(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) ->
                     f"np.{ufunc.__name__}: keyword(s) {sorted(kwargs)} are not supported on Tensors"
                 )
             if dtype is not None:
-                from ..ops.elementwise import astype
-
                 return astype(prim(*inputs), dtype=dtype)
         return prim(*inputs)
-    from ..core.registry import NAMES
-
     table = _REDUCE if method == "reduce" else _ACCUMULATE if method == "accumulate" else {}
     name = table.get(ufunc)
     if name is None:
