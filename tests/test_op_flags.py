@@ -57,3 +57,17 @@ def test_kinked_flags_and_the_coverage_notes() -> None:
            "`t.abs()`, kinked |" in page
     assert "| `np.exp` | primitive `exp`: reverse and forward mode, any order | `t.exp()` |" \
            in page
+
+
+def test_binary_rules_follow_the_complex_convention() -> None:
+    """binary() derives each VJP from the stated tangent map (its adjoint): g * conj(df/dx),
+    also for a real cotangent reaching a complex product (through np.real)."""
+    w = np.array([1.0 + 2.0j, -0.5 + 0.25j])
+    x = np.array([0.3 - 1.0j, 2.0 + 0.5j])
+    gx = cr.grad(lambda x: np.sum(np.real(x * w)))(x)
+    np.testing.assert_allclose(gx, np.conj(w))
+    gx = cr.grad(lambda x: np.sum(np.real(w / x)))(x)
+    np.testing.assert_allclose(gx, np.conj(-w / x ** 2))
+    # forward mode: the tangent map itself
+    _, t = cr.jvp(lambda x: x * w, (x,), (np.ones(2, dtype=complex),))
+    np.testing.assert_allclose(t, w)

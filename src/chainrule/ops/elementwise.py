@@ -311,43 +311,89 @@ angle = defprim(_angle_fwd, "angle", np_names="angle", saves_ans=False,
                 vjp=(_angle_vjp,), jvp=(_angle_jvp,))
 
 # ---------------------------------------------------------------------------------
-# binary functions (broadcasting): one unbroadcast serves every rule
+# binary functions (broadcasting): binary() states each partial derivative once
 
-# (g.shape == x.shape: unbroadcast's own first test, without its call)
-add = defprim(np.add, "add", np_names="add", saves=(), saves_ans=False, linear=True,
-              vjp=(lambda g, ans, x, y: g if g.shape == getattr(x, "shape", None)
-                   else unbroadcast(x, g),
-                   lambda g, ans, x, y: g if g.shape == getattr(y, "shape", None)
-                   else unbroadcast(y, g)))
-subtract = defprim(np.subtract, "subtract", np_names="subtract", saves=(), saves_ans=False,
-                   linear=True,
-                   vjp=(lambda g, ans, x, y: g if g.shape == getattr(x, "shape", None)
-                        else unbroadcast(x, g),
-                        lambda g, ans, x, y: unbroadcast(y, -g)))
+_F64 = np.dtype(np.float64)
 
 
-def _mul_vjp(g: Any, x: Any, y: Any) -> Any:
-    # the cotangent of x in x * y; a Python float (the common constant) needs no conj
-    gy = g * y if y.__class__ is float else g * conj(y)
-    if gy.__class__ is _nd and x.__class__ is _nd and gy.shape == x.shape:
-        return gy  # nothing to unbroadcast
-    return unbroadcast(x, gy)
+def _partial_rules(d: Any, first: bool, keep_ans: bool) -> tuple:
+    """The VJP and JVP rules of one argument (x if ``first``, else y) of f(x, y) from its
+    tangent map ``d`` (t, ans, x, y) -> df/d(arg) * t, the number 1 or -1, or None."""
+    if d is None:
+        return None, None
+    if d.__class__ is int and d in (1, -1):
+        # (g.shape == x.shape: unbroadcast's own first test, without its call)
+        if d == 1 and first:
+            def vjp(g: Any, ans: Any, x: Any, y: Any) -> Any:
+                return g if g.shape == getattr(x, "shape", None) else unbroadcast(x, g)
+        elif d == 1:
+            def vjp(g: Any, ans: Any, x: Any, y: Any) -> Any:
+                return g if g.shape == getattr(y, "shape", None) else unbroadcast(y, g)
+        elif first:
+            def vjp(g: Any, ans: Any, x: Any, y: Any) -> Any:
+                return unbroadcast(x, -g)
+        else:
+            def vjp(g: Any, ans: Any, x: Any, y: Any) -> Any:
+                return unbroadcast(y, -g)
+        return vjp, (lambda t, ans, x, y: t) if d == 1 else (lambda t, ans, x, y: -t)
+    if not callable(d):
+        raise TypeError(f"binary(): a partial is a function (t, ans, x, y), 1, -1 or None, "
+                        f"not {d!r}")
+
+    # the adjoint of t -> d * t is g -> conj(d) * g = conj(d(conj(g))), which is d(g) where
+    # that is real (the usual case: one test) and conj(d(g)) for a real g.  A result of the
+    # argument's shape needs no unbroadcast (tested here: this is the hot path of x * c)
+    if first:
+        def vjp(g: Any, ans: Any, x: Any, y: Any) -> Any:
+            a = ans if keep_ans else None
+            r = d(g, a, x, y)
+            dt = r.dtype
+            if dt is not _F64 and dt.kind == "c":
+                r = conjugate(d(conjugate(g), a, x, y)) if g.dtype.kind == "c" else conjugate(r)
+            return r if x.__class__ is _nd and r.shape == x.shape else unbroadcast(x, r)
+    else:
+        def vjp(g: Any, ans: Any, x: Any, y: Any) -> Any:
+            a = ans if keep_ans else None
+            r = d(g, a, x, y)
+            dt = r.dtype
+            if dt is not _F64 and dt.kind == "c":
+                r = conjugate(d(conjugate(g), a, x, y)) if g.dtype.kind == "c" else conjugate(r)
+            return r if y.__class__ is _nd and r.shape == y.shape else unbroadcast(y, r)
+    return vjp, d
 
 
-multiply = defprim(
-    np.multiply, "multiply", np_names="multiply", saves_ans=False,
-    vjp=(lambda g, ans, x, y: _mul_vjp(g, x, y),
-         lambda g, ans, x, y: _mul_vjp(g, y, x)),
-    jvp=(lambda dx, ans, x, y: dx * y, lambda dy, ans, x, y: x * dy),
-)
-true_divide = defprim(
-    # the answer is not saved (its rule recomputes x / y): like PyTorch, an in-place write
-    # into a quotient does not invalidate the graph
-    np.true_divide, "true_divide", np_names=["true_divide", "divide"], saves_ans=False,
-    vjp=(lambda g, ans, x, y: unbroadcast(x, g / conj(y)),
-         lambda g, ans, x, y: unbroadcast(y, -g * conj(x / y / y))),
-    jvp=(lambda dx, ans, x, y: dx / y, lambda dy, ans, x, y: -dy * ans / y),
-)
+def binary(np_fn: Any, name: str, dx: Any, dy: Any, *, np_names: str | list[str] | None = None,
+           saves_ans: bool = True, linear: bool = False, **options: Any) -> Any:
+    """A broadcasting function of two arguments from its partial derivatives, each stated
+    once and serving both modes.  ``dx(t, ans, x, y)`` is df/dx * t, elementwise (a tangent
+    t of x times the partial, broadcasting to the result: ``t * y`` for x * y, ``t / y``
+    for x / y): it is the JVP rule in x, and the VJP rule is its adjoint,
+    unbroadcast(x, conj(dx(conj(g)))) = unbroadcast(x, g * conj(df/dx)) (the complex
+    convention of the module docstring).  ``dy`` likewise for y.
+
+    A partial may also be 1 or -1 (add and subtract: no multiplication) or None (no
+    derivative in that argument: copysign's y).  ``saves_ans=False``: the answer is not
+    kept for the VJP (an in-place write into the result leaves the graph valid, as in
+    PyTorch), which then calls the partials with ``ans=None``; a partial that needs the
+    answer recomputes it there.  ``linear``: f is linear in (x, y) jointly, so its JVP is f
+    of the tangents (no JVP rules).  ``options`` (``saves=``, ``method=``, ``nonlinear=``,
+    ``kinked=`` ...) go to :func:`defprim`.
+    """
+    vx, jx = _partial_rules(dx, True, saves_ans)
+    vy, jy = _partial_rules(dy, False, saves_ans)
+    return defprim(np_fn, name, np_names=np_names or name, saves_ans=saves_ans, linear=linear,
+                   vjp=(vx, vy), jvp=None if linear else (jx, jy), **options)
+
+
+add = binary(np.add, "add", 1, 1, saves=(), saves_ans=False, linear=True)
+subtract = binary(np.subtract, "subtract", 1, -1, saves=(), saves_ans=False, linear=True)
+multiply = binary(np.multiply, "multiply", lambda t, ans, x, y: t * y,
+                  lambda t, ans, x, y: t * x, saves_ans=False)
+# the answer is not saved (the VJP recomputes x / y): like PyTorch, an in-place write into a
+# quotient does not invalidate the graph
+true_divide = binary(np.true_divide, "true_divide", lambda t, ans, x, y: t / y,
+                     lambda t, ans, x, y: -t * (x / y if ans is None else ans) / y,
+                     np_names=["true_divide", "divide"], saves_ans=False)
 
 
 def _pow_dx(ans: Any, x: Any, y: Any) -> Any:
@@ -378,22 +424,21 @@ def _pow_dy(ans: Any, x: Any, y: Any) -> Any:
     return where(zero, 0.0, ans * log(where(zero, 1.0, x)))
 
 
+def _power_partials(recompute: Callable) -> tuple:
+    """x**y's partials, shared by power and float_power; ``recompute(x, y)`` gives x**y in
+    the VJP, where the answer is not saved."""
+    return (lambda t, ans, x, y: t * _pow_dx(ans, x, y),
+            lambda t, ans, x, y: t * _pow_dy(recompute(x, y) if ans is None else ans, x, y))
+
+
 # The answer is not saved: only the exponent's rule needs it, and recomputes it, so an
 # in-place write into a power (y = t**3; y[0] = b) leaves the graph valid, as in PyTorch.
-power = defprim(
-    np.power, "power", np_names=["power", "pow"], saves_ans=False, nonlinear=(0,),
-    vjp=(lambda g, ans, x, y: unbroadcast(x, g * conj(_pow_dx(ans, x, y))),
-         lambda g, ans, x, y: unbroadcast(y, g * conj(_pow_dy(power(x, y), x, y)))),
-    jvp=(lambda dx, ans, x, y: dx * _pow_dx(ans, x, y),
-         lambda dy, ans, x, y: dy * _pow_dy(ans, x, y)),
-)
-float_power = defprim(
-    np.float_power, "float_power", np_names="float_power", saves_ans=False, nonlinear=(0,),
-    vjp=(lambda g, ans, x, y: unbroadcast(x, g * conj(_pow_dx(ans, x, y))),
-         lambda g, ans, x, y: unbroadcast(y, g * conj(_pow_dy(float_power(x, y), x, y)))),
-    jvp=(lambda dx, ans, x, y: dx * _pow_dx(ans, x, y),
-         lambda dy, ans, x, y: dy * _pow_dy(ans, x, y)),
-)
+# (nonlinear=(0,): x**n and its derivative n x**(n-1) share the base, not the exponent)
+power = binary(np.power, "power", *_power_partials(lambda x, y: power(x, y)),
+               np_names=["power", "pow"], saves_ans=False, nonlinear=(0,))
+float_power = binary(np.float_power, "float_power",
+                     *_power_partials(lambda x, y: float_power(x, y)), saves_ans=False,
+                     nonlinear=(0,))
 
 
 def _select_weights(x: Any, y: Any, pick_x: Callable) -> tuple[Any, Any]:
@@ -490,20 +535,11 @@ def _atan2_slope(t: Any, y: Any, x: Any) -> Any:
 
 
 # d atan2(y, x) = (x dy - y dx) / (x^2 + y^2); 0 at the origin, where atan2 jumps (PyTorch)
-arctan2 = defprim(
-    np.arctan2, "arctan2", np_names=["arctan2", "atan2"], saves_ans=False, nonlinear=True,
-    vjp=(lambda g, ans, y, x: unbroadcast(y, g * _atan2_slope(x, y, x)),
-         lambda g, ans, y, x: unbroadcast(x, -g * _atan2_slope(y, y, x))),
-    jvp=(lambda dy, ans, y, x: dy * _atan2_slope(x, y, x),
-         lambda dx, ans, y, x: -dx * _atan2_slope(y, y, x)),
-)
-hypot = defprim(
-    np.hypot, "hypot", np_names="hypot", nonlinear=True, kinked=True,
-    vjp=(lambda g, ans, x, y: unbroadcast(x, g * _over_norm(x, ans)),
-         lambda g, ans, x, y: unbroadcast(y, g * _over_norm(y, ans))),
-    jvp=(lambda dx, ans, x, y: dx * _over_norm(x, ans),
-         lambda dy, ans, x, y: dy * _over_norm(y, ans)),
-)
+arctan2 = binary(np.arctan2, "arctan2", lambda t, ans, y, x: t * _atan2_slope(x, y, x),
+                 lambda t, ans, y, x: -t * _atan2_slope(y, y, x), np_names=["arctan2", "atan2"],
+                 saves_ans=False, nonlinear=True)
+hypot = binary(np.hypot, "hypot", lambda t, ans, x, y: t * _over_norm(x, ans),
+               lambda t, ans, x, y: t * _over_norm(y, ans), nonlinear=True, kinked=True)
 
 
 def _lae_share(ex: Callable, ans: Any, x: Any, y: Any) -> Any:
@@ -522,20 +558,14 @@ def _lae_share(ex: Callable, ans: Any, x: Any, y: Any) -> Any:
     return where_prim(fixed, share, ex(where_prim(fixed, 0.0, d)))
 
 
-logaddexp = defprim(
-    np.logaddexp, "logaddexp", np_names="logaddexp", nonlinear=True,
-    vjp=(lambda g, ans, x, y: unbroadcast(x, g * _lae_share(exp, ans, x, y)),
-         lambda g, ans, x, y: unbroadcast(y, g * _lae_share(exp, ans, y, x))),
-    jvp=(lambda dx, ans, x, y: dx * _lae_share(exp, ans, x, y),
-         lambda dy, ans, x, y: dy * _lae_share(exp, ans, y, x)),
-)
-logaddexp2 = defprim(
-    np.logaddexp2, "logaddexp2", np_names="logaddexp2", nonlinear=True,
-    vjp=(lambda g, ans, x, y: unbroadcast(x, g * _lae_share(exp2, ans, x, y)),
-         lambda g, ans, x, y: unbroadcast(y, g * _lae_share(exp2, ans, y, x))),
-    jvp=(lambda dx, ans, x, y: dx * _lae_share(exp2, ans, x, y),
-         lambda dy, ans, x, y: dy * _lae_share(exp2, ans, y, x)),
-)
+def _lae_partials(ex: Callable) -> tuple:
+    """The partials of logaddexp (ex = exp) and logaddexp2 (ex = exp2): each argument's share."""
+    return (lambda t, ans, x, y: t * _lae_share(ex, ans, x, y),
+            lambda t, ans, x, y: t * _lae_share(ex, ans, y, x))
+
+
+logaddexp = binary(np.logaddexp, "logaddexp", *_lae_partials(exp), nonlinear=True)
+logaddexp2 = binary(np.logaddexp2, "logaddexp2", *_lae_partials(exp2), nonlinear=True)
 
 
 def _floordiv(x: Any, y: Any) -> Any:
@@ -543,19 +573,11 @@ def _floordiv(x: Any, y: Any) -> Any:
 
 
 # x mod y = x - floor(x / y) * y: slope 1 in x and -floor(x/y) in y (away from the jumps)
-remainder = defprim(
-    np.remainder, "remainder", np_names=["remainder", "mod"], saves_ans=False, kinked=True,
-    vjp=(lambda g, ans, x, y: unbroadcast(x, g),
-         lambda g, ans, x, y: unbroadcast(y, -g * _floordiv(x, y))),
-    jvp=(lambda dx, ans, x, y: dx, lambda dy, ans, x, y: -dy * _floordiv(x, y)),
-)
+remainder = binary(np.remainder, "remainder", 1, lambda t, ans, x, y: -t * _floordiv(x, y),
+                   np_names=["remainder", "mod"], saves_ans=False, kinked=True)
 # fmod truncates toward zero: x - trunc(x / y) * y
-fmod = defprim(
-    np.fmod, "fmod", np_names="fmod", saves_ans=False, kinked=True,
-    vjp=(lambda g, ans, x, y: unbroadcast(x, g),
-         lambda g, ans, x, y: unbroadcast(y, -g * np.trunc(value(x) / value(y)))),
-    jvp=(lambda dx, ans, x, y: dx, lambda dy, ans, x, y: -dy * np.trunc(value(x) / value(y))),
-)
+fmod = binary(np.fmod, "fmod", 1, lambda t, ans, x, y: -t * np.trunc(value(x) / value(y)),
+              saves_ans=False, kinked=True)
 
 
 def _copysign_slope(x: Any, y: Any) -> Any:
@@ -564,11 +586,8 @@ def _copysign_slope(x: Any, y: Any) -> Any:
     return np.sign(value(x)) * s
 
 
-copysign = defprim(
-    np.copysign, "copysign", np_names="copysign", saves_ans=False, kinked=True,
-    vjp=(lambda g, ans, x, y: unbroadcast(x, g * _copysign_slope(x, y)), None),
-    jvp=(lambda dx, ans, x, y: dx * _copysign_slope(x, y), None),
-)
+copysign = binary(np.copysign, "copysign", lambda t, ans, x, y: t * _copysign_slope(x, y), None,
+                  saves_ans=False, kinked=True)
 
 
 def _clip_fwd(x: Any, lo: Any = None, hi: Any = None) -> Any:
