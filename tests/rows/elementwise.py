@@ -116,6 +116,10 @@ binary("remainder", np.mod, 0.3, 2.0, np_name="mod", order=1)
 binary("fmod", np.fmod, 0.3, 2.0, "fmod", order=1)
 ROWS.append(Row("copysign", np.copysign, [(3,), (3,)], 0.5, 2.0, order=1,
                 args=lambda rng: [rng.uniform(0.5, 2, 3), np.array([1.0, -1.0, 2.0])], wrt=(0,)))
+# (torch.ldexp's gradient takes 2**n in integers, 0 for n < 0: the reference gets a float n)
+ROWS.append(Row("ldexp", np.ldexp, [(3, 1), (4,)], wrt=(0,),
+                args=lambda rng: [rng.uniform(-2, 2, (3, 1)), np.array([-2, 0, 1, 3])],
+                torch_fn=(lambda x, n: torch.ldexp(x, n.to(x.dtype))) if torch is not None else None))
 ROWS.append(Row("where", lambda x, y: np.where(np.array([True, False, True]), x, y),
                 [(3,), (3,)], torch_fn=(lambda x, y: torch.where(torch.tensor([True, False, True]), x, y))
                 if torch is not None else None))

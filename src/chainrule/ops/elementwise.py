@@ -588,6 +588,9 @@ def _copysign_slope(x: Any, y: Any) -> Any:
 
 copysign = binary(np.copysign, "copysign", lambda t, ans, x, y: t * _copysign_slope(x, y), None,
                   saves_ans=False, kinked=True)
+# ldexp(x, n) = x * 2**n for integers n (no derivative in n): linear in x, so its rule is itself
+ldexp = binary(np.ldexp, "ldexp", lambda t, ans, x, n: ldexp(t, n), None, saves=(1,),
+               saves_ans=False)
 
 
 def _clip_fwd(x: Any, lo: Any = None, hi: Any = None) -> Any:
