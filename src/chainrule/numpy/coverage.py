@@ -7,6 +7,7 @@ equal to what this module prints, so the page always says what the code does.
 from ..core.registry import NAMES as _NAMES
 from ..core.registry import PRIMITIVES as _PRIMITIVES
 from ..ops.util import METHODS as _METHODS
+from ..core.primitive import Primitive
 
 __all__ = ["markdown"]
 
@@ -30,8 +31,6 @@ def _section(impl: object) -> str:
 
 
 def _how(name: str, impl: object) -> str:
-    from ..core.primitive import Primitive
-
     if isinstance(impl, Primitive):
         if impl.nondiff:
             return f"primitive `{impl.name}`: not differentiable (a plain array comes back)"
