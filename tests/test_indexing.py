@@ -306,11 +306,11 @@ def test_view_results_share_the_version_counter() -> None:
     y = x * 1.0
     for view in (y[1:3], y.reshape(2, 3), y[::-1], np.flip(y), np.split(y, 2)[1],
                  np.expand_dims(y, 0), np.atleast_2d(y), np.broadcast_to(y, (2, 6))):
-        assert view._vc is y._vc
+        assert view._version is y._version
     for copy in (y[[1, 2]], y[y.detach().numpy() > 2], np.take(y, [0]), np.sort(y),
                  np.tile(y, 2), np.roll(y, 1), np.concatenate([y, y]), np.copy(y),
                  np.pad(y, 1)):
-        assert copy._vc is not y._vc
+        assert copy._version is not y._version
 
 
 def test_advanced_index_result_is_not_a_view() -> None:
@@ -549,7 +549,7 @@ def test_misc_variants() -> None:
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 0.0, 1.0])
     np.testing.assert_array_equal(x.repeat(2).detach().numpy(), np.repeat([1.0, 2.0, 3.0], 2))
     np.testing.assert_array_equal(np.roll(x, 0).detach().numpy(), [1.0, 2.0, 3.0])
-    assert np.roll(x, 0)._vc is not x._vc  # a copy, as NumPy's
+    assert np.roll(x, 0)._version is not x._version  # a copy, as NumPy's
 
 
 # ---------------------------------------------------------------------------------

@@ -136,7 +136,7 @@ BREAKS = {f.__name__[1:]: f for f in [_read_only, _read_only_view, _grad_shape, 
 
 def _snapshot(ps, opt):
     vals = [np.array(p._value, copy=True) for p in ps]
-    vers = [p._vc[0] for p in ps]
+    vers = [p._version[0] for p in ps]
     state = {id(p): {k: np.array(v, copy=True) if isinstance(v, np.ndarray) else v
                      for k, v in opt.state.get(p, {}).items()} for p in ps}
     return vals, vers, state
@@ -156,7 +156,7 @@ def test_a_step_that_cannot_update_one_parameter_changes_none(make, brk):
     assert "\n" not in msg
     for p, v0, n0 in zip(ps, vals, vers, strict=True):
         np.testing.assert_array_equal(p._value, v0)
-        assert p._vc[0] == n0
+        assert p._version[0] == n0
     after = _snapshot(ps, opt)[2]
     for key in state:
         assert state[key].keys() == after[key].keys()
@@ -172,7 +172,7 @@ def test_read_only_message_names_the_parameter():
         opt.step()
     ps[1]._value.setflags(write=True)
     opt.step()                                       # fixed: the step goes through
-    assert all(p._vc[0] == 1 for p in ps)
+    assert all(p._version[0] == 1 for p in ps)
 
 
 def test_an_ndarray_grad_is_used():

@@ -127,7 +127,7 @@ def _lift(x: Any, outer_mode: bool) -> Tensor:
         if x._node is not None and outer_mode:
             return S.copy_prim(x)
         # a constant, or a value carrying only forward-mode tangents: a new leaf keeps them
-        t = Tensor._make(x._value, None, x._fw)
+        t = Tensor._make(x._value, None, x._tangents)
     else:
         t = Tensor._make(np.asarray(x), None, None)
     t._node = leaf_node(t._value.shape, t._value.dtype)
@@ -135,7 +135,7 @@ def _lift(x: Any, outer_mode: bool) -> Tensor:
 
 
 def _traced(x: Any) -> bool:
-    return isinstance(x, Tensor) and (x._node is not None or x._fw is not None)
+    return isinstance(x, Tensor) and (x._node is not None or x._tangents is not None)
 
 
 def _kind_of(x: Any) -> str:
@@ -446,7 +446,7 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: b
         lifted = []
         for pv, tv in zip(pl, tl):
             _check_float(pv, "jvp", i)
-            if isinstance(pv, Tensor) and (pv._node is not None or pv._fw is not None):
+            if isinstance(pv, Tensor) and (pv._node is not None or pv._tangents is not None):
                 x = S.copy_prim(pv)
             else:
                 x = Tensor._make(np.asarray(_value(pv)), None, None)
@@ -458,8 +458,8 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: b
                 )
             if tv.dtype != x.dtype:
                 tv = cast_like(tv, x.dtype)
-            x._fw = dict(x._fw or {})
-            x._fw[level] = tv
+            x._tangents = dict(x._tangents or {})
+            x._tangents[level] = tv
             lifted.append(x)
         call.append(build(lifted))
     kind = _kind(primals)
@@ -477,7 +477,7 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: b
     prim_out, tan_out = [], []
     for o in leaves:
         if isinstance(o, Tensor):
-            fw = o._fw or {}
+            fw = o._tangents or {}
             t = fw.get(level)
             if t is None:
                 t = _zeros(o)

@@ -191,7 +191,7 @@ def _tangent_levels(args: tuple, ceiling: int) -> list[int]:
     levels: list[int] = []
     for a in args:
         if isinstance(a, Tensor):
-            fw = a._fw
+            fw = a._tangents
             if fw is not None:
                 for lv in fw:
                     if lv < ceiling and lv not in levels:
@@ -239,15 +239,15 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
                 parents = [None] * len(args)
                 versions = ()
             raw[i] = a._value
-            vc = a._vc
+            vc = a._version
             versions += (vc, vc[0])
             n = a._node
             if n is not None:
                 parents[i] = n
                 rec = True
-                if vc[0] != a._nv:
+                if vc[0] != a._node_version:
                     _stale(prim, a)
-            if a._fw is not None:
+            if a._tangents is not None:
                 fw = True
         i += 1
     if raw is None:
@@ -263,12 +263,12 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
         ans = np.asarray(ans)
     # 3. the result: a new version counter, or its input's when it aliases one
     out = _new(T)
-    out._fw = None
+    out._tangents = None
     out.grad = None
     if prim.fresh:
         out._value = ans
-        vc = out._vc = [0, None]
-        out._nv = 0
+        vc = out._version = [0, None]
+        out._node_version = 0
     else:
         vc = _result_counter(out, args, raw, ans)
     # 4. the record
@@ -321,8 +321,8 @@ def _result_counter(out: Any, args: tuple, raw: list, ans: np.ndarray) -> list:
     out._value = ans
     if vc is None:
         vc = [0, None]
-    out._vc = vc
-    out._nv = vc[0]
+    out._version = vc
+    out._node_version = vc[0]
     return vc
 
 
@@ -342,7 +342,7 @@ def _record(prim: Primitive, args: tuple, raw: list, kw: dict, parents: list,
             else:
                 a = args[i]
                 if isinstance(a, Tensor):
-                    avc = a._vc
+                    avc = a._version
                     versions += (avc, avc[0])
             i += 1
     shape = ans.shape
@@ -364,8 +364,8 @@ def _forward_mode(prim: Primitive, args: tuple, raw: list, kw: dict, out: Any, s
     else:
         _push_tangents(prim, args, kw, out, levels)
     if out._node is not None:
-        out._node.tangents = (tuple(a._fw if isinstance(a, Tensor) else None for a in args),
-                              out._fw)
+        out._node.tangents = (tuple(a._tangents if isinstance(a, Tensor) else None for a in args),
+                              out._tangents)
 
 
 def _hooked(prim: Primitive, args: tuple, out: Any, st: Any) -> None:
@@ -389,7 +389,7 @@ def _alias(args: tuple, raw: list, ans: np.ndarray) -> tuple[np.ndarray, list | 
     for a, r in zip(args, raw):
         if r.__class__ is _ndarray and (r is ans or np.may_share_memory(ans, r)):
             if isinstance(a, T):
-                return ans, a._vc
+                return ans, a._version
             return ans.copy(), None
     return ans, None
 
@@ -402,15 +402,15 @@ def _tangent_at(prim: Primitive, args: tuple, call_args: Any, ans: Any, lv: int,
     tangent must itself be differentiable, or their plain values (first-order fast path)."""
     T = Tensor
     if prim.jvp_all is not None:
-        ts = [a._fw.get(lv) if isinstance(a, T) and a._fw is not None else None for a in args]
+        ts = [a._tangents.get(lv) if isinstance(a, T) and a._tangents is not None else None for a in args]
         return prim.jvp_all(ts, ans, *call_args, **kw)
     t = None
     i = -1
     for a in args:
         i += 1
-        if not isinstance(a, T) or a._fw is None:
+        if not isinstance(a, T) or a._tangents is None:
             continue
-        dx = a._fw.get(lv)
+        dx = a._tangents.get(lv)
         if dx is None:
             continue
         rule = prim.jvps.get(i)
@@ -433,13 +433,13 @@ def _tangent_at(prim: Primitive, args: tuple, call_args: Any, ans: Any, lv: int,
 def _push_tangents(prim: Primitive, args: tuple, kw: dict, out: Any, levels: list[int]) -> None:
     st = STATE
     saved = st.fw_ceiling
-    out._fw = {}
+    out._tangents = {}
     for lv in levels:
         st.fw_ceiling = lv  # tangents of level >= lv are invisible to the rules (no confusion)
         try:
             t = _tangent_at(prim, args, args, out, lv, kw)
             if t is not None:
-                out._fw[lv] = hooks.fit_tangent(t, out)
+                out._tangents[lv] = hooks.fit_tangent(t, out)
         finally:
             st.fw_ceiling = saved
 
@@ -472,7 +472,7 @@ def _plain_tangents(args: tuple) -> bool:
     T = Tensor
     for a in args:
         if isinstance(a, T):
-            fw = a._fw
+            fw = a._tangents
             if a._node is not None or (fw is not None and (
                     len(fw) != 1 or next(iter(fw.values())).__class__ is not _ndarray)):
                 return False
@@ -485,11 +485,11 @@ def _push_plain(prim: Primitive, args: tuple, raw: list, kw: dict, out: Any, lv:
         t = hooks.fit_tangent(t, out)
         if t.__class__ is Tensor:  # a rule that built a Tensor from constants
             t = t._value
-        out._fw = {lv: t}
+        out._tangents = {lv: t}
 
 
 def _stale(prim: Primitive, a: Any) -> None:
-    site = a._vc[1]
+    site = a._version[1]
     raise errors.GradientError(
         f"{prim.name}: an input of shape {tuple(a.shape)} was modified in place through a view "
         f"(at {errors.format_site(site)}) after it was computed, so its recorded history no "

@@ -87,14 +87,21 @@ class Tensor:
     graph recorded.  ``requires_grad=True`` makes it a leaf whose ``.grad`` receives
     gradients from ``backward()``.  Every NumPy function and operator applied to it returns
     a Tensor (NEP 13 / NEP 18 dispatch onto chainrule's primitive table).
+
+    Its state: ``_value``, the ndarray; ``_node``, the Node that made it (None: a
+    constant); ``_tangents``, {forward-mode level: tangent} (None: none); ``_version``, the
+    version counter ``[version, where last written]`` it shares with every view of the
+    same memory; ``_node_version``, the version its ``_node`` describes (a write through a
+    view since then makes the history stale); ``grad``.
     """
 
-    __slots__ = ("_value", "_node", "_fw", "_vc", "_nv", "grad", "__weakref__")
+    __slots__ = ("_value", "_node", "_tangents", "_version", "_node_version", "grad",
+                 "__weakref__")
     __array_priority__ = 1000
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         if isinstance(data, Tensor):
-            if data._node is not None or data._fw is not None:
+            if data._node is not None or data._tangents is not None:
                 raise errors.LeftGraphError(
                     "cr.tensor(t) of a tensor that is part of a graph would cut its history; "
                     "use t.detach() (a constant) or t.clone() (keeps the history)"
@@ -115,9 +122,9 @@ class Tensor:
             )
         self._value = value
         self._node = None
-        self._fw = None
-        self._vc = [0, None]
-        self._nv = 0
+        self._tangents = None
+        self._version = [0, None]
+        self._node_version = 0
         self.grad = None
         if requires_grad:
             self.requires_grad_(True)
@@ -127,9 +134,9 @@ class Tensor:
         t = cls.__new__(cls)
         t._value = value if isinstance(value, np.ndarray) else np.asarray(value)
         t._node = node
-        t._fw = fw
-        t._vc = [0, None]
-        t._nv = 0
+        t._tangents = fw
+        t._version = [0, None]
+        t._node_version = 0
         t.grad = None
         return t
 
@@ -153,7 +160,7 @@ class Tensor:
                         f"cr.tensor(data, dtype=np.float64, requires_grad=True)"
                     )
                 self._node = P.leaf_node(self._value.shape, self._value.dtype, weakref.ref(self))
-                self._nv = self._vc[0]
+                self._node_version = self._version[0]
         else:
             if self._node is not None and self._node.prim is not None:
                 raise errors.GradientError(
@@ -218,12 +225,12 @@ class Tensor:
     def detach(self) -> Tensor:
         """The same values, cut from the graph (shares memory, like PyTorch)."""
         t = Tensor._make(self._value, None, None)
-        t._vc = self._vc
+        t._version = self._version
         return t
 
     def detach_(self) -> Tensor:
         self._node = None
-        self._fw = None
+        self._tangents = None
         return self
 
     def zero_(self) -> Tensor:
@@ -241,7 +248,7 @@ class Tensor:
         that a recorded graph saved without any version counter seeing it (a silently wrong
         gradient).  Write through the tensor (``t[...] = v``, recorded) or take a copy
         (``t.numpy().copy()``)."""
-        if self._node is not None or self._fw is not None:
+        if self._node is not None or self._tangents is not None:
             raise errors.LeftGraphError(
                 f"numpy() on a tensor of shape {self.shape} that requires grad would drop its "
                 f"gradient.\n  at {errors.user_line()}\n  Use t.detach().numpy() if you mean to "
@@ -327,12 +334,12 @@ class Tensor:
     __hash__ = object.__hash__
 
     def _bump(self) -> None:
-        vc = self._vc
+        vc = self._version
         vc[0] += 1
         vc[1] = errors.user_site(3)
 
     def _leaving(self, how: str, instead: str) -> None:
-        if self._node is not None or self._fw is not None:
+        if self._node is not None or self._tangents is not None:
             if _storing_into_array():
                 raise errors.LeftGraphError(
                     f"writing a traced value of shape {self.shape} into a plain NumPy array "
@@ -404,10 +411,10 @@ class Tensor:
         kw = kw or {}
         st = STATE
         if isinstance(other, Tensor):
-            ov, onode, ofw = other._value, other._node, other._fw
+            ov, onode, ofw = other._value, other._node, other._tangents
         else:
             ov, onode, ofw = other, None, None
-        if self._fw is None and ofw is None and not (
+        if self._tangents is None and ofw is None and not (
                 st.grad_enabled and (self._node is not None or onode is not None)):
             # nothing to record (an optimizer step under no_grad, or untracked values)
             f = prim.fwd
@@ -423,12 +430,12 @@ class Tensor:
                 f = None
             if f is None:
                 self._write(prim.fwd(self._value, ov, **kw), prim.name)
-            vc = self._vc
+            vc = self._version
             vc[0] += 1
             vc[1] = errors.user_site(2)
             node = self._node
             if node is not None and node.prim is None:
-                self._nv = vc[0]  # a leaf's history is itself: still valid
+                self._node_version = vc[0]  # a leaf's history is itself: still valid
             return self
         if self._node is not None and self._node.prim is None and st.grad_enabled:
             raise errors.GradientError(
@@ -444,12 +451,12 @@ class Tensor:
         self._write(r._value, prim.name)
         self._bump()
         self._node = node
-        self._fw = r._fw
-        self._nv = self._vc[0]
+        self._tangents = r._tangents
+        self._node_version = self._version[0]
         if node is not None and node.saved_versions:
             flat, keep = node.saved_versions, ()
             for j in range(0, len(flat), 2):
-                if flat[j] is not self._vc and flat[j] is not r._vc:
+                if flat[j] is not self._version and flat[j] is not r._version:
                     keep += flat[j:j + 2]
             node.saved_versions = keep
         return self

@@ -192,9 +192,9 @@ def _assign(buf: _Any, new: _np.ndarray) -> None:
     """Overwrite a running statistic in place (a Tensor buffer or an ndarray)."""
     if isinstance(buf, _Tensor):
         buf._value[...] = new
-        vc = buf._vc
+        vc = buf._version
         vc[0] += 1
-        buf._nv = vc[0]
+        buf._node_version = vc[0]
     else:
         buf[...] = new
 

@@ -66,9 +66,9 @@ def _fill(tensor: _Any, values: _np.ndarray) -> _Any:
     a = _arr(tensor)
     a[...] = values
     if isinstance(tensor, _Tensor):
-        vc = tensor._vc
+        vc = tensor._version
         vc[0] += 1
-        tensor._nv = vc[0]
+        tensor._node_version = vc[0]
     return tensor
 
 

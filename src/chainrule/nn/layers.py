@@ -19,7 +19,7 @@ def _as_input(x: Any, dtype: np.dtype) -> Any:
     """Plain arrays and constant Tensors are cast to the layer's dtype (float64 data into a
     float32 model); a Tensor on the graph keeps NumPy's promotion."""
     if isinstance(x, Tensor):
-        if x._node is None and x._fw is None and x._value.dtype != dtype \
+        if x._node is None and x._tangents is None and x._value.dtype != dtype \
                 and x._value.dtype.kind in "biuf":
             return x._value.astype(dtype)
         return x

@@ -330,9 +330,9 @@ class Module:
             if arr is t._value:
                 continue
             t._value[...] = arr
-            vc = t._vc
+            vc = t._version
             vc[0] += 1
-            t._nv = vc[0]
+            t._node_version = vc[0]
         return IncompatibleKeys(missing, unexpected)
 
     # --- printing ----------------------------------------------------------------
@@ -403,8 +403,8 @@ def _recast(t: Tensor, dt: np.dtype) -> None:
     if needs:
         t.requires_grad_(False)
     t._value = t._value.astype(dt)
-    t._vc = [0, None]
-    t._nv = 0
+    t._version = [0, None]
+    t._node_version = 0
     if t.grad is not None:
         t.grad = Tensor._make(t.grad._value.astype(dt), None, None)
     if needs:

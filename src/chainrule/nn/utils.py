@@ -67,6 +67,6 @@ def vector_to_parameters(vec: Any, parameters: Iterable[Tensor]) -> None:
     for p in parameters:
         n = p._value.size
         p._value[...] = v[i:i + n].reshape(p._value.shape)
-        p._vc[0] += 1
-        p._nv = p._vc[0]
+        p._version[0] += 1
+        p._node_version = p._version[0]
         i += n

@@ -37,7 +37,7 @@ def _const(v: Any) -> Any:
 
 
 def _traced(x: Any) -> bool:
-    return isinstance(x, P.Tensor) and (x._node is not None or x._fw is not None)
+    return isinstance(x, P.Tensor) and (x._node is not None or x._tangents is not None)
 
 
 def _plain(x: Any) -> Any:

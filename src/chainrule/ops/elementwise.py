@@ -240,8 +240,8 @@ def astype(x: Any, dtype: Any = None, copy: bool = True) -> Any:
         v = _astype_fwd(x._value, dt, copy)
         t = P.Tensor._make(v, None, None)
         if v is x._value or np.may_share_memory(v, x._value):
-            t._vc = x._vc
-            t._nv = x._vc[0]
+            t._version = x._version
+            t._node_version = x._version[0]
         return t
     return _astype_fwd(x, dt, copy)
 

@@ -274,7 +274,7 @@ def put_along_axis(arr: Any, indices: Any, values: Any, axis: Any) -> None:
     """
     ind = _int_array(indices, "put_along_axis")
     if not isinstance(arr, P.Tensor):
-        if isinstance(values, P.Tensor) and (values._node is not None or values._fw is not None):
+        if isinstance(values, P.Tensor) and (values._node is not None or values._tangents is not None):
             raise TypeError(
                 f"put_along_axis: writing a Tensor that requires grad into a NumPy array would "
                 f"drop its gradient.\n  at {user_line()}\n  Make arr a Tensor "

@@ -87,16 +87,16 @@ def _setitem(self: Tensor, idx: Any, v: Any) -> None:
     """``t[idx] = v``: NumPy's write on the storage (views see it), a version bump, and,
     when something is traced, the tensor rebased onto a recorded ``setitem``."""
     idx = I.raw_index(idx)
-    tracked = (self._node is not None or self._fw is not None) or (
-        isinstance(v, Tensor) and (v._node is not None or v._fw is not None)
+    tracked = (self._node is not None or self._tangents is not None) or (
+        isinstance(v, Tensor) and (v._node is not None or v._tangents is not None)
     )
-    if not tracked or not (STATE.grad_enabled or self._fw is not None or (
-        isinstance(v, Tensor) and v._fw is not None
+    if not tracked or not (STATE.grad_enabled or self._tangents is not None or (
+        isinstance(v, Tensor) and v._tangents is not None
     )):
         self._value[idx] = v._value if isinstance(v, Tensor) else v
         self._bump()
         if self._node is not None and self._node.prim is None:
-            self._nv = self._vc[0]
+            self._node_version = self._version[0]
         return
     if self._node is not None and self._node.prim is None and STATE.grad_enabled:
         raise errors.GradientError(
@@ -104,19 +104,19 @@ def _setitem(self: Tensor, idx: Any, v: Any) -> None:
             f"gradient would be lost.\n  at {errors.user_line()}\n  Assign into a copy "
             f"(y = x.clone(); y[i] = v) or build the result with np.where / concatenation."
         )
-    vc = self._vc
-    if (vc[0] == self._nv + 1 and isinstance(v, Tensor) and v._vc is vc
-            and v._nv == vc[0] and _same_view(self._value, idx, v._value)):
+    vc = self._version
+    if (vc[0] == self._node_version + 1 and isinstance(v, Tensor) and v._version is vc
+            and v._node_version == vc[0] and _same_view(self._value, idx, v._value)):
         # `t[idx] += u`: Python wrote through the view t[idx] (one tracked write, on v
         # itself) and now stores it back at idx.  Only the elements being assigned
         # changed, and setitem's rule needs no values of t, so t's history still holds.
-        self._nv = vc[0]
+        self._node_version = vc[0]
     r = I.setitem(self, v, idx=idx)
     self._value[idx] = r._value[idx]
     self._bump()
     self._node = r._node
-    self._fw = r._fw
-    self._nv = self._vc[0]
+    self._tangents = r._tangents
+    self._node_version = self._version[0]
 
 
 Tensor.__setitem__ = _setitem

@@ -840,7 +840,7 @@ def _quantile(name: str, a: Any, q: Any, axis: Any, keepdims: bool, method: str,
               weights: Any, interpolation: Any, pct: bool) -> Any:
     from ..core.tensor import Tensor
 
-    if isinstance(q, Tensor) and (q._node is not None or q._fw is not None):
+    if isinstance(q, Tensor) and (q._node is not None or q._tangents is not None):
         raise NotImplementedError(
             f"{name}: the gradient with respect to q is not supported (torch.{name} does not "
             f"differentiate q either); pass q.detach() if q is a constant")

@@ -114,10 +114,10 @@ class Optimizer:
         todo = self._prepare()
         for p, v, g, state, group in todo:
             self._update(v, g, state, group)
-            vc = p._vc
+            vc = p._version
             vc[0] += 1
             vc[1] = site
-            p._nv = vc[0]
+            p._node_version = vc[0]
         return loss
 
     def _prepare(self) -> list[tuple[Tensor, np.ndarray, np.ndarray, dict, dict]]:
