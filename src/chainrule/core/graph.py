@@ -144,7 +144,13 @@ def backward(
             prim = node.prim
             if prim is None:
                 continue
-            args, ans = _inputs(node, create_graph)
+            args = node.args
+            saved = node.saved_versions  # (counter, version when recorded, ...)
+            if args is None or (saved and (saved[0][0] != saved[1] or (len(saved) > 2 and (
+                    len(saved) > 4 or saved[2][0] != saved[3])))) or create_graph:
+                args, ans = _inputs(node, create_graph)  # freed, changed or to be rebuilt
+            else:
+                ans = node.ans
             kw = node.kw
             vjps = prim.vjps
             fresh = None
