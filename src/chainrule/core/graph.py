@@ -114,7 +114,7 @@ def backward(
     st = STATE
     grads, heap, owned = _seed(roots, seeds, create_graph)
     tset = set(targets) if targets is not None else set()
-    min_seq = min((t.seq for t in tset), default=0)  # nothing below the targets matters
+    min_seq = min(t.seq for t in tset) if tset else 0  # nothing below the targets matters
     deliver = targets is None
     results: dict[P.Node, Any] = {}
     anomaly = st.anomaly

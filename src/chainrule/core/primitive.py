@@ -336,8 +336,9 @@ def _record(prim: Primitive, args: tuple, raw: list, kw: dict, parents: list,
         i = 0
         for r in raw:
             if i not in saves:
-                if r.__class__ is _ndarray or (r.__class__ not in _SCALARS
-                                               and hasattr(r, "shape")):
+                if r.__class__ is _ndarray:
+                    raw[i] = _METAS.get((r.shape, r.dtype)) or _meta_of(r)
+                elif r.__class__ not in _SCALARS and hasattr(r, "shape"):
                     raw[i] = _meta_of(r)
             else:
                 a = args[i]
