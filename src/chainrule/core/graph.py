@@ -216,16 +216,7 @@ def _cotangent(node: P.Node, i: int, p: P.Node, rule: Any, g: Any, ans: Any, arg
     or one that returns something other than an array are errors that name the rule (the
     backward loop calls the rule inline and comes here when that raised)."""
     prim = node.prim
-    if rule is None:
-        raise NotImplementedError(
-            f"{prim.name} has no VJP rule for argument {i}; register one with "
-            f"cr.defvjp({prim.name}, ...)"
-        )
-    try:
-        gi = rule(g, ans, *args, **kw) if kw else rule(g, ans, *args)
-    except TypeError:
-        P.check_call(prim, "VJP", i, rule, (g, ans, *args), kw or {})
-        raise
+    gi = P.call_rule(prim, "VJP", i, rule, g, ans, args, kw)
     try:
         fit = gi.shape != p.shape or (gi.dtype is not p.dtype and gi.dtype != p.dtype)
     except AttributeError:  # not an array (None, a float, a list): say so

@@ -415,16 +415,10 @@ def _tangent_at(prim: Primitive, args: tuple, call_args: Any, ans: Any, lv: int,
         if dx is None:
             continue
         rule = prim.jvps.get(i)
-        if rule is None:
-            raise NotImplementedError(
-                f"{prim.name} has no JVP (forward-mode) rule for argument {i}; "
-                f"register one with cr.defjvp({prim.name}, ...)\n  at {errors.user_line()}"
-            )
         try:
             ti = rule(dx, ans, *call_args, **kw) if kw else rule(dx, ans, *call_args)
-        except TypeError:
-            check_call(prim, "JVP", i, rule, (dx, ans, *call_args), kw)
-            raise
+        except TypeError:  # no rule, or a call it cannot take: explained, or the rule's own
+            ti = call_rule(prim, "JVP", i, rule, dx, ans, call_args, kw)
         if not prim.broadcast_tangents:
             ti = check_result(prim, "JVP", i, rule, ti, ans.shape, ans.dtype)
         t = ti if t is None else t + ti
@@ -640,6 +634,25 @@ def check_result(prim: Primitive, kind: str, i: int, rule: Any, r: Any, shape: t
             f"{dtype}; the tangent of a real result is real.\n  at {errors.user_line()}"
         )
     return r
+
+
+def call_rule(prim: Primitive, kind: str, i: int, rule: Any, first: Any, ans: Any,
+              args: tuple, kw: dict | None) -> Any:
+    """Call a VJP or JVP rule the slow way, after the inline call raised TypeError: a
+    missing rule and a call that does not fit the rule's signature are explained; a
+    TypeError from inside the rule is the user's own and propagates."""
+    if rule is None:
+        defn = "defvjp" if kind == "VJP" else "defjvp"
+        mode = "" if kind == "VJP" else " (forward-mode)"
+        raise NotImplementedError(
+            f"{prim.name} has no {kind}{mode} rule for argument {i}; register one with "
+            f"cr.{defn}({prim.name}, ...)\n  at {errors.user_line()}"
+        )
+    try:
+        return rule(first, ans, *args, **kw) if kw else rule(first, ans, *args)
+    except TypeError:
+        check_call(prim, kind, i, rule, (first, ans, *args), kw or {})
+        raise
 
 
 def check_call(prim: Primitive, kind: str, i: int, rule: Any, args: tuple, kw: dict) -> None:

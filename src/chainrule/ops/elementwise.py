@@ -343,22 +343,15 @@ def _partial_rules(d: Any, first: bool, keep_ans: bool) -> tuple:
     # the adjoint of t -> d * t is g -> conj(d) * g = conj(d(conj(g))), which is d(g) where
     # that is real (the usual case: one test) and conj(d(g)) for a real g.  A result of the
     # argument's shape needs no unbroadcast (tested here: this is the hot path of x * c)
-    if first:
-        def vjp(g: Any, ans: Any, x: Any, y: Any) -> Any:
-            a = ans if keep_ans else None
-            r = d(g, a, x, y)
-            dt = r.dtype
-            if dt is not _F64 and dt.kind == "c":
-                r = conjugate(d(conjugate(g), a, x, y)) if g.dtype.kind == "c" else conjugate(r)
-            return r if x.__class__ is _nd and r.shape == x.shape else unbroadcast(x, r)
-    else:
-        def vjp(g: Any, ans: Any, x: Any, y: Any) -> Any:
-            a = ans if keep_ans else None
-            r = d(g, a, x, y)
-            dt = r.dtype
-            if dt is not _F64 and dt.kind == "c":
-                r = conjugate(d(conjugate(g), a, x, y)) if g.dtype.kind == "c" else conjugate(r)
-            return r if y.__class__ is _nd and r.shape == y.shape else unbroadcast(y, r)
+    def vjp(g: Any, ans: Any, x: Any, y: Any) -> Any:
+        a = ans if keep_ans else None
+        r = d(g, a, x, y)
+        dt = r.dtype
+        if dt is not _F64 and dt.kind == "c":
+            r = conjugate(d(conjugate(g), a, x, y)) if g.dtype.kind == "c" else conjugate(r)
+        z = x if first else y  # the argument this cotangent belongs to
+        return r if z.__class__ is _nd and r.shape == z.shape else unbroadcast(z, r)
+
     return vjp, d
 
 
