@@ -116,6 +116,9 @@ binary("remainder", np.mod, 0.3, 2.0, np_name="mod", order=1)
 binary("fmod", np.fmod, 0.3, 2.0, "fmod", order=1)
 ROWS.append(Row("copysign", np.copysign, [(3,), (3,)], 0.5, 2.0, order=1,
                 args=lambda rng: [rng.uniform(0.5, 2, 3), np.array([1.0, -1.0, 2.0])], wrt=(0,)))
+# the sign argument: slope 0 away from 0 (it was an error when traced)
+ROWS.append(Row("copysign", np.copysign, [(3,), (3,)], order=1, id="copysign[sign]",
+                args=lambda rng: [rng.uniform(-2, 2, 3), np.array([1.0, -1.5, 2.0])], wrt=(0, 1)))
 # (torch.ldexp's gradient takes 2**n in integers, 0 for n < 0: the reference gets a float n)
 ROWS.append(Row("ldexp", np.ldexp, [(3, 1), (4,)], wrt=(0,),
                 args=lambda rng: [rng.uniform(-2, 2, (3, 1)), np.array([-2, 0, 1, 3])],

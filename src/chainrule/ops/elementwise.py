@@ -579,8 +579,10 @@ def _copysign_slope(x: Any, y: Any) -> Any:
     return np.sign(value(x)) * s
 
 
-copysign = binary(np.copysign, "copysign", lambda t, ans, x, y: t * _copysign_slope(x, y), None,
-                  saves_ans=False, kinked=True)
+# the sign argument enters through its sign alone: slope 0 wherever it is defined (PyTorch's
+# choice too), not an error when it happens to be traced
+copysign = binary(np.copysign, "copysign", lambda t, ans, x, y: t * _copysign_slope(x, y),
+                  lambda t, ans, x, y: t * 0.0, saves_ans=False, kinked=True)
 # ldexp(x, n) = x * 2**n for integers n (no derivative in n): linear in x, so its rule is itself
 ldexp = binary(np.ldexp, "ldexp", lambda t, ans, x, n: ldexp(t, n), None, saves=(1,),
                saves_ans=False)
