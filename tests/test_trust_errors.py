@@ -123,3 +123,15 @@ def test_non_numeric_tangents_and_cotangents_are_refused(bad) -> None:
     with pytest.raises(cr.GradientError, match="not numbers"):
         cr.hvp(lambda x: np.sum(x ** 3), (np.ones(3),), (bad,))
     assert cr.jvp(lambda x: x * 2, (1.0,), (1,))[1] == 2.0  # an integer tangent is cast
+
+
+def test_a_complex_tangent_or_cotangent_for_a_real_value_is_refused() -> None:
+    # before: jvp(a**2, (1.0,), (1j,)) gave 0.0 and vjp_fn(1j * ones) dropped the 1j silently
+    with pytest.raises(cr.GradientError, match="tangent of argument 0 is complex but the primal"):
+        cr.jvp(lambda a: a ** 2, (1.0,), (1j,))
+    with pytest.raises(cr.GradientError, match="cotangent is complex but the output is real"):
+        cr.vjp(lambda a: a * 2, np.ones(2))[1](np.ones(2) * 1j)
+    # complex where the value is complex is the normal case
+    assert cr.jvp(lambda a: a ** 2, (1 + 0j,), (1j,))[1] == 2j
+    np.testing.assert_array_equal(cr.vjp(lambda a: a * 1j, np.ones(2))[1](np.ones(2) * 1j)[0],
+                                  [1.0, 1.0])

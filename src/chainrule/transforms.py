@@ -102,6 +102,19 @@ def _check_numeric(v: Any, who: str, what: str) -> None:
         )
 
 
+def _check_not_complex_for_real(v: Any, dtype: np.dtype, who: str, what: str,
+                                of: str) -> None:
+    """A complex tangent or cotangent for a real value would lose its imaginary part
+    (a silently wrong derivative): refused, as JAX refuses mismatched dtypes."""
+    if np.dtype(dtype).kind != "c" and _dtype_kind(_value(v)) == "c":
+        raise errors.GradientError(
+            f"{who}: the {what} is complex but the {of} is real ({np.dtype(dtype)}); its "
+            f"imaginary part would be dropped.\n  at {errors.user_line()}\n  Make the {of} "
+            f"complex (x + 0j) to differentiate along complex directions, or pass a real "
+            f"{what.split(' ')[0]}."
+        )
+
+
 def _dtype_kind(v: Any) -> str:
     """The kind of the array NumPy would make of ``v`` ('f', 'U', 'O' ...); 'O' when it
     cannot make one."""
@@ -413,6 +426,7 @@ def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> Any:
         for o, c in zip(out_leaves, cts):
             ov = np.asarray(_value(o))
             _check_numeric(c, "vjp_fn", "cotangent")
+            _check_not_complex_for_real(c, ov.dtype, "vjp_fn", "cotangent", "output")
             cv = c if isinstance(c, Tensor) else np.asarray(c, dtype=ov.dtype if ov.dtype.kind in "fc" else None)
             if tuple(np.shape(_value(cv))) != ov.shape:
                 raise errors.ShapeError(
@@ -456,6 +470,8 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: b
                 raise errors.ShapeError(
                     f"jvp: tangent of shape {tuple(tv.shape)} for a primal of shape {x.shape}"
                 )
+            _check_not_complex_for_real(tv, x.dtype, "jvp", f"tangent of argument {i}",
+                                        "primal")
             if tv.dtype != x.dtype:
                 tv = cast_like(tv, x.dtype)
             x._tangents = dict(x._tangents or {})
