@@ -135,3 +135,29 @@ def test_a_complex_tangent_or_cotangent_for_a_real_value_is_refused() -> None:
     assert cr.jvp(lambda a: a ** 2, (1 + 0j,), (1j,))[1] == 2j
     np.testing.assert_array_equal(cr.vjp(lambda a: a * 1j, np.ones(2))[1](np.ones(2) * 1j)[0],
                                   [1.0, 1.0])
+
+
+@pytest.mark.parametrize("bad, kind", [
+    (lambda: cr.tensor(np.ones(2)), cr.ShapeError),
+    (lambda: cr.tensor(np.ones(3, np.float32)), cr.ShapeError),
+    (lambda: "abc", TypeError), (lambda: [1.0, 2.0, 3.0], TypeError),
+], ids=["shape", "dtype", "str", "list"])
+def test_assigning_a_wrong_grad_is_refused(bad, kind) -> None:
+    # before: t.grad = 'abc' was accepted and the next backward() died in an AttributeError
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    with pytest.raises(kind, match=r"t\.grad = "):
+        x.grad = bad()
+    assert x.grad is None
+    x.grad = np.ones(3)                      # an array of the right shape and dtype is fine
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 5.0, 7.0])
+
+
+@pytest.mark.parametrize("gradient", [np.ones(3) * 1j, "a", [None, None, None]],
+                         ids=["complex", "str", "None"])
+def test_backward_refuses_a_gradient_that_is_not_real_numbers(gradient) -> None:
+    # before: a complex gradient lost its imaginary part, None became NaN
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    with pytest.raises(cr.GradientError, match=r"backward\(gradient=\.\.\.\)"):
+        (x * 2).backward(gradient)
+    assert x.grad is None

@@ -249,9 +249,9 @@ def _deliver(node: P.Node, g: Any, create_graph: bool) -> None:
     T = P.Tensor
     if not create_graph and isinstance(g, T):
         g = g._value
-    if t.grad is None:
+    if t._grad is None:
         if isinstance(g, T):
-            t.grad = g
+            t._grad = g
         else:
             # copy unless nobody else can see the array (the caller or a rule may still hold
             # it, or another leaf may receive the same object); 3 references: the backward
@@ -259,10 +259,10 @@ def _deliver(node: P.Node, g: Any, create_graph: bool) -> None:
             if (g.__class__ is not np.ndarray or g.base is not None or _refcount(g) > 3
                     or not g.flags.writeable):
                 g = np.array(g, copy=True)
-            t.grad = T._make(g, None, None)
+            t._grad = T._make(g, None, None)
     else:
-        prev = t.grad
+        prev = t._grad
         if create_graph or isinstance(g, T) or prev._node is not None:
-            t.grad = prev + g
+            t._grad = prev + g
         else:
             prev._value = prev._value + g

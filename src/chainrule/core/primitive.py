@@ -264,7 +264,7 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
     # 3. the result: a new version counter, or its input's when it aliases one
     out = _new(T)
     out._tangents = None
-    out.grad = None
+    out._grad = None
     if prim.fresh:
         out._value = ans
         vc = out._version = [0, None]

@@ -95,7 +95,7 @@ class Tensor:
     view since then makes the history stale); ``grad``.
     """
 
-    __slots__ = ("_value", "_node", "_tangents", "_version", "_node_version", "grad",
+    __slots__ = ("_value", "_node", "_tangents", "_version", "_node_version", "_grad",
                  "__weakref__")
     __array_priority__ = 1000
 
@@ -125,7 +125,7 @@ class Tensor:
         self._tangents = None
         self._version = [0, None]
         self._node_version = 0
-        self.grad = None
+        self._grad = None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -137,10 +137,33 @@ class Tensor:
         t._tangents = fw
         t._version = [0, None]
         t._node_version = 0
-        t.grad = None
+        t._grad = None
         return t
 
     # --- graph bookkeeping -------------------------------------------------------
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient ``backward()`` accumulated here (None until then)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, g: Any) -> None:
+        # as PyTorch: a Tensor (or ndarray) of this tensor's shape and dtype, or None; a
+        # wrong one would be added to later gradients or stepped on by an optimizer
+        if g is not None:
+            if isinstance(g, np.ndarray):
+                g = Tensor._make(np.array(g, copy=True), None, None)
+            if not isinstance(g, Tensor):
+                raise TypeError(f"t.grad = ...: expected a Tensor or None, got "
+                                f"{type(g).__name__}\n  at {errors.user_line()}")
+            if g.shape != self.shape or g.dtype != self.dtype:
+                raise errors.ShapeError(
+                    f"t.grad = ...: a gradient of shape {g.shape} and dtype {g.dtype} for a "
+                    f"tensor of shape {self.shape} and dtype {self.dtype}; it must match both."
+                    f"\n  at {errors.user_line()}"
+                )
+        self._grad = g
+
     @property
     def requires_grad(self) -> bool:
         return self._node is not None
@@ -210,10 +233,20 @@ class Tensor:
             g.fill(1)  # np.ones, without its Python-level wrapper
         else:
             g = gradient
+            raw = g._value if isinstance(g, Tensor) else np.asarray(g)
+            want = self._value.dtype
+            if raw.dtype.kind not in "biufc" or (raw.dtype.kind == "c" and want.kind != "c"):
+                # text or None would become NaN or a NumPy error; a complex gradient for a
+                # real output would lose its imaginary part
+                raise errors.GradientError(
+                    f"backward(gradient=...): a gradient of dtype {raw.dtype} for an output of "
+                    f"dtype {want}; pass numbers{' (real ones)' if want.kind != 'c' else ''} "
+                    f"of the output's shape {self.shape}.\n  at {errors.user_line()}"
+                )
             if isinstance(g, Tensor):
                 g = g if create_graph else g._value
             else:
-                g = np.asarray(g, dtype=self._value.dtype)
+                g = np.asarray(raw, dtype=want)
             if tuple(g.shape) != self.shape:
                 raise errors.ShapeError(
                     f"backward(gradient=...): gradient has shape {tuple(g.shape)} but the output "

@@ -406,7 +406,7 @@ def _recast(t: Tensor, dt: np.dtype) -> None:
     t._version = [0, None]
     t._node_version = 0
     if t.grad is not None:
-        t.grad = Tensor._make(t.grad._value.astype(dt), None, None)
+        t._grad = Tensor._make(t.grad._value.astype(dt), None, None)
     if needs:
         t.requires_grad_(True)
 
