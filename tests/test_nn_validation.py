@@ -65,3 +65,20 @@ def test_fit_epochs_is_a_whole_number(epochs, kind) -> None:
     with pytest.raises(kind, match="fit: epochs must be"):
         cr.fit(m, nn.CrossEntropyLoss(), cr.optim.SGD(m.parameters(), lr=0.1),
                cr.data.DataLoader(ds, batch_size=2), epochs=epochs, verbose=0)  # 2.5 ran 2
+
+
+@pytest.mark.parametrize("make, kind, msg", [
+    (lambda o: cr.optim.lr_scheduler.StepLR(o, step_size=0), ValueError, "step_size"),
+    (lambda o: cr.optim.lr_scheduler.StepLR(o, step_size=2.5), TypeError, "step_size"),
+    (lambda o: cr.optim.lr_scheduler.StepLR(o, 2, gamma=float("nan")), ValueError, "gamma"),
+    (lambda o: cr.optim.lr_scheduler.ExponentialLR(o, gamma=float("inf")), ValueError, "gamma"),
+    (lambda o: cr.optim.lr_scheduler.MultiStepLR(o, [1.5]), TypeError, "milestones"),
+    (lambda o: cr.optim.lr_scheduler.MultiStepLR(o, [2], gamma=-1.0), ValueError, "gamma"),
+    (lambda o: cr.optim.lr_scheduler.CosineAnnealingLR(o, T_max=0), ValueError, "T_max"),
+], ids=["step0", "step2.5", "gamma-nan", "gamma-inf", "milestone-float", "gamma-neg", "tmax0"])
+def test_scheduler_settings_are_checked(make, kind, msg) -> None:
+    # before: step_size=2.5 ran as 2, a NaN gamma made every later rate NaN, 0 divided by zero
+    opt = cr.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1)
+    with pytest.raises(kind, match=msg):
+        make(opt)
+    assert opt.param_groups[0]["lr"] == 0.1

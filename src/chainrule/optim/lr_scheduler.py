@@ -6,7 +6,19 @@ import math as _math
 from typing import Any as _Any
 from collections.abc import Callable as _Callable
 
+from ..nn.primitives import count as _count
 from .optimizer import Optimizer as _Optimizer
+
+
+def _finite(v: _Any, name: str, low: float | None = None) -> float:
+    """A schedule's number: finite (a NaN gamma made every later rate NaN), >= ``low``."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) and not hasattr(v, "__float__"):
+        raise TypeError(f"{name} must be a number, got {v!r}")
+    f = float(v)
+    if not _math.isfinite(f) or (low is not None and f < low):
+        raise ValueError(f"{name} must be a finite number{'' if low is None else f' >= {low:g}'}"
+                         f", got {v!r}")
+    return f
 
 
 class LRScheduler:
@@ -56,8 +68,8 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer: _Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
-        self.step_size = int(step_size)
-        self.gamma = gamma
+        self.step_size = _count(step_size, "StepLR: step_size", 1)
+        self.gamma = _finite(gamma, "StepLR: gamma", 0.0)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -71,8 +83,8 @@ class MultiStepLR(LRScheduler):
 
     def __init__(self, optimizer: _Optimizer, milestones: list[int], gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
-        self.milestones = sorted(int(m) for m in milestones)
-        self.gamma = gamma
+        self.milestones = sorted(_count(m, "MultiStepLR: milestones", 0) for m in milestones)
+        self.gamma = _finite(gamma, "MultiStepLR: gamma", 0.0)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -86,7 +98,7 @@ class ExponentialLR(LRScheduler):
     """lr *= gamma every epoch."""
 
     def __init__(self, optimizer: _Optimizer, gamma: float, last_epoch: int = -1) -> None:
-        self.gamma = gamma
+        self.gamma = _finite(gamma, "ExponentialLR: gamma", 0.0)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -118,8 +130,8 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer: _Optimizer, T_max: int, eta_min: float = 0.0,
                  last_epoch: int = -1) -> None:
-        self.T_max = T_max
-        self.eta_min = eta_min
+        self.T_max = _count(T_max, "CosineAnnealingLR: T_max", 1)
+        self.eta_min = _finite(eta_min, "CosineAnnealingLR: eta_min", 0.0)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
