@@ -211,3 +211,20 @@ def test_bad_rule_results_are_refused_for_every_primitive_of_the_table() -> None
         covered += 1
     print("primitives covered:", covered)
     assert covered >= 90, covered
+
+
+def test_a_rule_that_raises_is_called_once() -> None:
+    calls = []
+    f = _double()
+
+    def bad(g, ans, x):
+        calls.append(1)
+        return g + "oops"
+
+    cr.defvjp(f, bad)
+    cr.defjvp(f, lambda dx, ans, x: calls.append(2) or dx + "oops")
+    with pytest.raises(TypeError):
+        f(cr.tensor(np.ones(2), requires_grad=True)).sum().backward()
+    with pytest.raises(TypeError):
+        cr.jvp(f, (np.ones(2),), (np.ones(2),))
+    assert calls == [1, 2]  # the error path does not run the rule a second time

@@ -162,10 +162,13 @@ def backward(
                 rule = vjps.get(i)
                 try:
                     gi = rule(g, ans, *args, **kw) if kw else rule(g, ans, *args)
+                except TypeError as exc:  # no rule, or a call it cannot take: explained
+                    P.rule_failed(prim, "VJP", i, rule, (g, ans, *args), kw, exc)
+                try:
                     fit = gi.shape != p.shape or (gi.dtype is not p.dtype and gi.dtype != p.dtype)
-                except (TypeError, AttributeError):  # no rule, a call it cannot take, no array
-                    gi = _cotangent(node, i, p, rule, g, ans, args, kw)  # explains, or raises
-                    fit = False
+                except AttributeError:  # not an array (None, a float, a list): say so
+                    P.check_result(prim, "VJP", i, rule, gi, p.shape, p.dtype)
+                    raise
                 if fit:
                     gi = _fit(gi, p, node, i)
                 if anomaly:
@@ -207,22 +210,6 @@ def _inputs(node: P.Node, create_graph: bool) -> tuple[Any, Any]:
     if create_graph:
         return _rebuild(node)
     return node.args, node.ans
-
-
-def _cotangent(node: P.Node, i: int, p: P.Node, rule: Any, g: Any, ans: Any, args: Any,
-               kw: dict) -> Any:
-    """Argument ``i``'s cotangent from its VJP rule, checked against the argument's shape
-    and cast to its dtype, the slow way: a missing rule, a rule that cannot take the call,
-    or one that returns something other than an array are errors that name the rule (the
-    backward loop calls the rule inline and comes here when that raised)."""
-    prim = node.prim
-    gi = P.call_rule(prim, "VJP", i, rule, g, ans, args, kw)
-    try:
-        fit = gi.shape != p.shape or (gi.dtype is not p.dtype and gi.dtype != p.dtype)
-    except AttributeError:  # not an array (None, a float, a list): say so
-        P.check_result(prim, "VJP", i, rule, gi, p.shape, p.dtype)
-        raise
-    return _fit(gi, p, node, i) if fit else gi
 
 
 def _seed(roots: Iterable[P.Node], seeds: Iterable[Any],

@@ -15,7 +15,7 @@ chainrule's own operations so that they can themselves be differentiated):
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 import numpy as np
 
@@ -417,8 +417,8 @@ def _tangent_at(prim: Primitive, args: tuple, call_args: Any, ans: Any, lv: int,
         rule = prim.jvps.get(i)
         try:
             ti = rule(dx, ans, *call_args, **kw) if kw else rule(dx, ans, *call_args)
-        except TypeError:  # no rule, or a call it cannot take: explained, or the rule's own
-            ti = call_rule(prim, "JVP", i, rule, dx, ans, call_args, kw)
+        except TypeError as exc:  # no rule, or a call it cannot take: explained
+            rule_failed(prim, "JVP", i, rule, (dx, ans, *call_args), kw, exc)
         if not prim.broadcast_tangents:
             ti = check_result(prim, "JVP", i, rule, ti, ans.shape, ans.dtype)
         t = ti if t is None else t + ti
@@ -636,23 +636,20 @@ def check_result(prim: Primitive, kind: str, i: int, rule: Any, r: Any, shape: t
     return r
 
 
-def call_rule(prim: Primitive, kind: str, i: int, rule: Any, first: Any, ans: Any,
-              args: tuple, kw: dict | None) -> Any:
-    """Call a VJP or JVP rule the slow way, after the inline call raised TypeError: a
-    missing rule and a call that does not fit the rule's signature are explained; a
-    TypeError from inside the rule is the user's own and propagates."""
+def rule_failed(prim: Primitive, kind: str, i: int, rule: Any, args: tuple, kw: dict | None,
+                exc: TypeError) -> NoReturn:
+    """A VJP or JVP rule call raised TypeError: a missing rule and a call that does not fit
+    the rule's signature are explained; otherwise the TypeError is the rule's own and is
+    raised again (the rule is not called a second time)."""
     if rule is None:
         defn = "defvjp" if kind == "VJP" else "defjvp"
         mode = "" if kind == "VJP" else " (forward-mode)"
         raise NotImplementedError(
             f"{prim.name} has no {kind}{mode} rule for argument {i}; register one with "
             f"cr.{defn}({prim.name}, ...)\n  at {errors.user_line()}"
-        )
-    try:
-        return rule(first, ans, *args, **kw) if kw else rule(first, ans, *args)
-    except TypeError:
-        check_call(prim, kind, i, rule, (first, ans, *args), kw or {})
-        raise
+        ) from None
+    check_call(prim, kind, i, rule, args, kw or {})
+    raise exc
 
 
 def check_call(prim: Primitive, kind: str, i: int, rule: Any, args: tuple, kw: dict) -> None:
