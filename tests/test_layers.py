@@ -18,6 +18,7 @@ LAYERS = [
     {"check"},                 # gradcheck, check_derivative, anomaly mode
     {"nn"},
     {"optim", "data"},
+    {"compiler"},              # cr.compile: tracing, emitted NumPy, compiled modules
     {"io"},                    # checkpoints (loads into nn modules)
     {"training"},              # cr.fit
     {"viz"},

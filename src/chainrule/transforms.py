@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .core import errors
+from .core import arrays, errors
 from .core.graph import backward
 from .core.primitive import leaf_node
 from .core.state import STATE, next_seq
@@ -64,15 +64,15 @@ def _value(x: Any) -> Any:
 def _check_float(x: Any, who: str, pos: int) -> None:
     v = _value(x)
     if isinstance(v, bool) or isinstance(v, (int, np.integer)) or (
-        isinstance(v, np.ndarray) and v.dtype.kind in "biu"
+        isinstance(v, arrays.TYPES) and v.dtype.kind in "biu"
     ):
         raise errors.GradientError(
             f"{who}: argument {pos} is an integer ({type(v).__name__}"
-            f"{'' if not isinstance(v, np.ndarray) else ' of dtype ' + str(v.dtype)}); "
+            f"{'' if not isinstance(v, arrays.TYPES) else ' of dtype ' + str(v.dtype)}); "
             f"derivatives need floating-point inputs.\n  at {errors.user_line()}\n"
             f"  Pass a float (2.0 rather than 2) or convert: np.asarray(x, dtype=float)."
         )
-    if isinstance(v, np.ndarray) and v.dtype.kind not in "fc":
+    if isinstance(v, arrays.TYPES) and v.dtype.kind not in "fc":
         raise errors.GradientError(
             f"{who}: argument {pos} has dtype {v.dtype}, not a float type.\n"
             f"  at {errors.user_line()}\n  Pass floating-point (or complex) values.")
@@ -119,7 +119,7 @@ def _dtype_kind(v: Any) -> str:
     """The kind of the array NumPy would make of ``v`` ('f', 'U', 'O' ...); 'O' when it
     cannot make one."""
     try:
-        return np.asarray(v).dtype.kind
+        return arrays.asarray(v).dtype.kind
     except Exception:
         return "O"
 
@@ -142,7 +142,7 @@ def _lift(x: Any, outer_mode: bool) -> Tensor:
         # a constant, or a value carrying only forward-mode tangents: a new leaf keeps them
         t = Tensor._make(x._value, None, x._tangents)
     else:
-        t = Tensor._make(np.asarray(x), None, None)
+        t = Tensor._make(arrays.asarray(x), None, None)
     t._node = leaf_node(t._value.shape, t._value.dtype)
     return t
 
@@ -156,10 +156,10 @@ def _kind_of(x: Any) -> str:
     'python' (a Python number)."""
     if isinstance(x, Tensor):
         return "tensor"
-    if isinstance(x, np.ndarray):
+    if isinstance(x, np.generic) or getattr(x, "_cr_generic", False):
+        return "numpy"  # (_cr_generic: a registered array type standing for a NumPy scalar)
+    if isinstance(x, arrays.TYPES):
         return "array"
-    if isinstance(x, np.generic):
-        return "numpy"
     return "python"
 
 
@@ -184,7 +184,7 @@ def _as_kind(v: Any, kind: str) -> Any:
     Only a 0-d value becomes a scalar; anything else is an ndarray (or a constant Tensor)."""
     if isinstance(v, Tensor):
         v = v._value
-    v = np.asarray(v)
+    v = arrays.asarray(v)
     if kind == "tensor":
         return Tensor._make(v, None, None)
     if v.ndim == 0 and kind != "array":
@@ -225,7 +225,7 @@ def _plain_out(x: Any, kind: str, keep_graph: bool) -> Any:
 
 
 def _zeros(like: Any) -> np.ndarray:
-    v = np.asarray(_value(like))
+    v = arrays.asarray(_value(like))
     return np.zeros(v.shape, v.dtype)
 
 
@@ -368,7 +368,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
                 f"(one value).\n  at {errors.user_line()}\n  Reduce it (np.sum(...), np.mean(...)), "
                 f"or use cr.elementwise_grad, cr.jacobian or cr.vjp for array outputs."
             )
-        dt = np.asarray(v).dtype
+        dt = arrays.asarray(v).dtype
         if dt.kind == "c":
             raise errors.GradientError(
                 "grad: the function returned a complex value; a gradient needs a real scalar "
@@ -393,6 +393,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
         return val, g
 
     vg.__name__ = f"value_and_grad({getattr(f, '__name__', 'f')})"
+    vg.__wrapped__ = f  # inspect.signature: f's parameters
     return vg
 
 
@@ -407,6 +408,7 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -
         return g_
 
     g.__name__ = f"grad({getattr(f, '__name__', 'f')})"
+    g.__wrapped__ = f  # inspect.signature: f's parameters
     return g
 
 
@@ -424,10 +426,10 @@ def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> Any:
             )
         fixed = []
         for o, c in zip(out_leaves, cts):
-            ov = np.asarray(_value(o))
+            ov = arrays.asarray(_value(o))
             _check_numeric(c, "vjp_fn", "cotangent")
             _check_not_complex_for_real(c, ov.dtype, "vjp_fn", "cotangent", "output")
-            cv = c if isinstance(c, Tensor) else np.asarray(c, dtype=ov.dtype if ov.dtype.kind in "fc" else None)
+            cv = c if isinstance(c, Tensor) else arrays.asarray(c, dtype=ov.dtype if ov.dtype.kind in "fc" else None)
             if tuple(np.shape(_value(cv))) != ov.shape:
                 raise errors.ShapeError(
                     f"vjp_fn: cotangent of shape {np.shape(_value(cv))} for an output of shape "
@@ -463,9 +465,9 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: b
             if isinstance(pv, Tensor) and (pv._node is not None or pv._tangents is not None):
                 x = S.copy_prim(pv)
             else:
-                x = Tensor._make(np.asarray(_value(pv)), None, None)
+                x = Tensor._make(arrays.asarray(_value(pv)), None, None)
             _check_numeric(tv, "jvp", f"tangent of argument {i}")
-            tv = tv if isinstance(tv, Tensor) else np.asarray(tv)
+            tv = tv if isinstance(tv, Tensor) else arrays.asarray(tv)
             if tuple(tv.shape) != x.shape:
                 raise errors.ShapeError(
                     f"jvp: tangent of shape {tuple(tv.shape)} for a primal of shape {x.shape}"
@@ -538,7 +540,7 @@ def jacobian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
                 raise TypeError("jacobian: arguments must be arrays (not lists/dicts of them)")
         tr = _Traced(f, args, kwargs, nums, False, "jacobian")
         out = tr.out
-        ov = np.asarray(_value(out))
+        ov = arrays.asarray(_value(out))
         if not isinstance(out, (Tensor, np.ndarray, float, int, complex, np.number)):
             raise TypeError("jacobian: the function must return one array")
         rows: list[list] = [[] for _ in nums]
@@ -560,7 +562,7 @@ def jacobian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
             if not r:
                 res.append(np.zeros(ov.shape + in_shape))
                 continue
-            j = reshape(stack([x if hasattr(x, "shape") else np.asarray(x) for x in r], axis=0),
+            j = reshape(stack([x if hasattr(x, "shape") else arrays.asarray(x) for x in r], axis=0),
                         ov.shape + in_shape)
             res.append(_restore_jac(j, args[i], ov.shape, tr.keep_graph()))
         return res[0] if isinstance(argnums, int) else tuple(res)
@@ -579,7 +581,7 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
         res = []
         for i in nums:
             x = args[i]
-            xv = np.asarray(_value(x))
+            xv = arrays.asarray(_value(x))
             cols = []
             out_shape: tuple = ()
             for k in range(xv.size):
@@ -593,7 +595,7 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
                 out, t = jvp(fi, (x,), (e.reshape(xv.shape),))
                 out_shape = np.shape(_value(out))
-                cols.append(t if hasattr(t, "shape") else np.asarray(t))
+                cols.append(t if hasattr(t, "shape") else arrays.asarray(t))
             j = _stack_last(cols, out_shape, xv.shape)
             # jvp gives Tensors at the top only when they depend on values traced outside
             res.append(_restore_jac(j, x, out_shape, STATE.depth > 0 or _traced(j)))
@@ -612,7 +614,7 @@ def elementwise_grad(f: Callable, argnums: int = 0) -> Callable:
 
     def eg(*args: Any, **kwargs: Any) -> Any:
         tr = _Traced(f, args, kwargs, (argnums % len(args),), False, "elementwise_grad")
-        ov = np.asarray(_value(tr.out))
+        ov = arrays.asarray(_value(tr.out))
         dt = ov.dtype if ov.dtype.kind in "fc" else np.dtype(np.float64)
         return tr.pull([np.ones(ov.shape, dt)], [tr.out], retain=False)[0]
 

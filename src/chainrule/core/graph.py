@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from . import errors, hooks
+from . import arrays, errors, hooks
 from . import primitive as P
 from .state import STATE
 
@@ -245,7 +245,7 @@ def _deliver(node: P.Node, g: Any, create_graph: bool) -> None:
             # loop's local, ours, and getrefcount's argument
             if (g.__class__ is not np.ndarray or g.base is not None or _refcount(g) > 3
                     or not g.flags.writeable):
-                g = np.array(g, copy=True)
+                g = arrays.copy(g)
             t._grad = T._make(g, None, None)
     else:
         prev = t._grad

@@ -19,7 +19,7 @@ from typing import Any, Callable, NoReturn
 
 import numpy as np
 
-from . import errors, hooks
+from . import arrays, errors, hooks
 from .state import HOOKED, STATE, next_seq
 
 _ndarray = np.ndarray
@@ -259,7 +259,7 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
         return _forward_failed(prim, args, kw, exc)
     if prim.nondiff:
         return ans
-    if ans.__class__ is not _ndarray:
+    if ans.__class__ is not _ndarray and ans.__class__ not in arrays.CLASSES:
         ans = np.asarray(ans)
     # 3. the result: a new version counter, or its input's when it aliases one
     out = _new(T)
@@ -388,7 +388,8 @@ def _alias(args: tuple, raw: list, ans: np.ndarray) -> tuple[np.ndarray, list | 
     plain array argument; itself and None when it aliases none."""
     T = Tensor
     for a, r in zip(args, raw):
-        if r.__class__ is _ndarray and (r is ans or np.may_share_memory(ans, r)):
+        if (r.__class__ is _ndarray or r.__class__ in arrays.CLASSES) and (
+                r is ans or np.may_share_memory(ans, r)):
             if isinstance(a, T):
                 return ans, a._version
             return ans.copy(), None

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from . import errors, hooks
+from . import arrays, errors, hooks
 from . import primitive as P
 from .primitive import Primitive as _Primitive
 from .primitive import apply as _apply
@@ -107,7 +107,7 @@ class Tensor:
                     "use t.detach() (a constant) or t.clone() (keeps the history)"
                 )
             data = data._value
-        value = np.array(data, dtype=dtype, copy=True)
+        value = arrays.copy(data, dtype)
         if value.dtype == object:
             raise TypeError(
                 "cr.tensor: could not make a numeric array from the data (got dtype object); "
@@ -132,7 +132,7 @@ class Tensor:
     @classmethod
     def _make(cls, value: Any, node: P.Node | None, fw: dict | None) -> Tensor:
         t = cls.__new__(cls)
-        t._value = value if isinstance(value, np.ndarray) else np.asarray(value)
+        t._value = value if isinstance(value, arrays.TYPES) else np.asarray(value)
         t._node = node
         t._tangents = fw
         t._version = [0, None]
@@ -233,7 +233,7 @@ class Tensor:
             g.fill(1)  # np.ones, without its Python-level wrapper
         else:
             g = gradient
-            raw = g._value if isinstance(g, Tensor) else np.asarray(g)
+            raw = g._value if isinstance(g, Tensor) else arrays.asarray(g)
             want = self._value.dtype
             if raw.dtype.kind not in "biufc" or (raw.dtype.kind == "c" and want.kind != "c"):
                 # text or None would become NaN or a NumPy error; a complex gradient for a
@@ -246,7 +246,7 @@ class Tensor:
             if isinstance(g, Tensor):
                 g = g if create_graph else g._value
             else:
-                g = np.asarray(raw, dtype=want)
+                g = arrays.asarray(raw, dtype=want)
             if tuple(g.shape) != self.shape:
                 raise errors.ShapeError(
                     f"backward(gradient=...): gradient has shape {tuple(g.shape)} but the output "
@@ -495,7 +495,7 @@ class Tensor:
         return self
 
     def _write(self, res: Any, name: str) -> None:
-        res = np.asarray(res)
+        res = arrays.asarray(res)
         if res.shape != self._value.shape:
             raise errors.ShapeError(
                 f"{name} in place: the result has shape {res.shape} but the tensor has shape "

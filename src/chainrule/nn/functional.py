@@ -11,6 +11,7 @@ from typing import Any as _Any
 
 import numpy as _np
 
+from ..core import arrays as _arrays
 from ..core.errors import ShapeError as _ShapeError
 from ..core.tensor import Tensor as _Tensor
 from ..ops import elementwise as _E
@@ -36,7 +37,7 @@ def _shape(x: _Any) -> tuple:
 
 
 def _float_dtype(x: _Any) -> _np.dtype:
-    d = _np.asarray(_value(x)).dtype
+    d = _arrays.asarray(_value(x)).dtype
     return d if d.kind in "fc" else _np.dtype(_np.float64)
 
 
@@ -69,14 +70,14 @@ def relu(input: _Any) -> _Any:
 
 def leaky_relu(input: _Any, negative_slope: float = 0.01) -> _Any:
     """x for x > 0, negative_slope * x otherwise (a constant slope per element)."""
-    pos = _np.asarray(_value(input)) > 0
+    pos = _arrays.asarray(_value(input)) > 0
     dt = _float_dtype(input)
     return input * (pos * dt.type(1 - negative_slope) + dt.type(negative_slope))
 
 
 def sigmoid(input: _Any) -> _Any:
     """1 / (1 + exp(-x)), with exp(-|x|) so that it never overflows and keeps the tails."""
-    pos = _np.asarray(_value(input)) >= 0
+    pos = _arrays.asarray(_value(input)) >= 0
     dt = _float_dtype(input)
     sgn = dt.type(1) - dt.type(2) * pos  # -1 where x >= 0, else 1
     z = _E.exp(input * sgn)  # exp(-|x|) <= 1
@@ -151,7 +152,7 @@ def dropout(input: _Any, p: float = 0.5, training: bool = True, inplace: bool = 
     shape = _shape(input)
     if p == 1.0:
         return input * _np.zeros(shape, dt)
-    keep = _random.get(generator).random(shape) >= p
+    keep = _random.draw(generator, "random", shape) >= p
     return input * (keep.astype(dt) * dt.type(1.0 / (1.0 - p)))
 
 
@@ -235,10 +236,10 @@ def batch_norm(input: _Any, running_mean: _Any, running_var: _Any, weight: _Any 
         if momentum is not None and (running_mean is not None or running_var is not None):
             m = float(momentum)
             if running_mean is not None:
-                rm = _np.asarray(_value(running_mean))
+                rm = _arrays.asarray(_value(running_mean))
                 _assign(running_mean, (1 - m) * rm + m * _np.reshape(_value(mean), (c,)))
             if running_var is not None:
-                rv = _np.asarray(_value(running_var))
+                rv = _arrays.asarray(_value(running_var))
                 unbiased = _np.reshape(_value(var), (c,)) * (n / (n - 1))
                 _assign(running_var, (1 - m) * rv + m * unbiased)
         y = d / _E.sqrt(var + eps)
@@ -352,7 +353,7 @@ def l1_loss(input: _Any, target: _Any, reduction: str = "mean") -> _Any:
 
 
 def _int_target(what: str, target: _Any, tshape: tuple) -> _np.ndarray:
-    t = _np.asarray(_value(target))
+    t = _arrays.asarray(_value(target))
     if t.dtype.kind not in "iu":
         raise TypeError(
             f"{what}: class-index targets must be integers, got dtype {t.dtype}"
@@ -389,13 +390,13 @@ def nll_loss(input: _Any, target: _Any, weight: _Any = None, ignore_index: int =
     ts = _np.where(valid, t, 0)
     dt = _float_dtype(input)
     if weight is not None:
-        wv = _np.asarray(_value(weight))
+        wv = _arrays.asarray(_value(weight))
         if wv.shape != (c,):
             raise _ShapeError(f"nll_loss: weight must have shape ({c},), got {wv.shape}")
         w = wv[ts] * valid
     else:
         w = valid
-    w = _np.asarray(w, dtype=dt)
+    w = _arrays.asarray(w, dtype=dt)
     if reduction == "mean":
         with _np.errstate(invalid="ignore", divide="ignore"):  # all ignored: NaN, as in torch
             w = w / w.sum()
@@ -439,10 +440,10 @@ def _fused_cross_entropy(input: _Any, xv: _np.ndarray, cdim: int, t: _np.ndarray
         ts = t if all_valid else _np.where(valid, t, 0)
     wv = None
     if weight is not None:
-        wv = _np.asarray(_value(weight))
+        wv = _arrays.asarray(_value(weight))
         if wv.shape != (c,):
             raise _ShapeError(f"nll_loss: weight must have shape ({c},), got {wv.shape}")
-        w = _np.asarray(wv[ts] if all_valid else wv[ts] * valid, dtype=dt)
+        w = _arrays.asarray(wv[ts] if all_valid else wv[ts] * valid, dtype=dt)
     elif all_valid:
         w = None  # 1 at every target
     else:
@@ -489,17 +490,17 @@ def cross_entropy(input: _Any, target: _Any, weight: _Any = None, ignore_index: 
     stable for any finite logits."""
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0 and 1, got {label_smoothing}")
-    xv = input._value if isinstance(input, _Tensor) else _np.asarray(input)
+    xv = input._value if isinstance(input, _Tensor) else _arrays.asarray(input)
     shape = xv.shape
     cdim = 0 if len(shape) == 1 else 1
-    tv = target if target.__class__ is _np.ndarray else _np.asarray(_value(target))
+    tv = target if target.__class__ is _np.ndarray else _arrays.asarray(_value(target))
     if tv.dtype.kind in "iu" and shape and xv.dtype.kind == "f" and xv.size:
         return _fused_cross_entropy(input, xv, cdim, tv, weight, ignore_index, reduction,
                                     label_smoothing)
     logp = log_softmax(input, dim=cdim)
     c = shape[cdim] if shape else 0
     wshape = (c,) + (1,) * (len(shape) - 1 - cdim)
-    wv = None if weight is None else _np.reshape(_np.asarray(_value(weight)), wshape)
+    wv = None if weight is None else _np.reshape(_arrays.asarray(_value(weight)), wshape)
     if tv.dtype.kind == "f":  # class probabilities
         if tv.shape != shape:
             raise _ShapeError(f"cross_entropy: probability targets must have the input's shape "
@@ -520,7 +521,7 @@ def cross_entropy(input: _Any, target: _Any, weight: _Any = None, ignore_index: 
         if weight is None:
             smooth = _R.sum(smooth) / keep.sum()
         else:
-            smooth = _R.sum(smooth) / _np.asarray(_value(weight))[tv[keep]].sum()
+            smooth = _R.sum(smooth) / _arrays.asarray(_value(weight))[tv[keep]].sum()
     elif reduction == "sum":
         smooth = _R.sum(smooth)
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / c)
@@ -547,7 +548,7 @@ def binary_cross_entropy_with_logits(input: _Any, target: _Any, weight: _Any = N
 
 def one_hot(labels: _Any, num_classes: int = -1) -> _np.ndarray:
     """Integer labels -> one-hot int64 array (not differentiable, like PyTorch)."""
-    t = _np.asarray(_value(labels))
+    t = _arrays.asarray(_value(labels))
     if t.dtype.kind not in "iu":
         raise TypeError(f"one_hot: labels must be integers, got {t.dtype}")
     n = int(t.max()) + 1 if num_classes < 0 else num_classes

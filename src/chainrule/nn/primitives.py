@@ -22,6 +22,8 @@ import math
 from typing import Any
 
 import numpy as np
+
+from ..core import arrays as _arrays
 from numpy.lib.stride_tricks import as_strided
 
 from ..core.errors import ShapeError
@@ -51,13 +53,13 @@ _ERF: Any = None
 
 def _erf_fwd(x: Any) -> Any:
     global _ERF
-    x = np.asarray(x)
+    x = _arrays.asarray(x)
     if x.dtype.kind == "c":
         raise TypeError("erf: complex input is not supported")
     if _ERF is None:
         _ERF = _erf_impl()
     dt = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
-    return np.asarray(_ERF(x), dtype=dt)
+    return _arrays.asarray(_ERF(x), dtype=dt)
 
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -105,7 +107,7 @@ def _relu_fwd(x: Any) -> Any:
 
 
 def _relu_mask(ans: Any) -> np.ndarray:
-    return np.asarray(value(ans)) > 0
+    return _arrays.asarray(value(ans)) > 0
 
 
 relu = defprim(
@@ -263,7 +265,7 @@ def _tap(p: int, q: int, oh: int, ow: int, stride: tuple, dilation: tuple) -> tu
 
 def _real(name: str, *xs: Any) -> None:
     for x in xs:
-        if np.asarray(x).dtype.kind == "c":
+        if _arrays.asarray(x).dtype.kind == "c":
             raise TypeError(f"{name}: complex tensors are not supported")
 
 
@@ -328,7 +330,7 @@ def _gmat(gy: np.ndarray) -> np.ndarray:
 
 def _conv_fwd(x: Any, w: Any, stride: tuple = (1, 1), padding: tuple = ((0, 0), (0, 0)),
               dilation: tuple = (1, 1), groups: int = 1) -> np.ndarray:
-    x, w = np.asarray(x), np.asarray(w)
+    x, w = _arrays.asarray(x), _arrays.asarray(w)
     _real("conv2d", x, w)
     oh, ow = _conv_geometry(x.shape, w.shape, stride, padding, dilation, groups)
     n = x.shape[0]
@@ -346,7 +348,7 @@ def _conv_fwd(x: Any, w: Any, stride: tuple = (1, 1), padding: tuple = ((0, 0), 
 def _conv_input_grad_fwd(gy: Any, w: Any, x_shape: tuple = (), stride: tuple = (1, 1),
                          padding: tuple = ((0, 0), (0, 0)), dilation: tuple = (1, 1),
                          groups: int = 1) -> np.ndarray:
-    gy, w = np.asarray(gy), np.asarray(w)
+    gy, w = _arrays.asarray(gy), _arrays.asarray(w)
     n, c, h, wd = x_shape
     oh, ow = gy.shape[2:]
     (pt, pb), (pl, pr) = padding
@@ -369,7 +371,7 @@ def _conv_input_grad_fwd(gy: Any, w: Any, x_shape: tuple = (), stride: tuple = (
 def _conv_weight_grad_fwd(x: Any, gy: Any, w_shape: tuple = (), stride: tuple = (1, 1),
                           padding: tuple = ((0, 0), (0, 0)), dilation: tuple = (1, 1),
                           groups: int = 1) -> np.ndarray:
-    x, gy = np.asarray(x), np.asarray(gy)
+    x, gy = _arrays.asarray(x), _arrays.asarray(gy)
     o, cg, kh, kw = w_shape
     oh, ow = gy.shape[2:]
     og = o // groups
@@ -479,7 +481,7 @@ def _unblocks(b: np.ndarray, kernel: tuple, x_shape: tuple) -> np.ndarray:
 def _pool_fwd(x: Any, kernel: tuple = (2, 2), stride: tuple = (2, 2),
               padding: tuple = (0, 0), dilation: tuple = (1, 1),
               ceil_mode: bool = False) -> np.ndarray:
-    x = np.asarray(x)
+    x = _arrays.asarray(x)
     _real("max_pool2d", x)
     oh, ow, pads = pool_geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
     xp = _pad(x, pads, _fill_for(x.dtype))
@@ -508,7 +510,7 @@ def _pool_argmax(x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple, di
 def _scatter_fwd(g: Any, idx: Any = None, x_shape: tuple = (), kernel: tuple = (2, 2),
                  stride: tuple = (2, 2), padding: tuple = (0, 0), dilation: tuple = (1, 1),
                  ceil_mode: bool = False) -> np.ndarray:
-    g = np.asarray(g)
+    g = _arrays.asarray(g)
     kk = kernel[0] * kernel[1]
     if _tiles(x_shape, kernel, stride, padding, dilation, ceil_mode):
         b = (idx[..., None] == np.arange(kk)) * g[..., None]
@@ -529,7 +531,7 @@ def _scatter_fwd(g: Any, idx: Any = None, x_shape: tuple = (), kernel: tuple = (
 def _gather_fwd(gx: Any, idx: Any = None, x_shape: tuple = (), kernel: tuple = (2, 2),
                 stride: tuple = (2, 2), padding: tuple = (0, 0), dilation: tuple = (1, 1),
                 ceil_mode: bool = False) -> np.ndarray:
-    gx = np.asarray(gx)
+    gx = _arrays.asarray(gx)
     oh, ow, pads = pool_geometry(x_shape, kernel, stride, padding, dilation, ceil_mode)
     if _tiles(x_shape, kernel, stride, padding, dilation, ceil_mode):
         b = _blocks(gx, kernel, oh, ow)
@@ -548,7 +550,7 @@ def _winners(x: Any, kw: dict) -> np.ndarray:
     p = {"kernel": (2, 2), "stride": (2, 2), "padding": (0, 0), "dilation": (1, 1),
          "ceil_mode": False}
     p.update(_pool_kw(kw))
-    return _pool_argmax(np.asarray(value(x)), **p)
+    return _pool_argmax(_arrays.asarray(value(x)), **p)
 
 
 max_pool2d_scatter = defprim(

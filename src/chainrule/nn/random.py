@@ -20,3 +20,16 @@ def default_generator() -> np.random.Generator:
 
 def get(generator: np.random.Generator | None) -> np.random.Generator:
     return _GEN if generator is None else generator
+
+
+# set by chainrule.compile: while a compiled function is traced, a draw made through draw()
+# becomes an input of the compiled code (drawn afresh, from the same generator, each call)
+TRACE_DRAW = None
+
+
+def draw(generator: np.random.Generator | None, method: str, *args: object) -> object:
+    """``get(generator).<method>(*args)``: the random numbers dropout uses, drawn so that a
+    compiled module draws them again on every call rather than baking them into its code."""
+    if TRACE_DRAW is not None:
+        return TRACE_DRAW(generator, method, *args)
+    return getattr(get(generator), method)(*args)

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from ..core import arrays as _arrays
 from numpy.lib.array_utils import normalize_axis_index
 
 from ..core import primitive as P
@@ -33,7 +35,7 @@ from .util import defprim, unbroadcast, value
 
 
 def _const(v: Any) -> Any:
-    return P.Tensor._make(np.asarray(v), None, None)
+    return P.Tensor._make(_arrays.asarray(v), None, None)
 
 
 def _traced(x: Any) -> bool:
@@ -243,7 +245,7 @@ def build_array(obj: Any, dtype: Any = None, copy: bool | None = True, **kw: Any
     def build(x: Any) -> Any:
         if isinstance(x, (list, tuple)):
             return S.stack([build(y) for y in x])
-        return x if isinstance(x, P.Tensor) else np.asarray(x)
+        return x if isinstance(x, P.Tensor) else _arrays.asarray(x)
 
     out = build(obj)
     if isinstance(out, P.Tensor) and obj is out:

@@ -11,6 +11,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..core import arrays as _arrays
+
 from ..core import primitive as P
 from .util import defprim, is_complex, register, unbroadcast, value
 
@@ -53,7 +55,7 @@ def _full_like(a: Any, fill_value: Any, dtype: Any = None, order: str = "K", sub
     from .creation import full
 
     if isinstance(fill_value, Tensor):
-        proto = a._value if isinstance(a, Tensor) else np.asarray(a)
+        proto = a._value if isinstance(a, Tensor) else _arrays.asarray(a)
         return full(proto.shape if shape is None else shape, fill_value,
                     dtype=proto.dtype if dtype is None else dtype)
     return _full_like_const(a, fill_value, dtype, order, subok, shape, **kw)
@@ -169,7 +171,7 @@ def _sph_scaled_upward(z: np.ndarray, n: int) -> np.ndarray:
 
 
 def _sph_scaled_fwd(z: Any, n: int = 1) -> Any:
-    z = np.asarray(z)
+    z = _arrays.asarray(z)
     dtype = z.dtype if z.dtype.kind in "fc" else np.dtype(np.float64)
     zz = z.astype(np.result_type(dtype, np.float64))
     out = np.empty(zz.shape, zz.dtype)
@@ -215,7 +217,7 @@ imag = defprim(np.imag, "imag", np_names="imag", saves=(), saves_ans=False, line
 
 
 def _astype_fwd(x: Any, dtype: Any = None, copy: bool = True) -> Any:
-    return np.asarray(x).astype(dtype, copy=copy)
+    return _arrays.asarray(x).astype(dtype, copy=copy)
 
 
 astype_prim = defprim(_astype_fwd, "astype", saves=(), saves_ans=False, linear=True,
@@ -393,7 +395,7 @@ def _pow_dx(ans: Any, x: Any, y: Any) -> Any:
     # y * x**(y-1), written so that y == 0 gives 0 (not 0 * inf) at x == 0
     yv = value(y)
     if yv.__class__ is int or yv.__class__ is float or (
-            np.ndim(yv) == 0 and not isinstance(yv, np.ndarray)):
+            np.ndim(yv) == 0 and not isinstance(yv, _arrays.TYPES)):
         if yv == 0:
             return zeros_like(x) * 0
         if yv == 2:  # x**2, the common case: 2x, without a pass of x**1
@@ -465,7 +467,8 @@ def _maxmin(np_fn: Any, name: str, pick_x: Callable, nan_aware: bool = False) ->
         """g times a's weight when the other argument b is one number that is not NaN (ReLU
         as np.maximum(0, z)), first order, real floats: None when that does not apply.
         a's weight: 1 where a wins or is NaN, 1/2 on ties, 0 where b wins."""
-        if (other_wins is None or g.__class__ is not np.ndarray or a.__class__ is not np.ndarray
+        arr = _arrays.CLASSES
+        if (other_wins is None or g.__class__ not in arr or a.__class__ not in arr
                 or g.dtype.kind != "f" or g.dtype != ans.dtype or a.dtype.kind != "f"
                 or g.shape != a.shape):
             return None
@@ -480,7 +483,7 @@ def _maxmin(np_fn: Any, name: str, pick_x: Callable, nan_aware: bool = False) ->
                 return None
         if bv != bv:  # NaN: b is the answer everywhere (the general rule handles it)
             return None
-        r = np.where(other_wins(a, bv), 0, g)
+        r = np.where(other_wins(a, bv), g.dtype.type(0), g)  # (a typed 0: no casting pass)
         eq = a == bv
         if eq.any():
             r[eq] *= 0.5

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core import arrays as _arrays
+
 from ..core.registry import register
 from . import elementwise as E
 from . import shape as S
@@ -91,7 +93,7 @@ c2r = defprim(_c2r_fwd, "fft.c2r", saves=(), saves_ans=False, linear=True, vjp=(
 
 
 def _arr(a: Any) -> Any:
-    return a if hasattr(a, "shape") else np.asarray(a)
+    return a if hasattr(a, "shape") else _arrays.asarray(a)
 
 
 def _no_out(name: str, out: Any) -> None:

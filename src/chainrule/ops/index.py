@@ -19,6 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from ..core import arrays as _arrays
 from numpy.lib.array_utils import normalize_axis_index
 
 from ..core import primitive as P
@@ -38,11 +40,11 @@ def raw_index(idx: Any) -> Any:
     T = P.Tensor
     if isinstance(idx, T):
         return idx._value.copy()
-    if isinstance(idx, np.ndarray):
+    if isinstance(idx, _arrays.TYPES):
         return idx.copy()
     if isinstance(idx, tuple):
         return tuple(
-            i._value.copy() if isinstance(i, T) else i.copy() if isinstance(i, np.ndarray)
+            i._value.copy() if isinstance(i, T) else i.copy() if isinstance(i, _arrays.TYPES)
             else _raw_list(i) if isinstance(i, list) else i
             for i in idx
         )
@@ -199,7 +201,7 @@ def _axis_index(ax: int, i: Any) -> tuple:
 
 
 def _int_array(indices: Any, who: str) -> np.ndarray:
-    ind = np.asarray(value(indices))
+    ind = _arrays.asarray(value(indices))
     if ind.dtype.kind not in "iu":
         if ind.size == 0:
             return ind.astype(np.intp)
@@ -304,7 +306,7 @@ def compress(condition: Any, a: Any, axis: Any = None, out: Any = None) -> Any:
     if out is not None:
         raise NotImplementedError("compress(out=...) on Tensors would leave the graph; use the "
                                   "return value")
-    cond = np.asarray(value(condition))
+    cond = _arrays.asarray(value(condition))
     if cond.ndim != 1:
         raise ValueError("condition must be a 1-d array")
     a = S._prep(a)
@@ -432,7 +434,7 @@ def select(condlist: Any, choicelist: Any, default: Any = 0) -> Any:
         raise ValueError("list of cases must be same length as list of conditions")
     if len(condlist) == 0:
         raise ValueError("select with an empty condition list is not possible")
-    conds = [np.asarray(value(c)) for c in condlist]
+    conds = [_arrays.asarray(value(c)) for c in condlist]
     for i, c in enumerate(conds):
         if c.dtype != bool:
             raise TypeError(f"invalid entry {i} in condlist: should be boolean ndarray")
@@ -464,7 +466,7 @@ class _Concatenator:
         if not tensors:
             return self._np[key]
         plain = tuple(it._value if isinstance(it, P.Tensor) else it for it in items)
-        const = np.asarray(self._np[plain])
+        const = _arrays.asarray(self._np[plain])
         ids, start = [], 1
         for it in items:
             if isinstance(it, P.Tensor):
@@ -477,7 +479,7 @@ class _Concatenator:
                 ids.append(it)
             else:
                 ids.append(np.zeros(np.shape(it)))
-        pos = np.asarray(self._np[tuple(ids)])
+        pos = _arrays.asarray(self._np[tuple(ids)])
         if pos.shape != const.shape:  # pragma: no cover - a directive this scheme misreads
             raise NotImplementedError(f"cr.numpy.{self._name}[...] with these directives")
         mask = pos > 0

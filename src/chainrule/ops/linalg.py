@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core import arrays as _arrays
+
 from ..core.errors import GradientError, user_line
 from ..core.registry import register
 from . import elementwise as E
@@ -250,7 +252,7 @@ def _prod_except(s: np.ndarray) -> np.ndarray:
 def _adjugate_fwd(a: Any) -> Any:
     # adj(U S Vh) = adj(Vh) adj(S) adj(U) = det(U) det(Vh) Vh^H diag(prod_{j!=i} s_j) U^H,
     # exact for singular matrices too (where det(A) inv(A) is not)
-    a = np.asarray(a)
+    a = _arrays.asarray(a)
     if a.shape[-1] == 0:
         return np.zeros_like(a)
     u, s, vh = np.linalg.svd(a)
@@ -273,7 +275,7 @@ def _well_conditioned(a: Any) -> bool:
 def _shifts(a: Any) -> list:
     """A + t_k I for the n-th roots of unity t_k = r e^(2 pi i k / n), r = 2 ||A||_2 (per
     matrix): every shift is well conditioned (its singular values are >= ||A||_2)."""
-    av = np.asarray(value(a))
+    av = _arrays.asarray(value(a))
     n = av.shape[-1]
     r = 2.0 * np.linalg.norm(av, 2, axis=(-2, -1), keepdims=True)
     r = np.where(r > 0, r, 1.0)
@@ -426,8 +428,8 @@ solve_prim = defprim(
 
 
 def solve(a: Any, b: Any) -> Any:
-    return solve_prim(a if hasattr(a, "shape") else np.asarray(a),
-                      b if hasattr(b, "shape") else np.asarray(b))
+    return solve_prim(a if hasattr(a, "shape") else _arrays.asarray(a),
+                      b if hasattr(b, "shape") else _arrays.asarray(b))
 
 
 register("linalg.solve", solve)
@@ -1002,7 +1004,7 @@ lstsq_prim = defprim(
 
 def lstsq(a: Any, b: Any, rcond: Any = None) -> Any:
     """(x, residuals, rank, s): x, residuals and s are differentiable, rank is an int."""
-    av, bv = np.asarray(value(a)), np.asarray(value(b))
+    av, bv = _arrays.asarray(value(a)), _arrays.asarray(value(b))
     _, _, rank, _ = np.linalg.lstsq(av, bv, rcond=rcond)
     a = a if hasattr(a, "shape") else av
     b = b if hasattr(b, "shape") else bv

@@ -11,6 +11,8 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
+from ..core import arrays as _arrays
+
 from ..core import errors
 from ..core.primitive import apply
 from ..core.registry import NAMES
@@ -279,7 +281,7 @@ def _extremum(name: str) -> Callable[..., Any]:
 
     def m(self: Tensor, *args: Any, **kw: Any) -> Any:
         if args and (isinstance(args[0], float) or (
-                isinstance(args[0], (Tensor, np.ndarray))
+                isinstance(args[0], (Tensor, *_arrays.TYPES))
                 and not (args[0].ndim == 0 and args[0].dtype.kind in "iu"))):
             raise _refuse(f"t.{name}(other) on a tensor of shape {self.shape}",
                           f"PyTorch's elementwise {name}imum of two tensors; NumPy's {name} "
@@ -820,7 +822,7 @@ def _chunk(self: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
 def _masked_fill(self: Tensor, mask: Any, value: Any) -> Tensor:
     """PyTorch's ``masked_fill``: ``value`` where the boolean ``mask`` (broadcast to t's
     shape) is True, ``t`` elsewhere; the result keeps t's dtype and shape."""
-    m = np.asarray(mask._value if isinstance(mask, Tensor) else mask)
+    m = _arrays.asarray(mask._value if isinstance(mask, Tensor) else mask)
     if m.dtype != np.bool_:
         raise TypeError(f"t.masked_fill(mask, value): mask must be boolean, got {m.dtype}\n"
                         f"  at {errors.user_line()}\n  Write mask.astype(bool) (or a "
@@ -838,7 +840,7 @@ def _masked_fill(self: Tensor, mask: Any, value: Any) -> Tensor:
         if value.dtype != self.dtype:
             value = E.astype(value, dtype=self.dtype)
     else:
-        value = np.asarray(value).astype(self.dtype)
+        value = _arrays.asarray(value).astype(self.dtype)
     return NAMES["where"](np.broadcast_to(m, self.shape), value, self)
 
 

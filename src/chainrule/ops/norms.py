@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core import arrays as _arrays
+
 from ..core.registry import NAMES, register
 from . import elementwise as E
 from . import reduce as R
@@ -23,7 +25,7 @@ from .util import defprim, value
 def _norm2_fwd(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     if axis is None:  # np.linalg.norm's own path for the whole array (a dot product)
         r = np.linalg.norm(x)
-        return np.asarray(r).reshape((1,) * x.ndim) if keepdims else np.asarray(r)
+        return _arrays.asarray(r).reshape((1,) * x.ndim) if keepdims else _arrays.asarray(r)
     s = (x.conj() * x).real if np.iscomplexobj(x) else x * x
     return np.sqrt(np.add.reduce(s, axis=axis, keepdims=keepdims))
 
@@ -51,7 +53,7 @@ norm2 = defprim(_norm2_fwd, "norm", kinked=True, vjp=(_norm2_vjp,), jvp=(_norm2_
 
 
 def _as_float(x: Any) -> Any:
-    if np.asarray(value(x)).dtype.kind not in "fc":
+    if _arrays.asarray(value(x)).dtype.kind not in "fc":
         return E.astype(x, dtype=np.dtype(np.float64))
     return x
 
@@ -68,7 +70,7 @@ def _vector_norm(x: Any, ord: Any, axis: tuple, keepdims: bool) -> Any:
         return R.min(a, axis=axis, keepdims=keepdims)
     if ord == 0:
         # a count: piecewise constant, so its gradient is 0 (never a NaN from 0 * inf)
-        nz = (value(x) != 0).astype(np.asarray(value(a)).dtype)
+        nz = (value(x) != 0).astype(_arrays.asarray(value(a)).dtype)
         return R.sum_prim(E.where_prim(np.zeros(nz.shape, bool), a, nz), axis=axis,
                           keepdims=keepdims)
     if ord == 1:

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core import arrays as _arrays
+
 from . import elementwise as E
 from . import reduce as R
 from . import shape as S
@@ -50,8 +52,8 @@ def _matmul_grads(g: Any, x: Any, y: Any, which: int) -> Any:
             and x.dtype.kind in _real_kinds and y.dtype.kind in _real_kinds):
         # first order, real matrices: the two BLAS calls, nothing to unbroadcast
         return np.matmul(g, y.T) if which == 0 else np.matmul(x.T, g)
-    x = x if hasattr(x, "shape") else np.asarray(x)  # a list operand (np.matmul(t, [[...]]))
-    y = y if hasattr(y, "shape") else np.asarray(y)
+    x = x if hasattr(x, "shape") else _arrays.asarray(x)  # a list operand (np.matmul(t, [[...]]))
+    y = y if hasattr(y, "shape") else _arrays.asarray(y)
     xs, ys = x.shape, y.shape
     x2 = _reshape(x, (1,) + tuple(xs)) if len(xs) == 1 else x
     y2 = _reshape(y, tuple(ys) + (1,)) if len(ys) == 1 else y
@@ -163,7 +165,7 @@ def parse_einsum(args: tuple) -> tuple[list, str]:
             ops.append(rest.pop(0))
             subl.append(_sublist_to_str(rest.pop(0)))
         subs = ",".join(subl) + ("->" + _sublist_to_str(rest[0]) if rest else "")
-    ops = [o if hasattr(o, "shape") else np.asarray(o) for o in ops]
+    ops = [o if hasattr(o, "shape") else _arrays.asarray(o) for o in ops]
     if "->" in subs:
         lhs, out = subs.split("->")
     else:
@@ -251,7 +253,7 @@ def _nd(x: Any) -> int:
 
 
 def _arr(x: Any) -> Any:
-    return x if hasattr(x, "shape") else np.asarray(x)
+    return x if hasattr(x, "shape") else _arrays.asarray(x)
 
 
 def tensordot(a: Any, b: Any, axes: Any = 2) -> Any:

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core import arrays as _arrays
+
 from . import elementwise as E
 from . import index as I
 from . import shape as S
@@ -92,7 +94,7 @@ def count(x: Any, axis: Any) -> int:
 
 def _masked(a: Any, where: Any, fill: Any) -> Any:
     """``a`` with the positions outside ``where`` replaced by the constant ``fill``."""
-    mask = np.broadcast_to(np.asarray(value(where), dtype=bool), np.shape(value(a)))
+    mask = np.broadcast_to(_arrays.asarray(value(where), dtype=bool), np.shape(value(a)))
     return E.where_prim(mask, a, fill)
 
 
@@ -132,7 +134,7 @@ def mean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims:
     _no_out("mean", out)
     axis = _axis(axis)
     if where is not _NoValue and where is not None and where is not True:
-        mask = np.broadcast_to(np.asarray(value(where), dtype=bool), np.shape(value(a)))
+        mask = np.broadcast_to(_arrays.asarray(value(where), dtype=bool), np.shape(value(a)))
         s = sum_prim(E.where_prim(mask, a, 0), axis=axis, keepdims=keepdims, dtype=dtype)
         n = np.sum(mask, axis=axis, keepdims=keepdims)
     else:
@@ -158,7 +160,7 @@ def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = Fals
     if weights is None:
         avg = mean(a, axis=axis, keepdims=keep)
         if returned:
-            scl = np.asarray(count(a, axis), dtype=avg.dtype)
+            scl = _arrays.asarray(count(a, axis), dtype=avg.dtype)
             return avg, np.broadcast_to(scl, avg.shape).copy()
         return avg
     wv = value(weights)
@@ -236,7 +238,7 @@ def _extreme(which: str, a: Any, axis: Any, keepdims: bool, initial: Any, where:
     axis = _axis(axis)
     if has_initial and count(a, axis) == 0:
         # nothing to reduce (NumPy: the initial value); the sum keeps the graph, gradient 0
-        return sum_prim(a, axis=axis, keepdims=keepdims) + np.asarray(
+        return sum_prim(a, axis=axis, keepdims=keepdims) + _arrays.asarray(
             initial, dtype=np.result_type(value(a).dtype, np.float64)
             if value(a).dtype.kind not in "fc" else value(a).dtype)
     r = extremum(a, axis=axis, keepdims=keepdims, which=which)
@@ -245,7 +247,7 @@ def _extreme(which: str, a: Any, axis: Any, keepdims: bool, initial: Any, where:
         pick = E.fmax if which.startswith("nan") else E.maximum
         if which.endswith("min"):
             pick = E.fmin if which.startswith("nan") else E.minimum
-        r = pick(r, np.asarray(initial, dtype=r.dtype))
+        r = pick(r, _arrays.asarray(initial, dtype=r.dtype))
     return r
 
 
@@ -556,7 +558,7 @@ def var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: floa
     d = a - m
     sq = E.real(d * E.conj(d)) if E.is_complex(d) else d * d
     if masked:
-        mask = np.broadcast_to(np.asarray(value(where), dtype=bool), np.shape(value(a)))
+        mask = np.broadcast_to(_arrays.asarray(value(where), dtype=bool), np.shape(value(a)))
         s = sum_prim(E.where_prim(mask, sq, 0), axis=axis, keepdims=keepdims)
         n = np.sum(mask, axis=axis, keepdims=keepdims).astype(s.dtype)
     else:
@@ -596,7 +598,7 @@ def _nan_mask(a: Any) -> np.ndarray:
 def nansum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
            initial: Any = _NoValue, where: Any = _NoValue) -> Any:
     _no_out("nansum", out)
-    if np.asarray(value(a)).dtype.kind in "fc":
+    if _arrays.asarray(value(a)).dtype.kind in "fc":
         a = E.where_prim(_nan_mask(a), 0, a)
     return sum(a, axis=axis, dtype=dtype, keepdims=keepdims, initial=initial, where=where)
 
@@ -604,7 +606,7 @@ def nansum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdim
 def nanprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
             initial: Any = _NoValue, where: Any = _NoValue) -> Any:
     _no_out("nanprod", out)
-    if np.asarray(value(a)).dtype.kind in "fc":
+    if _arrays.asarray(value(a)).dtype.kind in "fc":
         a = E.where_prim(_nan_mask(a), 1, a)
     return prod(a, axis=axis, dtype=dtype, keepdims=keepdims, initial=initial, where=where)
 
@@ -612,11 +614,11 @@ def nanprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdi
 def nanmean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
             *, where: Any = _NoValue) -> Any:
     _no_out("nanmean", out)
-    if np.asarray(value(a)).dtype.kind not in "fc":
+    if _arrays.asarray(value(a)).dtype.kind not in "fc":
         return mean(a, axis=axis, dtype=dtype, keepdims=keepdims, where=where)
     keep = ~_nan_mask(a)
     if where is not _NoValue and where is not None and where is not True:
-        keep = keep & np.asarray(value(where), dtype=bool)
+        keep = keep & _arrays.asarray(value(where), dtype=bool)
     with np.errstate(invalid="ignore", divide="ignore"):
         return mean(a, axis=axis, dtype=dtype, keepdims=keepdims, where=keep)
 
@@ -627,7 +629,7 @@ def nanvar(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: f
     _no_out("nanvar", out)
     keep = ~_nan_mask(a)
     if where is not _NoValue and where is not None and where is not True:
-        keep = keep & np.asarray(value(where), dtype=bool)
+        keep = keep & _arrays.asarray(value(where), dtype=bool)
     a = E.where_prim(~keep, 0, a)
     return var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, where=keep, mean=mean,
                correction=correction)
@@ -664,7 +666,7 @@ register("nancumprod", nancumprod)
 
 
 def _median_fwd(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
-    return np.asarray(np.median(x, axis=axis, keepdims=keepdims))
+    return _arrays.asarray(np.median(x, axis=axis, keepdims=keepdims))
 
 
 def _median_weights(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
@@ -756,7 +758,7 @@ def _virtual_index(n: int, q: np.ndarray, method: str) -> tuple[np.ndarray, np.n
         if method not in ab:
             raise ValueError(f"{method!r} is not a valid method for quantile")
         vi = hf(*ab[method])
-    vi = np.asarray(vi, dtype=np.float64)
+    vi = _arrays.asarray(vi, dtype=np.float64)
     prev = np.floor(vi)
     gamma = vi - prev
     if method == "averaged_inverted_cdf":
@@ -815,7 +817,7 @@ def _quantile_selection(xv: np.ndarray, qv: np.ndarray, axis: Any, method: str) 
 def _qfwd(x: Any, q: Any = None, axis: Any = None, keepdims: bool = False,
           method: str = "linear", sel: Any = None, pct: bool = False) -> Any:
     f = np.percentile if pct else np.quantile
-    return np.asarray(f(x, q, axis=axis, keepdims=keepdims, method=method))
+    return _arrays.asarray(f(x, q, axis=axis, keepdims=keepdims, method=method))
 
 
 def _qvjp(g: Any, ans: Any, x: Any, q: Any = None, axis: Any = None, keepdims: bool = False,
@@ -848,7 +850,7 @@ def _quantile(name: str, a: Any, q: Any, axis: Any, keepdims: bool, method: str,
         raise NotImplementedError(f"{name}(weights=...) is not supported on Tensors")
     if interpolation is not None:
         method = interpolation
-    qv = np.asarray(value(q))
+    qv = _arrays.asarray(value(q))
     qn = np.true_divide(qv, 100) if pct else qv
     if np.any((qn < 0) | (qn > 1)):
         raise ValueError(f"{name}: q must be in the range "
@@ -859,7 +861,7 @@ def _quantile(name: str, a: Any, q: Any, axis: Any, keepdims: bool, method: str,
         axis = None
         r = _quantile(name, a, q, None, False, method, None, None, pct)
         return r
-    sel = _quantile_selection(np.asarray(value(a)), np.asarray(qn, dtype=np.float64), axis, method)
+    sel = _quantile_selection(_arrays.asarray(value(a)), _arrays.asarray(qn, dtype=np.float64), axis, method)
     return quantile_prim(a, q=value(q), axis=axis, keepdims=keepdims, method=method, sel=sel,
                          pct=pct)
 
@@ -932,8 +934,8 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = _NoValue,
         seq = ([parts[0]] if parts[0] is not None else []) + [a] + \
               ([parts[1]] if parts[1] is not None else [])
         a = S.concatenate(seq, axis=axis)
-    if np.asarray(value(a)).dtype == bool:
-        return np.diff(np.asarray(value(a)), n=n, axis=axis)
+    if _arrays.asarray(value(a)).dtype == bool:
+        return np.diff(_arrays.asarray(value(a)), n=n, axis=axis)
     hi = [slice(None)] * nd
     lo = [slice(None)] * nd
     hi[axis] = slice(1, None)
@@ -997,8 +999,8 @@ def _gradient_axis(f: Any, h: Any, ax: int, nd: int, edge_order: int) -> Any:
         if np.ndim(value(h)) != 1 or np.shape(value(h))[0] != n:
             raise ValueError("when 1d, distances must match the length of the corresponding "
                              "dimension")
-        dx = diff(h if np.asarray(value(h)).dtype.kind in "fc" else
-                  np.asarray(value(h), dtype=np.float64))
+        dx = diff(h if _arrays.asarray(value(h)).dtype.kind in "fc" else
+                  _arrays.asarray(value(h), dtype=np.float64))
         d1, d2 = dx[:-1], dx[1:]
         a = along(-d2 / (d1 * (d1 + d2)))
         b = along((d2 - d1) / (d1 * d2))
@@ -1037,7 +1039,7 @@ def gradient(f: Any, *varargs: Any, axis: Any = None, edge_order: int = 1) -> An
         raise TypeError("invalid number of arguments")
     if edge_order not in (1, 2):
         raise ValueError("'edge_order' greater than 2 not supported")
-    if np.asarray(fv).dtype.kind not in "fc":
+    if _arrays.asarray(fv).dtype.kind not in "fc":
         f = E.astype(f, dtype=np.dtype(np.float64))
     out = []
     for ax, h in zip(axes, spacing, strict=True):

@@ -21,6 +21,8 @@ import builtins
 from typing import Any
 
 import numpy as np
+
+from ..core import arrays as _arrays
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from ..core import primitive as P
@@ -46,7 +48,7 @@ def _is_int(x: Any) -> bool:
 
 def _prep(a: Any) -> Any:
     """Tensors and ndarrays pass; lists and numbers become arrays."""
-    return a if isinstance(a, (P.Tensor, np.ndarray)) else np.asarray(a)
+    return a if isinstance(a, P.Tensor) or isinstance(a, _arrays.TYPES) else np.asarray(a)
 
 
 # ---------------------------------------------------------------------------------
@@ -267,7 +269,7 @@ def repeat(a: Any, repeats: Any, axis: Any = None) -> Any:
         axis = 0
     s = _shape(a)
     ax = normalize_axis_index(axis, len(s))
-    r = np.asarray(value(repeats))
+    r = _arrays.asarray(value(repeats))
     if r.dtype.kind not in "iu":
         r = r.astype(np.intp, casting="safe")  # same error as NumPy for floats
     if r.size == 1:
@@ -363,7 +365,7 @@ def roll(a: Any, shift: Any, axis: Any = None) -> Any:
         return reshape_prim(roll(reshape_prim(a, shape=(-1,)), shift, 0), shape=s)
     nd = _ndim(a)
     axes = normalize_axis_tuple(axis, nd, allow_duplicate=True)
-    b = np.broadcast(np.asarray(value(shift)), np.asarray(axes))
+    b = np.broadcast(_arrays.asarray(value(shift)), _arrays.asarray(axes))
     if b.ndim > 1:
         raise ValueError("'shift' and 'axis' should be scalars or 1D sequences")
     total = [0] * nd
@@ -415,7 +417,7 @@ concatenate_prim.vjps = LazyRules(_concat_vjp)
 
 
 def _promote(xs: Any) -> list:
-    if isinstance(xs, (P.Tensor, np.ndarray)):
+    if isinstance(xs, P.Tensor) or isinstance(xs, _arrays.TYPES):
         return list(xs)  # NumPy iterates over the first axis
     return [_prep(x) for x in xs]
 
@@ -558,7 +560,7 @@ register("dsplit", dsplit)
 
 def _as_pairs(x: Any, nd: int, what: str) -> list:
     """NumPy's broadcasting of pad_width / constant_values to one (before, after) per axis."""
-    a = np.asarray(x)
+    a = _arrays.asarray(x)
     if a.size == 1:
         return [(a.reshape(()).item(),) * 2] * nd
     if a.size == 2 and a.shape != (2, 1):

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core import arrays as _arrays
+
 from ..core.registry import register
 from . import elementwise as E
 from . import reduce as R
@@ -77,11 +79,11 @@ def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False,
     axis = R._axis(axis)
     if b is None and not return_sign:
         return logsumexp_prim(a, axis=axis, keepdims=keepdims)
-    av = np.asarray(value(a))
+    av = _arrays.asarray(value(a))
     if b is not None:
-        av, _ = np.broadcast_arrays(av, np.asarray(value(b)))
+        av, _ = np.broadcast_arrays(av, _arrays.asarray(value(b)))
         # weights of 0 do not count towards the maximum (SciPy's rule)
-        bv = np.broadcast_to(np.asarray(value(b)), av.shape)
+        bv = np.broadcast_to(_arrays.asarray(value(b)), av.shape)
         av = np.where(bv != 0, av, -np.inf)
     m = _shift(av, axis)
     e = E.exp(a - m)
@@ -191,7 +193,7 @@ def _inu_scaled_asymptotic(ax: np.ndarray, nu: int) -> np.ndarray:
 
 
 def _inu_scaled_fwd(x: Any, nu: int = 1) -> Any:
-    x = np.asarray(x)
+    x = _arrays.asarray(x)
     dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
     ax = np.abs(x).astype(np.float64)
     out = np.empty(ax.shape)

@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..core import arrays as _arrays
+
 from ..core import hooks
 from ..core import primitive as P
 from ..core.primitive import Primitive
@@ -183,7 +185,7 @@ def cast_like(g: Any, dtype: np.dtype) -> Any:
 def fit_tangent(t: Any, out: Any) -> Any:
     """Give a JVP rule's result the output's shape and dtype."""
     if not hasattr(t, "shape"):
-        t = np.asarray(t)
+        t = _arrays.asarray(t)
     if t.shape != out.shape:
         t = _mods().S.broadcast_to(t, out.shape)
     if t.dtype != out.dtype:

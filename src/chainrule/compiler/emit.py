@@ -1,0 +1,497 @@
+"""From a trace to Python: dead-code elimination, copies elided, in-place accumulation into
+temporaries nobody else holds, ``del`` at each value's last use, and the source text.
+
+The emitted function makes the recorded NumPy calls in the recorded order and nothing else;
+each value is named after the user's variable where the trace saw one.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import re
+from typing import Any
+
+import numpy as np
+
+from ..core import errors
+from .tracer import Op, Retrace, Traced
+
+_ndarray = np.ndarray
+
+
+def _root(v: Any) -> int:
+    """The identity of the memory ``v`` lives in (the end of its ``.base`` chain)."""
+    while isinstance(v, _ndarray) and v.base is not None:
+        v = v.base
+    return id(v)
+
+
+def _vars_in(a: Any, out: list) -> list:
+    c = a.__class__
+    if c is Traced:
+        out.append(a)
+    elif c is tuple or c is list:
+        for x in a:
+            _vars_in(x, out)
+    elif c is dict:
+        for x in a.values():
+            _vars_in(x, out)
+    elif c is slice:
+        _vars_in((a.start, a.stop, a.step), out)
+    return out
+
+
+def _uses(op: Op) -> list:
+    u = _vars_in(op.args, [])
+    if op.kw:
+        _vars_in(op.kw, u)
+    return u
+
+
+def prune(ops: list[Op], outputs: list, keep_mutations_of: set | None = None) -> list[Op]:
+    """The ops needed for ``outputs``: every guard, every write into memory something needed
+    lives in (or, with ``keep_mutations_of``, into those roots), and what they read."""
+    need = {id(t) for t in outputs if t.__class__ is Traced}
+    need_roots = {_root(t._v) for t in outputs if t.__class__ is Traced}
+    keep_roots = keep_mutations_of or set()
+    live: list[Op] = []
+    for op in reversed(ops):
+        alive = op.kind == "guard" or any(id(o) in need for o in op.outs)
+        if not alive and op.mutates:
+            alive = any(_root(m._v) in need_roots or _root(m._v) in keep_roots
+                        for m in op.mutates)
+        if alive:
+            live.append(op)
+            for u in _uses(op):
+                need.add(id(u))
+                need_roots.add(_root(u._v))
+            for o in op.outs:
+                need_roots.add(_root(o._v))
+    live.reverse()
+    return live
+
+
+def _all_ones(a: Any) -> bool:
+    if a.__class__ is _ndarray:
+        return a.size > 0 and bool((a == 1).all()) and a.dtype.kind in "fc"
+    return a.__class__ in (int, float) and a == 1
+
+
+def elide_copies(ops: list[Op], outputs: list) -> tuple[list[Op], dict]:
+    """Steps that give back their operand's value: ``b = a.copy()`` and ``b = a * ones``
+    (a constant of ones, as the seed of a backward pass is) where neither is ever written
+    into and ``b`` is not handed back.  Then ``b`` is ``a``.  Gives the ops left and the
+    {id(b): a} map."""
+    mutated = set()
+    for op in ops:
+        for m in op.mutates:
+            mutated.add(_root(m._v))
+    out_ids = {id(t) for t in outputs if t.__class__ is Traced}
+    alias: dict[int, Traced] = {}
+    kept = []
+    for op in ops:
+        if alias:
+            op = _substitute(op, alias)
+        a = None
+        if (op.kind == "method" and op.fn == "copy" and len(op.args) == 1 and not op.kw
+                and op.args[0].__class__ is Traced):
+            a = op.args[0]
+        elif ((op.kind == "binop" and op.fn == "*") or (
+                op.kind == "call" and op.fn is np.multiply and not op.kw)) and len(op.args) == 2:
+            x, y = op.args
+            if y.__class__ is Traced and x.__class__ is not Traced:
+                x, y = y, x
+            if x.__class__ is Traced and y.__class__ is not Traced and _all_ones(y):
+                a = x
+        if a is not None and len(op.outs) == 1:
+            b = op.outs[0]
+            if (b.__class__ is Traced and a._v.__class__ is b._v.__class__
+                    and np.shape(a._v) == np.shape(b._v) and a._v.dtype == b._v.dtype
+                    and _root(a._v) not in mutated and _root(b._v) not in mutated
+                    and id(b) not in out_ids):
+                alias[id(b)] = alias.get(id(a), a)
+                continue
+        kept.append(op)
+    return kept, alias
+
+
+def _substitute(op: Op, alias: dict) -> Op:
+    def sub(a: Any) -> Any:
+        c = a.__class__
+        if c is Traced:
+            return alias.get(id(a), a)
+        if c is tuple or c is list:
+            return c(sub(x) for x in a)
+        if c is dict:
+            return {k: sub(v) for k, v in a.items()}
+        if c is slice:
+            return slice(sub(a.start), sub(a.stop), sub(a.step))
+        return a
+    return Op(op.kind, op.fn, sub(op.args), sub(op.kw) if op.kw else op.kw, op.outs,
+              tuple(sub(m) for m in op.mutates), op.line, op.unpack)
+
+
+_IN_PLACE = {"+": "+=", "-": "-=", "*": "*="}
+_UFUNC_SYM = {np.add: "+", np.subtract: "-", np.multiply: "*"}
+
+
+class Emitter:
+    """Names, constants and the text of one function."""
+
+    def __init__(self, names: dict[int, str]) -> None:
+        self.user_names = names
+        self.names: dict[int, str] = {}
+        self.taken: set[str] = {"np", "_retrace", "Retrace"}
+        self.ns: dict[str, Any] = {"np": np, "_retrace": _retrace}
+        self.consts: dict[int, str] = {}
+        self.const_doc: list[str] = []
+        self.counter = 0
+
+    # --- names ------------------------------------------------------------------------
+    def fresh(self, base: str) -> str:
+        base = re.sub(r"\W", "_", base) or "t"
+        if base[0].isdigit() or keyword.iskeyword(base):
+            base = "_" + base
+        name = base
+        i = 1
+        while name in self.taken:
+            name = f"{base}_{i}"
+            i += 1
+        self.taken.add(name)
+        return name
+
+    def name(self, t: Traced, hint: str | None = None) -> str:
+        n = self.names.get(id(t))
+        if n is None:
+            hint = hint or self.user_names.get(id(t))
+            if hint is None:
+                self.counter += 1
+                hint = f"t{self.counter}"
+                while hint in self.taken:
+                    self.counter += 1
+                    hint = f"t{self.counter}"
+            n = self.names[id(t)] = self.fresh(hint)
+        return n
+
+    def const(self, a: Any) -> str:
+        n = self.consts.get(id(a))
+        if n is None:
+            if isinstance(a, _ndarray):
+                n = self.fresh(f"c{len(self.consts)}")
+                a.flags.writeable = False  # a constant: nothing may write into it
+                self.const_doc.append(f"{n}: a constant {a.dtype} array of shape {a.shape}"
+                                      + (f" = {_short(a)}" if a.size <= 6 else ""))
+            else:
+                n = self.fresh(getattr(a, "__name__", type(a).__name__).split(".")[-1])
+                mod = getattr(a, "__module__", None)
+                self.const_doc.append(f"{n}: {mod + '.' if mod else ''}"
+                                      f"{getattr(a, '__qualname__', repr(a))}")
+            self.consts[id(a)] = n
+            self.ns[n] = a
+        return n
+
+    # --- expressions ------------------------------------------------------------------
+    def expr(self, a: Any) -> str:
+        c = a.__class__
+        if c is Traced:
+            return self.name(a)
+        if c is _ndarray:
+            return self.const(a)
+        if a is None or c is bool or c is int or c is str:
+            return repr(a)
+        if c is float:
+            if math.isfinite(a):
+                return repr(a)
+            return f"float({str(a)!r})"
+        if c is complex:
+            if math.isfinite(a.real) and math.isfinite(a.imag):
+                return repr(a)
+            return f"complex({a.real!r}, {a.imag!r})".replace("inf", "float('inf')")
+        if c is tuple:
+            if len(a) == 1:
+                return f"({self.expr(a[0])},)"
+            return "(" + ", ".join(self.expr(x) for x in a) + ")"
+        if c is list:
+            return "[" + ", ".join(self.expr(x) for x in a) + "]"
+        if c is dict:
+            return "{" + ", ".join(f"{k!r}: {self.expr(v)}" for k, v in a.items()) + "}"
+        if c is slice:
+            return f"slice({self.expr(a.start)}, {self.expr(a.stop)}, {self.expr(a.step)})"
+        if a is Ellipsis:
+            return "..."
+        if isinstance(a, np.generic):
+            r = repr(a)
+            if r.startswith("np.") and "nan" not in r and "inf" not in r:
+                return r
+            return self.const(a)
+        if c is np.dtype or isinstance(a, np.dtype):
+            if a.names is None and a.subdtype is None and getattr(np, a.name, None) is not None:
+                return f"np.{a.name}"
+            return self.const(a)
+        if isinstance(a, type) and getattr(np, a.__name__, None) is a:
+            return f"np.{a.__name__}"
+        if a is float or a is int or a is bool or a is complex:
+            return a.__name__
+        return self.const(a)
+
+    def index(self, idx: Any) -> str:
+        if idx.__class__ is tuple:
+            if not idx:
+                return "()"
+            return ", ".join(self._index_part(x) for x in idx) + ("," if len(idx) == 1 else "")
+        return self._index_part(idx)
+
+    def _index_part(self, x: Any) -> str:
+        if x.__class__ is slice:
+            parts = ["" if x.start is None else self.expr(x.start),
+                     "" if x.stop is None else self.expr(x.stop)]
+            s = ":".join(parts)
+            if x.step is not None:
+                s += ":" + self.expr(x.step)
+            return s
+        return self.expr(x)
+
+    def func(self, fn: Any) -> str:
+        if isinstance(fn, np.ufunc):
+            if getattr(np, fn.__name__, None) is fn:
+                return f"np.{fn.__name__}"
+            return self.const(fn)
+        owner = getattr(fn, "__self__", None)
+        if isinstance(owner, np.ufunc):  # np.add.reduce, np.add.at ...
+            return f"{self.func(owner)}.{fn.__name__}"
+        name = getattr(fn, "__name__", None)
+        if name is not None:
+            for prefix, mod in (("np", np), ("np.linalg", np.linalg), ("np.fft", np.fft)):
+                if getattr(mod, name, None) is fn:
+                    return f"{prefix}.{name}"
+        return self.const(fn)
+
+    def call_args(self, args: tuple, kw: dict) -> str:
+        parts = [self.expr(a) for a in args]
+        parts += [f"{k}={self.expr(v)}" for k, v in kw.items()]
+        return ", ".join(parts)
+
+    def rhs(self, op: Op) -> str:
+        k = op.kind
+        a = op.args
+        if k == "call":
+            return f"{self.func(op.fn)}({self.call_args(a, _non_default(op.fn, op.kw))})"
+        if k == "method":
+            return f"{self.expr(a[0])}.{op.fn}({self.call_args(a[1:], op.kw)})"
+        if k == "attr":
+            return f"{self.expr(a[0])}.{op.fn}"
+        if k == "binop":
+            return f"{self._operand(a[0])} {op.fn} {self._operand(a[1])}"
+        if k == "unop":
+            if op.fn == "abs":
+                return f"abs({self.expr(a[0])})"
+            return f"{op.fn}{self._operand(a[0])}"
+        if k == "getitem":
+            return f"{self.expr(a[0])}[{self.index(a[1])}]"
+        if k == "copy":
+            return f"{self.expr(a[0])}.copy()"
+        raise AssertionError(k)  # pragma: no cover
+
+    def _operand(self, a: Any) -> str:
+        s = self.expr(a)
+        if a.__class__ in (int, float, complex) and (s.startswith("-") or "j" in s):
+            return f"({s})"
+        return s
+
+
+_DEFAULTS: dict = {}
+
+
+def _non_default(fn: Any, kw: dict) -> dict:
+    """``kw`` without the arguments given their default value (None, False, True), which
+    the call means anyway: ``np.sum(t, axis=None, keepdims=False)`` reads ``np.sum(t)``."""
+    if not kw or isinstance(fn, np.ufunc):
+        return kw
+    d = _DEFAULTS.get(fn)
+    if d is None:
+        try:
+            import inspect
+            d = {n: p.default for n, p in inspect.signature(fn).parameters.items()
+                 if p.default is None or p.default is False or p.default is True}
+        except (TypeError, ValueError):
+            d = {}
+        _DEFAULTS[fn] = d
+    return {k: v for k, v in kw.items() if not (k in d and v is d[k])}
+
+
+def _short(a: np.ndarray) -> str:
+    return " ".join(np.array2string(a.ravel(), precision=6, separator=", ",
+                                    max_line_width=10**6).split())
+
+
+def _retrace(k: int) -> None:
+    raise Retrace(k)
+
+
+def _guard_line(em: Emitter, op: Op) -> str:
+    conv = op.fn
+    t = op.args[0]
+    v = em.expr(t)
+    expect = op.kw["expect"]
+    k = op.kw["k"]
+    if conv == "bool":
+        return f"if {'not ' if expect else ''}{v}: _retrace({k})"
+    if conv == "item":
+        lhs = f"{v}.item({em.call_args(op.args[1:], {})})"
+    elif conv == "tolist":
+        lhs = f"{v}.tolist()"
+    elif conv in ("float", "int", "complex"):
+        lhs = f"{conv}({v})"
+    elif conv == "index":
+        lhs = f"{v}.__index__()"
+    else:  # a Python value a recorded step returned
+        lhs = v
+    rhs = em.expr(expect) if not isinstance(expect, (list, np.dtype)) else em.const(expect)
+    if isinstance(expect, float) and math.isnan(expect):
+        return f"if {lhs} == {lhs}: _retrace({k})"
+    return f"if {lhs} != {rhs}: _retrace({k})"
+
+
+def in_place(ops: list[Op], outputs: list, inputs: list, names: dict) -> dict[int, int]:
+    """Which ``a + b`` / ``a - b`` / ``a * b`` (and np.add/subtract/multiply without options)
+    may write into ``a``: a temporary this code made, holding its own memory, that nothing
+    reads afterwards, of the result's shape and dtype.  {op index: operand position}."""
+    last: dict[int, int] = {}
+    for i, op in enumerate(ops):
+        for u in _uses(op):
+            last[id(u)] = i
+    protected = {id(t) for t in outputs if t.__class__ is Traced}
+    protected |= {id(t) for t in inputs}
+    # memory more than one value lives in (views), and memory written in place
+    roots: dict[int, int] = {}
+    made = set()
+    for op in ops:
+        for o in op.outs:
+            if o.__class__ is Traced:
+                r = _root(o._v)
+                roots[r] = roots.get(r, 0) + 1
+                made.add(id(o))
+    for t in inputs:
+        r = _root(t._v)
+        roots[r] = roots.get(r, 0) + 2
+    out: dict[int, int] = {}
+    for i, op in enumerate(ops):
+        if op.kind == "binop" and op.fn in _IN_PLACE:
+            cands = (0, 1) if op.fn in "+*" else (0,)
+        elif op.kind == "call" and op.fn in _UFUNC_SYM and not op.kw and len(op.args) == 2:
+            cands = (0, 1) if op.fn is not np.subtract else (0,)
+        else:
+            continue
+        res = op.outs[0]
+        for pos in cands:
+            a = op.args[pos]
+            other = op.args[1 - pos]
+            if (a.__class__ is Traced and id(a) in made and id(a) not in protected
+                    and last.get(id(a)) == i and a._v.__class__ is _ndarray
+                    and a._v.base is None and roots.get(_root(a._v)) == 1
+                    and a._v.flags.writeable and a._v.shape == res._v.shape
+                    and a._v.dtype == res._v.dtype and res._v.__class__ is _ndarray
+                    and other is not a
+                    and not (other.__class__ is Traced and _root(other._v) == _root(a._v))
+                    and not (id(a) in names and names.get(id(res)) != names[id(a)])):
+                # (a user's variable keeps its meaning: z is not reused for dz)
+                out[i] = pos
+                break
+    return out
+
+
+def emit(fname: str, ops: list[Op], inputs: list, outputs: list, names: dict[int, str],
+         input_names: list[str], comments: bool = True, alias: dict | None = None,
+         sections: dict[int, str] | None = None) -> tuple[str, Any, Emitter]:
+    """Source and function object: ``def fname(*inputs): ...; return outputs`` (a tuple)."""
+    em = Emitter(names)
+    params = [em.name(t, hint) for t, hint in zip(inputs, input_names)]
+    alias = alias or {}
+    outputs = [alias.get(id(o), o) if o.__class__ is Traced else o for o in outputs]
+    inplace = in_place(ops, outputs, inputs, names)
+    # a chain of in-place steps (t = sin(x); t *= y; t += 1) carries one name: the first
+    # user's name along it (z), so that it reads as the user wrote it
+    chain: dict[int, Traced] = {}
+    for i, pos in inplace.items():
+        a, r = ops[i].args[pos], ops[i].outs[0]
+        root = chain.get(id(a), a)
+        chain[id(r)] = root
+        if id(root) not in em.names and id(root) not in names and id(r) in names:
+            names[id(root)] = names[id(r)]
+    last: dict[int, int] = {}
+    for i, op in enumerate(ops):
+        for u in _uses(op):
+            last[id(u)] = i
+    out_ids = {id(o) for o in outputs if o.__class__ is Traced}
+    dels: dict[int, list] = {}
+    for i, op in enumerate(ops):
+        seen_here = set()
+        for u in _uses(op):
+            if last[id(u)] == i and id(u) not in out_ids and id(u) not in seen_here:
+                seen_here.add(id(u))
+                dels.setdefault(i, []).append(u)
+    body: list[str] = []
+    prev_line = None
+    for i, op in enumerate(ops):
+        if sections and i in sections:
+            body.append(f"# {sections[i]}")
+            prev_line = None
+        if comments and op.line is not None and op.line != prev_line and op.kind != "copy":
+            prev_line = op.line
+            if op.line[0] == "backward":
+                body.append(f"# backward of {op.line[1]}")
+            else:
+                code = errors.format_site(op.line).split(": ", 1)
+                if len(code) == 2:
+                    body.append(f"# {code[1]}")
+        if op.kind == "guard":
+            body.append(_guard_line(em, op))
+        elif op.kind == "setitem":
+            body.append(f"{em.expr(op.args[0])}[{em.index(op.args[1])}] = "
+                        f"{em.expr(op.args[2])}")
+        elif op.kind == "inplace":
+            body.append(f"{em.expr(op.args[0])} {op.fn}= {em.expr(op.args[1])}")
+        elif i in inplace:
+            pos = inplace[i]
+            a, b = op.args[pos], op.args[1 - pos]
+            sym = op.fn if op.kind == "binop" else _UFUNC_SYM[op.fn]
+            an = em.expr(a)
+            body.append(f"{an} {_IN_PLACE[sym]} {em._operand(b)}")
+            em.names[id(op.outs[0])] = an
+            # the result lives on under a's name: a's last use is not here any more
+            dels[i] = [u for u in dels.get(i, ()) if u is not a]  # identity, not ==
+        elif op.outs and any(op.outs[0] is m for m in op.mutates) and op.kind == "call":
+            body.append(em.rhs(op))  # out= / ufunc.at: the write is the statement
+        elif not op.outs:
+            body.append(em.rhs(op))
+        else:
+            rhs = em.rhs(op)
+            if op.unpack:
+                lhs = ", ".join(em.name(o) for o in op.outs)
+                if len(op.outs) == 1:
+                    lhs += ","
+            else:
+                lhs = em.name(op.outs[0])
+            body.append(f"{lhs} = {rhs}")
+        gone = list(dict.fromkeys(em.expr(u) for u in dels.get(i, ()) if id(u) in em.names))
+        if gone:
+            body.append("del " + ", ".join(gone))
+        # results nobody reads (a part of an unpacked tuple): dropped at once
+        dead = [em.name(o) for o in op.outs if o.__class__ is Traced and id(o) not in last
+                and id(o) not in out_ids and not any(o is m for m in op.mutates)
+                and op.kind != "guard"
+                and i not in inplace]
+        if dead:
+            body.append("del " + ", ".join(dead))
+    rets = [em.expr(o) for o in outputs]
+    body.append("return " + (", ".join(rets) + ("," if len(rets) == 1 else "") if rets
+                             else "()"))
+    head = f"def {fname}({', '.join(params)}):"
+    doc = []
+    if em.const_doc:
+        doc = ["# constants of this trace:"] + [f"#   {d}" for d in em.const_doc]
+    src = "\n".join([head] + ["    " + line for line in doc + body]) + "\n"
+    code = compile(src, f"<chainrule.compile {fname}>", "exec")
+    exec(code, em.ns)
+    return src, em.ns[fname], em

@@ -1,0 +1,833 @@
+"""``cr.compile(f)``: trace ``f`` once per signature, run the emitted straight-line NumPy.
+
+A call is keyed by its *signature*: the structure of the arguments, each array's shape and
+dtype, each Tensor's and whether it requires grad, the value of every static argument and
+Python scalar, and the grad mode.  A new signature traces (one eager run of ``f`` on
+``Traced`` values: its result is eager's), emits a function and keeps it; a known one runs
+the emitted code.  A guard that fails (a branch on a traced value going the other way)
+traces again; a signature with more than ``max_traces`` outcomes runs eagerly from then on,
+with a warning that names the line.
+
+Called on Tensors that require grad, the compiled function is one recorded operation:
+its forward is the emitted forward, its VJP the emitted backward (both traced together
+from ``f`` and the engine's own backward pass, then split where the cotangents enter).
+A backward pass that must itself be differentiated (``create_graph``, ``cr.grad`` of
+``cr.grad``) runs ``f`` eagerly instead: never a wrong higher derivative.
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+import functools
+import inspect
+import keyword
+import re
+import sys
+import threading
+import types
+import warnings
+import weakref
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..core import errors
+from ..core.graph import backward as _backward
+from ..core.primitive import Primitive, apply, leaf_node
+from ..core.state import STATE
+from ..core.tensor import Tensor, enable_grad
+from ..nn import random as _nnrandom
+from . import emit as E
+from .tracer import CompileError, Retrace, Trace, Traced, current
+
+_ndarray = np.ndarray
+_PY_SCALARS = (bool, int, float, complex, str, bytes, type(None))
+
+
+# --- pytrees ---------------------------------------------------------------------------
+
+def flatten(x: Any) -> tuple[list, Any]:
+    """Leaves and a hashable description of the structure (tuples, lists, dicts, None)."""
+    leaves: list = []
+    return leaves, _flat(x, leaves)
+
+
+def _flat(x: Any, leaves: list) -> Any:
+    c = x.__class__
+    if c is tuple or c is list:
+        return (c, tuple(_flat(v, leaves) for v in x))
+    if c is dict:
+        keys = tuple(sorted(x, key=repr))
+        return (dict, keys, tuple(_flat(x[k], leaves) for k in keys))
+    if isinstance(x, tuple) and hasattr(x, "_fields"):  # a named tuple
+        return (c, tuple(_flat(v, leaves) for v in x))
+    leaves.append(x)
+    return None
+
+
+def unflatten(tree: Any, leaves: Any) -> Any:
+    it = iter(leaves)
+    return _unflat(tree, it)
+
+
+def _unflat(tree: Any, it: Any) -> Any:
+    if tree is None:
+        return next(it)
+    c = tree[0]
+    if c is dict:
+        return {k: _unflat(t, it) for k, t in zip(tree[1], tree[2])}
+    vals = [_unflat(t, it) for t in tree[1]]
+    if c is tuple or c is list:
+        return c(vals)
+    return c(*vals)
+
+
+# --- what a trace reads from outside its arguments ---------------------------------------
+
+def _reachable(f: Any, depth: int = 0, seen: set | None = None) -> list:
+    """(getter, object) for each array, Tensor and Generator ``f`` can reach through its
+    closure, the globals its code names, its defaults, and the functions among those."""
+    seen = set() if seen is None else seen
+    out: list = []
+    if id(f) in seen or depth > 6:
+        return out
+    seen.add(id(f))
+    if isinstance(f, functools.partial):
+        for i, a in enumerate(f.args):
+            out += _leaf_refs(a, lambda f=f, i=i: f.args[i], depth, seen)
+        for k, a in f.keywords.items():
+            out += _leaf_refs(a, lambda f=f, k=k: f.keywords[k], depth, seen)
+        return out + _reachable(f.func, depth + 1, seen)
+    if isinstance(f, types.MethodType):
+        return _reachable(f.__func__, depth + 1, seen)
+    code = getattr(f, "__code__", None)
+    if code is None:
+        call = getattr(type(f), "__call__", None)
+        if isinstance(call, types.FunctionType) and not type(f).__module__.startswith(
+                "chainrule"):
+            return _reachable(call, depth + 1, seen)
+        return out
+    for i, cell in enumerate(f.__closure__ or ()):
+        try:
+            v = cell.cell_contents
+        except ValueError:
+            continue
+        out += _leaf_refs(v, lambda cell=cell: cell.cell_contents, depth, seen)
+    g = getattr(f, "__globals__", {})
+    for name in _names(code):
+        if name in g:
+            out += _leaf_refs(g[name], lambda g=g, name=name: g.get(name), depth, seen)
+    for i, d in enumerate(f.__defaults__ or ()):
+        out += _leaf_refs(d, lambda f=f, i=i: f.__defaults__[i], depth, seen)
+    return out
+
+
+def _names(code: types.CodeType) -> set:
+    names = set(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            names |= _names(c)
+    return names
+
+
+def _leaf_refs(v: Any, get: Callable, depth: int, seen: set) -> list:
+    if isinstance(v, (_ndarray, Tensor, np.random.Generator)):
+        return [(get, v)]
+    if isinstance(v, (types.FunctionType, functools.partial, types.MethodType)):
+        return _reachable(v, depth + 1, seen)
+    return []
+
+
+class _Captured:
+    """The arrays and Tensors a trace read from outside its arguments: a copy of each, checked
+    on every call (a changed value or a rebound name traces again), and the Generators, whose
+    state must not move while tracing."""
+
+    def __init__(self, f: Any) -> None:
+        self.arrays: list = []
+        self.gens: list = []
+        for get, v in _reachable(f):
+            if isinstance(v, np.random.Generator):
+                self.gens.append((v, _copy.deepcopy(v.bit_generator.state)))
+            else:
+                val = v._value if isinstance(v, Tensor) else v
+                if isinstance(v, Tensor) and v._node is not None:
+                    self.arrays.append((get, v, None))  # refused if the trace reads it
+                else:
+                    self.arrays.append((get, v, (val.shape, val.dtype, val.tobytes())))
+
+    def same(self) -> bool:
+        for get, v, snap in self.arrays:
+            now = get()
+            if now is not v:
+                return False
+            if snap is not None:
+                val = v._value if isinstance(v, Tensor) else v
+                if val.shape != snap[0] or val.dtype != snap[1] or val.tobytes() != snap[2]:
+                    return False
+        return True
+
+
+# --- random numbers ------------------------------------------------------------------------
+
+def _draw(generator: Any, method: str, *args: Any) -> Any:
+    """nn's random draws (dropout) while tracing: drawn as eager would, and made an input
+    of the compiled code, drawn afresh from the same generator on every call."""
+    q = _REPLAY.queue
+    if q:
+        return q.pop(0)  # an eager re-run of a compiled call: the numbers it drew
+    tr = current()
+    gen = _nnrandom.get(generator)
+    value = getattr(gen, method)(*args)
+    if tr is None:
+        return value
+    t = tr.input(np.asarray(value))
+    tr.inputs.pop()  # not a positional input: drawn by the caller of the emitted code
+    tr.random.append((t, generator, method, args))
+    return t
+
+
+class _Replay(threading.local):
+    queue: list | None = None
+
+
+_REPLAY = _Replay()
+_nnrandom.TRACE_DRAW = _draw
+
+
+def _rng_state() -> Any:
+    st = np.random.get_state()
+    return st[1].tobytes(), st[2]
+
+
+# --- one trace -------------------------------------------------------------------------------
+
+class _Entry:
+    """One signature's compiled code."""
+
+    __slots__ = ("fn", "source", "out_tree", "out_spec", "random", "captured", "n_in",
+                 "bwd", "bwd_source", "n_res", "diff_out", "diff_shapes", "prim", "call")
+
+
+def _user_names(trace: Trace) -> Callable:
+    """A profile function that names traced values after the user's local variables (read
+    when each of the user's frames returns)."""
+    names = trace.names
+
+    def prof(frame: Any, event: str, arg: Any) -> None:
+        if event != "return" or errors._is_library(frame.f_code.co_filename):
+            return
+        for k, v in frame.f_locals.items():
+            if k.startswith("_"):
+                continue
+            if isinstance(v, Tensor):
+                v = v._value
+            if v.__class__ is Traced and id(v) not in names:
+                names[id(v)] = k
+    return prof
+
+
+def _kind(x: Any) -> tuple:
+    """A leaf's part of the signature, and whether it is dynamic (an input of the code)."""
+    c = x.__class__
+    if c is _ndarray:
+        return ("a", x.shape, x.dtype.str), True
+    if isinstance(x, Tensor):
+        return ("T", x._value.shape, x._value.dtype.str, x._node is not None,
+                x._tangents is not None), True
+    if isinstance(x, np.generic):
+        return ("s", x.dtype.str), True
+    if isinstance(x, _ndarray):
+        return ("a", x.shape, x.dtype.str, c), True
+    if isinstance(x, _PY_SCALARS):
+        return ("p", c, x), False
+    try:
+        hash(x)
+    except TypeError:
+        raise TypeError(
+            f"cr.compile: an argument of type {c.__name__} is neither an array nor hashable, "
+            f"so it cannot key the cache.\n  at {errors.user_line()}\n  Pass arrays, "
+            f"Tensors, numbers or hashable values (or mark it static with static_argnums "
+            f"after making it hashable).") from None
+    return ("o", c, x), False
+
+
+class Compiled:
+    """A compiled function (see ``cr.compile``)."""
+
+    def __init__(self, f: Callable, static_argnums: Sequence[int] = (),
+                 static_argnames: Sequence[str] = (), max_traces: int = 8,
+                 name: str | None = None) -> None:
+        self.f = f
+        self.static_argnums = tuple(static_argnums)
+        self.static_argnames = tuple(static_argnames)
+        self.max_traces = max_traces
+        self.name = name or getattr(f, "__name__", None) or type(f).__name__
+        self._cache: dict[Any, list] = {}
+        self._fast: dict[Any, list] = {}  # the same lists, by a cheaper key (arrays only)
+        self._eager: dict[Any, str] = {}
+        self.traces = 0
+        self.hits = 0
+        functools.update_wrapper(self, f, updated=())
+        try:
+            self._params = list(inspect.signature(f).parameters)
+        except (TypeError, ValueError):
+            self._params = []
+
+    def __repr__(self) -> str:
+        return f"<chainrule compiled {self.name}>"
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self
+        return functools.partial(self, obj)
+
+    # --- the signature -------------------------------------------------------------
+    def _split(self, args: tuple, kwargs: dict) -> tuple:
+        n = len(args)
+        static = tuple(a % n if n else a for a in self.static_argnums)
+        for a in self.static_argnums:
+            if not -n <= a < n:
+                raise ValueError(f"cr.compile: static_argnums {a} is out of range for a call "
+                                 f"with {n} positional arguments")
+        dyn_args = [None if i in static else a for i, a in enumerate(args)]
+        st_args = tuple((i, args[i]) for i in static)
+        dyn_kw = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
+        st_kw = tuple(sorted((k, v) for k, v in kwargs.items() if k in self.static_argnames))
+        leaves, tree = flatten((dyn_args, dyn_kw))
+        sig = []
+        dyn = []
+        for x in leaves:
+            k, is_dyn = _kind(x)
+            sig.append(k)
+            if is_dyn:
+                dyn.append(x)
+        try:
+            key = (tree, tuple(sig), st_args, st_kw, STATE.grad_enabled)
+            hash(key)
+        except TypeError:
+            raise TypeError(f"cr.compile: a static argument is not hashable\n  at "
+                            f"{errors.user_line()}") from None
+        return key, leaves, tree, dyn
+
+    def cache_info(self) -> dict:
+        """``{'signatures', 'traces', 'hits', 'eager'}``: how many signatures have code, how
+        many traces were made in all (guards that failed included), how many calls ran
+        compiled code, how many signatures fell back to eager."""
+        return {"signatures": len(self._cache), "traces": self.traces, "hits": self.hits,
+                "eager": len(self._eager)}
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+        self._fast.clear()
+        self._eager.clear()
+
+    # --- calling -----------------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if current() is not None:
+            return self.f(*args, **kwargs)  # inside another trace: traced inline
+        fk = None
+        if not kwargs and not self.static_argnums:
+            # the common call, positional arrays only: a cheap key, and the entry's code
+            fk = [STATE.grad_enabled]
+            for a in args:
+                if a.__class__ is not _ndarray:
+                    fk = None
+                    break
+                fk.append(a.shape)
+                fk.append(a.dtype)
+            if fk is not None:
+                entries = self._fast.get(tuple(fk))
+                if entries:
+                    entry = entries[0]
+                    if entry.captured is None or entry.captured.same():
+                        try:
+                            outs = entry.fn(*args) if not entry.random else None
+                        except Retrace:
+                            outs = None
+                        if outs is not None:
+                            self.hits += 1
+                            return _rebuild(entry.out_spec, entry.out_tree, outs)
+        key, leaves, tree, dyn = self._split(args, kwargs)
+        if fk is not None and not kwargs and not self.static_argnums and key in self._cache:
+            self._fast[tuple(fk)] = self._cache[key]
+        if key in self._eager:
+            return self.f(*args, **kwargs)
+        diff = STATE.grad_enabled and any(isinstance(x, Tensor) and x._node is not None
+                                          for x in dyn)
+        if any(isinstance(x, Tensor) and x._tangents is not None for x in dyn):
+            return self.f(*args, **kwargs)  # forward-mode tangents: eager (documented)
+        entries = self._cache.get(key)
+        if entries:
+            for entry in entries:
+                if entry.captured is not None and not entry.captured.same():
+                    entries.remove(entry)
+                    break
+                try:
+                    out = self._run(entry, dyn, diff)
+                except Retrace:
+                    continue
+                self.hits += 1
+                return out
+        return self._trace_and_run(key, args, kwargs, leaves, tree, dyn, diff)
+
+    def _trace_and_run(self, key: Any, args: tuple, kwargs: dict, leaves: list, tree: Any,
+                       dyn: list, diff: bool) -> Any:
+        entries = self._cache.setdefault(key, [])
+        if len(entries) >= self.max_traces:
+            entries.clear()  # (the fast path's reference to the list sees it empty)
+            self._cache.pop(key, None)
+            self._eager[key] = "guards"
+            warnings.warn(
+                f"cr.compile({self.name}): {self.max_traces} traces for one signature (a "
+                f"guard keeps failing: Python control flow on array values, or a float() / "
+                f"item() of one); running it eagerly from now on. Make the value a static "
+                f"argument (static_argnums), or use np.where instead of if.",
+                RuntimeWarning, stacklevel=3)
+            return self.f(*args, **kwargs)
+        entry, out = self._trace(args, kwargs, leaves, tree, dyn, diff)
+        self.traces += 1
+        if entry is None:
+            self._eager[key] = "eager"
+            return out
+        entries.insert(0, entry)
+        return out
+
+    def source(self, *args: Any, **kwargs: Any) -> str:
+        """The Python code run for a call with these arguments (traced now if it is new):
+        the forward and, when the call differentiates, the backward."""
+        key, leaves, tree, dyn = self._split(args, kwargs)
+        diff = STATE.grad_enabled and any(isinstance(x, Tensor) and x._node is not None
+                                          for x in dyn)
+        if not self._cache.get(key):
+            if key in self._eager:
+                raise CompileError(f"cr.compile({self.name}): this signature runs eagerly "
+                                   f"({self._eager[key]}); there is no compiled code")
+            self._trace_and_run(key, args, kwargs, leaves, tree, dyn, diff)
+            if not self._cache.get(key):
+                raise CompileError(f"cr.compile({self.name}): this call could not be "
+                                   f"compiled; it runs eagerly")
+        e = self._cache[key][0]
+        return e.source + ("\n" + e.bwd_source if e.bwd_source else "")
+
+    # --- tracing --------------------------------------------------------------------------
+    def _input_names(self, tree: Any, leaves: list) -> list[str]:
+        names = []
+        # positional arguments named after the function's parameters; leaves inside a
+        # structure get an index
+        flat_names: list[str] = []
+
+        def walk(t: Any, base: str) -> None:
+            if t is None:
+                flat_names.append(base)
+                return
+            if t[0] is dict:
+                for k, sub in zip(t[1], t[2]):
+                    walk(sub, f"{base}_{k}" if base else str(k))
+                return
+            for i, sub in enumerate(t[1]):
+                walk(sub, f"{base}_{i}")
+
+        (_, argtrees), kwtree = tree[1]
+        for i, sub in enumerate(argtrees):
+            base = self._params[i] if i < len(self._params) and self._params[i] not in (
+                "args", "kwargs") else f"arg{i}"
+            walk(sub, base)
+        walk(kwtree, "")
+        for x, nm in zip(leaves, flat_names):
+            if _kind(x)[1]:
+                names.append(nm)
+        return names
+
+    def _trace(self, args: tuple, kwargs: dict, leaves: list, tree: Any, dyn: list,
+               diff: bool) -> tuple[Any, Any]:
+        tr = Trace()
+        captured = _Captured(self.f)
+        rng_before = _rng_state()
+        gen_before = {id(g): _copy.deepcopy(g) for g, _ in captured.gens}
+        nn_gen = _copy.deepcopy(_nnrandom.default_generator())
+        in_names = self._input_names(tree, leaves)
+        new_leaves = []
+        traced_inputs = []
+        diff_leaves = []
+        di = iter(dyn)
+        for x in leaves:
+            if not _kind(x)[1]:
+                new_leaves.append(x)
+                continue
+            next(di)
+            raw = x._value if isinstance(x, Tensor) else x
+            t = tr.input(raw)
+            traced_inputs.append(t)
+            if isinstance(x, Tensor):
+                tt = Tensor._make(t, None, None)
+                if diff and x._node is not None:
+                    tt._node = leaf_node(t.shape, t.dtype)
+                    diff_leaves.append((len(traced_inputs) - 1, tt))
+                new_leaves.append(tt)
+            else:
+                new_leaves.append(t)
+        call_args, call_kw = self._call_args(args, kwargs, tree, new_leaves)
+        prof = _user_names(tr)
+        old_prof = sys.getprofile()
+        sys.setprofile(prof)
+        try:
+            with tr:
+                if diff:
+                    with enable_grad():
+                        out = self.f(*call_args, **call_kw)
+                else:
+                    out = self.f(*call_args, **call_kw)
+                out_leaves, out_tree = flatten(out)
+                spec, flat_out, flat_t = _out_spec(out_leaves)
+                grads = cts = None
+                diff_out = [j for j, t in enumerate(flat_t) if diff and t is not None
+                            and t._node is not None and t.dtype.kind in "fc"]
+                if diff_out:
+                    grads, cts = self._backward(tr, [flat_t[j] for j in diff_out], diff_leaves)
+        finally:
+            sys.setprofile(old_prof)
+        self._check_random(tr, rng_before, gen_before, captured, nn_gen)
+        captured = captured if (captured.arrays or captured.gens) else None
+        entry = _Entry()
+        entry.captured = captured
+        entry.random = [(g, m, a) for _, g, m, a in tr.random]
+        rand_inputs = [t for t, _, _, _ in tr.random]
+        entry.out_tree = out_tree
+        entry.out_spec = spec
+        if not diff_out:
+            ops = E.prune(tr.ops, flat_out,
+                          keep_mutations_of={E._root(t._v) for t in traced_inputs})
+            ops, alias = E.elide_copies(ops, flat_out)
+            src, fn, em = E.emit(self._fname(), ops, traced_inputs + rand_inputs, flat_out,
+                                 tr.names,
+                                 in_names + [f"random{i}" for i in range(len(rand_inputs))],
+                                 alias=alias)
+            entry.fn, entry.source, entry.bwd, entry.bwd_source = fn, src, None, ""
+            # the concrete result of this (eager) run is the call's result
+            result = _rebuild(spec, out_tree, [o._v for o in flat_out])
+            return entry, result
+        # differentiable: split at the cotangents
+        fwd_outs = flat_out
+        entry.diff_out = diff_out
+        entry.diff_shapes = [(tuple(flat_out[j].shape), int(np.size(flat_out[j]._v)))
+                             for j in diff_out]
+        grad_outs = [g for g in grads]
+        roots_in = {E._root(t._v) for t in traced_inputs}
+        bwd_ops_all = E.prune(tr.ops, [g for g in grad_outs if g.__class__ is Traced])
+        fwd_ops = E.prune(tr.ops, fwd_outs, keep_mutations_of=roots_in)
+        fwd_ids = {id(op) for op in fwd_ops}
+        ct_ids = {id(c) for c in cts}
+        bwd_ops = [op for op in bwd_ops_all if id(op) not in fwd_ids]
+        # residuals: what the backward reads that the forward (or an input) made
+        made_b = {id(o) for op in bwd_ops for o in op.outs}
+        res: list = []
+        seen = set()
+        for op in bwd_ops:
+            for u in E._uses(op):
+                if id(u) not in made_b and id(u) not in ct_ids and id(u) not in seen:
+                    seen.add(id(u))
+                    res.append(u)
+        for g in grad_outs:
+            if g.__class__ is Traced and id(g) not in made_b and id(g) not in ct_ids \
+                    and id(g) not in seen:
+                seen.add(id(g))
+                res.append(g)
+        if any(op.mutates and any(E._root(m._v) in roots_in for m in op.mutates)
+               for op in bwd_ops):
+            return None, self.f(*args, **kwargs)  # a backward that writes into inputs
+        fname = self._fname()
+        fwd_ops, alias = E.elide_copies(fwd_ops, fwd_outs + res)
+        res = [alias.get(id(r), r) for r in res]
+        src, fn, _ = E.emit(f"{fname}_forward", fwd_ops, traced_inputs + rand_inputs,
+                            fwd_outs + res, tr.names,
+                            in_names + [f"random{i}" for i in range(len(rand_inputs))],
+                            alias=alias)
+        bsrc, bfn, _ = E.emit(f"{fname}_backward", bwd_ops, res + list(cts), grad_outs,
+                              tr.names, [None] * len(res)
+                              + [f"g_{i}" for i in range(len(cts))])
+        entry.fn, entry.source, entry.bwd, entry.bwd_source = fn, src, bfn, bsrc
+        entry.n_res = len(res)
+        entry.n_in = len(traced_inputs)
+        entry.prim = _make_prim(self, entry, [i for i, _ in diff_leaves])
+        entry.call = (args, kwargs, leaves, tree)
+        # this call's result: run the emitted code (one recorded op), as later calls will
+        return entry, self._run(entry, dyn, True)
+
+    def _call_args(self, args: tuple, kwargs: dict, tree: Any, leaves: list) -> tuple:
+        """The call of ``f`` with the dynamic leaves replaced by ``leaves``."""
+        dyn_args, dyn_kw = unflatten(tree, leaves)
+        call_args = list(dyn_args)
+        for i in self.static_argnums:
+            call_args[i % len(args)] = args[i]
+        call_kw = dict(dyn_kw)
+        for k in self.static_argnames:
+            if k in kwargs:
+                call_kw[k] = kwargs[k]
+        return call_args, call_kw
+
+    def _drop(self, entry: _Entry) -> None:
+        for entries in self._cache.values():
+            if entry in entries:
+                entries.remove(entry)
+
+    def _fname(self) -> str:
+        name = re.sub(r"\W+", "_", self.name).strip("_")
+        if name == "lambda":
+            return "compiled_lambda"
+        return name if name.isidentifier() and not keyword.iskeyword(name) else "compiled"
+
+    def _backward(self, tr: Trace, outs: list, diff_leaves: list) -> tuple:
+        """The engine's backward pass from every differentiable output, traced: cotangents
+        enter as inputs; gives (grads per differentiable input, cotangent inputs)."""
+        roots, seeds, cts = [], [], []
+        for o in outs:
+            v = o._value._v
+            ct = tr.input(np.zeros(v.shape, v.dtype) if v.__class__ is _ndarray
+                          else v.dtype.type(0))
+            tr.inputs.pop()
+            roots.append(o._node)
+            seeds.append(ct)
+            cts.append(ct)
+        targets = [t._node for _, t in diff_leaves]
+        res = _backward(roots, seeds, targets=targets, create_graph=False,
+                        retain_graph=False) if roots else {}
+        grads = []
+        for _, t in diff_leaves:
+            g = res.get(t._node)
+            if g is None:
+                g = np.zeros(t.shape, t.dtype)
+            elif isinstance(g, Tensor):
+                g = g._value
+            grads.append(g)
+        return grads, cts
+
+    def _check_random(self, tr: Trace, rng_before: Any, gen_before: dict, captured: Any,
+                      nn_gen: Any) -> None:
+        moved = None
+        if _rng_state() != rng_before:
+            moved = "np.random's global generator (np.random.*)"
+        else:
+            for g, _ in captured.gens:
+                replay = gen_before[id(g)]
+                for _, gen, m, a in tr.random:
+                    if gen is g:
+                        getattr(replay, m)(*a)
+                if replay.bit_generator.state != g.bit_generator.state:
+                    moved = "a np.random.Generator the function uses"
+                    break
+            else:
+                for _, gen, m, a in tr.random:
+                    if gen is None:
+                        getattr(nn_gen, m)(*a)
+                if nn_gen.bit_generator.state != _nnrandom.default_generator() \
+                        .bit_generator.state:
+                    moved = "chainrule.nn's generator (cr.manual_seed)"
+        if moved:
+            raise CompileError(
+                f"cr.compile({self.name}): the function draws random numbers from {moved} "
+                f"while it is traced; the compiled code would repeat the same numbers on "
+                f"every call. Draw them outside and pass them in as arguments (nn's dropout "
+                f"in a compiled module does this by itself).")
+
+    def _run(self, entry: _Entry, dyn: list, diff: bool) -> Any:
+        raw = [x._value if isinstance(x, Tensor) else x for x in dyn]
+        for gen, m, a in entry.random:
+            raw.append(np.asarray(getattr(_nnrandom.get(gen), m)(*a)))
+        if entry.bwd is None:
+            outs = entry.fn(*raw)
+            return _rebuild(entry.out_spec, entry.out_tree, outs)
+        # one recorded operation: its arguments are the dynamic leaves (Tensors keep their
+        # place in the graph), plus a holder the forward fills with the residuals
+        holder = _Holder()
+        prim = entry.prim
+        rand = raw[len(dyn):]
+        packed = apply(prim, (holder, rand) + tuple(dyn), {})
+        vals = list(holder.outs)
+        holder.outs = None
+        diff_out = entry.diff_out
+        if len(diff_out) == 1:
+            vals[diff_out[0]] = packed
+        else:
+            off = 0
+            for j, (shp, n) in zip(diff_out, entry.diff_shapes):
+                vals[j] = packed[off:off + n].reshape(shp)
+                off += n
+        return _rebuild(entry.out_spec, entry.out_tree, vals)
+
+
+class _Holder:
+    """Passed to the compiled primitive as a plain argument: the forward leaves its residuals
+    (and the non-differentiated outputs) here for the backward."""
+
+    __slots__ = ("res", "outs", "grads", "g")
+
+    def __init__(self) -> None:
+        self.res = None
+        self.outs = None
+        self.grads = None
+        self.g = None
+
+
+def _make_prim(comp: Compiled, entry: _Entry, diff_pos: list) -> Primitive:
+    n_out = len(entry.out_spec)
+    diff_out = entry.diff_out
+
+    def fwd(holder: _Holder, rand: list, *vals: Any) -> Any:
+        outs = entry.fn(*vals, *rand)
+        holder.res = outs[n_out:]
+        outs = outs[:n_out]
+        holder.outs = outs
+        if len(diff_out) == 1:
+            return outs[diff_out[0]]
+        return np.concatenate([np.ravel(outs[j]) for j in diff_out])
+
+    prim = Primitive(fwd, name=f"compiled {comp.name}", saves_ans=False)
+
+    def rule_for(pos: int) -> Callable:
+        k = diff_pos.index(pos)
+
+        def rule(g: Any, ans: Any, holder: _Holder, rand: list, *vals: Any) -> Any:
+            if holder.g is not g:
+                if isinstance(g, Tensor) or any(isinstance(v, Tensor) for v in vals):
+                    holder.grads = _eager_vjp(comp, entry, holder, g, vals, rand, diff_pos)
+                else:
+                    try:
+                        holder.grads = entry.bwd(*holder.res, *_unpack(g, entry))
+                    except Retrace:  # a guard of the backward: eager now, a new trace next
+                        comp._drop(entry)
+                        holder.grads = _eager_vjp(comp, entry, holder, g, vals, rand,
+                                                  diff_pos)
+                holder.g = g
+            return holder.grads[k]
+        return rule
+
+    for pos in diff_pos:
+        prim.vjps[pos + 2] = rule_for(pos)
+    return prim
+
+
+def _unpack(g: Any, entry: _Entry) -> list:
+    if len(entry.diff_out) == 1:
+        return [g]
+    cts = []
+    off = 0
+    for shp, n in entry.diff_shapes:
+        cts.append(g[off:off + n].reshape(shp))
+        off += n
+    return cts
+
+
+def _eager_vjp(comp: Compiled, entry: _Entry, holder: _Holder, g: Any, vals: tuple,
+               rand: list, diff_pos: list) -> list:
+    """The VJP by running ``f`` eagerly (with the forward's random numbers): for a backward
+    pass that is itself recorded (create_graph), or one whose guard failed."""
+    args, kwargs, leaves, tree = entry.call
+    create = isinstance(g, Tensor) or any(isinstance(v, Tensor) and v._node is not None
+                                          for v in vals)
+    new, targets = [], []
+    di = iter(vals)
+    k = 0
+    for x in leaves:
+        if not _kind(x)[1]:
+            new.append(x)
+            continue
+        v = next(di)
+        if k in diff_pos:
+            t = v if isinstance(v, Tensor) and v._node is not None else None
+            if t is None:
+                raw = v._value if isinstance(v, Tensor) else v
+                t = Tensor._make(raw, None, None)
+                t._node = leaf_node(t.shape, t.dtype)
+            targets.append(t)
+            new.append(t)
+        else:
+            new.append(v if isinstance(x, Tensor) or not isinstance(v, Tensor) else v._value)
+        k += 1
+    call_args, call_kw = comp._call_args(args, kwargs, tree, new)
+    _REPLAY.queue = list(rand)
+    try:
+        with enable_grad():
+            out = comp.f(*call_args, **call_kw)
+    finally:
+        _REPLAY.queue = None
+    _, flat, flat_t = _out_spec(flatten(out)[0])
+    roots = [flat_t[j]._node for j in entry.diff_out]
+    res = _backward(roots, _unpack(g, entry), targets=[t._node for t in targets],
+                    create_graph=create, retain_graph=create)
+    grads = []
+    for t in targets:
+        gi = res.get(t._node)
+        grads.append(np.zeros(t.shape, t.dtype) if gi is None else gi)
+    return grads
+
+
+def unwrap_out(o: Any) -> Any:
+    if o.__class__ is Traced:
+        return o._v
+    return o
+
+
+def _out_spec(out_leaves: list) -> tuple[list, list, list]:
+    """How each output leaf is given back — ('tensor', i, shape, size) a Tensor, ('array', i,
+    ...) the value, ('const...', obj) a value that does not depend on the inputs — the flat
+    list of Traced values the emitted code returns, and the Tensor each came from."""
+    spec = []
+    flat = []
+    flat_t = []
+    for o in out_leaves:
+        if isinstance(o, Tensor):
+            v = o._value
+            if v.__class__ is Traced:
+                spec.append(("tensor", len(flat), tuple(v.shape), int(np.size(v._v))))
+                flat.append(v)
+                flat_t.append(o)
+            else:
+                spec.append(("const_tensor", o))
+        elif o.__class__ is Traced:
+            spec.append(("array", len(flat), tuple(o.shape), int(np.size(o._v))))
+            flat.append(o)
+            flat_t.append(None)
+        elif isinstance(o, _ndarray):
+            spec.append(("const_array", o.copy()))
+        else:
+            spec.append(("const", o))
+    return spec, flat, flat_t
+
+
+def _rebuild(spec: list, tree: Any, vals: Sequence, diff_out: Sequence = ()) -> Any:
+    leaves = []
+    for j, s in enumerate(spec):
+        kind = s[0]
+        if kind == "tensor":
+            v = vals[s[1]]
+            leaves.append(v if isinstance(v, Tensor) else Tensor._make(v, None, None))
+        elif kind == "array":
+            leaves.append(vals[s[1]])
+        elif kind == "const_tensor":
+            leaves.append(s[1])
+        elif kind == "const_array":
+            leaves.append(s[1].copy())
+        else:
+            leaves.append(s[1])
+    return unflatten(tree, leaves)
+
+
+def compile(f: Callable | None = None, *, static_argnums: int | Sequence[int] = (),
+            static_argnames: str | Sequence[str] = (), max_traces: int = 8) -> Any:
+    """Compile ``f`` (see docs/compile.md).  Usable as ``cr.compile(f)`` or as a decorator,
+    ``@cr.compile(static_argnums=(1,))``; an ``nn.Module`` gives a compiled module."""
+    if isinstance(static_argnums, int):
+        static_argnums = (static_argnums,)
+    if isinstance(static_argnames, str):
+        static_argnames = (static_argnames,)
+    if f is None:
+        return lambda g: compile(g, static_argnums=static_argnums,
+                                 static_argnames=static_argnames, max_traces=max_traces)
+    from .module import CompiledModule, is_module  # noqa: F401  (module imports function)
+    if is_module(f):
+        return CompiledModule(f, max_traces=max_traces)
+    if not callable(f):
+        raise TypeError(f"cr.compile: expected a function or an nn.Module, got "
+                        f"{type(f).__name__}\n  at {errors.user_line()}")
+    return Compiled(f, static_argnums, static_argnames, max_traces)

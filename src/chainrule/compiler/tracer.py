@@ -1,0 +1,559 @@
+"""The tracer: arrays that record every NumPy call made on them.
+
+A ``Traced`` wraps the concrete array a call computes (the trace runs the function once,
+for real, so every value, shape and dtype is exactly eager's) and the recording it belongs
+to.  NumPy hands it every ufunc (NEP 13) and every array function (NEP 18); its operators,
+methods, attributes and indexing are its own.  Each of those runs NumPy on the concrete
+values and appends one ``Op`` to the ``Trace``: what was called, on which values.  The
+emitter (``emit.py``) turns the list back into Python.
+
+What cannot be followed is refused, never baked in silently:
+
+* a Python value taken from a traced array (``bool``, ``float``, ``int``, ``.item()``, a
+  data-dependent result such as ``np.array_equal``) becomes a *guard*: the emitted code
+  checks that it is the same on every call and retraces when it is not;
+* ``np.asarray(traced)`` and the C routines behind it (a traced array written into a plain
+  ndarray, ``math.*``, a library outside NumPy's dispatch) raise ``CompileError``.
+"""
+
+from __future__ import annotations
+
+import operator
+import sys
+import threading
+from typing import Any, Callable
+
+import numpy as np
+
+from ..core import arrays, errors
+from ..core.graph import backward as _backward
+
+_BACKWARD = _backward.__code__
+
+_ndarray = np.ndarray
+
+
+class CompileError(errors.LeftGraphError):
+    """The tracer cannot follow something the function does; the message says what to do."""
+
+
+class Retrace(Exception):
+    """Raised by emitted code when a guard's outcome differs from the trace's."""
+
+    def __init__(self, k: int) -> None:
+        super().__init__(k)
+        self.k = k
+
+
+class Op:
+    """One recorded step.  ``kind``:
+
+    * ``call``: ``outs = fn(*args, **kw)`` (a ufunc, a ufunc method, a NumPy function)
+    * ``method``: ``outs = args[0].<fn>(*args[1:], **kw)``
+    * ``attr``: ``outs = args[0].<fn>``
+    * ``binop`` / ``unop``: a Python operator (``fn`` is its symbol)
+    * ``inplace``: ``args[0] <fn>= args[1]``
+    * ``getitem``: ``outs = args[0][args[1]]``; ``setitem``: ``args[0][args[1]] = args[2]``
+    * ``copy``: ``outs = args[0].copy()`` of a constant that a later step writes into
+    * ``guard``: ``fn`` is the conversion (bool, float, int, complex, item, tolist, value),
+      ``args[0]`` the traced value, ``kw['expect']`` what the trace saw
+
+    ``outs``: the Traced results (a list; several for ``a, b = np.divmod(x, y)``).
+    ``mutates``: the Traced values it writes into.  ``line``: the user's line.
+    """
+
+    __slots__ = ("kind", "fn", "args", "kw", "outs", "mutates", "line", "unpack")
+
+    def __init__(self, kind: str, fn: Any, args: tuple, kw: dict, outs: list,
+                 mutates: tuple = (), line: Any = None, unpack: bool = False) -> None:
+        self.kind = kind
+        self.fn = fn
+        self.args = args
+        self.kw = kw
+        self.outs = outs
+        self.mutates = mutates
+        self.line = line
+        self.unpack = unpack
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"<Op {self.kind} {getattr(self.fn, '__name__', self.fn)}>"
+
+
+_LOCAL = threading.local()
+
+
+def current() -> Trace | None:
+    return getattr(_LOCAL, "trace", None)
+
+
+class Trace:
+    """The recording of one run: its inputs, its ops in order, the constants they read."""
+
+    def __init__(self) -> None:
+        self.inputs: list[Traced] = []
+        self.ops: list[Op] = []
+        self.active = True
+        self.next_id = 0
+        # constants (plain arrays read by a recorded step) by identity; a constant that a
+        # recorded step writes into becomes a Traced copy (``promoted``), taken before the write
+        self.consts: dict[int, Any] = {}
+        self.promoted: dict[int, Traced] = {}
+        self.names: dict[int, str] = {}     # Traced id -> the user's variable name
+        self.random: list = []              # (Traced, draw) of each random input
+        self.guards = 0
+
+    def __enter__(self) -> Trace:
+        self.prev = current()
+        _LOCAL.trace = self
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _LOCAL.trace = self.prev
+        self.active = False
+
+    def new(self, value: Any) -> Traced:
+        t = object.__new__(Traced)
+        t._v = value
+        t._tr = self
+        t._id = self.next_id
+        self.next_id += 1
+        return t
+
+    def input(self, value: Any) -> Traced:
+        t = self.new(value)
+        self.inputs.append(t)
+        return t
+
+    # --- the recording ----------------------------------------------------------------
+    def arg(self, a: Any) -> Any:
+        """``a`` as the recording keeps it: a Traced, a promoted constant's Traced, or the
+        constant itself (containers walked)."""
+        c = a.__class__
+        if c is Traced:
+            if a._tr is not self:
+                _foreign(a)
+            return a
+        if c is _ndarray:
+            p = self.promoted.get(id(a))
+            if p is not None:
+                return p
+            self.consts[id(a)] = a
+            return a
+        if c is tuple or c is list:
+            return c(self.arg(x) for x in a)
+        if c is dict:
+            return {k: self.arg(v) for k, v in a.items()}
+        return a
+
+    def promote(self, a: np.ndarray) -> Traced:
+        """A constant about to be written into by a recorded step: from here on it is a
+        Traced copy of its value now (the emitted code copies it before the write)."""
+        p = self.promoted.get(id(a))
+        if p is not None:
+            return p
+        snap = a.copy()
+        self.consts[id(snap)] = snap
+        t = self.new(a)
+        self.ops.append(Op("copy", None, (snap,), {}, [t], line=_where()))
+        self.promoted[id(a)] = t
+        self.consts[id(a)] = a  # keep it alive: ids must stay unique while tracing
+        return t
+
+    def record(self, kind: str, fn: Any, args: tuple, kw: dict, result: Any,
+               mutates: tuple = ()) -> Any:
+        """Append one op whose concrete result is ``result``; give back its Traced form."""
+        rec_args = self.arg(args)
+        rec_kw = self.arg(kw) if kw else {}
+        site = _where()
+        if result is None:
+            self.ops.append(Op(kind, fn, rec_args, rec_kw, [], mutates, site))
+            return None
+        if mutates and any(result is m._v for m in mutates):
+            # an in-place op (out=, a += b): the result is the written value itself
+            for m in mutates:
+                if result is m._v:
+                    self.ops.append(Op(kind, fn, rec_args, rec_kw, [m], mutates, site))
+                    return m
+        rc = result.__class__
+        if rc is _ndarray or isinstance(result, np.generic):
+            t = self.new(result)
+            self.ops.append(Op(kind, fn, rec_args, rec_kw, [t], mutates, site))
+            return t
+        if (rc is tuple or isinstance(result, tuple) or rc is list) and all(
+                r.__class__ is _ndarray or isinstance(r, np.generic) for r in result):
+            outs = [self.new(r) for r in result]
+            self.ops.append(Op(kind, fn, rec_args, rec_kw, outs, mutates, site, unpack=True))
+            if rc is tuple or rc is list:
+                return rc(outs)
+            return rc(*outs)  # a named tuple (np.linalg.eigh's EighResult ...)
+        if isinstance(result, (bool, int, float, complex, str, type(None))) or rc is np.dtype:
+            # a Python value computed from the data (np.array_equal ...): a guarded value
+            t = self.new(result)
+            self.ops.append(Op(kind, fn, rec_args, rec_kw, [t], mutates, site))
+            self.guard("value", t, result, site)
+            return result
+        raise CompileError(
+            f"{_fname(kind, fn)} returned a {type(result).__name__}, which the compiler "
+            f"cannot follow.\n  at {errors.format_site(site)}\n  Compute it outside the "
+            f"compiled function and pass the result in as an argument."
+        )
+
+    def guard(self, conv: str, t: Traced, expect: Any, site: Any = None,
+              extra: tuple = ()) -> None:
+        self.ops.append(Op("guard", conv, (t,) + tuple(extra),
+                           {"expect": expect, "k": self.guards}, [],
+                           line=site or _where()))
+        self.guards += 1
+
+
+def _where() -> Any:
+    """Where the op being recorded comes from: the user's (file, line), or ("backward",
+    name) inside the engine's backward pass running a primitive's VJP rule."""
+    f = sys._getframe(2)
+    lib = errors._is_library
+    while f is not None:
+        code = f.f_code
+        if code is _BACKWARD:
+            prim = f.f_locals.get("prim")
+            return ("backward", getattr(prim, "name", "?"))
+        if not lib(code.co_filename):
+            return (code.co_filename, f.f_lineno)
+        f = f.f_back
+    return None
+
+
+def _fname(kind: str, fn: Any) -> str:
+    if kind in ("method", "attr"):
+        return f"ndarray.{fn}"
+    return getattr(fn, "__name__", str(fn))
+
+
+def _foreign(a: Traced) -> None:
+    raise CompileError(
+        "a traced value from another compiled function's trace (or one that has finished) "
+        f"was used here.\n  at {errors.user_line()}\n  Values computed inside a compiled "
+        "function are valid only while it traces; do not keep them in globals or lists."
+    )
+
+
+def unwrap(a: Any) -> Any:
+    c = a.__class__
+    if c is Traced:
+        return a._v
+    if c is tuple or c is list:
+        return c(unwrap(x) for x in a)
+    if c is dict:
+        return {k: unwrap(v) for k, v in a.items()}
+    return a
+
+
+def _has_traced(a: Any) -> bool:
+    c = a.__class__
+    if c is Traced:
+        return True
+    if c is tuple or c is list:
+        return any(_has_traced(x) for x in a)
+    if c is dict:
+        return any(_has_traced(x) for x in a.values())
+    return False
+
+
+def _trace_of(args: Any) -> Trace:
+    for a in args:
+        c = a.__class__
+        if c is Traced:
+            tr = a._tr
+            if not tr.active:
+                _foreign(a)
+            return tr
+        if c is tuple or c is list:
+            for x in a:
+                if x.__class__ is Traced:
+                    return _trace_of((x,))
+    tr = current()
+    if tr is None:
+        raise CompileError("a traced value was used outside its compiled function's trace")
+    return tr
+
+
+# functions whose result depends only on shapes, dtypes and memory layout: answered at
+# trace time (the same on every call with the same signature), never recorded
+STATIC_FUNCS = {np.shape, np.ndim, np.size, np.result_type, np.may_share_memory,
+                np.shares_memory, np.iscomplexobj, np.isrealobj, np.min_scalar_type,
+                np.can_cast, np.isscalar}
+
+# in-place methods of ndarray: they write into the array they are called on
+_MUTATING = {"sort", "fill", "put", "partition", "resize", "itemset", "setfield", "byteswap"}
+
+# attributes that are metadata: plain values, the same for every call with this signature
+_STATIC_ATTRS = {"shape", "dtype", "ndim", "size", "itemsize", "nbytes", "strides", "flags",
+                 "base", "ctypes", "data"}
+
+_BINOPS = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+    "//": operator.floordiv, "%": operator.mod, "**": operator.pow, "@": operator.matmul,
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "==": operator.eq, "!=": operator.ne, "&": operator.and_, "|": operator.or_,
+    "^": operator.xor, "<<": operator.lshift, ">>": operator.rshift,
+}
+_UNOPS = {"-": operator.neg, "+": operator.pos, "~": operator.invert, "abs": operator.abs}
+_INPLACE = {
+    "+": operator.iadd, "-": operator.isub, "*": operator.imul, "/": operator.itruediv,
+    "//": operator.ifloordiv, "%": operator.imod, "**": operator.ipow, "&": operator.iand,
+    "|": operator.ior, "^": operator.ixor, "<<": operator.ilshift, ">>": operator.irshift,
+}
+
+
+def _defers(o: Any) -> bool:
+    """Is ``o`` a type with its own NumPy overrides (a Tensor) that must handle the op?"""
+    c = o.__class__
+    return (c is not Traced and c is not _ndarray and not isinstance(o, np.generic)
+            and hasattr(c, "__array_ufunc__") and c.__module__.startswith("chainrule"))
+
+
+def _binop(sym: str, reflected: bool) -> Callable:
+    op = _BINOPS[sym]
+
+    def f(self: Traced, other: Any) -> Any:
+        if _defers(other):
+            return NotImplemented
+        tr = self._tr
+        if not tr.active:
+            _foreign(self)
+        ov = unwrap(other)
+        if reflected:
+            return tr.record("binop", sym, (other, self), {}, op(ov, self._v))
+        return tr.record("binop", sym, (self, other), {}, op(self._v, ov))
+
+    return f
+
+
+def _unop(sym: str) -> Callable:
+    op = _UNOPS[sym]
+
+    def f(self: Traced) -> Any:
+        return self._tr.record("unop", sym, (self,), {}, op(self._v))
+
+    return f
+
+
+def _inplace(sym: str) -> Callable:
+    op = _INPLACE[sym]
+
+    def f(self: Traced, other: Any) -> Any:
+        if _defers(other):
+            return NotImplemented
+        res = op(self._v, unwrap(other))
+        if res is not self._v:  # a NumPy scalar has no in-place form: a new value
+            return self._tr.record("binop", sym, (self, other), {}, res)
+        self._tr.record("inplace", sym, (self, other), {}, res, mutates=(self,))
+        return self
+
+    return f
+
+
+class Traced:
+    """A value inside a trace: the concrete array (``_v``), its recording (``_tr``)."""
+
+    __slots__ = ("_v", "_tr", "_id", "__weakref__")
+    __array_priority__ = 500  # below Tensor's, above ndarray's
+
+    # --- metadata: plain values -------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self._v.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._v.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self._v.ndim
+
+    @property
+    def size(self) -> int:
+        return self._v.size
+
+    @property
+    def _cr_generic(self) -> bool:
+        return isinstance(self._v, np.generic)
+
+    def _cr_asarray(self, dtype: Any = None) -> Any:
+        """core.arrays.asarray: np.asarray, recorded (a NumPy scalar becomes a 0-d array)."""
+        v = self._v
+        if v.__class__ is _ndarray and (dtype is None or v.dtype == np.dtype(dtype)):
+            return self
+        kw = {} if dtype is None else {"dtype": dtype}
+        return self._tr.record("call", np.asarray, (self,), kw, np.asarray(v, **kw))
+
+    def __len__(self) -> int:
+        return len(self._v)
+
+    def __iter__(self) -> Any:
+        for i in range(len(self._v)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        return f"traced({self._v!r})"
+
+    __str__ = __repr__
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        v = object.__getattribute__(self, "_v")
+        attr = getattr(v, name)  # AttributeError as NumPy gives it
+        if name in _STATIC_ATTRS:
+            return attr
+        if callable(attr):
+            return _Method(self, name)
+        return self._tr.record("attr", name, (self,), {}, attr)
+
+    # --- NumPy's dispatch -------------------------------------------------------------
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kw: Any) -> Any:
+        for a in inputs:
+            if _defers(a):
+                return NotImplemented
+        tr = _trace_of(inputs)
+        out = kw.get("out")
+        mutates: tuple = ()
+        if method == "at":
+            target = inputs[0]
+            if target.__class__ is _ndarray:
+                target = tr.promote(target)
+                inputs = (target,) + tuple(inputs[1:])
+            mutates = (target,)
+        if out is not None:
+            outs = out if isinstance(out, tuple) else (out,)
+            fixed = []
+            for o in outs:
+                if o.__class__ is _ndarray:
+                    o = tr.promote(o)
+                fixed.append(o)
+            mutates = tuple(o for o in fixed if o is not None)
+            kw = dict(kw, out=tuple(fixed) if isinstance(out, tuple) else fixed[0])
+        fn = ufunc if method == "__call__" else getattr(ufunc, method)
+        res = fn(*unwrap(inputs), **unwrap(kw))
+        return tr.record("call", fn, inputs, kw, res, mutates)
+
+    def __array_function__(self, func: Callable, types: Any, args: tuple, kw: dict) -> Any:
+        for t in types:
+            if t is not Traced and not issubclass(t, _ndarray):
+                return NotImplemented
+        if func in STATIC_FUNCS:
+            return func(*unwrap(args), **unwrap(kw))
+        tr = _trace_of(args)
+        res = func(*unwrap(args), **unwrap(kw))
+        out = kw.get("out")
+        mutates = ()
+        if out is not None:
+            if out.__class__ is _ndarray:
+                raise CompileError(
+                    f"{func.__name__}(..., out=a plain array): the compiler cannot write a "
+                    f"traced result into an array it does not trace.\n  at "
+                    f"{errors.user_line()}\n  Drop out= (use the returned value).")
+            mutates = (out,)
+        return tr.record("call", func, args, kw, res, mutates)
+
+    # --- leaving the trace ------------------------------------------------------------
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        raise CompileError(
+            f"a traced array (shape {self._v.shape}, dtype {self._v.dtype}) was converted "
+            f"to a plain NumPy array (np.asarray / np.array, written into a plain array with "
+            f"a[i] = x, or handed to a routine outside NumPy's dispatch), so the compiled "
+            f"code could not follow it.\n  at {errors.user_line()}\n  Keep it an array: use "
+            f"NumPy functions on it (np.stack, np.concatenate, np.where, np.take instead of "
+            f"building or indexing plain arrays), or compute it outside the compiled "
+            f"function and pass it in as an argument.")
+
+    def _guard(self, conv: str, value: Any) -> Any:
+        tr = self._tr
+        if not tr.active:
+            _foreign(self)
+        tr.guard(conv, self, value)
+        return value
+
+    def __bool__(self) -> bool:
+        return self._guard("bool", bool(self._v))
+
+    def __float__(self) -> float:
+        return self._guard("float", float(self._v))
+
+    def __int__(self) -> int:
+        return self._guard("int", int(self._v))
+
+    def __complex__(self) -> complex:
+        return self._guard("complex", complex(self._v))
+
+    def __index__(self) -> int:
+        return self._guard("index", operator.index(self._v))
+
+    def item(self, *args: Any) -> Any:
+        tr = self._tr
+        if not tr.active:
+            _foreign(self)
+        value = self._v.item(*args)
+        tr.guard("item", self, value, extra=args)
+        return value
+
+    def tolist(self) -> Any:
+        return self._guard("tolist", self._v.tolist())
+
+    # --- indexing ---------------------------------------------------------------------
+    def __getitem__(self, idx: Any) -> Any:
+        return self._tr.record("getitem", None, (self, idx), {}, self._v[unwrap(idx)])
+
+    def __setitem__(self, idx: Any, value: Any) -> None:
+        if _defers(value):
+            value = value._value  # a Tensor written into a traced array: its value
+        self._v[unwrap(idx)] = unwrap(value)
+        self._tr.record("setitem", None, (self, idx, value), {}, None, mutates=(self,))
+
+    def __copy__(self) -> Traced:
+        return _Method(self, "copy")()
+
+    def __deepcopy__(self, memo: dict) -> Traced:
+        return _Method(self, "copy")()
+
+    def __reduce__(self) -> Any:
+        raise CompileError(f"a traced array cannot be pickled\n  at {errors.user_line()}")
+
+
+class _Method:
+    """``traced.name`` for a method of ndarray: calling it records the call."""
+
+    __slots__ = ("t", "name")
+
+    def __init__(self, t: Traced, name: str) -> None:
+        self.t = t
+        self.name = name
+
+    def __call__(self, *args: Any, **kw: Any) -> Any:
+        t = self.t
+        tr = t._tr
+        if not tr.active:
+            _foreign(t)
+        res = getattr(t._v, self.name)(*unwrap(args), **unwrap(kw))
+        mut = (t,) if self.name in _MUTATING else ()
+        return tr.record("method", self.name, (t,) + args, kw, res, mut)
+
+
+for _s in _BINOPS:
+    _n = {"+": "add", "-": "sub", "*": "mul", "/": "truediv", "//": "floordiv", "%": "mod",
+          "**": "pow", "@": "matmul", "<": "lt", "<=": "le", ">": "gt", ">=": "ge",
+          "==": "eq", "!=": "ne", "&": "and", "|": "or", "^": "xor", "<<": "lshift",
+          ">>": "rshift"}[_s]
+    setattr(Traced, f"__{_n}__", _binop(_s, False))
+    if _s not in ("<", "<=", ">", ">=", "==", "!="):
+        setattr(Traced, f"__r{_n}__", _binop(_s, True))
+    if _s in _INPLACE:
+        setattr(Traced, f"__i{_n}__", _inplace(_s))
+for _s, _n in (("-", "neg"), ("+", "pos"), ("~", "invert"), ("abs", "abs")):
+    setattr(Traced, f"__{_n}__", _unop(_s))
+Traced.__hash__ = lambda self: id(self)  # __eq__ above would otherwise unset it
+
+arrays.register(Traced)
