@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from .compiler import compile as _compile
 from .core.errors import ChainruleError
 from .core.tensor import Tensor, no_grad
 from .nn.primitives import count
@@ -370,13 +371,16 @@ def _snapshot(obj: Any) -> Any:
 
 def fit(model: Any, loss_fn: Callable, optimizer: Any, train_loader: Iterable, epochs: int = 1,
         val: Any = None, metrics: Any = None, verbose: int = 1, early_stopping: Any = None,
-        scheduler: Any = None, file: TextIO | None = None) -> History:
+        scheduler: Any = None, file: TextIO | None = None, compile: bool = False) -> History:
     """Train ``model`` for ``epochs`` passes over ``train_loader`` and return a History.
 
     Each batch: ``loss = loss_fn(model(x), y); optimizer.zero_grad(); loss.backward();
     optimizer.step()``.  Per epoch: the mean training loss and metrics (weighted by batch
     size), then ``val`` (a loader or an ``(X, y)`` pair) in eval mode as ``val_loss`` and
     ``val_<metric>``, then ``scheduler.step()`` if given.
+
+    ``compile``: run the model through ``cr.compile`` (its forward and backward as emitted
+    NumPy, traced once per batch shape and train/eval mode); the results are the same.
 
     ``metrics``: names ("accuracy") or functions ``f(output, target) -> float``.
     ``verbose``: 0 quiet, 1 a live progress bar per epoch (tqdm, when installed and the output
@@ -400,6 +404,7 @@ def fit(model: Any, loss_fn: Callable, optimizer: Any, train_loader: Iterable, e
     epoch = 0
     bar: _Progress | None = None
     saved = (_snapshot(model), _snapshot(optimizer))
+    run = _compile(model) if compile else model
     try:
         for epoch in range(1, epochs + 1):
             t0 = time.perf_counter()
@@ -412,7 +417,7 @@ def fit(model: Any, loss_fn: Callable, optimizer: Any, train_loader: Iterable, e
             msum = dict.fromkeys(ms, 0.0)
             for b, batch in enumerate(train_loader):
                 xb, yb = _split(batch, "fit")
-                out_b = model(xb)
+                out_b = run(xb)
                 loss = loss_fn(out_b, yb)
                 lv = _scalar(loss)
                 if not math.isfinite(lv):
@@ -438,7 +443,7 @@ def fit(model: Any, loss_fn: Callable, optimizer: Any, train_loader: Iterable, e
                 raise TrainingError("fit: the training loader yielded no batches")
             logs = {"loss": loss_sum / n_seen, **{k: v / n_seen for k, v in msum.items()}}
             if val_loader is not None:
-                vl = evaluate(model, loss_fn, val_loader, ms)
+                vl = evaluate(run, loss_fn, val_loader, ms)
                 logs.update({f"val_{k}": v for k, v in vl.items()})
             if scheduler is not None:
                 scheduler.step()

@@ -457,6 +457,10 @@ class Compiled:
                 continue
             next(di)
             raw = x._value if isinstance(x, Tensor) else x
+            if diff and isinstance(raw, _ndarray):
+                # the differentiable call runs the emitted code once traced: the trace must
+                # not write into the caller's arrays (a BatchNorm buffer) a first time
+                raw = raw.copy()
             t = tr.input(raw)
             traced_inputs.append(t)
             if isinstance(x, Tensor):
@@ -551,8 +555,9 @@ class Compiled:
         entry.n_in = len(traced_inputs)
         entry.prim = _make_prim(self, entry, [i for i, _ in diff_leaves])
         entry.call = (args, kwargs, leaves, tree)
-        # this call's result: run the emitted code (one recorded op), as later calls will
-        return entry, self._run(entry, dyn, True)
+        # this call's result: run the emitted code (one recorded op), as later calls will,
+        # on the random numbers the trace drew
+        return entry, self._run(entry, dyn, True, [t._v for t in rand_inputs])
 
     def _call_args(self, args: tuple, kwargs: dict, tree: Any, leaves: list) -> tuple:
         """The call of ``f`` with the dynamic leaves replaced by ``leaves``."""
@@ -630,10 +635,13 @@ class Compiled:
                 f"every call. Draw them outside and pass them in as arguments (nn's dropout "
                 f"in a compiled module does this by itself).")
 
-    def _run(self, entry: _Entry, dyn: list, diff: bool) -> Any:
+    def _run(self, entry: _Entry, dyn: list, diff: bool, drawn: list | None = None) -> Any:
         raw = [x._value if isinstance(x, Tensor) else x for x in dyn]
-        for gen, m, a in entry.random:
-            raw.append(np.asarray(getattr(_nnrandom.get(gen), m)(*a)))
+        if drawn is not None:
+            raw += drawn
+        else:
+            for gen, m, a in entry.random:
+                raw.append(np.asarray(getattr(_nnrandom.get(gen), m)(*a)))
         if entry.bwd is None:
             outs = entry.fn(*raw)
             return _rebuild(entry.out_spec, entry.out_tree, outs)
@@ -751,8 +759,8 @@ def _eager_vjp(comp: Compiled, entry: _Entry, holder: _Holder, g: Any, vals: tup
             out = comp.f(*call_args, **call_kw)
     finally:
         _REPLAY.queue = None
-    _, flat, flat_t = _out_spec(flatten(out)[0])
-    roots = [flat_t[j]._node for j in entry.diff_out]
+    by_flat = {s[1]: o for s, o in zip(entry.out_spec, flatten(out)[0]) if s[0] == "tensor"}
+    roots = [by_flat[j]._node for j in entry.diff_out]
     res = _backward(roots, _unpack(g, entry), targets=[t._node for t in targets],
                     create_graph=create, retain_graph=create)
     grads = []

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core import arrays
+
 from ..core.tensor import Tensor
 from . import functional as F
 from . import init
@@ -23,7 +25,7 @@ def _as_input(x: Any, dtype: np.dtype) -> Any:
                 and x._value.dtype.kind in "biuf":
             return x._value.astype(dtype)
         return x
-    a = np.asarray(x)
+    a = arrays.asarray(x)
     if a.dtype != dtype and a.dtype.kind in "biuf":
         a = a.astype(dtype)
     return a

@@ -1,0 +1,283 @@
+"""cr.compile: values, caching, guards, refusals, composition with the engine, nn modules."""
+
+from __future__ import annotations
+
+import copy
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn
+
+R = np.random.default_rng(1)
+W1, B1, W2, B2 = (R.standard_normal((3, 2)), R.standard_normal((3, 1)),
+                  R.standard_normal((1, 3)), R.standard_normal((1, 1)))
+X = np.array([[1.0], [2.0]])
+Y = np.array([[0.5]])
+
+
+def seed_loss(w1, b1, w2, b2):
+    z1 = w1 @ X + b1
+    a1 = np.maximum(0, z1)
+    z2 = w2 @ a1 + b2
+    return 0.5 * np.sum((z2 - Y) ** 2)
+
+
+def test_seed_network_value_and_grad_is_bit_identical_and_readable() -> None:
+    vg = cr.value_and_grad(seed_loss, argnums=(0, 1, 2, 3))
+    fast = cr.compile(vg)
+    for _ in range(2):
+        want, got = vg(W1, B1, W2, B2), fast(W1, B1, W2, B2)
+        assert type(got[0]) is type(want[0]) and got[0] == want[0]
+        for g, e in zip(got[1], want[1]):
+            assert g.dtype == e.dtype and np.array_equal(g, e)
+    src = fast.source(W1, B1, W2, B2)
+    assert src.startswith("def value_and_grad_seed_loss(w1, b1, w2, b2):")
+    assert "z1 = np.matmul(w1, c0)" in src and "a1 = np.maximum(0, z1)" in src
+    assert "# backward of maximum" in src and "# backward of matmul" in src
+    assert "del " in src
+    assert fast.cache_info() == {"signatures": 1, "traces": 1, "hits": 1, "eager": 0}
+
+
+def test_new_values_same_signature_are_not_stale() -> None:
+    f = cr.compile(lambda x, y: np.tanh(x) * y + np.exp(-x).sum())
+    for s in range(4):
+        r = np.random.default_rng(s)
+        x, y = r.standard_normal(5), r.standard_normal(5)
+        np.testing.assert_array_equal(f(x, y), np.tanh(x) * y + np.exp(-x).sum())
+    assert f.cache_info()["traces"] == 1
+
+
+def test_retrace_on_shape_dtype_and_structure() -> None:
+    f = cr.compile(lambda x: (x * 2).sum(axis=0))
+    f(np.ones((2, 3)))
+    f(np.ones((2, 3)))
+    f(np.ones((4, 3)))
+    r = f(np.ones((4, 3), np.float32))
+    assert r.dtype == np.float32
+    assert f.cache_info()["signatures"] == 3
+
+
+def test_static_argnums_key_the_cache() -> None:
+    @cr.compile(static_argnums=(1,))
+    def f(x, n):
+        for _ in range(n):
+            x = np.sin(x)
+        return x
+
+    x = np.array([0.5, 1.0])
+    for n in (1, 3, 1):
+        want = x
+        for _ in range(n):
+            want = np.sin(want)
+        np.testing.assert_array_equal(f(x, n), want)
+    assert f.cache_info()["signatures"] == 2
+
+
+def test_branch_on_a_traced_value_is_a_guard() -> None:
+    @cr.compile
+    def f(x):
+        if (x > 0).all():
+            return x * 2
+        return -x
+
+    a, b = np.array([1.0, 2.0]), np.array([1.0, -2.0])
+    np.testing.assert_array_equal(f(a), a * 2)
+    np.testing.assert_array_equal(f(b), -b)
+    np.testing.assert_array_equal(f(a), a * 2)
+    assert "_retrace(" in f.source(a)
+    assert f.cache_info()["traces"] == 2
+
+
+def test_float_of_a_traced_value_guards_and_falls_back_to_eager() -> None:
+    f = cr.compile(lambda x: x * float(x.sum()), max_traces=3)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        for s in range(6):
+            x = np.full(3, float(s))
+            np.testing.assert_array_equal(f(x), x * float(x.sum()))
+    assert any("running it eagerly" in str(m.message) for m in w)
+    assert f.cache_info()["eager"] == 1
+
+
+def test_random_numbers_inside_are_refused() -> None:
+    with pytest.raises(cr.CompileError, match="random"):
+        cr.compile(lambda x: x + np.random.rand(*x.shape))(np.ones(3))
+    gen = np.random.default_rng(0)
+    with pytest.raises(cr.CompileError, match="Generator"):
+        cr.compile(lambda x: x + gen.standard_normal(x.shape))(np.ones(3))
+
+
+def test_leaving_numpy_is_refused_with_the_line() -> None:
+    def f(x):
+        return np.asarray(x) + 1  # np.asarray of a traced array
+
+    with pytest.raises(cr.CompileError, match="np.asarray"):
+        cr.compile(f)(np.ones(2))
+
+
+def test_a_captured_array_changed_in_place_traces_again() -> None:
+    w = np.array([1.0, 2.0])
+    f = cr.compile(lambda x: x * np.exp(w))
+    x = np.array([3.0, 4.0])
+    np.testing.assert_array_equal(f(x), x * np.exp(w))
+    w[0] = 5.0
+    np.testing.assert_array_equal(f(x), x * np.exp(w))
+    assert f.cache_info()["traces"] == 2
+
+
+def test_output_structure_and_constants() -> None:
+    f = cr.compile(lambda x: {"a": x + 1, "b": (x.sum(), 3, "s"), "c": np.zeros(2)})
+    out = f(np.ones(2))
+    out2 = f(np.ones(2))
+    assert set(out2) == {"a", "b", "c"} and out2["b"][1:] == (3, "s")
+    np.testing.assert_array_equal(out2["a"], [2.0, 2.0])
+    out2["c"][0] = 7.0  # a fresh array each call: writing into it changes nothing later
+    assert f(np.ones(2))["c"][0] == 0.0
+
+
+def test_compiled_function_on_tensors_is_one_recorded_op() -> None:
+    f = cr.compile(lambda x, y: np.sum(np.tanh(x @ y) ** 2))
+    x0, y0 = R.standard_normal((3, 4)), R.standard_normal((4, 2))
+    for _ in range(2):
+        xt, yt = cr.tensor(x0, requires_grad=True), cr.tensor(y0, requires_grad=True)
+        out = f(xt, yt)
+        assert out.grad_fn.startswith("compiled")
+        (out * 3).backward()
+        xe, ye = cr.tensor(x0, requires_grad=True), cr.tensor(y0, requires_grad=True)
+        (np.sum(np.tanh(xe @ ye) ** 2) * 3).backward()
+        np.testing.assert_allclose(xt.grad._value, xe.grad._value, rtol=1e-13)
+        np.testing.assert_allclose(yt.grad._value, ye.grad._value, rtol=1e-13)
+    assert "def compiled_lambda_backward" in f.source(xt, yt)
+
+
+def test_higher_derivatives_through_compiled_code_are_exact() -> None:
+    f = cr.compile(lambda x: np.sum(np.sin(x) ** 3))
+    g = lambda x: np.sum(np.sin(x) ** 3)  # noqa: E731
+    x = np.array([0.3, 1.1, -0.7])
+    np.testing.assert_allclose(cr.grad(f)(x), cr.grad(g)(x), rtol=1e-13)
+    np.testing.assert_allclose(cr.hessian(f)(x), cr.hessian(g)(x), rtol=1e-12)
+    np.testing.assert_allclose(cr.grad(lambda x: np.sum(cr.grad(f)(x) ** 2))(x),
+                               cr.grad(lambda x: np.sum(cr.grad(g)(x) ** 2))(x), rtol=1e-12)
+
+
+def _mlp(seed: int = 0, bn: bool = False, drop: float = 0.0) -> nn.Module:
+    cr.manual_seed(seed)
+    layers = [nn.Linear(20, 32)]
+    if bn:
+        layers.append(nn.BatchNorm1d(32))
+    layers += [nn.ReLU()]
+    if drop:
+        layers.append(nn.Dropout(drop))
+    layers += [nn.Linear(32, 5)]
+    return nn.Sequential(*layers)
+
+
+@pytest.mark.parametrize("bn,drop", [(False, 0.0), (True, 0.0), (False, 0.3)])
+def test_compiled_module_trains_bit_identically(bn: bool, drop: float) -> None:
+    r = np.random.default_rng(0)
+    x = r.standard_normal((16, 20)).astype(np.float32)
+    y = r.integers(0, 5, 16)
+    runs = []
+    for compiled in (False, True):
+        model = _mlp(0, bn, drop)
+        run = cr.compile(model) if compiled else model
+        opt = cr.optim.Adam(model.parameters(), lr=1e-2)
+        cr.manual_seed(7)
+        losses = []
+        for _ in range(4):
+            opt.zero_grad()
+            loss = nn.CrossEntropyLoss()(run(x), y)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        model.eval()
+        ev = run(x)._value.copy()
+        runs.append((losses, [p._value.copy() for p in model.parameters()],
+                     [b._value.copy() for b in model.buffers()], ev))
+        if compiled:
+            assert run.cache_info()["traces"] == 2  # train and eval
+    (l0, p0, b0, e0), (l1, p1, b1, e1) = runs
+    assert l0 == l1
+    for a, b in zip(p0 + b0, p1 + b1):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(e0, e1)
+
+
+def test_fit_compile_gives_the_same_history() -> None:
+    r = np.random.default_rng(0)
+    x = r.standard_normal((64, 20)).astype(np.float32)
+    y = r.integers(0, 5, 64)
+    hist = []
+    for c in (False, True):
+        model = _mlp(3)
+        loader = cr.data.DataLoader(cr.data.TensorDataset(x, y), batch_size=16)
+        h = cr.fit(model, nn.CrossEntropyLoss(), cr.optim.SGD(model.parameters(), lr=0.1),
+                   loader, epochs=2, val=(x, y), verbose=0, compile=c)
+        hist.append(h)
+    assert hist[0].history == hist[1].history
+    assert set(hist[0].history) == {"loss", "val_loss"}
+
+
+def test_deep_network_peak_memory_close_to_eager() -> None:
+    cr.manual_seed(0)
+    model = nn.Sequential(*[m for _ in range(12) for m in (nn.Linear(128, 128), nn.Tanh())])
+    x = np.random.default_rng(0).standard_normal((256, 128)).astype(np.float32)
+    cm = cr.compile(model)
+
+    def step(m):
+        for p in model.parameters():
+            p.grad = None
+        np.sum(m(x) ** 2).backward()
+
+    step(cm)  # trace
+    peaks = {}
+    for name, m in (("eager", model), ("compiled", cm)):
+        step(m)
+        tracemalloc.start()
+        step(m)
+        peaks[name] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert peaks["compiled"] <= 1.2 * peaks["eager"], peaks
+
+
+OPS1 = [np.sin, np.cos, np.tanh, np.exp, lambda a: a * a, lambda a: a * 0.5 + 1.0,
+        lambda a: np.maximum(a, 0.1), np.abs, lambda a: a.T.T, lambda a: a[::-1],
+        lambda a: np.cumsum(a, axis=-1), lambda a: a / (1.0 + a * a)]
+OPS2 = [np.add, np.subtract, np.multiply, lambda a, b: a * np.sin(b),
+        lambda a, b: np.where(a > b, a, b * 2.0), np.hypot]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_fuzzed_programs_compile_to_eager_values_and_gradients(seed: int) -> None:
+    r = np.random.default_rng(seed)
+    prog = []
+    for _ in range(int(r.integers(3, 9))):
+        if r.random() < 0.6:
+            prog.append((1, int(r.integers(len(OPS1))), int(r.integers(3))))
+        else:
+            prog.append((2, int(r.integers(len(OPS2))), int(r.integers(3)),
+                         int(r.integers(3))))
+
+    def f(x, y, z):
+        vals = [x, y, z]
+        for step in prog:
+            if step[0] == 1:
+                vals.append(OPS1[step[1]](vals[-1 - step[2]]))
+            else:
+                vals.append(OPS2[step[1]](vals[-1 - step[2]], vals[-1 - step[3]]))
+        return np.sum(vals[-1] * vals[-2]) + np.mean(vals[-3])
+
+    vg = cr.value_and_grad(f, argnums=(0, 1, 2))
+    fast = cr.compile(vg)
+    for s in range(3):
+        q = np.random.default_rng(100 + s)
+        a = [q.standard_normal((2, 3)) for _ in range(3)]
+        want, got = vg(*a), fast(*a)
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-13)
+        for g, e in zip(got[1], want[1]):
+            np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-14)
+        np.testing.assert_array_equal(cr.compile(f)(*a), f(*a))
