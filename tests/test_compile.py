@@ -36,7 +36,9 @@ def test_seed_network_value_and_grad_is_bit_identical_and_readable() -> None:
             assert g.dtype == e.dtype and np.array_equal(g, e)
     src = fast.source(W1, B1, W2, B2)
     assert src.startswith("def value_and_grad_seed_loss(w1, b1, w2, b2):")
-    assert "z1 = np.matmul(w1, c0)" in src and "a1 = np.maximum(0, z1)" in src
+    assert "z1 = np.matmul(w1, X)" in src and "a1 = np.maximum(0, z1)" in src
+    assert "#   X: a constant float64 array of shape (2, 1) = [1., 2.]" in src
+    assert src.rstrip().endswith("return value, (d_w1, d_b1, d_w2, d_b2)")
     assert "# backward of maximum" in src and "# backward of matmul" in src
     assert "del " in src
     assert fast.cache_info() == {"signatures": 1, "traces": 1, "hits": 1, "eager": 0}

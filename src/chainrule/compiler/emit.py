@@ -139,8 +139,9 @@ _UFUNC_SYM = {np.add: "+", np.subtract: "-", np.multiply: "*"}
 class Emitter:
     """Names, constants and the text of one function."""
 
-    def __init__(self, names: dict[int, str]) -> None:
+    def __init__(self, names: dict[int, str], const_names: dict[int, str] | None = None) -> None:
         self.user_names = names
+        self.const_names = const_names or {}
         self.names: dict[int, str] = {}
         self.taken: set[str] = {"np", "_retrace", "Retrace"}
         self.ns: dict[str, Any] = {"np": np, "_retrace": _retrace}
@@ -178,7 +179,7 @@ class Emitter:
         n = self.consts.get(id(a))
         if n is None:
             if isinstance(a, _ndarray):
-                n = self.fresh(f"c{len(self.consts)}")
+                n = self.fresh(self.const_names.get(id(a)) or f"c{len(self.consts)}")
                 a.flags.writeable = False  # a constant: nothing may write into it
                 self.const_doc.append(f"{n}: a constant {a.dtype} array of shape {a.shape}"
                                       + (f" = {_short(a)}" if a.size <= 6 else ""))
@@ -276,7 +277,16 @@ class Emitter:
         k = op.kind
         a = op.args
         if k == "call":
-            return f"{self.func(op.fn)}({self.call_args(a, _non_default(op.fn, op.kw))})"
+            kw = _non_default(op.fn, op.kw)
+            meth = _METHOD.get(op.fn) if a and a[0].__class__ is Traced else None
+            if meth is not None and a[0]._v.__class__ is _ndarray:
+                # the method NumPy's function calls for an ndarray, without its wrapper
+                if meth == ".T" and len(a) == 1 and not kw:
+                    return f"{self.expr(a[0])}.T"
+                if meth == ".T":
+                    meth = "transpose"
+                return f"{self.expr(a[0])}.{meth}({self.call_args(a[1:], kw)})"
+            return f"{self.func(op.fn)}({self.call_args(a, kw)})"
         if k == "method":
             return f"{self.expr(a[0])}.{op.fn}({self.call_args(a[1:], op.kw)})"
         if k == "attr":
@@ -299,6 +309,16 @@ class Emitter:
             return f"({s})"
         return s
 
+
+# np.f(a, ...) for an ndarray a is a.f(...): the same C method, without the Python wrapper
+_METHOD = {np.sum: "sum", np.prod: "prod", np.mean: "mean", np.transpose: ".T",
+           np.reshape: "reshape", np.swapaxes: "swapaxes", np.squeeze: "squeeze",
+           np.ravel: "ravel", np.cumsum: "cumsum", np.cumprod: "cumprod", np.max: "max",
+           np.min: "min", np.amax: "max", np.amin: "min",
+           np.argmax: "argmax", np.argmin: "argmin", np.any: "any", np.all: "all",
+           np.round: "round", np.diagonal: "diagonal", np.trace: "trace",
+           np.repeat: "repeat", np.take: "take", np.nonzero: "nonzero", np.std: "std",
+           np.var: "var"}
 
 _DEFAULTS: dict = {}
 
@@ -403,9 +423,20 @@ def in_place(ops: list[Op], outputs: list, inputs: list, names: dict) -> dict[in
 
 def emit(fname: str, ops: list[Op], inputs: list, outputs: list, names: dict[int, str],
          input_names: list[str], comments: bool = True, alias: dict | None = None,
-         sections: dict[int, str] | None = None) -> tuple[str, Any, Emitter]:
-    """Source and function object: ``def fname(*inputs): ...; return outputs`` (a tuple)."""
-    em = Emitter(names)
+         sections: dict[int, str] | None = None,
+         const_names: dict[int, str] | None = None, hints: dict[int, str] | None = None,
+         ret: Any = None, caller: Any = None,
+         extra_ns: dict | None = None) -> tuple[str, Any, Emitter]:
+    """Source and function object: ``def fname(*inputs): ...; return outputs``.
+
+    ``hints``: names for outputs the user did not name (d_w1); ``ret``: a function of the
+    outputs' expressions giving the return expression (default: a flat tuple); ``caller``:
+    the site of the call being compiled (its steps are commented "the result")."""
+    em = Emitter(names, const_names)
+    hints = hints or {}
+    if extra_ns:
+        em.ns.update(extra_ns)
+        em.taken.update(extra_ns)
     params = [em.name(t, hint) for t, hint in zip(inputs, input_names)]
     alias = alias or {}
     outputs = [alias.get(id(o), o) if o.__class__ is Traced else o for o in outputs]
@@ -431,6 +462,14 @@ def emit(fname: str, ops: list[Op], inputs: list, outputs: list, names: dict[int
             if last[id(u)] == i and id(u) not in out_ids and id(u) not in seen_here:
                 seen_here.add(id(u))
                 dels.setdefault(i, []).append(u)
+    # outputs with a suggested name (d_w1) that are not the end of an in-place chain are
+    # named so where they are made
+    chained = {id(ops[i].outs[0]) for i in inplace}
+    for o in outputs:
+        if o.__class__ is Traced and id(o) in hints and id(o) not in chained \
+                and id(o) not in em.names and id(o) not in names and not any(
+                    o is t for t in inputs):
+            em.names[id(o)] = em.fresh(hints[id(o)])
     body: list[str] = []
     prev_line = None
     for i, op in enumerate(ops):
@@ -441,6 +480,8 @@ def emit(fname: str, ops: list[Op], inputs: list, outputs: list, names: dict[int
             prev_line = op.line
             if op.line[0] == "backward":
                 body.append(f"# backward of {op.line[1]}")
+            elif op.line == caller:
+                body.append("# the result")
             else:
                 code = errors.format_site(op.line).split(": ", 1)
                 if len(code) == 2:
@@ -484,9 +525,21 @@ def emit(fname: str, ops: list[Op], inputs: list, outputs: list, names: dict[int
                 and i not in inplace]
         if dead:
             body.append("del " + ", ".join(dead))
-    rets = [em.expr(o) for o in outputs]
-    body.append("return " + (", ".join(rets) + ("," if len(rets) == 1 else "") if rets
-                             else "()"))
+    rets = []
+    for o in outputs:
+        r = em.expr(o)
+        h = hints.get(id(o)) if o.__class__ is Traced else None
+        if h is not None and r != h and h not in em.taken:
+            h = em.fresh(h)
+            body.append(f"{h} = {r}")
+            r = h
+        rets.append(r)
+    if ret is not None:
+        body.append("return " + ret(rets))
+        em.ns.update(extra_ns or {})  # (the names the return expression bound)
+    else:
+        body.append("return " + (", ".join(rets) + ("," if len(rets) == 1 else "") if rets
+                                 else "()"))
     head = f"def {fname}({', '.join(params)}):"
     doc = []
     if em.const_doc:

@@ -94,9 +94,9 @@ def _reachable(f: Any, depth: int = 0, seen: set | None = None) -> list:
     seen.add(id(f))
     if isinstance(f, functools.partial):
         for i, a in enumerate(f.args):
-            out += _leaf_refs(a, lambda f=f, i=i: f.args[i], depth, seen)
+            out += _leaf_refs(a, lambda f=f, i=i: f.args[i], depth, seen, None)
         for k, a in f.keywords.items():
-            out += _leaf_refs(a, lambda f=f, k=k: f.keywords[k], depth, seen)
+            out += _leaf_refs(a, lambda f=f, k=k: f.keywords[k], depth, seen, k)
         return out + _reachable(f.func, depth + 1, seen)
     if isinstance(f, types.MethodType):
         return _reachable(f.__func__, depth + 1, seen)
@@ -107,18 +107,18 @@ def _reachable(f: Any, depth: int = 0, seen: set | None = None) -> list:
                 "chainrule"):
             return _reachable(call, depth + 1, seen)
         return out
-    for i, cell in enumerate(f.__closure__ or ()):
+    for name, cell in zip(code.co_freevars, f.__closure__ or ()):
         try:
             v = cell.cell_contents
         except ValueError:
             continue
-        out += _leaf_refs(v, lambda cell=cell: cell.cell_contents, depth, seen)
+        out += _leaf_refs(v, lambda cell=cell: cell.cell_contents, depth, seen, name)
     g = getattr(f, "__globals__", {})
     for name in _names(code):
         if name in g:
-            out += _leaf_refs(g[name], lambda g=g, name=name: g.get(name), depth, seen)
+            out += _leaf_refs(g[name], lambda g=g, name=name: g.get(name), depth, seen, name)
     for i, d in enumerate(f.__defaults__ or ()):
-        out += _leaf_refs(d, lambda f=f, i=i: f.__defaults__[i], depth, seen)
+        out += _leaf_refs(d, lambda f=f, i=i: f.__defaults__[i], depth, seen, None)
     return out
 
 
@@ -130,9 +130,9 @@ def _names(code: types.CodeType) -> set:
     return names
 
 
-def _leaf_refs(v: Any, get: Callable, depth: int, seen: set) -> list:
+def _leaf_refs(v: Any, get: Callable, depth: int, seen: set, name: str | None) -> list:
     if isinstance(v, (_ndarray, Tensor, np.random.Generator)):
-        return [(get, v)]
+        return [(get, v, name)]
     if isinstance(v, (types.FunctionType, functools.partial, types.MethodType)):
         return _reachable(v, depth + 1, seen)
     return []
@@ -146,7 +146,10 @@ class _Captured:
     def __init__(self, f: Any) -> None:
         self.arrays: list = []
         self.gens: list = []
-        for get, v in _reachable(f):
+        self.names: dict[int, str] = {}  # id(array) -> the name it is read under
+        for get, v, name in _reachable(f):
+            if name is not None and not isinstance(v, np.random.Generator):
+                self.names.setdefault(id(v._value if isinstance(v, Tensor) else v), name)
             if isinstance(v, np.random.Generator):
                 self.gens.append((v, _copy.deepcopy(v.bit_generator.state)))
             else:
@@ -341,13 +344,16 @@ class Compiled:
                 if entries:
                     entry = entries[0]
                     if entry.captured is None or entry.captured.same():
+                        outs = None
                         try:
-                            outs = entry.fn(*args) if not entry.random else None
+                            if not entry.random:
+                                outs = entry.fn(*args)
+                                hit = True
                         except Retrace:
-                            outs = None
-                        if outs is not None:
+                            hit = False
+                        if outs is not None or (not entry.random and hit):
                             self.hits += 1
-                            return _rebuild(entry.out_spec, entry.out_tree, outs)
+                            return outs
         key, leaves, tree, dyn = self._split(args, kwargs)
         if fk is not None and not kwargs and not self.static_argnums and key in self._cache:
             self._fast[tuple(fk)] = self._cache[key]
@@ -445,6 +451,8 @@ class Compiled:
         captured = _Captured(self.f)
         rng_before = _rng_state()
         gen_before = {id(g): _copy.deepcopy(g) for g, _ in captured.gens}
+        tr.const_names = captured.names
+        tr.caller = errors.user_site(1)
         nn_gen = _copy.deepcopy(_nnrandom.default_generator())
         in_names = self._input_names(tree, leaves)
         new_leaves = []
@@ -503,10 +511,13 @@ class Compiled:
             ops = E.prune(tr.ops, flat_out,
                           keep_mutations_of={E._root(t._v) for t in traced_inputs})
             ops, alias = E.elide_copies(ops, flat_out)
+            _name_gradients(tr, flat_out, traced_inputs, in_names)
+            ret, extra = _returner(out_tree, spec)
             src, fn, em = E.emit(self._fname(), ops, traced_inputs + rand_inputs, flat_out,
                                  tr.names,
                                  in_names + [f"random{i}" for i in range(len(rand_inputs))],
-                                 alias=alias)
+                                 alias=alias, const_names=tr.const_names, hints=tr.hints,
+                                 ret=ret, caller=tr.caller, extra_ns=extra)
             entry.fn, entry.source, entry.bwd, entry.bwd_source = fn, src, None, ""
             # the concrete result of this (eager) run is the call's result
             result = _rebuild(spec, out_tree, [o._v for o in flat_out])
@@ -546,10 +557,14 @@ class Compiled:
         src, fn, _ = E.emit(f"{fname}_forward", fwd_ops, traced_inputs + rand_inputs,
                             fwd_outs + res, tr.names,
                             in_names + [f"random{i}" for i in range(len(rand_inputs))],
-                            alias=alias)
+                            alias=alias, const_names=tr.const_names, caller=tr.caller)
+        for g, (i, _) in zip(grad_outs, diff_leaves):
+            if g.__class__ is Traced and id(g) not in tr.names:
+                tr.hints[id(g)] = f"d_{in_names[i]}"
         bsrc, bfn, _ = E.emit(f"{fname}_backward", bwd_ops, res + list(cts), grad_outs,
                               tr.names, [None] * len(res)
-                              + [f"g_{i}" for i in range(len(cts))])
+                              + [f"g_{i}" for i in range(len(cts))],
+                              const_names=tr.const_names, hints=tr.hints)
         entry.fn, entry.source, entry.bwd, entry.bwd_source = fn, src, bfn, bsrc
         entry.n_res = len(res)
         entry.n_in = len(traced_inputs)
@@ -643,8 +658,7 @@ class Compiled:
             for gen, m, a in entry.random:
                 raw.append(np.asarray(getattr(_nnrandom.get(gen), m)(*a)))
         if entry.bwd is None:
-            outs = entry.fn(*raw)
-            return _rebuild(entry.out_spec, entry.out_tree, outs)
+            return entry.fn(*raw)  # the emitted code builds the output structure
         # one recorded operation: its arguments are the dynamic leaves (Tensors keep their
         # place in the graph), plus a holder the forward fills with the residuals
         holder = _Holder()
@@ -662,6 +676,85 @@ class Compiled:
                 vals[j] = packed[off:off + n].reshape(shp)
                 off += n
         return _rebuild(entry.out_spec, entry.out_tree, vals)
+
+
+def _name_gradients(tr: Trace, outs: list, inputs: list, in_names: list) -> None:
+    """Outputs the user did not name: when the last ones have the inputs' shapes, in order,
+    one per input (value_and_grad and grad of every argument), they are named d_<input>;
+    a scalar output before them is the value."""
+    n = len(inputs)
+    tail = outs[len(outs) - n:]
+    if not n or len(tail) != n or not all(o.__class__ is Traced and o.shape == t.shape
+                                          for o, t in zip(tail, inputs)):
+        return
+    for o, nm in zip(tail, in_names):
+        if id(o) not in tr.names:
+            tr.hints[id(o)] = f"d_{nm}"
+    if len(outs) == n + 1 and outs[0].__class__ is Traced and id(outs[0]) not in tr.names \
+            and outs[0].ndim == 0:
+        tr.hints[id(outs[0])] = "value"
+
+
+def _returner(tree: Any, spec: list) -> tuple[Callable, dict]:
+    """The emitted code's return expression, in the function's own output structure, and
+    the names it uses (the Tensor wrapper, named-tuple types, constants)."""
+    ns: dict[str, Any] = {}
+
+    def bind(obj: Any, base: str) -> str:
+        name = f"_{base}{len(ns)}"
+        ns[name] = obj
+        return name
+
+    def build(rets: list) -> str:
+        it = iter(spec)
+
+        def leaf() -> str:
+            s = next(it)
+            kind = s[0]
+            if kind == "tensor":
+                if "_tensor" not in ns:
+                    ns["_tensor"] = _as_tensor
+                return f"_tensor({rets[s[1]]})"
+            if kind == "array":
+                return rets[s[1]]
+            if kind == "const_array":
+                return f"{bind(s[1], 'k')}.copy()"
+            if kind == "const_tensor":
+                ns["_copy_tensor"] = _copy_tensor
+                return f"_copy_tensor({bind(s[1], 'k')})"
+            v = s[1]
+            if v is None or v.__class__ in (bool, int, str) or (
+                    v.__class__ is float and v == v and v not in (float("inf"), -float("inf"))):
+                return repr(v)
+            return bind(v, "k")
+
+        def walk(t: Any) -> str:
+            if t is None:
+                return leaf()
+            c = t[0]
+            if c is dict:
+                return "{" + ", ".join(f"{bind(k, 'key')}: {walk(sub)}"
+                                       for k, sub in zip(t[1], t[2])) + "}"
+            parts = [walk(sub) for sub in t[1]]
+            if c is tuple:
+                return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+            if c is list:
+                return "[" + ", ".join(parts) + "]"
+            return f"{bind(c, 'type')}({', '.join(parts)})"
+
+        out = walk(tree)
+        return out[1:-1] if out.startswith("(") and out.endswith(")") and tree is not None \
+            and tree[0] is tuple and len(tree[1]) > 1 else out
+
+    return build, ns
+
+
+def _as_tensor(v: Any) -> Tensor:
+    return Tensor._make(v, None, None)
+
+
+def _copy_tensor(t: Tensor) -> Tensor:
+    return Tensor._make(t._value.copy(), None, None)
 
 
 class _Holder:

@@ -100,6 +100,9 @@ class Trace:
         self.promoted: dict[int, Traced] = {}
         self.names: dict[int, str] = {}     # Traced id -> the user's variable name
         self.random: list = []              # (Traced, draw) of each random input
+        self.const_names: dict[int, str] = {}  # id(constant) -> the user's name for it
+        self.hints: dict[int, str] = {}        # id(Traced) -> a name for an unnamed output
+        self.caller = None                     # the site of the call being traced
         self.guards = 0
 
     def __enter__(self) -> Trace:
