@@ -72,6 +72,17 @@ def test_network_gradients_equal_hand_backward_pass(demo_output):
     assert "hidden units active (z1 > 0): [1, 1, 0]" in text   # seed 0: ReLU masks one unit
 
 
+def test_compiled_backward_pass_is_shown_and_exact(demo_output):
+    _, text = demo_output
+    part = text[text.index("4. The backward pass as code"):text.index("5. Gradient descent")]
+    assert "def value_and_grad_loss_of(w1, b1, w2, b2):" in part
+    assert "# backward of maximum" in part and "# backward of matmul" in part
+    assert "return value, (d_w1, d_b1, d_w2, d_b2)" in part
+    assert "def backward_pass(x, y_true, w1, b1, w2, b2):" in part  # the hand-written one
+    assert "ok: the compiled code gives the eager gradients exactly (bit for bit)" in part
+    assert "FAILED" not in part
+
+
 def test_loss_falls(demo_output):
     _, text = demo_output
     losses = [float(v) for v in re.findall(r"step\s+\d+\s+loss (\d+\.\d+)", text)]
@@ -123,7 +134,7 @@ def test_any_number_of_steps(steps, capsys):
     rc = cli.main(["demo", "--steps", str(steps)])
     out, err = capsys.readouterr()
     assert rc == 0 and err == "", err
-    assert f"4. Gradient descent on the same network: {steps} steps" in out
+    assert f"5. Gradient descent on the same network: {steps} steps" in out
     shown = [int(s) for s in re.findall(r"step\s+(\d+)\s+loss", out)]
     assert shown == sorted({0, 1, 2, 3, steps // 2, steps} & set(range(steps + 1)))
     if steps == 0:

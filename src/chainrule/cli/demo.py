@@ -285,8 +285,40 @@ def part_network(cr: Any, nb: dict, out: _Out, seed: int) -> tuple:
     return (x, y_true, w1, b1, w2, b2)
 
 
+def part_compiled(cr: Any, nb: dict, out: _Out, data: tuple) -> None:
+    out("4. The backward pass as code: cr.compile writes it out")
+    out(RULE)
+    x, y_true, w1, b1, w2, b2 = data
+    forward_pass, loss = nb["forward_pass"], nb["loss"]
+
+    def loss_of(w1, b1, w2, b2):
+        return loss(forward_pass(x, w1, b1, w2, b2)[0], y_true)
+
+    vg = cr.value_and_grad(loss_of, argnums=(0, 1, 2, 3))
+    fast = cr.compile(vg)
+    got = fast(w1, b1, w2, b2)
+    src = fast.source(w1, b1, w2, b2)
+    out("   fast = cr.compile(cr.value_and_grad(loss, argnums=(0, 1, 2, 3)))")
+    out("   print(fast.source(w1, b1, w2, b2)) shows the NumPy it runs on every later call —")
+    out("   the notebook's forward pass, then the chain rule, one line per NumPy call:")
+    out(_indent(src))
+    out("   The notebook's backward_pass, written by hand, for comparison:")
+    hand_src = SEED_SOURCE[SEED_SOURCE.index("def backward_pass"):]
+    out(_indent(hand_src[:hand_src.index("\n\n")]))
+    again = fast(w1, b1, w2, b2)
+    want = vg(w1, b1, w2, b2)
+    same = all(np.array_equal(a, b) for a, b in zip(again[1], want[1], strict=True)) \
+        and float(again[0]) == float(want[0])
+    out.check(same and all(np.array_equal(a, b) for a, b in zip(got[1], want[1], strict=True)),
+              "the compiled code gives the eager gradients exactly (bit for bit)")
+    hand = nb["backward_pass"](x, y_true, w1, b1, w2, b2)
+    worst = max(float(np.max(np.abs(a - h))) for a, h in zip(again[1], hand, strict=True))
+    out.check(worst < 1e-12, f"and the hand-written ones (max abs difference {worst:.1e})")
+    out()
+
+
 def part_descent(cr: Any, out: _Out, data: tuple, steps: int, lr: float = 0.05) -> None:
-    out(f"4. Gradient descent on the same network: {steps} steps, learning rate {lr}")
+    out(f"5. Gradient descent on the same network: {steps} steps, learning rate {lr}")
     out(RULE)
     x, y_true, *weights = data
     params = [cr.tensor(w, requires_grad=True) for w in weights]
@@ -355,6 +387,7 @@ def run(args: argparse.Namespace) -> int:
     part_chain_rule(cr, nb, out)
     part_sigmoid(cr, nb, out)
     data = part_network(cr, nb, out, args.seed)
+    part_compiled(cr, nb, out, data)
     part_descent(cr, out, data, steps)
     if args.graph:
         try:

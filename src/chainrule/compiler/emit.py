@@ -356,7 +356,8 @@ def _guard_line(em: Emitter, op: Op) -> str:
     expect = op.kw["expect"]
     k = op.kw["k"]
     if conv == "bool":
-        return f"if {'not ' if expect else ''}{v}: _retrace({k})"
+        return (f"if {'not ' if expect else ''}{v}: _retrace({k})  "
+                f"# traced with {v} {expect}: the other way traces again")
     if conv == "item":
         lhs = f"{v}.item({em.call_args(op.args[1:], {})})"
     elif conv == "tolist":
@@ -369,8 +370,8 @@ def _guard_line(em: Emitter, op: Op) -> str:
         lhs = v
     rhs = em.expr(expect) if not isinstance(expect, (list, np.dtype)) else em.const(expect)
     if isinstance(expect, float) and math.isnan(expect):
-        return f"if {lhs} == {lhs}: _retrace({k})"
-    return f"if {lhs} != {rhs}: _retrace({k})"
+        return f"if {lhs} == {lhs}: _retrace({k})  # traced with NaN"
+    return f"if {lhs} != {rhs}: _retrace({k})  # a value the trace depends on"
 
 
 def in_place(ops: list[Op], outputs: list, inputs: list, names: dict) -> dict[int, int]:
