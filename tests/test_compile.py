@@ -113,6 +113,14 @@ def test_random_numbers_inside_are_refused() -> None:
         cr.compile(lambda x: x + gen.standard_normal(x.shape))(np.ones(3))
 
 
+def test_a_captured_tensor_that_requires_grad_is_refused() -> None:
+    w = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    with pytest.raises(cr.CompileError, match="requires grad"):
+        cr.compile(lambda x: x * w)(np.ones(2))
+    with pytest.raises(cr.CompileError, match="requires grad"):
+        cr.compile(lambda x: x * w)(cr.tensor(np.ones(2), requires_grad=True))
+
+
 def test_leaving_numpy_is_refused_with_the_line() -> None:
     def f(x):
         return np.asarray(x) + 1  # np.asarray of a traced array

@@ -34,7 +34,7 @@ import numpy as np
 from ..core import errors
 from ..core.graph import backward as _backward
 from ..core.primitive import Primitive, apply, leaf_node
-from ..core.state import STATE
+from ..core.state import STATE, next_seq
 from ..core.tensor import Tensor, enable_grad
 from ..nn import random as _nnrandom
 from . import emit as E
@@ -480,6 +480,7 @@ class Compiled:
             else:
                 new_leaves.append(t)
         call_args, call_kw = self._call_args(args, kwargs, tree, new_leaves)
+        seq0 = next_seq()
         prof = _user_names(tr)
         old_prof = sys.getprofile()
         sys.setprofile(prof)
@@ -500,6 +501,7 @@ class Compiled:
         finally:
             sys.setprofile(old_prof)
         self._check_random(tr, rng_before, gen_before, captured, nn_gen)
+        self._check_foreign(flat_t, seq0)
         captured = captured if (captured.arrays or captured.gens) else None
         entry = _Entry()
         entry.captured = captured
@@ -621,6 +623,24 @@ class Compiled:
                 g = g._value
             grads.append(g)
         return grads, cts
+
+    def _check_foreign(self, flat_t: list, seq0: int) -> None:
+        """An output whose history reaches a Tensor recorded before the trace began (one
+        that requires grad, read from a closure or a global) would lose that gradient."""
+        stack = [t._node for t in flat_t if t is not None and t._node is not None]
+        seen = set()
+        while stack:
+            n = stack.pop()
+            if id(n) in seen:
+                continue
+            seen.add(id(n))
+            if n.seq < seq0:
+                raise CompileError(
+                    f"cr.compile({self.name}): the function reads a Tensor that requires grad "
+                    f"(shape {n.shape}) from outside its arguments; its gradient would be lost "
+                    f"in compiled code. Pass it as an argument (cr.compile(model) does this "
+                    f"for a module's parameters).")
+            stack.extend(p for p in n.parents if p is not None)
 
     def _check_random(self, tr: Trace, rng_before: Any, gen_before: dict, captured: Any,
                       nn_gen: Any) -> None:
