@@ -9,9 +9,13 @@ import json
 import numpy as np
 import pytest
 
+import chainrule as cr
 from chainrule import cli
 from chainrule.cli.bench import CASES, check_case, format_table, run_suite
-from chainrule.cli.bench.cases import LIBS, TARGETS, Case, available
+from chainrule.cli.bench.cases import COMPILED_TARGETS, LIBS, TARGETS, Case, available
+
+# the cases without a compiled column, each with the reason in cases.py
+NO_COMPILED = {"hvp"}
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +39,7 @@ def test_quick_run_exits_zero_and_prints_the_table(quick_run: tuple) -> None:
         assert case.label in text
     assert "derivatives checked against hand NumPy before timing: all agree" in text
     assert "targets (chainrule)" in text
+    assert "targets (chainrule compiled)" in text
     # one line per target, plus the torch/autograd comparisons
     assert sum(line.lstrip().startswith("[") for line in text.splitlines()) == len(
         report["targets"])
@@ -43,11 +48,13 @@ def test_quick_run_exits_zero_and_prints_the_table(quick_run: tuple) -> None:
 def test_json_holds_raw_numbers_for_every_case_and_library(quick_run: tuple) -> None:
     _, _, report = quick_run
     libs = report["config"]["libs"]
-    assert libs[:2] == ["numpy", "chainrule"]
+    assert libs[:3] == ["numpy", "chainrule", "compiled"]
     assert [c["key"] for c in report["cases"]] == [c.key for c in CASES]
+    case_libs = {c.key: c.libs for c in CASES}
     for c in report["cases"]:
-        assert set(c["samples"]) == set(libs)
-        for lib in libs:
+        assert set(c["samples"]) == set(libs) & set(case_libs[c["key"]])
+        assert ("compiled" in c["samples"]) == (c["key"] not in NO_COMPILED), c["key"]
+        for lib in c["samples"]:
             xs = c["samples"][lib]
             assert len(xs) >= 3 and all(x > 0 for x in xs)
             st = c["stats"][lib]
@@ -55,9 +62,11 @@ def test_json_holds_raw_numbers_for_every_case_and_library(quick_run: tuple) -> 
             assert c["ratio"][lib] == pytest.approx(st["median"] / c["stats"]["numpy"]["median"])
         assert c["ratio"]["numpy"] == pytest.approx(1.0)
     mem = next(c for c in report["cases"] if c["key"] == "deep200")["memory"]
-    assert mem["numpy"] > 0 and mem["chainrule"] > 0
+    assert mem["numpy"] > 0 and mem["chainrule"] > 0 and mem["compiled"] > 0
     assert report["machine"]["numpy"] == np.__version__
-    assert {t["case"] for t in report["targets"]} >= {k for k, _, _ in TARGETS}
+    assert {(t["lib"], t["case"]) for t in report["targets"]} >= (
+        {("chainrule", k) for k, _, _ in TARGETS}
+        | {("compiled", k) for k, _, _ in COMPILED_TARGETS})
 
 
 def test_every_library_agrees_with_hand_numpy(quick_run: tuple) -> None:
@@ -69,8 +78,57 @@ def test_every_library_agrees_with_hand_numpy(quick_run: tuple) -> None:
             assert err <= chk["rtol"], (c["key"], lib, err)
         # float32 in, float32 out: chainrule's derivatives keep the inputs' dtype
         assert chk["dtypes"]["chainrule"] == chk["dtypes"]["numpy"], c["key"]
+        if c["key"] not in NO_COMPILED:
+            assert chk["dtypes"]["compiled"] == chk["dtypes"]["numpy"], c["key"]
     f32 = [c for c in report["cases"] if "float32" in c["label"]]
     assert f32 and all(set(c["check"]["dtypes"]["chainrule"]) == {"float32"} for c in f32)
+    assert all(set(c["check"]["dtypes"]["compiled"]) == {"float32"} for c in f32)
+
+
+def test_compiled_column_is_in_the_table(quick_run: tuple) -> None:
+    _, text, report = quick_run
+    lines = text.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("case "))
+    assert "chainrule compiled" in lines[head]
+    width = lines[head].index("chainrule compiled")
+    for c in report["cases"]:
+        row = next(line for line in lines[head + 2:] if line.startswith(c["label"]))
+        cell = row[width:].split("  ")[0]
+        if c["key"] in NO_COMPILED:
+            assert cell == "-", (c["key"], row)
+        else:
+            assert f"({c['ratio']['compiled']:.2f}x)" in cell, (c["key"], row)
+    shown = lines[lines.index(next(x for x in lines if x.startswith(
+        "targets (chainrule compiled)"))) + 1:]
+    for key, _, limit in COMPILED_TARGETS:
+        assert any(key in x and f"<= {limit}x" in x for x in shown), key
+
+
+def test_compiled_steps_run_emitted_code() -> None:
+    """The compiled step traced when it was built: the step checked and timed is the emitted
+    code (its cache holds one trace and counts hits), not the eager run that traces."""
+    import gc
+
+    for case in CASES:
+        if case.key in NO_COMPILED:
+            continue
+        step = case.build("compiled", case.quick)
+        step()
+        step()
+        fast = next(v for v in (c.cell_contents for c in step.__closure__ or ())
+                    if isinstance(v, cr.compiler.function.Compiled))
+        info = fast.cache_info()
+        assert info["traces"] == 1 and info["hits"] >= 2 and info["eager"] == 0, case.key
+        del step, fast
+        gc.collect()
+
+
+@pytest.mark.xfail(raises=cr.CompileError, strict=True,
+                   reason="cr.compile of cr.hvp raises CompileError (second-order pass through "
+                          "a slice's backward); when this passes, give hvp its compiled column")
+def test_hvp_compiled_once_it_compiles() -> None:
+    case = next(c for c in CASES if c.key == "hvp")
+    assert check_case(case, case.quick, ["numpy", "compiled"])["ok"]
 
 
 def test_check_catches_a_wrong_derivative() -> None:
@@ -97,10 +155,12 @@ def test_run_suite_without_optional_libraries_and_table() -> None:
     assert all(set(c["samples"]) == {"numpy", "chainrule"} for c in report["cases"])
     text = format_table(report)
     assert "PyTorch" not in text.splitlines()[3]  # no column for a library not run
+    assert "compiled" not in text.splitlines()[3]
+    assert "targets (chainrule compiled)" not in text
     # targets only for the cases that ran, and no comparison with absent libraries
     assert {t["case"] for t in report["targets"]} == {"overhead"}
 
 
 def test_library_list_is_known() -> None:
-    assert LIBS == ("numpy", "chainrule", "torch", "autograd")
+    assert LIBS == ("numpy", "chainrule", "compiled", "torch", "autograd")
     assert available("numpy") and available("chainrule")

@@ -1,4 +1,5 @@
-"""``chainrule bench``: chainrule side by side with hand-written NumPy, PyTorch and autograd.
+"""``chainrule bench``: chainrule, eager and compiled (``cr.compile``), side by side with
+hand-written NumPy, PyTorch and autograd.
 
 Every case runs all libraries in one process, interleaved (each repetition visits the
 libraries in a rotated order, so that drift in the machine's speed hits all alike), with
@@ -27,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .cases import CASES, LABELS, LIBS, TARGETS, Case, available
+from .cases import CASES, COMPILED_TARGETS, LABELS, LIBS, TARGETS, Case, available
 
 __all__ = ["configure", "run", "run_suite", "check_case", "format_table", "CASES"]
 
@@ -249,9 +250,10 @@ def check_case(case: Case, size: dict, libs: list[str]) -> dict:
         errors[lib] = err
         if not err <= case.rtol:
             ok = False
-    # float32 in, float32 out: chainrule must not upcast
-    if dtypes.get("chainrule") != dtypes["numpy"]:
-        ok = False
+    # float32 in, float32 out: chainrule, eager or compiled, must not upcast
+    for lib in ("chainrule", "compiled"):
+        if lib in dtypes and dtypes[lib] != dtypes["numpy"]:
+            ok = False
     return {"ok": ok, "rel_error": errors, "dtypes": dtypes, "rtol": case.rtol}
 
 
@@ -365,6 +367,9 @@ def run_suite(cases: list[Case], libs: list[str], *, quick: bool = False, thread
 
 
 def evaluate_targets(report: dict) -> list[dict]:
+    """One entry per target, each naming its library ("lib"): TARGETS for eager chainrule,
+    with the comparisons against PyTorch and autograd, then COMPILED_TARGETS for the
+    compiled column (only where that column was run)."""
     by_key = {c["key"]: c for c in report["cases"]}
     out = []
     for key, metric, limit in TARGETS:
@@ -372,17 +377,25 @@ def evaluate_targets(report: dict) -> list[dict]:
         if c is None:
             continue
         r = (c["memory_ratio"] if metric == "memory" else c["ratio"]).get("chainrule")
-        out.append({"case": key, "metric": metric, "limit": limit, "value": r,
-                    "ok": r is not None and r <= limit,
+        out.append({"lib": "chainrule", "case": key, "metric": metric, "limit": limit,
+                    "value": r, "ok": r is not None and r <= limit,
                     "what": f"{metric} ratio to hand NumPy <= {limit}x"})
     for c in report["cases"]:
         mine = c["stats"]["chainrule"]["median"]
         for lib in ("torch", "autograd"):
             if lib in c["stats"]:
                 other = c["stats"][lib]["median"]
-                out.append({"case": c["key"], "metric": f"vs {lib}", "limit": 1.0,
-                            "value": mine / other, "ok": mine <= other,
+                out.append({"lib": "chainrule", "case": c["key"], "metric": f"vs {lib}",
+                            "limit": 1.0, "value": mine / other, "ok": mine <= other,
                             "what": f"not slower than {LABELS[lib]}"})
+    for key, metric, limit in COMPILED_TARGETS:
+        c = by_key.get(key)
+        if c is None or "compiled" not in c["stats"]:
+            continue
+        r = (c.get("memory_ratio", {}) if metric == "memory" else c["ratio"]).get("compiled")
+        out.append({"lib": "compiled", "case": key, "metric": metric, "limit": limit,
+                    "value": r, "ok": r is not None and r <= limit,
+                    "what": f"{metric} ratio to hand NumPy <= {limit}x"})
     return out
 
 
@@ -448,11 +461,15 @@ def format_table(report: dict) -> str:
     bad_checks = [c["key"] for c in report["cases"] if not c["check"]["ok"]]
     lines.append("derivatives checked against hand NumPy before timing: "
                  + ("all agree" if not bad_checks else "DISAGREE in " + ", ".join(bad_checks)))
-    lines.append("targets (chainrule)" + (" -- not meaningful at --quick sizes:"
-                                          if report["config"]["quick"] else ":"))
-    for t in report["targets"]:
-        mark = "ok  " if t["ok"] else "MISS"
-        val = "n/a" if t["value"] is None else f"{t['value']:.2f}x"
-        lines.append(f"  [{mark}] {t['case']:<16} {t['what']:<36} {val}")
+    quick = " -- not meaningful at --quick sizes:" if report["config"]["quick"] else ":"
+    for lib in ("chainrule", "compiled"):
+        targets = [t for t in report["targets"] if t.get("lib", "chainrule") == lib]
+        if not targets and lib != "chainrule":
+            continue
+        lines.append(f"targets ({LABELS[lib]})" + quick)
+        for t in targets:
+            mark = "ok  " if t["ok"] else "MISS"
+            val = "n/a" if t["value"] is None else f"{t['value']:.2f}x"
+            lines.append(f"  [{mark}] {t['case']:<16} {t['what']:<36} {val}")
     lines.append(f"total time {report['seconds']:.0f} s")
     return "\n".join(lines)

@@ -1,9 +1,14 @@
-"""The benchmark cases.  Each one is written four times, the way a user of each library
-would write it: NumPy with the backward pass by hand (the floor), chainrule, PyTorch eager
-and HIPS autograd.  ``build(lib, size)`` returns a zero-argument ``step`` that does the
+"""The benchmark cases.  Each one is written five times, the way a user of each library
+would write it: NumPy with the backward pass by hand (the floor), chainrule, chainrule
+compiled (``cr.compile`` of the same function: traced once, then emitted NumPy), PyTorch
+eager and HIPS autograd.  ``build(lib, size)`` returns a zero-argument ``step`` that does the
 whole unit of work once (forward, backward and, for networks, the SGD update) and returns
 the derivatives it computed, so that every library's numbers can be checked against the
 hand-written ones before any of them is timed.
+
+A compiled step is traced when it is built (on copies of the parameters, so the start is the
+same as everyone's): the check then compares the emitted code, not the tracing call (which
+is an eager run), and no timed step traces.
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ import chainrule as cr
 
 Step = Callable[[], list]
 
-LIBS = ("numpy", "chainrule", "torch", "autograd")
-LABELS = {"numpy": "hand NumPy", "chainrule": "chainrule", "torch": "PyTorch",
-          "autograd": "autograd"}
+LIBS = ("numpy", "chainrule", "compiled", "torch", "autograd")
+LABELS = {"numpy": "hand NumPy", "chainrule": "chainrule", "compiled": "chainrule compiled",
+          "torch": "PyTorch", "autograd": "autograd"}
 
 
 def available(lib: str) -> bool:
@@ -53,6 +58,13 @@ class Case:
 
 def _rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
+
+
+def _traced(fast: Callable, *args: Any) -> Callable:
+    """Call the compiled ``fast`` once on copies of ``args`` (it traces for their signature)
+    and return it: later calls with the same shapes and dtypes run the emitted code."""
+    fast(*[[a.copy() for a in x] if isinstance(x, list) else x.copy() for x in args])
+    return fast
 
 
 # ------------------------------------------------------------------------------------------
@@ -91,6 +103,20 @@ def _chain(lib: str, size: dict) -> Step:
                 y = np.tanh(np.sin(y * c1) + c2)
             y.sum().backward()
             return [x.grad]
+
+    elif lib == "compiled":
+
+        def chain(x: Any) -> Any:
+            y = x
+            for _ in range(blocks):
+                y = np.tanh(np.sin(y * c1) + c2)
+            return np.sum(y)
+
+        fast = _traced(cr.compile(cr.value_and_grad(chain)), x0)
+
+        def step() -> list:
+            _, g = fast(x0)
+            return [g]
 
     elif lib == "torch":
         import torch
@@ -172,6 +198,22 @@ def _mlp_seed(lib: str, size: dict) -> Step:
                 for p in ps:
                     p -= lr * p.grad
             return [p.grad for p in ps]
+
+    elif lib == "compiled":
+
+        def loss(w1: Any, b1: Any, w2: Any, b2: Any) -> Any:
+            z1 = w1 @ x + b1
+            a1 = np.maximum(0, z1)
+            z2 = w2 @ a1 + b2
+            return 0.5 * np.sum((z2 - y) ** 2)
+
+        fast = _traced(cr.compile(cr.value_and_grad(loss, argnums=(0, 1, 2, 3))), *params)
+
+        def step() -> list:
+            _, grads = fast(*params)
+            for p, g in zip(params, grads, strict=True):
+                p -= lr * g
+            return list(grads)
 
     elif lib == "torch":
         import torch
@@ -274,6 +316,27 @@ def _mlp(lib: str, size: dict) -> Step:
                     p -= lr * p.grad
             return [p.grad for p in ps]
 
+    elif lib == "compiled":
+        # the loss in plain NumPy; the batch is an argument (a captured array is compared
+        # with its traced copy on every call), the labels are captured: a traced integer
+        # index array cannot be an argument yet (cr.compile raises CompileError in the
+        # backward of x[rows, labels])
+
+        def loss(w1: Any, b1: Any, w2: Any, b2: Any, x: Any) -> Any:
+            a = np.maximum(x @ w1 + b1, 0)
+            z = a @ w2 + b2
+            z = z - z.max(axis=1, keepdims=True)
+            logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+            return -np.mean(logp[rows, labels])
+
+        fast = _traced(cr.compile(cr.value_and_grad(loss, argnums=(0, 1, 2, 3))), *params, x)
+
+        def step() -> list:
+            _, grads = fast(*params, x)
+            for p, g in zip(params, grads, strict=True):
+                p -= lr * g
+            return list(grads)
+
     elif lib == "torch":
         import torch
         import torch.nn.functional as F
@@ -357,6 +420,20 @@ def _deep(lib: str, size: dict) -> Step:
             h.sum().backward()
             return [p.grad for p in ps]
 
+    elif lib == "compiled":
+
+        def loss(ws: list, x: Any) -> Any:
+            h = x
+            for w in ws:
+                h = np.tanh(h @ w)
+            return np.sum(h)
+
+        fast = _traced(cr.compile(cr.value_and_grad(loss)), ws, x)
+
+        def step() -> list:
+            _, grads = fast(ws, x)
+            return list(grads)
+
     elif lib == "torch":
         import torch
 
@@ -421,6 +498,18 @@ def _hvp(lib: str, size: dict) -> Step:
         def step() -> list:
             return [cr.hvp(rosen, x0, v0)]
 
+    elif lib == "compiled":
+        # not in the case's libs (see CASES): tracing raises CompileError
+
+        def rosen_c(x: Any) -> Any:
+            a, b = x[:-1], x[1:]
+            return np.sum(100.0 * (b - a**2) ** 2 + (1 - a) ** 2)
+
+        fast = _traced(cr.compile(lambda x, v: cr.hvp(rosen_c, x, v)), x0, v0)
+
+        def step() -> list:
+            return [fast(x0, v0)]
+
     elif lib == "torch":
         import torch
 
@@ -480,6 +569,16 @@ def _jacobian(mode: str) -> Callable[[str, dict], Step]:
 
             def step() -> list:
                 return [jac(x0)]
+
+        elif lib == "compiled":
+
+            def f(x: Any) -> Any:
+                return np.tanh(A @ x) + 0.5 * x**2
+
+            fast = _traced(cr.compile(cr.jacobian(f) if mode == "rev" else cr.jacfwd(f)), x0)
+
+            def step() -> list:
+                return [fast(x0)]
 
         elif lib == "torch":
             import torch
@@ -564,8 +663,12 @@ CASES: list[Case] = [
          _deep, full=dict(depth=200, width=512, batch=256, dtype="float32"),
          quick=dict(depth=6, width=16, batch=4, dtype="float32"), memory=True, rtol=2e-4,
          reps=3, min_block=0.0),
+    # no compiled column: cr.compile(lambda x, v: cr.hvp(rosen, x, v)) raises CompileError
+    # while tracing (the second-order pass through the slices' backward, scatter_add, converts
+    # a traced array to a plain one); tests/test_bench.py notices when it starts working
     Case("hvp", "Hessian-vector product of Rosenbrock, n = 10^6", "call", _hvp,
-         full=dict(n=10**6), quick=dict(n=50), rtol=1e-9, reps=7, min_block=0.2),
+         full=dict(n=10**6), quick=dict(n=50), rtol=1e-9, reps=7, min_block=0.2,
+         libs=tuple(lb for lb in LIBS if lb != "compiled")),
     Case("jac_rev", "Jacobian R^100 -> R^100, reverse mode", "call", _jacobian("rev"),
          full=dict(n=100), quick=dict(n=6), rtol=1e-9),
     Case("jac_fwd", "Jacobian R^100 -> R^100, forward mode", "call", _jacobian("fwd"),
@@ -582,4 +685,12 @@ TARGETS: list[tuple[str, str, float]] = [
     ("mlp784_b512_f64", "time", 1.10),
     ("mlp784_b512_f32", "time", 1.10),
     ("deep200", "memory", 1.2),
+]
+
+# targets for chainrule compiled (the "compiled" column), ratios to hand NumPy (medians);
+# the MLP 784 one is for the plain-NumPy loss under cr.compile(cr.value_and_grad(...))
+COMPILED_TARGETS: list[tuple[str, str, float]] = [
+    ("overhead", "time", 1.1),
+    ("mlp231", "time", 1.3),
+    ("mlp784_b64_f32", "time", 1.05),
 ]
