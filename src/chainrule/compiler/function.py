@@ -373,6 +373,9 @@ class Compiled:
                     out = self._run(entry, dyn, diff)
                 except Retrace:
                     continue
+                if entries[0] is not entry:  # the outcome seen last is tried first next time
+                    entries.remove(entry)
+                    entries.insert(0, entry)
                 self.hits += 1
                 return out
         return self._trace_and_run(key, args, kwargs, leaves, tree, dyn, diff)
