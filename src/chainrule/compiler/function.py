@@ -26,7 +26,6 @@ import sys
 import threading
 import types
 import warnings
-import weakref
 from typing import Any, Callable, Sequence
 
 import numpy as np
