@@ -31,7 +31,8 @@ __version__ = "0.1.0"
 __all__ = [
     "AnomalyError", "GradcheckError", "check_derivative", "check_primitive", "detect_anomaly",
     "gradcheck", "numerical_derivative",
-    "ChainruleError", "CompileError", "compile", "ConventionError", "GradientError", "LeftGraphError", "ShapeError", "Primitive", "Tensor",
+    "ChainruleError", "CompileError", "compile", "ConventionError", "GradientError",
+    "LeftGraphError", "ShapeError", "Primitive", "Tensor",
     "defjvp", "defvjp", "elementwise_grad", "enable_grad", "grad", "hessian", "hvp",
     "is_grad_enabled", "jacfwd", "jacobian", "jacrev", "jvp", "linearize", "log_softmax",
     "logsumexp", "no_grad", "numpy", "primitive", "set_grad_enabled", "softmax", "tensor",

@@ -394,6 +394,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
 
     vg.__name__ = f"value_and_grad({getattr(f, '__name__', 'f')})"
     vg.__wrapped__ = f  # inspect.signature: f's parameters
+    vg._cr_gradient = True  # (cr.compile names its outputs d_<argument>)
     return vg
 
 
@@ -409,6 +410,7 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -
 
     g.__name__ = f"grad({getattr(f, '__name__', 'f')})"
     g.__wrapped__ = f  # inspect.signature: f's parameters
+    g._cr_gradient = True
     return g
 
 
@@ -429,7 +431,8 @@ def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> Any:
             ov = arrays.asarray(_value(o))
             _check_numeric(c, "vjp_fn", "cotangent")
             _check_not_complex_for_real(c, ov.dtype, "vjp_fn", "cotangent", "output")
-            cv = c if isinstance(c, Tensor) else arrays.asarray(c, dtype=ov.dtype if ov.dtype.kind in "fc" else None)
+            cv = c if isinstance(c, Tensor) else arrays.asarray(
+                c, dtype=ov.dtype if ov.dtype.kind in "fc" else None)
             if tuple(np.shape(_value(cv))) != ov.shape:
                 raise errors.ShapeError(
                     f"vjp_fn: cotangent of shape {np.shape(_value(cv))} for an output of shape "

@@ -49,15 +49,28 @@ def _uses(op: Op) -> list:
     return u
 
 
-def prune(ops: list[Op], outputs: list, keep_mutations_of: set | None = None) -> list[Op]:
+def prune(ops: list[Op], outputs: list, keep_mutations_of: set | None = None,
+          not_from: list | None = None) -> list[Op]:
     """The ops needed for ``outputs``: every guard, every write into memory something needed
-    lives in (or, with ``keep_mutations_of``, into those roots), and what they read."""
+    lives in (or, with ``keep_mutations_of``, into those roots), and what they read.
+    ``not_from``: arrays (a backward pass's cotangents) whose guards belong elsewhere: a
+    guard that reads anything computed from them is kept only where it is needed."""
+    tainted = set()
+    if not_from:
+        tainted = {id(t) for t in not_from}
+        for op in ops:
+            if any(id(u) in tainted for u in _uses(op)):
+                tainted.update(id(o) for o in op.outs)
+                tainted.update(id(m) for m in op.mutates)
+                if op.kind == "guard":
+                    tainted.add(id(op))
     need = {id(t) for t in outputs if t.__class__ is Traced}
     need_roots = {_root(t._v) for t in outputs if t.__class__ is Traced}
     keep_roots = keep_mutations_of or set()
     live: list[Op] = []
     for op in reversed(ops):
-        alive = op.kind == "guard" or any(id(o) in need for o in op.outs)
+        alive = (op.kind == "guard" and id(op) not in tainted) \
+            or any(id(o) in need for o in op.outs)
         if not alive and op.mutates:
             alive = any(_root(m._v) in need_roots or _root(m._v) in keep_roots
                         for m in op.mutates)
@@ -279,6 +292,8 @@ class Emitter:
         if k == "call":
             kw = _non_default(op.fn, op.kw)
             meth = _METHOD.get(op.fn) if a and a[0].__class__ is Traced else None
+            if meth is not None and not _METHOD_KW.issuperset(kw):
+                meth = None  # (np.var's correction=, np.reshape's newshape=: the function's own)
             if meth is not None and a[0]._v.__class__ is _ndarray:
                 # the method NumPy's function calls for an ndarray, without its wrapper
                 if meth == ".T" and len(a) == 1 and not kw:
@@ -319,6 +334,10 @@ _METHOD = {np.sum: "sum", np.prod: "prod", np.mean: "mean", np.transpose: ".T",
            np.round: "round", np.diagonal: "diagonal", np.trace: "trace",
            np.repeat: "repeat", np.take: "take", np.nonzero: "nonzero", np.std: "std",
            np.var: "var"}
+
+# the keywords the methods take as the functions do
+_METHOD_KW = frozenset(("axis", "keepdims", "dtype", "order", "decimals", "ddof", "initial",
+                        "where", "mode", "axis1", "axis2", "offset", "repeats", "indices"))
 
 _DEFAULTS: dict = {}
 
@@ -374,6 +393,9 @@ def _guard_line(em: Emitter, op: Op) -> str:
     return f"if {lhs} != {rhs}: _retrace({k})  # a value the trace depends on"
 
 
+_IN_PLACE_MIN = 1024  # elements: below this, a = a + b is as fast (measured)
+
+
 def in_place(ops: list[Op], outputs: list, inputs: list, names: dict) -> dict[int, int]:
     """Which ``a + b`` / ``a - b`` / ``a * b`` (and np.add/subtract/multiply without options)
     may write into ``a``: a temporary this code made, holding its own memory, that nothing
@@ -405,6 +427,11 @@ def in_place(ops: list[Op], outputs: list, inputs: list, names: dict) -> dict[in
         else:
             continue
         res = op.outs[0]
+        if res.__class__ is not Traced or res._v.__class__ is not _ndarray \
+                or res._v.size < _IN_PLACE_MIN:
+            continue  # a += b costs more than a + b on small arrays (out= is parsed)
+        if res._v.dtype.kind == "c" and op.fn in ("*", np.multiply):
+            cands = (0,)  # complex b * a is not bitwise a * b (NumPy's loops use FMA)
         for pos in cands:
             a = op.args[pos]
             other = op.args[1 - pos]
@@ -541,6 +568,8 @@ def emit(fname: str, ops: list[Op], inputs: list, outputs: list, names: dict[int
     else:
         body.append("return " + (", ".join(rets) + ("," if len(rets) == 1 else "") if rets
                                  else "()"))
+    while fname in em.ns or fname in em.taken:  # (a def named erf would shadow the erf it calls)
+        fname = "compiled_" + fname
     head = f"def {fname}({', '.join(params)}):"
     doc = []
     if em.const_doc:

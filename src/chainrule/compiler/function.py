@@ -101,7 +101,7 @@ def _reachable(f: Any, depth: int = 0, seen: set | None = None) -> list:
         return _reachable(f.__func__, depth + 1, seen)
     code = getattr(f, "__code__", None)
     if code is None:
-        call = getattr(type(f), "__call__", None)
+        call = getattr(type(f), "__call__", None)  # noqa: B004 (the class's own function)
         if isinstance(call, types.FunctionType) and not type(f).__module__.startswith(
                 "chainrule"):
             return _reachable(call, depth + 1, seen)
@@ -208,7 +208,8 @@ class _Entry:
     """One signature's compiled code."""
 
     __slots__ = ("fn", "source", "out_tree", "out_spec", "random", "captured", "n_in",
-                 "bwd", "bwd_source", "n_res", "diff_out", "diff_shapes", "prim", "call")
+                 "bwd", "bwd_source", "n_res", "diff_out", "diff_shapes", "prim", "call",
+                 "unused")
 
 
 def _user_names(trace: Trace) -> Callable:
@@ -498,12 +499,18 @@ class Compiled:
                 grads = cts = None
                 diff_out = [j for j, t in enumerate(flat_t) if diff and t is not None
                             and t._node is not None and t.dtype.kind in "fc"]
+                # before the backward pass (which frees the graph it walks)
+                self._check_foreign(flat_t, seq0, {id(t._node) for _, t in diff_leaves})
                 if diff_out:
                     grads, cts = self._backward(tr, [flat_t[j] for j in diff_out], diff_leaves)
+                    # an argument the outputs do not depend on gets no gradient (None, as
+                    # eagerly): it is not an argument of the recorded operation
+                    unused = [i for (i, _), g in zip(diff_leaves, grads) if g is None]
+                    diff_leaves = [d for d, g in zip(diff_leaves, grads) if g is not None]
+                    grads = [g for g in grads if g is not None]
         finally:
             sys.setprofile(old_prof)
         self._check_random(tr, rng_before, gen_before, captured, nn_gen)
-        self._check_foreign(flat_t, seq0)
         captured = captured if (captured.arrays or captured.gens) else None
         entry = _Entry()
         entry.captured = captured
@@ -515,7 +522,8 @@ class Compiled:
             ops = E.prune(tr.ops, flat_out,
                           keep_mutations_of={E._root(t._v) for t in traced_inputs})
             ops, alias = E.elide_copies(ops, flat_out)
-            _name_gradients(tr, flat_out, traced_inputs, in_names)
+            if getattr(self.f, "_cr_gradient", False):
+                _name_gradients(tr, flat_out, traced_inputs, in_names)
             ret, extra = _returner(out_tree, spec)
             src, fn, em = E.emit(self._fname(), ops, traced_inputs + rand_inputs, flat_out,
                                  tr.names,
@@ -534,7 +542,7 @@ class Compiled:
         grad_outs = [g for g in grads]
         roots_in = {E._root(t._v) for t in traced_inputs}
         bwd_ops_all = E.prune(tr.ops, [g for g in grad_outs if g.__class__ is Traced])
-        fwd_ops = E.prune(tr.ops, fwd_outs, keep_mutations_of=roots_in)
+        fwd_ops = E.prune(tr.ops, fwd_outs, keep_mutations_of=roots_in, not_from=cts)
         fwd_ids = {id(op) for op in fwd_ops}
         ct_ids = {id(c) for c in cts}
         bwd_ops = [op for op in bwd_ops_all if id(op) not in fwd_ids]
@@ -573,6 +581,7 @@ class Compiled:
         entry.n_res = len(res)
         entry.n_in = len(traced_inputs)
         entry.prim = _make_prim(self, entry, [i for i, _ in diff_leaves])
+        entry.unused = unused
         entry.call = (args, kwargs, leaves, tree)
         # this call's result: run the emitted code (one recorded op), as later calls will,
         # on the random numbers the trace drew
@@ -603,7 +612,8 @@ class Compiled:
 
     def _backward(self, tr: Trace, outs: list, diff_leaves: list) -> tuple:
         """The engine's backward pass from every differentiable output, traced: cotangents
-        enter as inputs; gives (grads per differentiable input, cotangent inputs)."""
+        enter as inputs; gives (grads per differentiable input, None where the outputs do
+        not reach it; cotangent inputs)."""
         roots, seeds, cts = [], [], []
         for o in outs:
             v = o._value._v
@@ -619,18 +629,17 @@ class Compiled:
         grads = []
         for _, t in diff_leaves:
             g = res.get(t._node)
-            if g is None:
-                g = np.zeros(t.shape, t.dtype)
-            elif isinstance(g, Tensor):
+            if isinstance(g, Tensor):
                 g = g._value
             grads.append(g)
         return grads, cts
 
-    def _check_foreign(self, flat_t: list, seq0: int) -> None:
+    def _check_foreign(self, flat_t: list, seq0: int, own: set) -> None:
         """An output whose history reaches a Tensor recorded before the trace began (one
-        that requires grad, read from a closure or a global) would lose that gradient."""
+        that requires grad, read from a closure or a global; ``own``: the ids of the
+        arguments' leaf nodes) would lose that gradient."""
         stack = [t._node for t in flat_t if t is not None and t._node is not None]
-        seen = set()
+        seen = set(own)
         while stack:
             n = stack.pop()
             if id(n) in seen:
@@ -686,6 +695,10 @@ class Compiled:
         holder = _Holder()
         prim = entry.prim
         rand = raw[len(dyn):]
+        if entry.unused:  # (arguments without a gradient are not the operation's)
+            dyn = list(dyn)
+            for i in entry.unused:
+                dyn[i] = raw[i]
         packed = apply(prim, (holder, rand) + tuple(dyn), {})
         vals = list(holder.outs)
         holder.outs = None
@@ -701,8 +714,8 @@ class Compiled:
 
 
 def _name_gradients(tr: Trace, outs: list, inputs: list, in_names: list) -> None:
-    """Outputs the user did not name: when the last ones have the inputs' shapes, in order,
-    one per input (value_and_grad and grad of every argument), they are named d_<input>;
+    """Outputs of cr.grad / cr.value_and_grad the user did not name: when the last ones have
+    the inputs' shapes, in order, one per input, they are named d_<input>;
     a scalar output before them is the value."""
     n = len(inputs)
     tail = outs[len(outs) - n:]
@@ -920,7 +933,7 @@ def _out_spec(out_leaves: list) -> tuple[list, list, list]:
 
 def _rebuild(spec: list, tree: Any, vals: Sequence, diff_out: Sequence = ()) -> Any:
     leaves = []
-    for j, s in enumerate(spec):
+    for s in spec:
         kind = s[0]
         if kind == "tensor":
             v = vals[s[1]]

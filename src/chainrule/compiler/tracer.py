@@ -94,10 +94,9 @@ class Trace:
         self.ops: list[Op] = []
         self.active = True
         self.next_id = 0
-        # constants (plain arrays read by a recorded step) by identity; a constant that a
-        # recorded step writes into becomes a Traced copy (``promoted``), taken before the write
+        # constants (plain arrays read by a recorded step) by identity (a recorded step
+        # never writes into one: see _plain_write)
         self.consts: dict[int, Any] = {}
-        self.promoted: dict[int, Traced] = {}
         self.names: dict[int, str] = {}     # Traced id -> the user's variable name
         self.random: list = []              # (Traced, draw) of each random input
         self.const_names: dict[int, str] = {}  # id(constant) -> the user's name for it
@@ -129,17 +128,13 @@ class Trace:
 
     # --- the recording ----------------------------------------------------------------
     def arg(self, a: Any) -> Any:
-        """``a`` as the recording keeps it: a Traced, a promoted constant's Traced, or the
-        constant itself (containers walked)."""
+        """``a`` as the recording keeps it: a Traced or the constant itself (containers walked)."""
         c = a.__class__
         if c is Traced:
             if a._tr is not self:
                 _foreign(a)
             return a
         if c is _ndarray:
-            p = self.promoted.get(id(a))
-            if p is not None:
-                return p
             self.consts[id(a)] = a
             return a
         if c is tuple or c is list:
@@ -147,20 +142,6 @@ class Trace:
         if c is dict:
             return {k: self.arg(v) for k, v in a.items()}
         return a
-
-    def promote(self, a: np.ndarray) -> Traced:
-        """A constant about to be written into by a recorded step: from here on it is a
-        Traced copy of its value now (the emitted code copies it before the write)."""
-        p = self.promoted.get(id(a))
-        if p is not None:
-            return p
-        snap = a.copy()
-        self.consts[id(snap)] = snap
-        t = self.new(a)
-        self.ops.append(Op("copy", None, (snap,), {}, [t], line=_where()))
-        self.promoted[id(a)] = t
-        self.consts[id(a)] = a  # keep it alive: ids must stay unique while tracing
-        return t
 
     def record(self, kind: str, fn: Any, args: tuple, kw: dict, result: Any,
                mutates: tuple = ()) -> Any:
@@ -355,6 +336,21 @@ def _inplace(sym: str) -> Callable:
     return f
 
 
+_WRITES_FIRST = frozenset((np.copyto, np.put, np.place, np.putmask, np.put_along_axis,
+                           np.fill_diagonal))
+
+
+def _plain_write(what: str) -> None:
+    """A traced value written into a plain ndarray: the array's later readers (its own
+    methods, indexing) would not be recorded and would bake its trace-time value in."""
+    raise CompileError(
+        f"{what} writes a traced value into a plain NumPy array (one the function made "
+        f"with np.zeros / np.empty or captured); the compiled code could not follow that "
+        f"array afterwards.\n  at {errors.user_line()}\n  Use the returned value "
+        f"(acc = acc + x), or allocate the array from the data: np.zeros_like(x, "
+        f"shape=...) is traced.")
+
+
 class Traced:
     """A value inside a trace: the concrete array (``_v``), its recording (``_tr``)."""
 
@@ -425,20 +421,14 @@ class Traced:
         out = kw.get("out")
         mutates: tuple = ()
         if method == "at":
-            target = inputs[0]
-            if target.__class__ is _ndarray:
-                target = tr.promote(target)
-                inputs = (target,) + tuple(inputs[1:])
-            mutates = (target,)
+            if inputs[0].__class__ is _ndarray:
+                _plain_write(f"np.{ufunc.__name__}.at(a, ...)")
+            mutates = (inputs[0],)
         if out is not None:
             outs = out if isinstance(out, tuple) else (out,)
-            fixed = []
-            for o in outs:
-                if o.__class__ is _ndarray:
-                    o = tr.promote(o)
-                fixed.append(o)
-            mutates = tuple(o for o in fixed if o is not None)
-            kw = dict(kw, out=tuple(fixed) if isinstance(out, tuple) else fixed[0])
+            if any(o.__class__ is _ndarray for o in outs):
+                _plain_write(f"np.{ufunc.__name__}(..., out=a)")
+            mutates = tuple(o for o in outs if o is not None)
         fn = ufunc if method == "__call__" else getattr(ufunc, method)
         res = fn(*unwrap(inputs), **unwrap(kw))
         return tr.record("call", fn, inputs, kw, res, mutates)
@@ -450,9 +440,15 @@ class Traced:
         if func in STATIC_FUNCS:
             return func(*unwrap(args), **unwrap(kw))
         tr = _trace_of(args)
+        mutates: tuple = ()
+        if func in _WRITES_FIRST:
+            # NumPy's writers into their first argument (np.copyto(dst, src), np.put ...)
+            target = args[0] if args else next(iter(kw.values()))
+            if target.__class__ is _ndarray:
+                _plain_write(f"np.{func.__name__}(a, ...)")
+            mutates = (target,)
         res = func(*unwrap(args), **unwrap(kw))
         out = kw.get("out")
-        mutates = ()
         if out is not None:
             if out.__class__ is _ndarray:
                 raise CompileError(

@@ -76,12 +76,17 @@ def _fit(gi: Any, p: P.Node, node: P.Node, i: int) -> Any:
     return gi
 
 
+# what may be added into a plain ndarray in place (another array type, such as a traced
+# one, makes a new sum of its own type)
+_SAME_KIND = (np.ndarray, np.float64, np.float32, np.complex128, np.complex64, np.float16)
+
+
 def _accumulate(prev: Any, g: Any, owned: set, create_graph: bool) -> Any:
     """prev + g, in place into ``prev`` when nobody else can see it."""
     if create_graph:
         return prev + g
     if id(prev) in owned or (
-        prev.__class__ is np.ndarray and prev.base is None and _refcount(prev) <= 4
+        prev.__class__ is np.ndarray and g.__class__ in _SAME_KIND and prev.base is None and _refcount(prev) <= 4
         and prev.flags.writeable and prev.dtype == g.dtype and prev.shape == g.shape
     ):
         # 4: the grads dict, our argument, the caller's local, getrefcount's argument

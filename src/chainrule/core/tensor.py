@@ -451,7 +451,9 @@ class Tensor:
                 st.grad_enabled and (self._node is not None or onode is not None)):
             # nothing to record (an optimizer step under no_grad, or untracked values)
             f = prim.fwd
-            if f.__class__ is np.ufunc and f.signature is None and not kw:
+            if f.__class__ is np.ufunc and f.signature is None and not kw and (
+                    self._value.__class__ is not np.ndarray
+                    or ov.__class__ is np.ndarray or ov.__class__ not in arrays.CLASSES):
                 # an elementwise ufunc writes straight into the storage, as NumPy's own
                 # `x -= y` does (same casting rule as _write); on an error, the slow path
                 # below explains it

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..core import arrays as _arrays
-from numpy.lib.stride_tricks import as_strided
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from ..core.errors import ShapeError
 from ..ops import elementwise as E
@@ -32,7 +32,7 @@ from ..ops import products as L
 from ..ops import reduce as R
 from ..ops import shape as S
 from ..ops import special as SP
-from ..ops.util import defprim, value
+from ..ops.util import contiguous, defprim, full_for, registered, value, zeros_for
 
 # ---------------------------------------------------------------------------------
 # erf
@@ -240,7 +240,7 @@ def _pad(x: np.ndarray, padding: tuple, fill: float = 0.0) -> np.ndarray:
     if pt == pb == pl == pr == 0:
         return x
     n, c, h, w = x.shape
-    out = np.full((n, c, h + pt + pb, w + pl + pr), fill, dtype=x.dtype)
+    out = full_for((n, c, h + pt + pb, w + pl + pr), fill, x.dtype, x)
     out[:, :, pt:pt + h, pl:pl + w] = x
     return out
 
@@ -248,12 +248,28 @@ def _pad(x: np.ndarray, padding: tuple, fill: float = 0.0) -> np.ndarray:
 def _windows(xp: np.ndarray, kh: int, kw: int, oh: int, ow: int, stride: tuple,
              dilation: tuple) -> np.ndarray:
     """Read-only view (N, C, OH, OW, KH, KW) of the windows of a padded NCHW input."""
+    if registered(xp):  # as_strided converts: NumPy's sliding windows, strided
+        return _sliding(xp, (2, 3), kh, kw, oh, ow, stride, dilation)
     sn, sc, sh, sw = xp.strides
     return as_strided(
         xp, (xp.shape[0], xp.shape[1], oh, ow, kh, kw),
         (sn, sc, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1]),
         writeable=False,
     )
+
+
+def _sliding(x: Any, axes: tuple, kh: int, kw: int, oh: int, ow: int, stride: tuple,
+             dilation: tuple) -> Any:
+    """The windows of ``x`` along ``axes`` (OH x OW of them, KH x KW taps each, appended
+    as the last two axes) with ``sliding_window_view`` (NEP 18: a traced array stays one)."""
+    eh, ew = dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1
+    win = sliding_window_view(x, (eh, ew), axis=axes)
+    pick = [slice(None)] * win.ndim
+    pick[axes[0]] = slice(0, stride[0] * (oh - 1) + 1, stride[0])
+    pick[axes[1]] = slice(0, stride[1] * (ow - 1) + 1, stride[1])
+    pick[-2] = slice(None, None, dilation[0])
+    pick[-1] = slice(None, None, dilation[1])
+    return win[tuple(pick)]
 
 
 def _tap(p: int, q: int, oh: int, ow: int, stride: tuple, dilation: tuple) -> tuple:
@@ -301,7 +317,7 @@ def _conv_geometry(x_shape: tuple, w_shape: tuple, stride: tuple, padding: tuple
 def _nhwc_padded(x: np.ndarray, padding: tuple) -> np.ndarray:
     (pt, pb), (pl, pr) = padding
     n, c, h, w = x.shape
-    out = np.zeros((n, h + pt + pb, w + pl + pr, c), dtype=x.dtype)
+    out = zeros_for((n, h + pt + pb, w + pl + pr, c), x.dtype, x)
     out[:, pt:pt + h, pl:pl + w, :] = x.transpose(0, 2, 3, 1)
     return out
 
@@ -309,8 +325,11 @@ def _nhwc_padded(x: np.ndarray, padding: tuple) -> np.ndarray:
 def _cols(xh: np.ndarray, kh: int, kw: int, oh: int, ow: int, stride: tuple,
           dilation: tuple) -> np.ndarray:
     """im2col of a padded NHWC input: (N * OH * OW, KH * KW * C)."""
-    sn, sh, sw, sc = xh.strides
     n, c = xh.shape[0], xh.shape[3]
+    if registered(xh):  # as_strided converts: NumPy's sliding windows, strided
+        win = _sliding(xh, (1, 2), kh, kw, oh, ow, stride, dilation)  # (N, OH, OW, C, KH, KW)
+        return win.transpose(0, 1, 2, 4, 5, 3).reshape(n * oh * ow, kh * kw * c)
+    sn, sh, sw, sc = xh.strides
     win = as_strided(xh, (n, oh, ow, kh, kw, c),
                      (sn, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1], sc),
                      writeable=False)
@@ -342,7 +361,7 @@ def _conv_fwd(x: Any, w: Any, stride: tuple = (1, 1), padding: tuple = ((0, 0), 
         cols = _cols(xh[..., g * cg:(g + 1) * cg], kh, kw, oh, ow, stride, dilation)
         parts.append(cols @ _wmat(w[g * og:(g + 1) * og]))
     y = parts[0] if groups == 1 else np.concatenate(parts, axis=1)
-    return np.ascontiguousarray(y.reshape(n, oh, ow, o).transpose(0, 3, 1, 2))
+    return contiguous(y.reshape(n, oh, ow, o).transpose(0, 3, 1, 2))
 
 
 def _conv_input_grad_fwd(gy: Any, w: Any, x_shape: tuple = (), stride: tuple = (1, 1),
@@ -355,7 +374,7 @@ def _conv_input_grad_fwd(gy: Any, w: Any, x_shape: tuple = (), stride: tuple = (
     o, cg, kh, kw = w.shape
     og = o // groups
     gm = _gmat(gy)
-    dxh = np.zeros((n, h + pt + pb, wd + pl + pr, c), dtype=np.result_type(gy, w))
+    dxh = zeros_for((n, h + pt + pb, wd + pl + pr, c), np.result_type(gy, w), gy, w)
     for g in range(groups):
         # col2im: each tap adds its block of columns back where it was read from
         dcols = (gm[:, g * og:(g + 1) * og] @ _wmat(w[g * og:(g + 1) * og]).T).reshape(
@@ -365,7 +384,7 @@ def _conv_input_grad_fwd(gy: Any, w: Any, x_shape: tuple = (), stride: tuple = (
             for q in range(kw):
                 hs, ws = _tap(p, q, oh, ow, stride, dilation)
                 dst[:, hs, ws, :] += dcols[:, :, :, p, q, :]
-    return np.ascontiguousarray(dxh[:, pt:pt + h, pl:pl + wd, :].transpose(0, 3, 1, 2))
+    return contiguous(dxh[:, pt:pt + h, pl:pl + wd, :].transpose(0, 3, 1, 2))
 
 
 def _conv_weight_grad_fwd(x: Any, gy: Any, w_shape: tuple = (), stride: tuple = (1, 1),
@@ -383,7 +402,7 @@ def _conv_weight_grad_fwd(x: Any, gy: Any, w_shape: tuple = (), stride: tuple = 
         dwm = cols.T @ gm[:, g * og:(g + 1) * og]  # (KH * KW * Cg, Og)
         parts.append(dwm.reshape(kh, kw, cg, og).transpose(3, 2, 0, 1))
     dw = parts[0] if groups == 1 else np.concatenate(parts, axis=0)
-    return np.ascontiguousarray(dw)
+    return contiguous(dw)
 
 
 def _geo(kw: dict) -> dict:
@@ -472,8 +491,8 @@ def _unblocks(b: np.ndarray, kernel: tuple, x_shape: tuple) -> np.ndarray:
     n, c, oh, ow = b.shape[:4]
     t = b.reshape(n, c, oh, ow, kh, kw).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh * kh, ow * kw)
     if t.shape == tuple(x_shape):
-        return np.ascontiguousarray(t)
-    out = np.zeros(x_shape, dtype=b.dtype)
+        return contiguous(t)
+    out = zeros_for(x_shape, b.dtype, b)
     out[:, :, :oh * kh, :ow * kw] = t
     return out
 
@@ -518,7 +537,7 @@ def _scatter_fwd(g: Any, idx: Any = None, x_shape: tuple = (), kernel: tuple = (
     n, c, h, w = x_shape
     oh, ow, pads = pool_geometry(x_shape, kernel, stride, padding, dilation, ceil_mode)
     (pt, pb), (pl, pr) = pads
-    dxp = np.zeros((n, c, h + pt + pb, w + pl + pr), dtype=g.dtype)
+    dxp = zeros_for((n, c, h + pt + pb, w + pl + pr), g.dtype, g, idx)
     k = 0
     for p in range(kernel[0]):
         for q in range(kernel[1]):

@@ -31,7 +31,7 @@ from ..core import primitive as P
 from ..core.registry import FUNCTIONS, register
 from . import shape as S
 from .elementwise import astype
-from .util import defprim, unbroadcast, value
+from .util import defprim, full_for, registered, unbroadcast, value
 
 
 def _const(v: Any) -> Any:
@@ -90,7 +90,7 @@ def full(shape: Any, fill_value: Any, dtype: Any = None, order: str = "C", *,
         if x.shape != shape:
             x = S.broadcast_to_prim(x, shape=shape)
         return S.copy_prim(x)
-    out = np.full(shape, fill_value, dtype, order)
+    out = full_for(shape, fill_value, dtype, order=order)  # a traced fill: traced
     return _const(out) if isinstance(like, P.Tensor) else out
 
 
@@ -213,7 +213,8 @@ def logspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, base: 
     """``base ** linspace(start, stop)``, as NumPy builds it (base broadcast along axis)."""
     from .elementwise import power
 
-    nd = np.broadcast(value(start), value(stop), value(base)).ndim
+    nd = len(np.broadcast_shapes(np.shape(value(start)), np.shape(value(stop)),
+                                 np.shape(value(base))))
 
     def lift(a: Any) -> Any:
         s = np.shape(value(a))
@@ -233,7 +234,7 @@ def build_array(obj: Any, dtype: Any = None, copy: bool | None = True, **kw: Any
     """np.array that builds from Tensors (nested lists of them stack)."""
 
     def has_tensor(x: Any) -> bool:
-        if isinstance(x, P.Tensor):
+        if isinstance(x, P.Tensor) or registered(x):  # (np.array would convert a traced one)
             return True
         if isinstance(x, (list, tuple)):
             return any(has_tensor(y) for y in x)
@@ -248,8 +249,8 @@ def build_array(obj: Any, dtype: Any = None, copy: bool | None = True, **kw: Any
         return x if isinstance(x, P.Tensor) else _arrays.asarray(x)
 
     out = build(obj)
-    if isinstance(out, P.Tensor) and obj is out:
-        out = S.copy(out) if copy else out
+    if obj is out and copy:
+        out = S.copy(out)
     if dtype is not None:
         out = astype(out, dtype=dtype)
     return out

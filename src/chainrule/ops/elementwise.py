@@ -14,7 +14,7 @@ import numpy as np
 from ..core import arrays as _arrays
 
 from ..core import primitive as P
-from .util import defprim, is_complex, register, unbroadcast, value
+from .util import defprim, empty_as, full_as, is_complex, register, unbroadcast, value
 
 # ---------------------------------------------------------------------------------
 # helpers used inside rules (they dispatch on plain values and Tensors alike)
@@ -149,7 +149,7 @@ def _double_factorial(k: int) -> float:
 def _sph_scaled_series(z: np.ndarray, n: int) -> np.ndarray:
     """sum_k (-z^2/2)^k / (k! (2n+2k+1)!!), for |z| < 4 + n (at most e^4 of cancellation)."""
     q = -z * z / 2.0
-    term = np.full(z.shape, 1.0 / _double_factorial(2 * n + 1), dtype=z.dtype)
+    term = full_as(z, 1.0 / _double_factorial(2 * n + 1), z.dtype)
     total = term.copy()
     k = 0
     while True:
@@ -174,7 +174,7 @@ def _sph_scaled_fwd(z: Any, n: int = 1) -> Any:
     z = _arrays.asarray(z)
     dtype = z.dtype if z.dtype.kind in "fc" else np.dtype(np.float64)
     zz = z.astype(np.result_type(dtype, np.float64))
-    out = np.empty(zz.shape, zz.dtype)
+    out = empty_as(zz, zz.dtype)
     small = np.abs(zz) < 4.0 + n
     if np.any(small):
         out[small] = _sph_scaled_series(zz[small], n)
@@ -597,11 +597,11 @@ def _clip_fwd(x: Any, lo: Any = None, hi: Any = None) -> Any:
 
 def _clip_mask(x: Any, lo: Any, hi: Any) -> Any:
     xv = value(x)
-    m = np.ones(np.shape(xv), dtype=bool)
-    if lo is not None:
-        m &= xv >= value(lo)
+    if lo is None:
+        return np.ones(np.shape(xv), dtype=bool) if hi is None else xv <= value(hi)
+    m = xv >= value(lo)
     if hi is not None:
-        m &= xv <= value(hi)
+        m &= xv <= value(hi)  # (m is the comparison's own array: traced when xv is)
     return m
 
 

@@ -24,11 +24,12 @@ from ..core import arrays as _arrays
 from numpy.lib.array_utils import normalize_axis_index
 
 from ..core import primitive as P
-from ..core.errors import GradientError, user_line
+from ..core.errors import GradientError, LeftGraphError, user_line
 from ..core.registry import NAMES
 from . import elementwise as E
 from . import shape as S
-from .util import defprim, register, unbroadcast, value
+from .util import (defprim, empty_for, lift, register, registered, registered_in,
+                   unbroadcast, value, zeros_for)
 
 
 def raw_index(idx: Any) -> Any:
@@ -71,7 +72,15 @@ def _is_basic(idx: Any) -> bool:
 
 
 def _getitem_fwd(x: Any, idx: Any = None) -> Any:
-    r = x[idx]
+    try:
+        r = x[idx]
+    except LeftGraphError:
+        # a plain array indexed by a registered (traced) one converts the index: index
+        # the plain array lifted to the index's type instead
+        t = registered_in(idx)
+        if t is None or registered(x):
+            raise
+        r = lift(x, t)[idx]
     if isinstance(r, np.ndarray) and not r.flags.owndata and not _is_basic(idx):
         # advanced indexing can hand back a transposed buffer of its own (not a view of
         # x); it must not share x's version counter, so give it storage of its own
@@ -129,19 +138,23 @@ def _scatter_add_fwd(g: Any, shape: Any = None, idx: Any = None) -> Any:
         if rng is not None:
             # one pass: write g into its range and zeros only around it
             ax, start, stop = rng
-            out = np.empty(shape, dtype=np.result_type(g))
+            out = empty_for(shape, np.result_type(g), g)
             lead = (_FULL,) * ax
             out[idx] = g
             out[lead + (slice(0, start),)] = 0
             out[lead + (slice(stop, None),)] = 0
             return out
-    out = np.zeros(shape, dtype=np.result_type(g))
     if basic:
+        out = zeros_for(shape, np.result_type(g), g)
         out[idx] = g
     else:
+        # a traced index (NumPy would convert one inside a tuple): traced zeros take the sum
+        t = registered_in(idx)
+        out = zeros_for(shape, np.result_type(g), g, t)
         # np.add.at crashes the interpreter (NumPy 2.4) on values of more dimensions than
         # the indexed result: check that g broadcasts to it first
-        target = np.broadcast_to(out.dtype.type(0), out.shape)[idx].shape
+        zero = out.dtype.type(0) if t is None else lift(out.dtype.type(0), t)
+        target = np.broadcast_to(zero, out.shape)[idx].shape
         if np.broadcast_shapes(np.shape(g), target) != target:
             raise ValueError(f"values of shape {np.shape(g)} do not fit the indexed result's "
                              f"shape {target}")
@@ -156,13 +169,18 @@ scatter_add = defprim(
 
 
 def _setitem_fwd(x: Any, v: Any, idx: Any = None) -> Any:
-    out = np.array(x, copy=True)
+    t = None if registered(x) else registered_in((v, idx))
+    # a traced value or index written into a plain x: a traced copy of x takes the write
+    out = _arrays.copy(x) if t is None else lift(x, t, copy=True)
     out[idx] = v
     return out
 
 
 def _setitem_vjp_x(g: Any, ans: Any, x: Any, v: Any, idx: Any = None) -> Any:
     keep = np.ones(x.shape, dtype=bool)
+    t = registered_in(idx)
+    if t is not None:  # a traced index: a traced mask
+        keep = lift(keep, t, copy=True)
     keep[idx] = False
     return E.where_prim(keep, g, np.zeros((), dtype=g.dtype))
 
@@ -171,7 +189,7 @@ def _setitem_vjp_v(g: Any, ans: Any, x: Any, v: Any, idx: Any = None) -> Any:
     if not _is_basic(idx):
         # only one of several writes to the same element survives, and NumPy does not
         # promise which: the gradient of v would be a guess, so refuse
-        hits = np.zeros(x.shape, dtype=np.int64)
+        hits = zeros_for(x.shape, np.int64, registered_in(idx))  # (a traced index: traced)
         np.add.at(hits, idx, 1)
         if hits.max(initial=0) > 1:
             raise GradientError(
@@ -447,6 +465,13 @@ def select(condlist: Any, choicelist: Any, default: Any = 0) -> Any:
 register("select", select)
 
 
+def _stand_in(it: Any) -> Any:
+    """What NumPy's r_ / c_ is given in place of ``it``: a Tensor's value; zeros of a traced
+    array's shape and dtype (its elements are gathered into place afterwards)."""
+    v = it._value if isinstance(it, P.Tensor) else it
+    return np.zeros(v.shape, v.dtype) if registered(v) else v
+
+
 class _Concatenator:
     """``cr.numpy.r_`` / ``c_``: NumPy's index tricks, differentiable in the Tensors given.
 
@@ -462,15 +487,16 @@ class _Concatenator:
 
     def __getitem__(self, key: Any) -> Any:
         items = key if isinstance(key, tuple) else (key,)
-        tensors = [it for it in items if isinstance(it, P.Tensor)]
+        # Tensors and traced arrays (which NumPy's object would convert) are gathered
+        tensors = [it for it in items if isinstance(it, P.Tensor) or registered(it)]
         if not tensors:
             return self._np[key]
-        plain = tuple(it._value if isinstance(it, P.Tensor) else it for it in items)
+        plain = tuple(_stand_in(it) for it in items)
         const = _arrays.asarray(self._np[plain])
         ids, start = [], 1
         for it in items:
-            if isinstance(it, P.Tensor):
-                n = it._value.size
+            if isinstance(it, P.Tensor) or registered(it):
+                n = value(it).size
                 ids.append(np.arange(start, start + n, dtype=np.float64).reshape(it.shape))
                 start += n
             elif isinstance(it, slice):  # a range of constants: zeros of its length

@@ -641,7 +641,7 @@ register("pad", pad)
 
 
 def _copy_fwd(x: Any) -> Any:
-    return np.array(x, copy=True)
+    return _arrays.copy(x)
 
 
 copy_prim = defprim(_copy_fwd, "copy", saves=(), saves_ans=False, linear=True,

@@ -19,7 +19,7 @@ from ..core import arrays as _arrays
 from ..core.registry import register
 from . import elementwise as E
 from . import reduce as R
-from .util import defprim, value
+from .util import defprim, empty_as, full_as, value
 
 # ---------------------------------------------------------------------------------
 # logsumexp, softmax, log_softmax
@@ -163,7 +163,7 @@ register("log_softmax", log_softmax)
 def _inu_scaled_series(ax: np.ndarray, nu: int) -> np.ndarray:
     """sum_k (x^2/4)^k / (2^nu k! (k+nu)!): positive terms, no cancellation."""
     q = ax * ax / 4.0
-    term = np.full(ax.shape, 1.0 / (2.0 ** nu * math.factorial(nu)))
+    term = full_as(ax, 1.0 / (2.0 ** nu * math.factorial(nu)), np.float64)
     total = term.copy()
     k = 0
     while True:
@@ -196,7 +196,7 @@ def _inu_scaled_fwd(x: Any, nu: int = 1) -> Any:
     x = _arrays.asarray(x)
     dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
     ax = np.abs(x).astype(np.float64)
-    out = np.empty(ax.shape)
+    out = empty_as(ax, np.float64)
     big = ax > 25.0 + 2.0 * nu * nu  # the asymptotic series is accurate to 1 ulp there
     if np.any(big):
         out[big] = _inu_scaled_asymptotic(ax[big], nu)

@@ -213,3 +213,98 @@ class LazyRules(dict):
         if i not in self:
             self[i] = self.make(i)
         return self[i]
+
+
+# ---------------------------------------------------------------------------------
+# arrays of a registered type (core.arrays: the compiler's traced arrays).  NumPy converts
+# one with np.asarray when it is written into a plain array (out[i] = t), used to index
+# one (a[t]) or handed to a routine outside its dispatch (np.full's fill, np.r_,
+# as_strided, np.ascontiguousarray), which a traced array refuses.  The helpers below do
+# what plain NumPy does for ndarrays (the same call, nothing added) and allocate from the
+# data otherwise (``np.zeros_like(t, shape=...)`` goes through NEP 18: a traced array).
+
+
+def registered(x: Any) -> bool:
+    """Is ``x`` an array of a registered type other than ndarray?"""
+    c = x.__class__
+    return c is not np.ndarray and c in _arrays.CLASSES
+
+
+def registered_in(obj: Any) -> Any:
+    """The first array of a registered type in ``obj`` (tuples and lists walked), or None."""
+    c = obj.__class__
+    if c is tuple or c is list:
+        for x in obj:
+            r = registered_in(x)
+            if r is not None:
+                return r
+        return None
+    return obj if c is not np.ndarray and c in _arrays.CLASSES else None
+
+
+def _like(arrays: tuple) -> Any:
+    for a in arrays:
+        c = a.__class__
+        if c is not np.ndarray and c in _arrays.CLASSES:
+            return a
+    return None
+
+
+def empty_for(shape: Any, dtype: Any, *data: Any) -> Any:
+    """``np.empty(shape, dtype)``, of the type of the first registered array in ``data``."""
+    t = _like(data)
+    if t is None:
+        return np.empty(shape, dtype)
+    return np.empty_like(t, shape=shape, dtype=np.dtype(dtype), order="C")
+
+
+def zeros_for(shape: Any, dtype: Any, *data: Any) -> Any:
+    """``np.zeros(shape, dtype)``, of the type of the first registered array in ``data``."""
+    t = _like(data)
+    if t is None:
+        return np.zeros(shape, dtype)
+    return np.zeros_like(t, shape=shape, dtype=np.dtype(dtype), order="C")
+
+
+def full_for(shape: Any, fill: Any, dtype: Any, *data: Any, order: str = "C") -> Any:
+    """``np.full(shape, fill, dtype, order)``, of the type of the first registered array in
+    ``data`` (or ``fill``)."""
+    t = _like(data + (fill,))
+    if t is None:
+        return np.full(shape, fill, dtype, order)
+    dt = np.result_type(fill) if dtype is None else np.dtype(dtype)
+    return np.full_like(t, fill, shape=shape, dtype=dt, order=order)
+
+
+def empty_as(x: Any, dtype: Any) -> Any:
+    """``np.empty(x.shape, dtype)``; for a registered ``x``, ``np.empty_like(x)``: its shape
+    is then ``x``'s in the compiled code too (a mask's count can change between calls),
+    never the trace's."""
+    if registered(x):
+        return np.empty_like(x, dtype=np.dtype(dtype), order="C")
+    return np.empty(x.shape, dtype)
+
+
+def full_as(x: Any, fill: Any, dtype: Any) -> Any:
+    """``np.full(x.shape, fill, dtype)``; ``np.full_like`` for a registered ``x`` (its shape
+    follows ``x``'s in the compiled code, as in :func:`empty_as`)."""
+    if registered(x):
+        return np.full_like(x, fill, dtype=np.dtype(dtype), order="C")
+    return np.full(x.shape, fill, dtype)
+
+
+def lift(x: Any, like: Any, copy: bool = False) -> Any:
+    """A plain array ``x`` as an array of ``like``'s registered type (NEP 35 ``like=``), to
+    read; ``copy=True`` for one to write into (the compiler keeps constants read-only)."""
+    return np.array(x, like=like) if copy else np.asarray(x, like=like)
+
+
+def contiguous(x: Any) -> Any:
+    """``np.ascontiguousarray(x)``; a registered array stays one (copied when it is not
+    C-contiguous)."""
+    c = x.__class__
+    if c is np.ndarray or c not in _arrays.CLASSES:
+        return np.ascontiguousarray(x)
+    if x.ndim == 0:
+        return x.reshape(1)
+    return x if x.flags.c_contiguous else x.copy(order="C")

@@ -499,7 +499,6 @@ def _hvp(lib: str, size: dict) -> Step:
             return [cr.hvp(rosen, x0, v0)]
 
     elif lib == "compiled":
-        # not in the case's libs (see CASES): tracing raises CompileError
 
         def rosen_c(x: Any) -> Any:
             a, b = x[:-1], x[1:]
@@ -663,12 +662,8 @@ CASES: list[Case] = [
          _deep, full=dict(depth=200, width=512, batch=256, dtype="float32"),
          quick=dict(depth=6, width=16, batch=4, dtype="float32"), memory=True, rtol=2e-4,
          reps=3, min_block=0.0),
-    # no compiled column: cr.compile(lambda x, v: cr.hvp(rosen, x, v)) raises CompileError
-    # while tracing (the second-order pass through the slices' backward, scatter_add, converts
-    # a traced array to a plain one); tests/test_bench.py notices when it starts working
     Case("hvp", "Hessian-vector product of Rosenbrock, n = 10^6", "call", _hvp,
-         full=dict(n=10**6), quick=dict(n=50), rtol=1e-9, reps=7, min_block=0.2,
-         libs=tuple(lb for lb in LIBS if lb != "compiled")),
+         full=dict(n=10**6), quick=dict(n=50), rtol=1e-9, reps=7, min_block=0.2),
     Case("jac_rev", "Jacobian R^100 -> R^100, reverse mode", "call", _jacobian("rev"),
          full=dict(n=100), quick=dict(n=6), rtol=1e-9),
     Case("jac_fwd", "Jacobian R^100 -> R^100, forward mode", "call", _jacobian("fwd"),
