@@ -126,7 +126,61 @@ def elide_copies(ops: list[Op], outputs: list) -> tuple[list[Op], dict]:
                 alias[id(b)] = alias.get(id(a), a)
                 continue
         kept.append(op)
-    return kept, alias
+    return drop_broadcasts(kept, outputs), alias
+
+
+def _elementwise2(op: Op) -> bool:
+    """A two-operand elementwise step (``a * b``, ``np.add(a, b)``) writing a new array."""
+    if len(op.args) != 2 or len(op.outs) != 1 or op.mutates:
+        return False
+    if op.kind == "binop":
+        return op.fn != "@"
+    return (op.kind == "call" and isinstance(op.fn, np.ufunc) and op.fn.nin == 2
+            and op.fn.signature is None and not op.kw)
+
+
+def drop_broadcasts(ops: list[Op], outputs: list) -> list[Op]:
+    """``b = np.broadcast_to(a, s)`` read only by elementwise steps whose other operand
+    gives the result the shape ``s`` anyway (the backward of a sum or a mean, ``g * e``):
+    those steps read ``a`` and the broadcast goes (a ufunc broadcasts its operands itself,
+    to the same values)."""
+    out_ids = {id(t) for t in outputs if t.__class__ is Traced}
+    users: dict[int, list[int]] = {}
+    for j, op in enumerate(ops):
+        for u in _uses(op):
+            users.setdefault(id(u), []).append(j)
+    alias: dict[int, dict] = {}  # op index -> {id(b): a}
+    drop = set()
+    for i, op in enumerate(ops):
+        if not (op.kind == "call" and op.fn is np.broadcast_to and len(op.outs) == 1
+                and op.args and op.args[0].__class__ is Traced):
+            continue
+        a, b = op.args[0], op.outs[0]
+        if b.__class__ is not Traced or id(b) in out_ids or not users.get(id(b)):
+            continue
+        ok = True
+        for j in users[id(b)]:
+            u = ops[j]
+            if not _elementwise2(u) or not any(x is b for x in u.args):
+                ok = False
+                break
+            other = u.args[1] if u.args[0] is b else u.args[0]
+            try:
+                shp = np.broadcast_shapes(np.shape(a._v), np.shape(
+                    other._v if other.__class__ is Traced else other))
+            except ValueError:
+                shp = None
+            if shp != np.shape(u.outs[0]._v):
+                ok = False
+                break
+        if ok:
+            drop.add(i)
+            for j in users[id(b)]:
+                alias.setdefault(j, {})[id(b)] = a
+    if not drop:
+        return ops
+    return [_substitute(op, alias[j]) if j in alias else op
+            for j, op in enumerate(ops) if j not in drop]
 
 
 def _substitute(op: Op, alias: dict) -> Op:
@@ -147,6 +201,23 @@ def _substitute(op: Op, alias: dict) -> Op:
 
 _IN_PLACE = {"+": "+=", "-": "-=", "*": "*="}
 _UFUNC_SYM = {np.add: "+", np.subtract: "-", np.multiply: "*"}
+# np.f(a, b) spelled as the operator when an operand is an ndarray: the operator calls the
+# same ufunc on the same operands, in order, without the attribute lookups (not np.power:
+# ndarray's ** swaps in np.square / np.sqrt for some exponents)
+_OPERATOR = {np.add: "+", np.subtract: "-", np.multiply: "*", np.matmul: "@",
+             np.true_divide: "/", np.floor_divide: "//", np.less: "<", np.less_equal: "<=",
+             np.greater: ">", np.greater_equal: ">=", np.equal: "==", np.not_equal: "!="}
+
+
+def _is_array(x: Any) -> bool:
+    return x.__class__ is _ndarray or (x.__class__ is Traced and x._v.__class__ is _ndarray)
+
+
+def _reverses(t: Traced, axes: Any) -> bool:
+    """Is ``t.transpose(axes)`` the same as ``t.T``?"""
+    if axes.__class__ is not tuple:
+        return False
+    return axes == tuple(range(t._v.ndim - 1, -1, -1))
 
 
 class Emitter:
@@ -159,6 +230,7 @@ class Emitter:
         self.taken: set[str] = {"np", "_retrace", "Retrace"}
         self.ns: dict[str, Any] = {"np": np, "_retrace": _retrace}
         self.consts: dict[int, str] = {}
+        self.scalars: dict[tuple, str] = {}
         self.const_doc: list[str] = []
         self.counter = 0
 
@@ -235,10 +307,19 @@ class Emitter:
         if a is Ellipsis:
             return "..."
         if isinstance(a, np.generic):
+            # a NumPy scalar (np.float64(0.0)): a named constant, not built on every call
             r = repr(a)
-            if r.startswith("np.") and "nan" not in r and "inf" not in r:
-                return r
-            return self.const(a)
+            if not (r.startswith("np.") and "nan" not in r and "inf" not in r):
+                return self.const(a)
+            key = (c, r)
+            n = self.scalars.get(key)
+            if n is None:
+                n = self.scalars[key] = self.fresh(
+                    {0: "zero", 1: "one"}.get(a.item(), f"c{len(self.consts) + len(self.scalars)}")
+                    if a.dtype.kind in "fiu" else f"c{len(self.consts) + len(self.scalars)}")
+                self.ns[n] = a
+                self.const_doc.append(f"{n} = {r}")
+            return n
         if c is np.dtype or isinstance(a, np.dtype):
             if a.names is None and a.subdtype is None and getattr(np, a.name, None) is not None:
                 return f"np.{a.name}"
@@ -291,19 +372,31 @@ class Emitter:
         a = op.args
         if k == "call":
             kw = _non_default(op.fn, op.kw)
+            sym = _OPERATOR.get(op.fn)
+            if sym is not None and not kw and len(a) == 2 and (_is_array(a[0])
+                                                                or _is_array(a[1])):
+                return f"{self._operand(a[0])} {sym} {self._operand(a[1])}"
             meth = _METHOD.get(op.fn) if a and a[0].__class__ is Traced else None
             if meth is not None and not _METHOD_KW.issuperset(kw):
                 meth = None  # (np.var's correction=, np.reshape's newshape=: the function's own)
             if meth is not None and a[0]._v.__class__ is _ndarray:
                 # the method NumPy's function calls for an ndarray, without its wrapper
-                if meth == ".T" and len(a) == 1 and not kw:
+                if meth == ".T" and not kw and (len(a) == 1 or (len(a) == 2
+                                                              and _reverses(a[0], a[1]))):
                     return f"{self.expr(a[0])}.T"
                 if meth == ".T":
                     meth = "transpose"
                 return f"{self.expr(a[0])}.{meth}({self.call_args(a[1:], kw)})"
             return f"{self.func(op.fn)}({self.call_args(a, kw)})"
         if k == "method":
-            return f"{self.expr(a[0])}.{op.fn}({self.call_args(a[1:], op.kw)})"
+            kw = op.kw
+            if kw and op.fn in _REDUCTIONS:  # a.sum(axis=None, keepdims=False) is a.sum()
+                kw = {n: v for n, v in kw.items()
+                      if not ((n == "keepdims" and v is False) or (n in _NONE_KW and v is None))}
+            if op.fn == "transpose" and not op.kw and a[0]._v.__class__ is _ndarray and (
+                    len(a) == 1 or (len(a) == 2 and _reverses(a[0], a[1]))):
+                return f"{self.expr(a[0])}.T"
+            return f"{self.expr(a[0])}.{op.fn}({self.call_args(a[1:], kw)})"
         if k == "attr":
             return f"{self.expr(a[0])}.{op.fn}"
         if k == "binop":
@@ -338,6 +431,11 @@ _METHOD = {np.sum: "sum", np.prod: "prod", np.mean: "mean", np.transpose: ".T",
 # the keywords the methods take as the functions do
 _METHOD_KW = frozenset(("axis", "keepdims", "dtype", "order", "decimals", "ddof", "initial",
                         "where", "mode", "axis1", "axis2", "offset", "repeats", "indices"))
+
+# ndarray methods whose axis, dtype and out default to None and keepdims to False
+_REDUCTIONS = frozenset(("sum", "prod", "mean", "std", "var", "max", "min", "any", "all",
+                         "cumsum", "cumprod", "argmax", "argmin", "ptp"))
+_NONE_KW = frozenset(("axis", "dtype", "out"))
 
 _DEFAULTS: dict = {}
 

@@ -79,11 +79,15 @@ class Op:
         return f"<Op {self.kind} {getattr(self.fn, '__name__', self.fn)}>"
 
 
-_LOCAL = threading.local()
+class _Local(threading.local):
+    trace: Trace | None = None  # (a class default: no AttributeError raised per lookup)
+
+
+_LOCAL = _Local()
 
 
 def current() -> Trace | None:
-    return getattr(_LOCAL, "trace", None)
+    return _LOCAL.trace
 
 
 class Trace:

@@ -317,22 +317,21 @@ def _mlp(lib: str, size: dict) -> Step:
             return [p.grad for p in ps]
 
     elif lib == "compiled":
-        # the loss in plain NumPy; the batch is an argument (a captured array is compared
-        # with its traced copy on every call), the labels are captured: a traced integer
-        # index array cannot be an argument yet (cr.compile raises CompileError in the
-        # backward of x[rows, labels])
+        # the loss in plain NumPy; the batch and the labels are arguments (a captured array
+        # is compared with its traced copy on every call)
 
-        def loss(w1: Any, b1: Any, w2: Any, b2: Any, x: Any) -> Any:
+        def loss(w1: Any, b1: Any, w2: Any, b2: Any, x: Any, labels: Any) -> Any:
             a = np.maximum(x @ w1 + b1, 0)
             z = a @ w2 + b2
             z = z - z.max(axis=1, keepdims=True)
             logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
             return -np.mean(logp[rows, labels])
 
-        fast = _traced(cr.compile(cr.value_and_grad(loss, argnums=(0, 1, 2, 3))), *params, x)
+        fast = _traced(cr.compile(cr.value_and_grad(loss, argnums=(0, 1, 2, 3))), *params, x,
+                       labels)
 
         def step() -> list:
-            _, grads = fast(*params, x)
+            _, grads = fast(*params, x, labels)
             for p, g in zip(params, grads, strict=True):
                 p -= lr * g
             return list(grads)
