@@ -116,7 +116,8 @@ def test_compiled_steps_run_emitted_code() -> None:
         step()
         step()
         fast = next(v for v in (c.cell_contents for c in step.__closure__ or ())
-                    if isinstance(v, cr.compiler.function.Compiled))
+                    if isinstance(v, (cr.compiler.function.Compiled,
+                                      cr.compiler.module.CompiledModule)))
         info = fast.cache_info()
         assert info["traces"] == 1 and info["hits"] >= 2 and info["eager"] == 0, case.key
         del step, fast

@@ -217,6 +217,43 @@ def test_compiled_module_trains_bit_identically(bn: bool, drop: float) -> None:
     np.testing.assert_array_equal(e0, e1)
 
 
+def test_compiled_module_sees_every_change_to_where_its_state_lives() -> None:
+    # the compiled module caches where its parameters live; every way of moving them must
+    # reach the emitted code (never the old weights, silently)
+    r = np.random.default_rng(4)
+    x = r.standard_normal((3, 4))
+    model = nn.Sequential(nn.Linear(4, 5, dtype=np.float64), nn.Tanh(),
+                          nn.Linear(5, 2, dtype=np.float64))
+    run = cr.compile(model)
+
+    def agree() -> None:
+        for _ in range(2):  # the first call after a change learns, the second runs fast
+            np.testing.assert_array_equal(run(x)._value, model(x)._value)
+
+    agree()
+    with cr.no_grad():
+        model[0].weight *= 2.0  # in place: the same object, new values
+    agree()
+    model[0].weight = nn.Parameter(r.standard_normal((5, 4)))  # a new parameter object
+    agree()
+    model[2] = nn.Linear(5, 3, dtype=np.float64)  # a new submodule, another output shape
+    assert run(x).shape == (3, 3)
+    agree()
+    model[0].bias = None  # a parameter removed
+    agree()
+    model[2]._parameters["bias"] = nn.Parameter(np.ones(3))  # the dict itself written
+    agree()
+    model.eval()
+    agree()
+    # gradients reach the current parameters
+    out = run(x)
+    out.sum().backward()
+    g = model[0].weight.grad._value.copy()
+    model[0].weight.grad = None
+    model(x).sum().backward()
+    np.testing.assert_array_equal(g, model[0].weight.grad._value)
+
+
 def test_fit_compile_gives_the_same_history() -> None:
     r = np.random.default_rng(0)
     x = r.standard_normal((64, 20)).astype(np.float32)
@@ -376,3 +413,25 @@ def test_the_backward_of_a_sum_reads_the_cotangent_without_broadcasting_it() -> 
     # a broadcast whose result is handed back, or read by a non-elementwise step, stays
     keep = cr.compile(lambda a: np.broadcast_to(a, (3, 2)) @ np.ones((2, 2)))
     assert "broadcast_to" in keep.source(np.ones((3, 1)))
+
+
+@pytest.mark.parametrize("argnums, names", [((0, 2), "(d_w, d_b)"), (0, "d_w"),
+                                            ((2, 0), "(d_b, d_w)"), (-1, "d_b")])
+def test_gradients_are_named_after_the_arguments_in_argnums(argnums, names) -> None:
+    def loss(w, x, b):
+        return np.sum(np.tanh(w @ x + b) ** 2)
+
+    w, x, b = np.full((2, 3), 0.1), np.arange(3.0), np.zeros(2)
+    vg = cr.value_and_grad(loss, argnums=argnums)
+    fast = cr.compile(vg)
+    v, g = fast(w, x, b)
+    ve, ge = vg(w, x, b)
+    assert v == ve
+    for a, e in zip(g if isinstance(g, tuple) else (g,), ge if isinstance(ge, tuple) else (ge,)):
+        np.testing.assert_array_equal(a, e)
+    src = fast.source(w, x, b)
+    assert src.rstrip().endswith(f"return value, {names}")
+    # x**2 of a float array is emitted as np.square (x*x either way), sums without defaults
+    assert "np.square(" in src and "np.power" not in src and "keepdims=False" not in src
+    assert cr.compile(cr.grad(loss, argnums=argnums)).source(w, x, b).rstrip().endswith(
+        f"return {names.strip('()')}")

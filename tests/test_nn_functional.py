@@ -237,3 +237,24 @@ def test_losses_second_order_against_torch():
 def test_one_hot():
     np.testing.assert_array_equal(F.one_hot(np.array([0, 2]), 3), [[1, 0, 0], [0, 0, 1]])
     np.testing.assert_array_equal(F.one_hot(np.array([1])), [[0, 1]])
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("n", [10, 5000])
+def test_maximum_relu_backward_zeroes_dropped_units_bit_for_bit(dtype, n):
+    # the ReLU VJP (np.maximum(0, z)) drops the cotangent where z < 0 exactly as
+    # np.where(z < 0, 0, g) does, inf and NaN cotangents included (not inf * 0 = NaN),
+    # keeps -0.0 and halves on ties, at sizes on both sides of its large-array path
+    r = np.random.default_rng(n)
+    z = r.standard_normal(n).astype(dtype)
+    z[:4] = [-1.0, -2.0, 1.0, 0.0]
+    g = r.standard_normal(n).astype(dtype)
+    g[:4] = [np.inf, np.nan, -0.0, 3.0]
+    zt = cr.tensor(z, requires_grad=True)
+    out = np.maximum(0, zt)
+    out.backward(g)
+    expect = np.where(z < 0, dtype(0), g)
+    expect[3] *= 0.5
+    got = np.asarray(zt.grad)
+    assert got.dtype == dtype
+    assert got.tobytes() == expect.tobytes()

@@ -394,7 +394,8 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
 
     vg.__name__ = f"value_and_grad({getattr(f, '__name__', 'f')})"
     vg.__wrapped__ = f  # inspect.signature: f's parameters
-    vg._cr_gradient = True  # (cr.compile names its outputs d_<argument>)
+    # (cr.compile names its outputs d_<argument>)
+    vg._cr_gradient = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     return vg
 
 
@@ -410,7 +411,7 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -
 
     g.__name__ = f"grad({getattr(f, '__name__', 'f')})"
     g.__wrapped__ = f  # inspect.signature: f's parameters
-    g._cr_gradient = True
+    g._cr_gradient = vg._cr_gradient
     return g
 
 

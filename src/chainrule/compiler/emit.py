@@ -126,7 +126,7 @@ def elide_copies(ops: list[Op], outputs: list) -> tuple[list[Op], dict]:
                 alias[id(b)] = alias.get(id(a), a)
                 continue
         kept.append(op)
-    return drop_broadcasts(kept, outputs), alias
+    return drop_noop_reshapes(drop_broadcasts(kept, outputs), outputs), alias
 
 
 def _elementwise2(op: Op) -> bool:
@@ -183,6 +183,29 @@ def drop_broadcasts(ops: list[Op], outputs: list) -> list[Op]:
             for j, op in enumerate(ops) if j not in drop]
 
 
+def drop_noop_reshapes(ops: list[Op], outputs: list) -> list[Op]:
+    """``b = a.reshape(s)`` where ``s`` is a's own shape (a rule written for any rank, run
+    on the rank it expects): later steps read ``a`` (b would be a view of the same memory
+    with the same shape and strides)."""
+    out_ids = {id(t) for t in outputs if t.__class__ is Traced}
+    alias: dict[int, Any] = {}
+    kept = []
+    for op in ops:
+        if alias:
+            op = _substitute(op, alias)
+        if ((op.kind == "method" and op.fn == "reshape")
+                or (op.kind == "call" and op.fn is np.reshape)) and len(op.outs) == 1 \
+                and not op.mutates and op.args and op.args[0].__class__ is Traced:
+            a, b = op.args[0], op.outs[0]
+            if (b.__class__ is Traced and id(b) not in out_ids and a._v.__class__ is _ndarray
+                    and b._v.__class__ is _ndarray and a._v.shape == b._v.shape
+                    and a._v.strides == b._v.strides):
+                alias[id(b)] = a
+                continue
+        kept.append(op)
+    return kept
+
+
 def _substitute(op: Op, alias: dict) -> Op:
     def sub(a: Any) -> Any:
         c = a.__class__
@@ -213,11 +236,42 @@ def _is_array(x: Any) -> bool:
     return x.__class__ is _ndarray or (x.__class__ is Traced and x._v.__class__ is _ndarray)
 
 
+def _operator_ok(x: Any) -> bool:
+    """Does ``x op y`` make the same call as ``np.op(x, y)``? For an ndarray operand, and for
+    a floating NumPy scalar (whose scalar arithmetic rounds as the ufunc does; integer
+    scalars warn on overflow where the ufunc wraps silently, so they keep the call)."""
+    if _is_array(x):
+        return True
+    v = x._v if x.__class__ is Traced else x
+    return isinstance(v, np.inexact)
+
+
+def _is_real_float(x: Any) -> bool:
+    v = x._v if x.__class__ is Traced else x
+    return isinstance(v, (_ndarray, np.generic)) and v.dtype.kind == "f"
+
+
+def _drop_default_kw(kw: dict) -> dict:
+    """a.sum(axis=None, keepdims=False) is a.sum()"""
+    return {n: v for n, v in kw.items()
+            if not ((n == "keepdims" and v is False) or (n in _NONE_KW and v is None))}
+
+
 def _reverses(t: Traced, axes: Any) -> bool:
     """Is ``t.transpose(axes)`` the same as ``t.T``?"""
+    if axes is None:
+        return True
     if axes.__class__ is not tuple:
         return False
     return axes == tuple(range(t._v.ndim - 1, -1, -1))
+
+
+def _identifier(base: str) -> str:
+    """``base`` made a Python identifier (state.0.weight -> state_0_weight)."""
+    base = re.sub(r"\W", "_", base) or "t"
+    if base[0].isdigit() or keyword.iskeyword(base):
+        base = "_" + base
+    return base
 
 
 class Emitter:
@@ -236,9 +290,7 @@ class Emitter:
 
     # --- names ------------------------------------------------------------------------
     def fresh(self, base: str) -> str:
-        base = re.sub(r"\W", "_", base) or "t"
-        if base[0].isdigit() or keyword.iskeyword(base):
-            base = "_" + base
+        base = _identifier(base)
         name = base
         i = 1
         while name in self.taken:
@@ -373,9 +425,13 @@ class Emitter:
         if k == "call":
             kw = _non_default(op.fn, op.kw)
             sym = _OPERATOR.get(op.fn)
-            if sym is not None and not kw and len(a) == 2 and (_is_array(a[0])
-                                                                or _is_array(a[1])):
+            if sym is not None and not kw and len(a) == 2 and (_operator_ok(a[0])
+                                                                or _operator_ok(a[1])):
                 return f"{self._operand(a[0])} {sym} {self._operand(a[1])}"
+            if (op.fn is np.power and not kw and len(a) == 2 and a[1].__class__ in (int, float)
+                    and a[1] == 2 and _is_real_float(a[0])):
+                # x**2 is x*x, correctly rounded either way; np.square skips pow's dispatch
+                return f"np.square({self.expr(a[0])})"
             meth = _METHOD.get(op.fn) if a and a[0].__class__ is Traced else None
             if meth is not None and not _METHOD_KW.issuperset(kw):
                 meth = None  # (np.var's correction=, np.reshape's newshape=: the function's own)
@@ -386,13 +442,14 @@ class Emitter:
                     return f"{self.expr(a[0])}.T"
                 if meth == ".T":
                     meth = "transpose"
+                if meth in _REDUCTIONS:
+                    kw = _drop_default_kw(kw)
                 return f"{self.expr(a[0])}.{meth}({self.call_args(a[1:], kw)})"
             return f"{self.func(op.fn)}({self.call_args(a, kw)})"
         if k == "method":
             kw = op.kw
-            if kw and op.fn in _REDUCTIONS:  # a.sum(axis=None, keepdims=False) is a.sum()
-                kw = {n: v for n, v in kw.items()
-                      if not ((n == "keepdims" and v is False) or (n in _NONE_KW and v is None))}
+            if kw and op.fn in _REDUCTIONS:
+                kw = _drop_default_kw(kw)
             if op.fn == "transpose" and not op.kw and a[0]._v.__class__ is _ndarray and (
                     len(a) == 1 or (len(a) == 2 and _reverses(a[0], a[1]))):
                 return f"{self.expr(a[0])}.T"
@@ -655,6 +712,8 @@ def emit(fname: str, ops: list[Op], inputs: list, outputs: list, names: dict[int
     for o in outputs:
         r = em.expr(o)
         h = hints.get(id(o)) if o.__class__ is Traced else None
+        if h is not None:
+            h = _identifier(h)
         if h is not None and r != h and h not in em.taken:
             h = em.fresh(h)
             body.append(f"{h} = {r}")

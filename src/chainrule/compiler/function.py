@@ -40,6 +40,7 @@ from . import emit as E
 from .tracer import CompileError, Retrace, Trace, Traced, current
 
 _ndarray = np.ndarray
+MISS = object()  # no compiled code ran (Compiled._run_cached)
 _PY_SCALARS = (bool, int, float, complex, str, bytes, type(None))
 
 
@@ -363,6 +364,13 @@ class Compiled:
                                           for x in dyn)
         if any(isinstance(x, Tensor) and x._tangents is not None for x in dyn):
             return self.f(*args, **kwargs)  # forward-mode tangents: eager (documented)
+        out = self._run_cached(key, dyn, diff)
+        if out is not MISS:
+            return out
+        return self._trace_and_run(key, args, kwargs, leaves, tree, dyn, diff)
+
+    def _run_cached(self, key: Any, dyn: list, diff: bool) -> Any:
+        """Run the first trace of this signature whose guards pass; MISS if none does."""
         entries = self._cache.get(key)
         if entries:
             for entry in entries:
@@ -378,7 +386,7 @@ class Compiled:
                     entries.insert(0, entry)
                 self.hits += 1
                 return out
-        return self._trace_and_run(key, args, kwargs, leaves, tree, dyn, diff)
+        return MISS
 
     def _trace_and_run(self, key: Any, args: tuple, kwargs: dict, leaves: list, tree: Any,
                        dyn: list, diff: bool) -> Any:
@@ -420,33 +428,37 @@ class Compiled:
         return e.source + ("\n" + e.bwd_source if e.bwd_source else "")
 
     # --- tracing --------------------------------------------------------------------------
-    def _input_names(self, tree: Any, leaves: list) -> list[str]:
+    def _input_names(self, tree: Any, leaves: list) -> tuple[list[str], list[int]]:
+        """The array inputs' names, and the positional argument each comes from (-1 for a
+        keyword argument)."""
         names = []
+        positions = []
         # positional arguments named after the function's parameters; leaves inside a
         # structure get an index
-        flat_names: list[str] = []
+        flat_names: list[tuple[str, int]] = []
 
-        def walk(t: Any, base: str) -> None:
+        def walk(t: Any, base: str, pos: int) -> None:
             if t is None:
-                flat_names.append(base)
+                flat_names.append((base, pos))
                 return
             if t[0] is dict:
                 for k, sub in zip(t[1], t[2]):
-                    walk(sub, f"{base}_{k}" if base else str(k))
+                    walk(sub, f"{base}_{k}" if base else str(k), pos)
                 return
             for i, sub in enumerate(t[1]):
-                walk(sub, f"{base}_{i}")
+                walk(sub, f"{base}_{i}", pos)
 
         (_, argtrees), kwtree = tree[1]
         for i, sub in enumerate(argtrees):
             base = self._params[i] if i < len(self._params) and self._params[i] not in (
                 "args", "kwargs") else f"arg{i}"
-            walk(sub, base)
-        walk(kwtree, "")
-        for x, nm in zip(leaves, flat_names):
+            walk(sub, base, i)
+        walk(kwtree, "", -1)
+        for x, (nm, pos) in zip(leaves, flat_names):
             if _kind(x)[1]:
                 names.append(nm)
-        return names
+                positions.append(pos)
+        return names, positions
 
     def _trace(self, args: tuple, kwargs: dict, leaves: list, tree: Any, dyn: list,
                diff: bool) -> tuple[Any, Any]:
@@ -457,7 +469,7 @@ class Compiled:
         tr.const_names = captured.names
         tr.caller = errors.user_site(1)
         nn_gen = _copy.deepcopy(_nnrandom.default_generator())
-        in_names = self._input_names(tree, leaves)
+        in_names, in_pos = self._input_names(tree, leaves)
         new_leaves = []
         traced_inputs = []
         diff_leaves = []
@@ -522,8 +534,10 @@ class Compiled:
             ops = E.prune(tr.ops, flat_out,
                           keep_mutations_of={E._root(t._v) for t in traced_inputs})
             ops, alias = E.elide_copies(ops, flat_out)
-            if getattr(self.f, "_cr_gradient", False):
-                _name_gradients(tr, flat_out, traced_inputs, in_names)
+            argnums = getattr(self.f, "_cr_gradient", None)
+            if argnums is not None:
+                argnums = tuple(a % len(args) if args else a for a in argnums)
+                _name_gradients(tr, flat_out, traced_inputs, in_names, in_pos, argnums)
             ret, extra = _returner(out_tree, spec)
             src, fn, em = E.emit(self._fname(), ops, traced_inputs + rand_inputs, flat_out,
                                  tr.names,
@@ -546,6 +560,8 @@ class Compiled:
         fwd_ids = {id(op) for op in fwd_ops}
         ct_ids = {id(c) for c in cts}
         bwd_ops = [op for op in bwd_ops_all if id(op) not in fwd_ids]
+        bwd_keep = [g for g in grad_outs if g.__class__ is Traced]
+        bwd_ops = E.drop_noop_reshapes(E.drop_broadcasts(bwd_ops, bwd_keep), bwd_keep)
         # residuals: what the backward reads that the forward (or an input) made
         made_b = {id(o) for op in bwd_ops for o in op.outs}
         res: list = []
@@ -713,10 +729,14 @@ class Compiled:
         return _rebuild(entry.out_spec, entry.out_tree, vals)
 
 
-def _name_gradients(tr: Trace, outs: list, inputs: list, in_names: list) -> None:
+def _name_gradients(tr: Trace, outs: list, inputs: list, in_names: list, in_pos: list,
+                    argnums: tuple) -> None:
     """Outputs of cr.grad / cr.value_and_grad the user did not name: when the last ones have
-    the inputs' shapes, in order, one per input, they are named d_<input>;
-    a scalar output before them is the value."""
+    the shapes of the inputs of the arguments in ``argnums``, in that order, one per input,
+    they are named d_<input>; a scalar output before them is the value."""
+    sel = [(t, nm) for a in argnums for t, nm, p in zip(inputs, in_names, in_pos) if p == a]
+    inputs = [t for t, _ in sel]
+    in_names = [nm for _, nm in sel]
     n = len(inputs)
     tail = outs[len(outs) - n:]
     if not n or len(tail) != n or not all(o.__class__ is Traced and o.shape == t.shape
@@ -792,6 +812,9 @@ def _copy_tensor(t: Tensor) -> Tensor:
     return Tensor._make(t._value.copy(), None, None)
 
 
+_TAKEN = object()  # a gradient the compiled backward computed and already handed over
+
+
 class _Holder:
     """Passed to the compiled primitive as a plain argument: the forward leaves its residuals
     (and the non-differentiated outputs) here for the backward."""
@@ -824,18 +847,23 @@ def _make_prim(comp: Compiled, entry: _Entry, diff_pos: list) -> Primitive:
         k = diff_pos.index(pos)
 
         def rule(g: Any, ans: Any, holder: _Holder, rand: list, *vals: Any) -> Any:
-            if holder.g is not g:
+            grads = holder.grads
+            if holder.g is not g or grads[k] is _TAKEN:
                 if isinstance(g, Tensor) or any(isinstance(v, Tensor) for v in vals):
-                    holder.grads = _eager_vjp(comp, entry, holder, g, vals, rand, diff_pos)
+                    grads = _eager_vjp(comp, entry, holder, g, vals, rand, diff_pos)
                 else:
                     try:
-                        holder.grads = entry.bwd(*holder.res, *_unpack(g, entry))
+                        grads = entry.bwd(*holder.res, *_unpack(g, entry))
                     except Retrace:  # a guard of the backward: eager now, a new trace next
                         comp._drop(entry)
-                        holder.grads = _eager_vjp(comp, entry, holder, g, vals, rand,
-                                                  diff_pos)
+                        grads = _eager_vjp(comp, entry, holder, g, vals, rand, diff_pos)
+                grads = holder.grads = list(grads)
                 holder.g = g
-            return holder.grads[k]
+            # handed over, not kept: a gradient nobody else holds becomes the leaf's .grad
+            # without a copy (core's _deliver copies what is still referenced elsewhere)
+            out = grads[k]
+            grads[k] = _TAKEN
+            return out
         return rule
 
     for pos in diff_pos:

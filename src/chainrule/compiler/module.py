@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from ..core.graph import STATE
 from ..core.tensor import Tensor
+from ..nn import module as _nnmodule
 from ..nn.module import Module
-from .function import Compiled
-from .tracer import CompileError
+from .function import MISS, Compiled, _kind
+from .tracer import CompileError, current
 
 
 def is_module(f: Any) -> bool:
@@ -52,6 +54,12 @@ class CompiledModule:
         run.__name__ = name
         object.__setattr__(self, "_compiled",
                            Compiled(run, static_argnums=(1,), max_traces=max_traces, name=name))
+        # where the state lives, as of nn's STRUCTURE version _ver: [(full name, dict, key)]
+        # in the order the signature flattens a dict (sorted), and the modules (their flags)
+        object.__setattr__(self, "_ver", None)
+        object.__setattr__(self, "_where", [])
+        object.__setattr__(self, "_mods", [])
+        object.__setattr__(self, "_keys", {})  # cheap key -> the signature's full key
 
     def _slots(self) -> dict:
         """{'fc1.weight': (the dict it lives in, its key)} for every parameter and buffer."""
@@ -71,7 +79,54 @@ class CompiledModule:
         return tuple(m.training for m in self.module.modules())
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs and current() is None:
+            out = self._call_fast(args)
+            if out is not MISS:
+                return out
         return self._compiled(self._state(), self._flags(), *args, **kwargs)
+
+    def _call_fast(self, args: tuple) -> Any:
+        """The common call, every input an array or a Tensor: the state read from where it
+        was found last (while no module's parameters, buffers or submodules changed), the
+        signature's key from a cheap one; MISS when the general path must run."""
+        ver = _nnmodule.STRUCTURE[0]
+        if ver != self._ver:
+            slots = self._slots()
+            object.__setattr__(self, "_where",
+                               [(full, *slots[full]) for full in sorted(slots, key=repr)])
+            object.__setattr__(self, "_mods", list(self.module.modules()))
+            self._keys.clear()
+            object.__setattr__(self, "_ver", ver)
+        dyn = [d[key] for _, d, key in self._where]
+        dyn.extend(args)
+        kinds = []
+        for x in dyn:
+            k, is_dyn = _kind(x)
+            if not is_dyn or (k[0] == "T" and k[4]):  # (forward-mode tangents: eager)
+                return MISS
+            kinds.append(k)
+        flags = tuple(m.training for m in self._mods)
+        grad = STATE.grad_enabled
+        cheap = (flags, grad, tuple(kinds))
+        comp = self._compiled
+        key = self._keys.get(cheap)
+        if key is None:
+            # learn the full key once (the general path then runs this call)
+            state = {full: d[k] for full, d, k in self._where}
+            key, _, _, dyn2 = comp._split((state, flags, *args), {})
+            if len(dyn2) == len(dyn) and all(a is b for a, b in zip(dyn, dyn2)):
+                self._keys[cheap] = key
+            return MISS
+        if key in comp._eager:
+            return MISS
+        diff = grad and any(isinstance(x, Tensor) and x._node is not None for x in dyn)
+        out = comp._run_cached(key, dyn, diff)
+        if out is MISS:  # no trace yet, or every trace's guards failed: trace (once) now
+            state = {full: d[k] for full, d, k in self._where}
+            cargs = (state, flags, *args)
+            key, leaves, tree, dyn = comp._split(cargs, {})
+            return comp._trace_and_run(key, cargs, {}, leaves, tree, dyn, diff)
+        return out
 
     def source(self, *args: Any, **kwargs: Any) -> str:
         """The code run for a call with these inputs (forward, and backward when the

@@ -37,6 +37,52 @@ def as_array(v: Any) -> np.ndarray:
     return np.asarray(v)
 
 
+# bumped on every change to any module's parameters, buffers or submodules (which object
+# sits under which name): cr.compile(model) caches where a model's state lives until it moves
+STRUCTURE = [0]
+
+
+class _Store(OrderedDict):
+    """A module's ``_parameters`` / ``_buffers`` / ``_modules``: an OrderedDict whose writes
+    bump ``STRUCTURE`` (reads cost what a dict's do)."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        STRUCTURE[0] += 1
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        STRUCTURE[0] += 1
+        super().__delitem__(key)
+
+    def pop(self, *args: Any) -> Any:
+        STRUCTURE[0] += 1
+        return super().pop(*args)
+
+    def popitem(self, last: bool = True) -> Any:
+        STRUCTURE[0] += 1
+        return super().popitem(last)
+
+    def clear(self) -> None:
+        STRUCTURE[0] += 1
+        super().clear()
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        STRUCTURE[0] += 1
+        return super().setdefault(key, default)
+
+    def update(self, *args: Any, **kw: Any) -> None:
+        STRUCTURE[0] += 1
+        super().update(*args, **kw)
+
+    def move_to_end(self, key: Any, last: bool = True) -> None:
+        STRUCTURE[0] += 1
+        super().move_to_end(key, last)
+
+    def __ior__(self, other: Any) -> Any:
+        STRUCTURE[0] += 1
+        return super().__ior__(other)
+
+
 def _addindent(s: str, n: int) -> str:
     lines = s.split("\n")
     if len(lines) == 1:
@@ -51,10 +97,10 @@ class Module:
     training: bool
 
     def __init__(self) -> None:
-        object.__setattr__(self, "_parameters", OrderedDict())
-        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_parameters", _Store())
+        object.__setattr__(self, "_buffers", _Store())
         object.__setattr__(self, "_non_persistent", set())
-        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_modules", _Store())
         object.__setattr__(self, "training", True)
 
     # --- registration ------------------------------------------------------------

@@ -443,6 +443,20 @@ def _select_weights(x: Any, y: Any, pick_x: Callable) -> tuple[Any, Any]:
     return wx, 1.0 - wx
 
 
+_UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def _zero_where(g: Any, drop: Any) -> Any:
+    """``np.where(drop, 0, g)`` for a real float ndarray g, bit for bit (+0.0 where drop; g,
+    inf and NaN included, elsewhere), as one integer multiply of g's bits by ``~drop``: a
+    fresh array, at about a third of np.where's cost on a large random mask (below a few
+    thousand elements np.where's one call is cheaper than three)."""
+    u = _UINT.get(g.dtype.itemsize)
+    if u is None or g.size < 2048:  # (and long double)
+        return np.where(drop, g.dtype.type(0), g)
+    return (g.view(u) * ~drop).view(g.dtype)
+
+
 def _maxmin(np_fn: Any, name: str, pick_x: Callable, nan_aware: bool = False) -> Any:
     def weights(x: Any, y: Any) -> tuple[Any, Any]:
         wx, wy = _select_weights(x, y, pick_x)
@@ -483,7 +497,7 @@ def _maxmin(np_fn: Any, name: str, pick_x: Callable, nan_aware: bool = False) ->
                 return None
         if bv != bv:  # NaN: b is the answer everywhere (the general rule handles it)
             return None
-        r = np.where(other_wins(a, bv), g.dtype.type(0), g)  # (a typed 0: no casting pass)
+        r = _zero_where(g, other_wins(a, bv))
         eq = a == bv
         if eq.any():
             r[eq] *= 0.5

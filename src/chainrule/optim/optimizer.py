@@ -129,10 +129,10 @@ class Optimizer:
         for gi, group in enumerate(self.param_groups):
             self._check_group(gi, group)
             for p in group["params"]:
-                where = f"parameter {index} (group {gi}, shape {tuple(p._value.shape)})"
                 index += 1
                 if p.grad is None:
                     continue
+                where = _Where(index - 1, gi, p)  # (the text is made only for an error)
                 g = p.grad
                 if isinstance(g, Tensor):
                     g = g._value
@@ -283,3 +283,15 @@ def lerp_(a: np.ndarray, b: np.ndarray, w: float) -> None:
         a += w * (b - a)
     else:
         np.subtract(b, (b - a) * (1 - w), out=a)
+
+
+class _Where:
+    """'parameter 3 (group 0, shape (256,))', formatted when an error message needs it."""
+
+    __slots__ = ("index", "group", "p")
+
+    def __init__(self, index: int, group: int, p: Tensor) -> None:
+        self.index, self.group, self.p = index, group, p
+
+    def __str__(self) -> str:
+        return f"parameter {self.index} (group {self.group}, shape {tuple(self.p._value.shape)})"

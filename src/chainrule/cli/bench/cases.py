@@ -647,6 +647,73 @@ def _mlp_case(batch: int, dtype: str) -> Case:
         rtol=1e-9 if dtype == "float64" else 2e-4,
     )
 
+# ------------------------------------------------------------------------------------------
+# the same MLP as an nn model: Sequential(Linear, ReLU, Linear), CrossEntropyLoss, optim.SGD
+
+
+def _nn_mlp(lib: str, size: dict) -> Step:
+    if lib == "numpy":
+        return _mlp("numpy", size)  # the same weights, the same step, written by hand
+    n_in, n_hid, n_out, batch = size["n_in"], size["n_hid"], size["n_out"], size["batch"]
+    dt = np.dtype(size["dtype"])
+    r = _rng(2)
+    x = r.standard_normal((batch, n_in)).astype(dt)
+    labels = r.integers(0, n_out, batch)
+    params = [(r.standard_normal((n_in, n_hid)) / np.sqrt(n_in)).astype(dt),
+              np.zeros(n_hid, dt),
+              (r.standard_normal((n_hid, n_out)) / np.sqrt(n_hid)).astype(dt),
+              np.zeros(n_out, dt)]
+    # nn.Linear keeps weight as (out, in): the hand step's matrices transposed
+    state = {"0.weight": params[0].T.copy(), "0.bias": params[1],
+             "2.weight": params[2].T.copy(), "2.bias": params[3]}
+    lr = 0.1
+
+    if lib in ("chainrule", "compiled"):
+        nn, optim = cr.nn, cr.optim
+        model = nn.Sequential(nn.Linear(n_in, n_hid, dtype=dt), nn.ReLU(),
+                              nn.Linear(n_hid, n_out, dtype=dt))
+        model.load_state_dict({k: cr.tensor(v) for k, v in state.items()})
+        loss_fn = nn.CrossEntropyLoss()
+        opt = optim.SGD(model.parameters(), lr=lr)
+        run = model
+        if lib == "compiled":
+            run = cr.compile(model)
+            xc = x.copy()
+            run(xc)  # traced here, at build time (the forward and its backward)
+            loss_fn(run(xc), labels).backward()
+            opt.zero_grad()
+        ps = list(model.parameters())
+
+        def step() -> list:
+            opt.zero_grad()
+            loss = loss_fn(run(x), labels)
+            loss.backward()
+            opt.step()
+            return [np.asarray(ps[0].grad).T, np.asarray(ps[1].grad),
+                    np.asarray(ps[2].grad).T, np.asarray(ps[3].grad)]
+
+    else:
+        import torch
+
+        model = torch.nn.Sequential(torch.nn.Linear(n_in, n_hid), torch.nn.ReLU(),
+                                    torch.nn.Linear(n_hid, n_out)).to(
+            torch.float64 if dt == np.float64 else torch.float32)
+        model.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+        loss_fn = torch.nn.CrossEntropyLoss()
+        opt = torch.optim.SGD(model.parameters(), lr=lr)
+        xt, yt = torch.tensor(x), torch.tensor(labels)
+        ps = list(model.parameters())
+
+        def step() -> list:
+            opt.zero_grad()
+            loss = loss_fn(model(xt), yt)
+            loss.backward()
+            opt.step()
+            return [ps[0].grad.numpy().T, ps[1].grad.numpy(), ps[2].grad.numpy().T,
+                    ps[3].grad.numpy()]
+
+    return step
+
 
 CASES: list[Case] = [
     Case("overhead", f"one elementwise op, shape (1,), fwd+bwd (chain of {OPS})", "op", _chain,
@@ -657,6 +724,10 @@ CASES: list[Case] = [
     _mlp_case(64, "float32"),
     _mlp_case(512, "float64"),
     _mlp_case(512, "float32"),
+    Case("nn784", "nn MLP 784-256-10 + CrossEntropyLoss, module + SGD step, batch 64, float32",
+         "step", _nn_mlp, full=dict(n_in=784, n_hid=256, n_out=10, batch=64, dtype="float32"),
+         quick=dict(n_in=12, n_hid=8, n_out=5, batch=4, dtype="float32"), rtol=2e-4,
+         libs=("numpy", "chainrule", "compiled", "torch")),
     Case("deep200", "deep net, 200 x tanh(x W), width 512, batch 256, float32", "step",
          _deep, full=dict(depth=200, width=512, batch=256, dtype="float32"),
          quick=dict(depth=6, width=16, batch=4, dtype="float32"), memory=True, rtol=2e-4,
@@ -687,4 +758,5 @@ COMPILED_TARGETS: list[tuple[str, str, float]] = [
     ("overhead", "time", 1.1),
     ("mlp231", "time", 1.3),
     ("mlp784_b64_f32", "time", 1.05),
+    ("nn784", "time", 1.10),
 ]
