@@ -25,8 +25,9 @@ from . import random as _random
 __all__ = [
     "binary_cross_entropy_with_logits", "batch_norm", "conv2d", "cross_entropy", "dropout",
     "erf", "flatten", "gelu", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax",
-    "logsigmoid", "max_pool2d", "mse_loss", "nll_loss", "one_hot", "relu", "sigmoid", "silu",
-    "softmax", "softplus", "tanh",
+    "logsigmoid", "max_pool2d", "mse_loss", "multi_head_attention_forward", "nll_loss",
+    "one_hot", "relu", "scaled_dot_product_attention", "sigmoid", "silu", "softmax",
+    "softplus", "tanh",
 ]
 
 erf = _prims.erf
@@ -573,3 +574,6 @@ def _bind_tensor_methods() -> None:
 
 
 _bind_tensor_methods()
+
+# attention lives in its own module (it builds on the functions above); imported last
+from .attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: E402
