@@ -577,3 +577,17 @@ _bind_tensor_methods()
 
 # attention lives in its own module (it builds on the functions above); imported last
 from .attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: E402
+
+# conv1d, transposed convolution, average/adaptive pooling, interpolate, pad, group_norm,
+# elu, prelu, channel dropout and more losses live in their own module; imported last
+from .functional_extra import (  # noqa: E402
+    adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, binary_cross_entropy,
+    conv1d, conv_transpose2d, dropout1d, dropout2d, elu, group_norm, huber_loss, interpolate,
+    kl_div, pad, prelu, smooth_l1_loss,
+)
+
+__all__ += [
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d",
+    "binary_cross_entropy", "conv1d", "conv_transpose2d", "dropout1d", "dropout2d", "elu",
+    "group_norm", "huber_loss", "interpolate", "kl_div", "pad", "prelu", "smooth_l1_loss",
+]
