@@ -20,6 +20,7 @@ from .loss import (
 from .module import IncompatibleKeys, Module, ModuleDict, ModuleList, Sequential, StateDictError
 from .parameter import Parameter
 from .random import manual_seed
+from .recurrent import GRU, LSTM, RNN, Embedding
 from .spatial import (
     AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Conv1d, ConvTranspose2d,
     Dropout1d, Dropout2d, GroupNorm, Upsample,
@@ -33,10 +34,11 @@ __all__ = [
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "BCELoss",
     "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv1d", "Conv2d",
     "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Dropout1d", "Dropout2d", "ELU",
-    "Flatten", "GELU", "GroupNorm", "HuberLoss", "Identity", "IncompatibleKeys",
-    "KLDivLoss", "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss",
+    "Embedding", "Flatten", "GELU", "GRU", "GroupNorm", "HuberLoss", "Identity",
+    "IncompatibleKeys", "KLDivLoss", "L1Loss", "LSTM", "LayerNorm", "LeakyReLU", "Linear",
+    "LogSoftmax", "MSELoss",
     "MaxPool2d", "Module", "ModuleDict", "ModuleList", "MultiheadAttention", "NLLLoss",
-    "PReLU", "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss",
+    "PReLU", "Parameter", "RNN", "ReLU", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss",
     "Softmax", "Softplus", "StateDictError", "Tanh", "Transformer", "TransformerDecoder",
     "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer", "Upsample",
     "functional", "init", "manual_seed", "utils",

@@ -591,3 +591,8 @@ __all__ += [
     "binary_cross_entropy", "conv1d", "conv_transpose2d", "dropout1d", "dropout2d", "elu",
     "group_norm", "huber_loss", "interpolate", "kl_div", "pad", "prelu", "smooth_l1_loss",
 ]
+
+# the embedding lookup lives with the Embedding layer (nn/recurrent.py); imported last
+from .recurrent import embedding  # noqa: E402
+
+__all__ += ["embedding"]

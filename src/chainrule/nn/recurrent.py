@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core import arrays as _arrays
 from ..core.errors import ShapeError
 from ..core.tensor import Tensor
 from ..ops import elementwise as _E
@@ -72,14 +73,14 @@ def embedding(input: Any, weight: Any, padding_idx: int | None = None,
     has shape ``input.shape + (dim,)``.  The ``padding_idx`` row gets no gradient.
     With ``max_norm``, the looked-up rows of ``weight`` are first renormalised in place."""
     _check_embedding_options("embedding", scale_grad_by_freq, sparse)
-    idx = np.asarray(_value(input))
+    idx = _arrays.asarray(_value(input))  # a traced array under cr.compile stays one
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
     wshape = _shape(weight)
     if len(wshape) != 2:
         raise ShapeError(f"embedding: weight must be 2-D (num_embeddings, dim), got {wshape}")
     n = wshape[0]
-    if idx.size and (idx.min() < 0 or idx.max() >= n):
+    if idx.size and bool(np.any((idx < 0) | (idx >= n))):
         raise IndexError(f"embedding: index out of range: indices must lie in [0, {n}), got "
                          f"values in [{idx.min()}, {idx.max()}]")
     if padding_idx is not None:
@@ -90,9 +91,8 @@ def embedding(input: Any, weight: Any, padding_idx: int | None = None,
         _renorm_rows_(weight, idx, float(max_norm), float(norm_type))
     out = weight[idx]
     if padding_idx is not None and isinstance(weight, Tensor):
-        pad = (idx == padding_idx)[..., None]
-        if pad.any():  # the padding row's value, without a path back to the weight
-            out = _E.where_prim(pad, weight._value[idx], out)
+        # the padding row's value, without a path back to the weight
+        out = _E.where_prim((idx == padding_idx)[..., None], weight._value[idx], out)
     return out
 
 
@@ -400,11 +400,6 @@ class RNN(_RNNBase):
     def _cell(self) -> Any:
         return _rnn_cell(self.nonlinearity)
 
-    def extra_repr(self) -> str:
-        s = super().extra_repr()
-        if self.nonlinearity != "tanh":
-            s += f", nonlinearity={self.nonlinearity!r}"
-        return s
 
 
 class LSTM(_RNNBase):
