@@ -38,6 +38,7 @@ import threading
 import time
 import zipfile
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -45,11 +46,15 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from .core.errors import ChainruleError
+from .core.tensor import Tensor
 from .nn.module import Module, as_array
 from .nn.module import cast_problem, key_problems
 from .nn.module import StateDictError
 
-__all__ = ["MAX_KEY_BYTES", "CheckpointError", "atomic_write", "load", "save"]
+__all__ = ["MAX_KEY_BYTES", "TREE_KEY", "CheckpointError", "atomic_write", "load", "save"]
+
+#: the array that holds a saved state's layout (see :func:`save`)
+TREE_KEY = "__chainrule_tree__"
 
 #: the longest key :func:`save` accepts, in bytes of UTF-8
 MAX_KEY_BYTES = 1024
@@ -115,6 +120,8 @@ def _check_key(k: Any) -> str:
                               f"{MAX_KEY_BYTES} (chainrule.io.MAX_KEY_BYTES)")
     if k == "__metadata__":
         raise CheckpointError("cr.save: '__metadata__' is reserved (safetensors' header field)")
+    if k == TREE_KEY:
+        raise CheckpointError(f"cr.save: {TREE_KEY!r} is reserved (the layout of a saved state)")
     return k
 
 
@@ -254,10 +261,21 @@ def save(obj: Any, path: str | os.PathLike, format: str | None = None) -> str:
     :class:`CheckpointError` before a byte is written, so a save never writes a file that
     :func:`load` refuses.  See :func:`atomic_write` for how the file is written.  Returns the
     path.
+
+    A *state* (an optimizer's or a scheduler's ``state_dict()``, a training checkpoint: a
+    dict in which some value is a dict, list, tuple, string, None or bool) is saved as its
+    arrays, each named after its place (``state/0/exp_avg``), plus one more, ``TREE_KEY``,
+    a uint8 array holding the layout as JSON.  A state holds dicts (string or int keys;
+    an OrderedDict comes back as a dict), lists, tuples, strings, None, bools, ints, floats
+    (NaN and infinities bit for bit), NumPy arrays and scalars and Tensors (which come back
+    as arrays).  :func:`load` gives it back with the same types and bit-identical values,
+    and only from a file whose manifest checks out byte for byte.  Anything else in a state
+    (a function, an object, an IntEnum, a namedtuple, a non-numeric array) raises
+    :class:`CheckpointError` before a byte is written.
     """
     path = os.fspath(path)
     fmt = _format(path, format)
-    arrays = _state_of(obj)
+    arrays = _tree_arrays(obj) if _is_tree(obj) else _state_of(obj)
     if fmt == "safetensors":
         for k, a in arrays.items():
             if (a.dtype.kind, a.dtype.itemsize) not in _ST_OF:
@@ -267,6 +285,163 @@ def save(obj: Any, path: str | os.PathLike, format: str | None = None) -> str:
     else:
         atomic_write(path, lambda f: _write_npz(f, arrays))
     return path
+
+
+# ----------------------------------------------------------------------------------------
+# states: nested dicts and lists around the arrays
+# ----------------------------------------------------------------------------------------
+
+def _is_tree(obj: Any) -> bool:
+    """A dict that :func:`save` writes as a state: some value is a dict, list, tuple, string,
+    None or bool (a dict of arrays and numbers stays a plain dict of arrays)."""
+    if isinstance(obj, Module) or not isinstance(obj, dict):
+        return False
+    return any(v is None or isinstance(v, (dict, list, tuple, str, bool)) for v in obj.values())
+
+
+def _float_layout(f: float) -> Any:
+    """A float as JSON: itself when finite (Python's repr round-trips exactly), else its
+    64 bits in hex (so that a NaN keeps its sign and payload)."""
+    if math.isfinite(f):
+        return f
+    return {"$f": struct.pack(">d", f).hex()}
+
+
+def _tree_arrays(obj: dict) -> dict[str, np.ndarray]:
+    """The arrays of a state, named after their place in it, and its layout under TREE_KEY.
+
+    Refuses (CheckpointError, nothing written) any value that would not come back as it
+    went in: objects, functions, subclasses of the built-in types other than OrderedDict
+    (an IntEnum or a namedtuple would come back as a plain int or tuple), non-numeric
+    arrays."""
+    arrays: dict[str, np.ndarray] = {}
+
+    def name_for(where: list[str]) -> str:
+        k = "/".join(where)
+        try:
+            if k not in arrays and _check_key(k) == k:
+                return k
+        except CheckpointError:
+            pass
+        i = len(arrays)
+        while f"#{i}" in arrays:
+            i += 1
+        return f"#{i}"
+
+    def at(where: list[str]) -> str:
+        return repr("/".join(where)) if where else "the top level"
+
+    def enc(v: Any, where: list[str], depth: int) -> Any:
+        if depth > 64:
+            raise CheckpointError(f"cr.save: the state nests deeper than 64 levels at {at(where)}")
+        t = type(v)
+        if v is None or t in (bool, str, int):
+            return v
+        if t is float:
+            return _float_layout(v)
+        if t is dict or t is OrderedDict:
+            items = []
+            for k, x in v.items():
+                if type(k) not in (str, int):
+                    raise CheckpointError(f"cr.save: the state has a key {k!r} "
+                                          f"({type(k).__name__}) at {at(where)}; keys must be "
+                                          f"strings or ints")
+                items.append([k, enc(x, [*where, str(k)], depth + 1)])
+            return {"$d": items}
+        if t is list:
+            return [enc(x, [*where, str(i)], depth + 1) for i, x in enumerate(v)]
+        if t is tuple:
+            return {"$t": [enc(x, [*where, str(i)], depth + 1) for i, x in enumerate(v)]}
+        scalar = isinstance(v, np.generic)
+        if not (scalar or isinstance(v, np.ndarray) or isinstance(v, Tensor)):
+            raise CheckpointError(f"cr.save: {at(where)} is a {t.__name__}; a state holds dicts, "
+                                  f"lists, tuples, strings, None, bools, ints, floats and "
+                                  f"arrays (chainrule never writes pickled objects)")
+        k = name_for(where)
+        try:
+            arrays[k] = _state_of({k: v})[k]
+        except CheckpointError as exc:
+            raise CheckpointError(f"cr.save: {at(where)}: {exc}") from None
+        return {"$a": k, "s": 1} if scalar else {"$a": k}
+
+    layout = enc(obj, [], 0)
+    raw = json.dumps({"chainrule-state": 1, "tree": layout}, separators=(",", ":"),
+                     ensure_ascii=True, allow_nan=False).encode("ascii")
+    arrays[TREE_KEY] = np.frombuffer(raw, np.uint8).copy()
+    return arrays
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _Bad("its state layout has a duplicate key")
+    return out
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _Bad(f"its state layout holds {name}")
+
+
+def _tree_of(arrays: dict[str, np.ndarray]) -> Any:
+    """The state :func:`_tree_arrays` laid out, checked entry by entry: every array it
+    names is in the file, used once, and nothing else is."""
+    raw = arrays[TREE_KEY]
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise _Bad(f"its {TREE_KEY!r} is not a byte string")
+    try:
+        doc = json.loads(raw.tobytes().decode("ascii"), object_pairs_hook=_no_duplicates,
+                         parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise _Bad("its state layout is not valid JSON") from None
+    if not isinstance(doc, dict) or doc.get("chainrule-state") != 1 or set(doc) != {
+            "chainrule-state", "tree"}:
+        raise _Bad("its state layout is not one chainrule wrote")
+    used: set[str] = set()
+
+    def dec(v: Any, depth: int) -> Any:
+        if depth > 66:
+            raise _Bad("its state layout nests too deep")
+        if v is None or isinstance(v, (bool, str, int, float)):
+            return v
+        if isinstance(v, list):
+            return [dec(x, depth + 1) for x in v]
+        if not isinstance(v, dict) or len(v) not in (1, 2):
+            raise _Bad("its state layout holds an unknown entry")
+        if "$d" in v and len(v) == 1 and isinstance(v["$d"], list):
+            out: dict = {}
+            for item in v["$d"]:
+                if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], (str, int))
+                        and not isinstance(item[0], bool)) or item[0] in out:
+                    raise _Bad("its state layout holds a malformed or repeated dict entry")
+                out[item[0]] = dec(item[1], depth + 1)
+            return out
+        if "$t" in v and len(v) == 1 and isinstance(v["$t"], list):
+            return tuple(dec(x, depth + 1) for x in v["$t"])
+        if "$f" in v and len(v) == 1 and isinstance(v["$f"], str) \
+                and re.fullmatch("[0-9a-f]{16}", v["$f"]):
+            f = struct.unpack(">d", bytes.fromhex(v["$f"]))[0]
+            if math.isfinite(f):
+                raise _Bad("its state layout writes a finite float as bits")
+            return f
+        if "$a" in v and isinstance(v["$a"], str) and (len(v) == 1 or v.get("s") == 1):
+            k = v["$a"]
+            if k == TREE_KEY or k not in arrays or k in used:
+                raise _Bad(f"its state layout names the array {k!r}, which the file "
+                           f"{'holds more than once' if k in used else 'does not hold'}")
+            used.add(k)
+            a = arrays[k]
+            if len(v) == 2:
+                if a.ndim:
+                    raise _Bad(f"its state layout takes {k!r} as a scalar; it has shape {a.shape}")
+                return a[()]
+            return a
+        raise _Bad("its state layout holds an unknown entry")
+
+    tree = dec(doc["tree"], 0)
+    extra = set(arrays) - used - {TREE_KEY}
+    if extra:
+        raise _Bad(f"it holds arrays its state layout does not place: {sorted(extra)[:5]}")
+    return tree
 
 
 # ----------------------------------------------------------------------------------------
@@ -369,6 +544,10 @@ def _targets(model: Any) -> dict[str, np.ndarray] | None:
 def _plan(path: str, arrays: list[_Array], model: Any, targets: dict[str, np.ndarray] | None,
           strict: bool, max_bytes: int | None, file_size: int, compressed: bool) -> set[str]:
     """Which arrays to read: decided from the headers alone, before any data is read."""
+    if model is not None and any(a.key == TREE_KEY for a in arrays):
+        raise CheckpointError(f"cr.load: {path!r} holds a state (nested dicts and lists, as "
+                              f"an optimizer's state_dict), not a model's state_dict; load it "
+                              f"without a model")
     if targets is None:
         keep = list(arrays)
     else:
@@ -745,6 +924,9 @@ def _load_npz(f: BinaryIO, path: str, size: int, model: Any, targets: Any, stric
             raise _Bad(f"its manifest lists {int(c.group(1))} arrays, the archive holds {len(members)}")
     elif require:
         raise _Bad("it has no chainrule manifest (require_checksums=True)")
+    if not ours and any(m.key == TREE_KEY for m in members):
+        raise _Bad("it holds a state tree but no chainrule manifest (a state is only loaded "
+                   "with every byte checked)")
     for m in members:
         _npy_header_of(f, m)
         if ours:
@@ -893,6 +1075,9 @@ def _load_safetensors(f: BinaryIO, path: str, size: int, model: Any, targets: An
         _st_manifest(meta, header, tensors)
     elif require:
         raise _Bad("it has no chainrule manifest (require_checksums=True)")
+    if not ours and any(t.key == TREE_KEY for t in tensors):
+        raise _Bad("it holds a state tree but no chainrule manifest (a state is only loaded "
+                   "with every byte checked)")
     keep = _plan(path, tensors, model, targets, strict, max_bytes, size, False)
     rd = _Reader(f, None)
     out: dict[str, np.ndarray] = {}
@@ -989,6 +1174,12 @@ def load(path: str | os.PathLike, model: Any = None, strict: bool = True,
             raise CheckpointError(
                 f"cr.load: cannot read {path!r}: the file is damaged (uncaught "
                 f"{type(exc).__name__}: {exc})") from exc
+    if TREE_KEY in arrays:
+        try:
+            tree = _tree_of(arrays)
+        except _Bad as exc:
+            raise CheckpointError(f"cr.load: cannot read {path!r}: {exc}") from None
+        return tree
     if model is None:
         return arrays
     if targets is not None:
