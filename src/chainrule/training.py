@@ -10,6 +10,7 @@ loss and metrics, validation and early stopping.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from typing import Any, TextIO
@@ -20,8 +21,13 @@ import numpy as np
 from .compiler import compile as _compile
 from .core.errors import ChainruleError
 from .core.tensor import Tensor, no_grad
+from .io import CheckpointError
+from .io import load as _load
+from .io import save as _save
+from .nn import random as _nnrandom
 from .nn.primitives import count
 from .data import DataLoader, TensorDataset
+from .optim.lr_scheduler import ReduceLROnPlateau as _Plateau
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
 
@@ -371,13 +377,16 @@ def _snapshot(obj: Any) -> Any:
 
 def fit(model: Any, loss_fn: Callable, optimizer: Any, train_loader: Iterable, epochs: int = 1,
         val: Any = None, metrics: Any = None, verbose: int = 1, early_stopping: Any = None,
-        scheduler: Any = None, file: TextIO | None = None, compile: bool = False) -> History:
+        scheduler: Any = None, file: TextIO | None = None, compile: bool = False,
+        checkpoint: str | os.PathLike | None = None,
+        resume: str | os.PathLike | None = None) -> History:
     """Train ``model`` for ``epochs`` passes over ``train_loader`` and return a History.
 
     Each batch: ``loss = loss_fn(model(x), y); optimizer.zero_grad(); loss.backward();
     optimizer.step()``.  Per epoch: the mean training loss and metrics (weighted by batch
     size), then ``val`` (a loader or an ``(X, y)`` pair) in eval mode as ``val_loss`` and
-    ``val_<metric>``, then ``scheduler.step()`` if given.
+    ``val_<metric>``, then ``scheduler.step()`` if given (``scheduler.step(val_loss)``, or
+    the training loss without val, for a ReduceLROnPlateau).
 
     ``compile``: run the model through ``cr.compile`` (its forward and backward as emitted
     NumPy, traced once per batch shape and train/eval mode); the results are the same.
@@ -393,6 +402,25 @@ def fit(model: Any, loss_fn: Callable, optimizer: Any, train_loader: Iterable, e
     back to the end of the last completed epoch (a copy is kept at each epoch's end) and
     :class:`TrainingInterrupted`, a KeyboardInterrupt, is raised carrying ``.history`` (the
     completed epochs) and ``.state``.
+
+    ``checkpoint``: a path (``.npz``, or ``.safetensors``); at the end of every epoch the
+    whole training state is written there atomically (a crash mid-write leaves the previous
+    epoch's file): the model's and the optimizer's state_dicts, the scheduler's, the epoch,
+    the random streams training draws from (nn's generator behind dropout, the training
+    and validation loaders' shuffling generators, any module's own ``generator``), the
+    early-stopping state and the history.  ``cr.load(path)`` reads it as a dict (see
+    :data:`CHECKPOINT_FORMAT` and docs/nn.md, "Resuming training").
+
+    ``resume``: a path written by ``checkpoint=``; training continues from the epoch after
+    the saved one up to ``epochs`` (the total, not a number of further epochs), with the
+    history of the saved epochs in front, and ends bit for bit where the run would have
+    ended uninterrupted, given the same model, optimizer, scheduler, loaders, options and
+    data.  The file is checked against the model (parameter names, shapes and dtypes), the
+    optimizer (class, groups, state shapes), the scheduler (class and state), early
+    stopping, the metrics and the random generators before anything is changed; a mismatch
+    raises :class:`~chainrule.io.CheckpointError` and leaves everything as it was.
+    ``checkpoint`` and ``resume`` may name the same file.  Random streams ``fit`` cannot
+    see (a generator inside your own dataset or loss function) are not saved.
     """
     epochs = count(epochs, "fit: epochs", 0)  # 2.5 is refused, not run as 2 epochs
     ms = _metrics(metrics)
@@ -403,10 +431,17 @@ def fit(model: Any, loss_fn: Callable, optimizer: Any, train_loader: Iterable, e
     out = file if file is not None else sys.stdout
     epoch = 0
     bar: _Progress | None = None
+    streams = _Streams(model, train_loader, val_loader)
+    done = 0
+    if resume is not None:
+        done = _resume(os.fspath(resume), model, optimizer, scheduler, es, history, streams,
+                       _log_names(ms, val_loader is not None), epochs)
     saved = (_snapshot(model), _snapshot(optimizer))
     run = _compile(model) if compile else model
     try:
-        for epoch in range(1, epochs + 1):
+        for epoch in range(done + 1, epochs + 1):
+            if history.stopped_epoch is not None:
+                break  # a resumed run that early stopping had ended
             t0 = time.perf_counter()
             if hasattr(model, "train"):
                 model.train()
@@ -445,14 +480,22 @@ def fit(model: Any, loss_fn: Callable, optimizer: Any, train_loader: Iterable, e
             if val_loader is not None:
                 vl = evaluate(run, loss_fn, val_loader, ms)
                 logs.update({f"val_{k}": v for k, v in vl.items()})
-            if scheduler is not None:
+            if isinstance(scheduler, _Plateau):
+                scheduler.step(logs["val_loss" if "val_loss" in logs else "loss"])
+            elif scheduler is not None:
                 scheduler.step()
             seconds = time.perf_counter() - t0
             history.record(epoch, logs, seconds)
             saved = (_snapshot(model), _snapshot(optimizer))
             bar.close(logs, seconds)
-            if es is not None and es.update(epoch, logs, model):
+            stop = es is not None and es.update(epoch, logs, model)
+            if stop:
                 history.stopped_epoch = epoch
+            if checkpoint is not None:
+                _save(_training_state(epoch, epochs, model, optimizer, scheduler, es, history,
+                                      streams), os.fspath(checkpoint))
+            if stop:
+                assert es is not None
                 if verbose:
                     print(f"early stopping at epoch {epoch}: {es.monitor} has not improved for "
                           f"{es.patience} epochs (best {es.best:.4f} at epoch {es.best_epoch})",
@@ -484,5 +527,242 @@ def _restore(obj: Any, state: Any) -> None:
         pass
 
 
-__all__ = ["EarlyStopping", "History", "TrainingError", "TrainingInterrupted", "accuracy",
+# ---------------------------------------------------------------------------------
+# checkpoints: the training state at the end of an epoch, and resuming from it
+
+#: the ``format`` entry of the file ``fit(checkpoint=...)`` writes.  ``cr.load(path)`` gives
+#: a dict: ``format``; ``epoch`` (epochs completed); ``epochs`` (asked of the run that wrote
+#: it); ``model`` (its state_dict); ``model_class``; ``optimizer`` (its state_dict);
+#: ``optimizer_class``; ``scheduler`` (its state_dict, or None) and ``scheduler_class``;
+#: ``rng``: ``{"nn": ..., "loader": ..., "val_loader": ..., "modules": {name: ...}}``,
+#: NumPy ``bit_generator.state`` dicts (None where there is no generator);
+#: ``early_stopping`` (None, or ``monitor``, ``mode``, ``best``, ``best_epoch``, ``wait``,
+#: ``best_state``, ``stopped_epoch``); ``history`` (``History.to_dict()``).
+CHECKPOINT_FORMAT = "chainrule-training/1"
+
+_CHECKPOINT_KEYS = {"format", "epoch", "epochs", "model", "model_class", "optimizer",
+                    "optimizer_class", "scheduler", "scheduler_class", "rng", "early_stopping",
+                    "history"}
+
+
+def _generator_of(obj: Any) -> np.random.Generator | None:
+    if obj is None:
+        return None
+    for name in ("_gen", "generator"):
+        g = getattr(obj, name, None)
+        if isinstance(g, np.random.Generator):
+            return g
+    return None
+
+
+class _Streams:
+    """The random generators a run draws from: nn's (dropout, unless a module has its own),
+    the loaders' (their shuffling) and those of modules with a ``generator``."""
+
+    def __init__(self, model: Any, train_loader: Any, val_loader: Any) -> None:
+        self.loader = _generator_of(train_loader)
+        self.val_loader = _generator_of(val_loader)
+        self.modules: dict[str, np.random.Generator] = {}
+        named = getattr(model, "named_modules", None)
+        if named is not None:
+            for name, m in named():
+                g = getattr(m, "generator", None)
+                if isinstance(g, np.random.Generator):
+                    self.modules[name] = g
+
+    def gens(self) -> dict[str, np.random.Generator | None]:
+        return {"nn": _nnrandom.default_generator(), "loader": self.loader,
+                "val_loader": self.val_loader,
+                **{f"modules/{k}": g for k, g in self.modules.items()}}
+
+    def state(self) -> dict[str, Any]:
+        def of(g: np.random.Generator | None) -> Any:
+            return None if g is None else g.bit_generator.state
+
+        return {"nn": of(_nnrandom.default_generator()), "loader": of(self.loader),
+                "val_loader": of(self.val_loader),
+                "modules": {k: of(g) for k, g in self.modules.items()}}
+
+
+def _log_names(ms: dict[str, Metric], has_val: bool) -> set[str]:
+    names = {"loss", *ms}
+    return names | {f"val_{k}" for k in names} if has_val else names
+
+
+def _es_state(es: EarlyStopping | None, history: History) -> dict[str, Any] | None:
+    if es is None:
+        return None
+    best_state = None if es.best_state is None else dict(es.best_state)
+    return {"monitor": es.monitor, "mode": es.mode, "best": float(es.best),
+            "best_epoch": es.best_epoch, "wait": es.wait, "best_state": best_state,
+            "stopped_epoch": history.stopped_epoch}
+
+
+def _training_state(epoch: int, epochs: int, model: Any, optimizer: Any, scheduler: Any,
+                    es: EarlyStopping | None, history: History, streams: _Streams) -> dict:
+    return {
+        "format": CHECKPOINT_FORMAT, "epoch": epoch, "epochs": epochs,
+        "model": dict(model.state_dict()), "model_class": type(model).__name__,
+        "optimizer": optimizer.state_dict(), "optimizer_class": type(optimizer).__name__,
+        "scheduler": None if scheduler is None else scheduler.state_dict(),
+        "scheduler_class": None if scheduler is None else type(scheduler).__name__,
+        "rng": streams.state(), "early_stopping": _es_state(es, history),
+        "history": history.to_dict(),
+    }
+
+
+def _shapes(sd: Any) -> dict[str, tuple[str, tuple[int, ...]]]:
+    return {k: (np.asarray(v).dtype.str, np.shape(v)) for k, v in sd.items()}
+
+
+def _check_fits(path: str, st: dict, model: Any, optimizer: Any, scheduler: Any,
+                es: EarlyStopping | None, streams: _Streams, logs: set[str], epochs: int) -> None:
+    """Every way the checkpoint may not fit this run, found before anything is changed."""
+    def bad(what: str) -> CheckpointError:
+        return CheckpointError(f"fit(resume={path!r}): {what}; nothing was changed")
+
+    # the model: its class and every parameter's and buffer's name, shape and dtype
+    if st["model_class"] != type(model).__name__:
+        raise bad(f"the checkpoint is of a model {st['model_class']!r}, this model is a "
+                  f"{type(model).__name__!r}")
+    if not isinstance(st["model"], dict):
+        raise bad("its model state is not a dict of arrays")
+    mine, theirs = _shapes(model.state_dict()), _shapes(st["model"])
+    if mine != theirs:
+        diff = [f"{k}: checkpoint {theirs.get(k, 'missing')}, model {mine.get(k, 'missing')}"
+                for k in list(dict.fromkeys([*theirs, *mine])) if theirs.get(k) != mine.get(k)]
+        raise bad("the checkpoint's model state does not fit the model (another architecture?): "
+                  + "; ".join(diff[:5]) + (f"; and {len(diff) - 5} more" if len(diff) > 5
+                                           else ""))
+    # the optimizer: class, groups and their options, the state's shapes
+    if st["optimizer_class"] != type(optimizer).__name__:
+        raise bad(f"the checkpoint is of an optimizer {st['optimizer_class']!r}, this one is "
+                  f"a {type(optimizer).__name__!r}")
+    # (a scheduler adds options to the optimizer's groups: its class is checked first)
+    if st["scheduler_class"] != (None if scheduler is None else type(scheduler).__name__):
+        raise bad(f"the checkpoint has scheduler {st['scheduler_class']!r}, this run "
+                  f"{None if scheduler is None else type(scheduler).__name__!r}")
+    osd = st["optimizer"]
+    groups = getattr(optimizer, "param_groups", None)
+    if groups is not None:
+        saved_groups = osd.get("param_groups") if isinstance(osd, dict) else None
+        if not isinstance(saved_groups, list) or len(saved_groups) != len(groups):
+            raise bad(f"the checkpoint's optimizer has "
+                      f"{len(saved_groups) if isinstance(saved_groups, list) else 'no'} "
+                      f"parameter groups, this optimizer {len(groups)}")
+        params = []
+        for i, (g, sg) in enumerate(zip(groups, saved_groups, strict=True)):
+            if not isinstance(sg, dict) or len(sg.get("params", ())) != len(g["params"]):
+                raise bad(f"the checkpoint's optimizer parameter group {i} has "
+                          f"{len(sg.get('params', ())) if isinstance(sg, dict) else 'no'} "
+                          f"parameters, this optimizer's {len(g['params'])}")
+            if set(sg) != set(g):
+                raise bad(f"the checkpoint's optimizer parameter group {i} has the options "
+                          f"{sorted(set(sg) - {'params'})}, this optimizer's "
+                          f"{sorted(set(g) - {'params'})}")
+            params += g["params"]
+        state = osd.get("state")
+        if not isinstance(state, dict):
+            raise bad("the checkpoint's optimizer state is not a dict")
+        for j, entry in state.items():
+            if type(j) is not int or not 0 <= j < len(params) or not isinstance(entry, dict):
+                raise bad(f"the checkpoint's optimizer has state for parameter {j!r}; this "
+                          f"optimizer has parameters 0 to {len(params) - 1}")
+            shape = tuple(params[j].shape)
+            for k, v in entry.items():
+                if isinstance(v, np.ndarray) and v.ndim and tuple(v.shape) != shape:
+                    raise bad(f"the checkpoint's optimizer state {k!r} of parameter {j} has "
+                              f"shape {tuple(v.shape)}, the parameter {shape}")
+    # the scheduler, early stopping, the metrics, the random generators
+    if scheduler is not None and set(st["scheduler"] or ()) != set(scheduler.state_dict()):
+        raise bad(f"the checkpoint's {st['scheduler_class']} scheduler state does not match "
+                  f"this scheduler's (other options?)")
+    est = st["early_stopping"]
+    if (est is None) != (es is None) or (es is not None and (
+            est.get("monitor"), est.get("mode")) != (es.monitor, es.mode)):
+        def desc(x: Any) -> str:
+            return "none" if x is None else f"on {x['monitor']!r} ({x['mode']})"
+        raise bad(f"the checkpoint has early stopping {desc(est)}, this run "
+                  f"{desc(None if es is None else {'monitor': es.monitor, 'mode': es.mode})}")
+    hist = st["history"]
+    saved_logs = {k for k in hist if k not in ("epoch", "times")}
+    if hist.get("epoch") and saved_logs != logs:
+        raise bad(f"the checkpoint recorded {sorted(saved_logs)}, this run records "
+                  f"{sorted(logs)} (other metrics or validation data)")
+    if len(hist.get("epoch", ())) != st["epoch"]:
+        raise bad("its history does not cover its epochs")
+    if st["epoch"] > epochs:
+        raise TrainingError(f"fit(resume={path!r}): the checkpoint already ran {st['epoch']} "
+                            f"epochs; epochs={epochs} asks for fewer (epochs is the total)")
+    rng = st["rng"]
+    saved = {"nn": rng["nn"], "loader": rng["loader"], "val_loader": rng["val_loader"],
+             **{f"modules/{k}": v for k, v in rng["modules"].items()}}
+    gens = streams.gens()
+    if set(saved) != set(gens):
+        raise bad(f"the checkpoint has the random generators {sorted(saved)}, this run "
+                  f"{sorted(gens)}")
+    for k, g in gens.items():
+        s = saved[k]
+        if (s is None) != (g is None) or (g is not None and (
+                not isinstance(s, dict) or s.get("bit_generator")
+                != type(g.bit_generator).__name__)):
+            raise bad(f"the random generator {k!r} is "
+                      f"{None if g is None else type(g.bit_generator).__name__} here, "
+                      f"{s.get('bit_generator') if isinstance(s, dict) else s} in the checkpoint")
+
+
+def _resume(path: str, model: Any, optimizer: Any, scheduler: Any, es: EarlyStopping | None,
+            history: History, streams: _Streams, logs: set[str], epochs: int) -> int:
+    """Load the checkpoint at ``path`` into this run; returns the epochs it completed."""
+    st = _load(path)
+    if not (isinstance(st, dict) and st.get("format") == CHECKPOINT_FORMAT
+            and set(st) == _CHECKPOINT_KEYS):
+        raise CheckpointError(f"fit(resume={path!r}): the file is not a training checkpoint "
+                              f"(one that fit(checkpoint=...) writes)")
+    try:
+        _check_fits(path, st, model, optimizer, scheduler, es, streams, logs, epochs)
+    except (CheckpointError, TrainingError):
+        raise
+    except Exception as exc:  # a malformed entry (the file's bytes checked out)
+        raise CheckpointError(f"fit(resume={path!r}): the checkpoint is malformed "
+                              f"({type(exc).__name__}: {exc}); nothing was changed") from None
+    gens = streams.gens()
+    before = (_snapshot(model), _snapshot(optimizer),
+              None if scheduler is None else scheduler.state_dict(),
+              {k: g.bit_generator.state for k, g in gens.items() if g is not None})
+    rng = st["rng"]
+    saved_rng = {"nn": rng["nn"], "loader": rng["loader"], "val_loader": rng["val_loader"],
+                 **{f"modules/{k}": v for k, v in rng["modules"].items()}}
+    try:
+        model.load_state_dict(st["model"])
+        optimizer.load_state_dict(st["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(st["scheduler"])
+        for k, g in gens.items():
+            if g is not None:
+                g.bit_generator.state = saved_rng[k]
+    except Exception as exc:
+        _restore(model, before[0])
+        _restore(optimizer, before[1])
+        if scheduler is not None:
+            _restore(scheduler, before[2])
+        for k, g in gens.items():
+            if g is not None:
+                g.bit_generator.state = before[3][k]
+        raise CheckpointError(f"fit(resume={path!r}): the checkpoint could not be loaded "
+                              f"({type(exc).__name__}: {exc}); nothing was changed") from None
+    est = st["early_stopping"]
+    if es is not None:
+        es.best, es.best_epoch, es.wait = est["best"], est["best_epoch"], est["wait"]
+        es.best_state = None if est["best_state"] is None else {
+            k: np.array(v, copy=True) for k, v in est["best_state"].items()}
+        history.stopped_epoch = est["stopped_epoch"]
+    hist = st["history"]
+    history.epoch = list(hist["epoch"])
+    history.times = list(hist["times"])
+    history.history = {k: list(v) for k, v in hist.items() if k not in ("epoch", "times")}
+    return int(st["epoch"])
+
+
+__all__ = ["CHECKPOINT_FORMAT", "EarlyStopping", "History", "TrainingError", "TrainingInterrupted", "accuracy",
            "evaluate", "fit"]
