@@ -107,6 +107,24 @@ def test_resumed_run_is_bit_identical_to_the_uninterrupted_one(tmp_path, fmt, k,
     assert h2.times[:k] == h1.times  # the first epochs' records are the saved ones
 
 
+def test_resume_with_compile_is_bit_identical(tmp_path):
+    ref = _run("step")
+    expected = _end_state(ref, _fit(ref, 4, compile=True))
+    ck = str(tmp_path / "ck.npz")
+    _fit(_run("step"), 2, checkpoint=ck, compile=True)
+    second = _run("step")
+    got = _end_state(second, _fit(second, 4, resume=ck, compile=True))
+    assert got == expected
+
+
+def test_a_checkpoint_folder_that_does_not_exist_is_refused_before_training(tmp_path):
+    run = _run("step")
+    before = _unchanged(run)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        _fit(run, 2, checkpoint=str(tmp_path / "no" / "ck.npz"))
+    assert _unchanged(run) == before
+
+
 def test_without_the_rng_state_the_run_would_differ(tmp_path):
     """What the bit-identical test relies on: restoring everything but the random streams
     gives another result (so the test above would catch a checkpoint without them)."""

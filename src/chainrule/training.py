@@ -431,6 +431,11 @@ def fit(model: Any, loss_fn: Callable, optimizer: Any, train_loader: Iterable, e
     out = file if file is not None else sys.stdout
     epoch = 0
     bar: _Progress | None = None
+    if checkpoint is not None:
+        folder = os.path.dirname(os.path.abspath(os.fspath(checkpoint)))
+        if not os.path.isdir(folder):  # found now, not after the first epoch's work
+            raise FileNotFoundError(f"fit(checkpoint={os.fspath(checkpoint)!r}): the folder "
+                                    f"{folder!r} does not exist")
     streams = _Streams(model, train_loader, val_loader)
     done = 0
     if resume is not None:
