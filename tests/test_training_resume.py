@@ -310,3 +310,13 @@ def test_a_failed_checkpoint_write_leaves_the_last_good_one(tmp_path, monkeypatc
         _fit(_run("step"), 3, checkpoint=ck)
     assert open(ck, "rb").read() == good
     assert os.listdir(tmp_path) == ["ck.npz"]
+
+
+def test_fit_steps_reduce_lr_on_plateau_with_the_monitored_loss():
+    model, opt, _, loader, val = _run(None)
+    s = lrs.ReduceLROnPlateau(opt, patience=0, factor=0.5, threshold=10.0,
+                              threshold_mode="abs")  # only the first epoch counts as better
+    h = cr.fit(model, nn.CrossEntropyLoss(), opt, loader, epochs=3, val=val, scheduler=s,
+               verbose=0)
+    assert opt.param_groups[0]["lr"] == 1e-2 * 0.25
+    assert s.best == h["val_loss"][0] != h["loss"][0] and s.last_epoch == 3
