@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dis
 import functools
+import itertools
 import sys
 import weakref
 from typing import Any, Callable, Iterator
@@ -199,14 +200,50 @@ class Tensor:
     @property
     def grad_fn(self) -> str | None:
         n = self._node
+        if n is not None and n.prim is _HOOK:
+            return n.kw["fn"]
         return None if n is None or n.prim is None else n.prim.name
 
     def retain_grad(self) -> None:
-        """Keep the gradient of this non-leaf tensor in ``.grad`` after backward()."""
+        """Keep the gradient of this non-leaf tensor in ``.grad`` after backward() (after
+        its hooks, as in PyTorch)."""
         if self._node is None:
             raise errors.GradientError("retain_grad() on a tensor that does not require grad")
-        if self._node.ref is None:
-            self._node.ref = weakref.ref(self)
+        node = self._node
+        if node.prim is _HOOK and node.parents:
+            node = node.parents[0]  # the gradient arrives there after the hooks
+        if node.ref is None:
+            node.ref = weakref.ref(self)
+
+    def register_hook(self, hook: Callable[[Tensor], Any]) -> RemovableHandle:
+        """Call ``hook(grad)`` with the gradient with respect to this tensor when a backward
+        pass computes it; a non-None return value replaces that gradient (PyTorch's
+        ``Tensor.register_hook``).  Returns a handle whose ``.remove()`` unregisters it.
+
+        Hooks run in registration order, each on the previous one's result, once per
+        backward pass, with the gradient summed over all uses of the tensor.  On a non-leaf
+        tensor the replacement is what flows on to its inputs (and what ``retain_grad()``
+        keeps); on a leaf it is what ``.grad`` accumulates.  Under ``cr.grad`` and the other
+        transforms, hooks on intermediate tensors run and may replace the gradient; a hook
+        on the transform's own input is not called (the transform returns the gradient it
+        reaches there).  The hook must not modify its argument in place; return a new
+        gradient instead, of the same shape and dtype (otherwise the backward pass raises).
+        A tensor that does not require grad refuses hooks, as in PyTorch."""
+        if not callable(hook):
+            raise TypeError(f"register_hook: expected a callable, got {type(hook).__name__}"
+                            f"\n  at {errors.user_line()}")
+        node = self._node
+        if node is None:
+            raise errors.GradientError(
+                f"register_hook: cannot register a hook on a tensor that does not require "
+                f"grad (shape {self.shape}).\n  at {errors.user_line()}\n  Create it with "
+                f"requires_grad=True, or register the hook on a tensor computed from one."
+            )
+        if node.prim is None:
+            hooks = _leaf_hooks(node)
+        else:
+            hooks = _hook_node(node)
+        return RemovableHandle(hooks, hook)
 
     def backward(
         self,
@@ -359,7 +396,7 @@ class Tensor:
         extra = ""
         n = self._node
         if n is not None:
-            extra = ", requires_grad=True" if n.prim is None else f", grad_fn={n.prim.name}"
+            extra = ", requires_grad=True" if n.prim is None else f", grad_fn={self.grad_fn}"
         if self._value.dtype not in (np.float64, np.int64, np.bool_):
             extra = f", dtype={self._value.dtype}" + extra
         return f"tensor({body}{extra})"
@@ -534,6 +571,170 @@ def _sym(prim: Any) -> str:
 P.Tensor = Tensor
 
 from . import graph as _graph
+
+
+# --- tensor hooks ------------------------------------------------------------------------
+# No cost anywhere while no hook is registered: the backward pass (core/graph.py) knows
+# nothing of hooks.  A hook on a non-leaf tensor turns its node into an identity node
+# (primitive _HOOK, whose VJP runs the hooks) in front of a copy of the original node, so
+# every consumer, recorded before or after, sends its gradient through the hooks; the copy
+# sits half a step below in creation order (``seq``), between the node and its inputs.  A
+# hook on a leaf wraps the node's ``ref`` (what the backward pass delivers ``.grad``
+# through), so the hooks see the summed gradient before it is accumulated.
+
+
+class RemovableHandle:
+    """What ``register_hook`` (and the Module hook registrations) return: ``remove()``
+    unregisters the hook (a second call does nothing); usable as a context manager that
+    removes it on exit, as PyTorch's ``torch.utils.hooks.RemovableHandle``."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks: dict, hook: Any = None, *extra: dict) -> None:
+        self.id = next(RemovableHandle._ids)
+        self._dicts = (hooks, *extra)
+        if hook is not None:
+            hooks[self.id] = hook
+
+    def remove(self) -> None:
+        for d in self._dicts:
+            d.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
+
+
+def _checked(r: Any, like: Any, who: str) -> Any:
+    """A hook's replacement gradient: a Tensor or array of the gradient's shape and dtype."""
+    if not isinstance(r, Tensor):
+        if not hasattr(r, "shape") or not hasattr(r, "dtype"):
+            raise TypeError(
+                f"{who}: a tensor hook returned {type(r).__name__}; it must return None (keep "
+                f"the gradient) or a Tensor of the gradient's shape {tuple(like.shape)} and "
+                f"dtype {like.dtype}"
+            )
+        r = Tensor._make(arrays.asarray(r), None, None)
+    if tuple(r.shape) != tuple(like.shape):
+        raise errors.ShapeError(
+            f"{who}: a tensor hook changed the shape of the gradient from "
+            f"{tuple(like.shape)} to {tuple(r.shape)}; it must return one of the same shape"
+        )
+    if r.dtype != like.dtype:
+        raise errors.GradientError(
+            f"{who}: a tensor hook changed the dtype of the gradient from {like.dtype} to "
+            f"{r.dtype}; cast it back (g.astype(...)) before returning it"
+        )
+    return r
+
+
+def _run_hooks(hooks: dict, g: Tensor, who: str) -> Tensor:
+    for h in list(hooks.values()):
+        r = h(g)
+        if r is not None:
+            g = _checked(r, g, who)
+    return g
+
+
+def _hook_fwd(x: Any, hooks: Any = None, fn: Any = None) -> Any:
+    return x
+
+
+def _hook_vjp(g: Any, ans: Any, x: Any, hooks: Any = None, fn: Any = None) -> Any:
+    r = _run_hooks(hooks, g if isinstance(g, Tensor) else Tensor._make(g, None, None),
+                   "backward")
+    if r._node is not None or r._tangents is not None:
+        return r  # create_graph: the hooks' work is recorded (and differentiated again)
+    return r._value
+
+
+def _hook_jvp(dx: Any, ans: Any, x: Any, hooks: Any = None, fn: Any = None) -> Any:
+    return dx
+
+
+_HOOK = _Primitive(_hook_fwd, "tensor_hook", saves=(), saves_ans=False)
+_HOOK.vjps[0] = _hook_vjp
+_HOOK.jvps[0] = _hook_jvp
+
+
+def _hook_node(node: P.Node) -> dict:
+    """The hooks of non-leaf ``node``: made a _HOOK node on the first registration."""
+    if node.prim is _HOOK:
+        return node.kw["hooks"]
+    name = node.prim.name
+    inner = P.new_node(node.prim, node.parents, node.args, node.kw, node.ans, node.shape,
+                       node.dtype, node.saved_versions, node.ref)
+    inner.tangents = node.tangents
+    inner.site = node.site
+    inner.seq = node.seq - 0.5  # after node, before all of its inputs
+    hooks: dict = {}
+    meta = P.Meta(np.empty(0, node.dtype))
+    meta.shape = node.shape
+    node.prim = _HOOK
+    node.parents = (inner,)
+    node.args = (meta,)
+    node.kw = {"hooks": hooks, "fn": name}  # fn: grad_fn's name (parents go when freed)
+    node.ans = meta
+    node.saved_versions = None
+    node.tangents = None
+    node.ref = None
+    return hooks
+
+
+class _HookedRef:
+    """A leaf node's ``ref`` once it has hooks: called by the backward pass, it gives a
+    stand-in for the tensor whose ``._grad`` reads None and, when written, runs the hooks
+    and accumulates into the tensor itself."""
+
+    __slots__ = ("ref", "hooks")
+
+    def __init__(self, ref: Any, hooks: dict) -> None:
+        self.ref = ref
+        self.hooks = hooks
+
+    def __call__(self) -> Any:
+        t = self.ref() if self.ref is not None else None
+        return None if t is None else _HookedLeaf(t, self.hooks)
+
+
+class _HookedLeaf:
+    __slots__ = ("_t", "_hooks")
+
+    def __init__(self, t: Tensor, hooks: dict) -> None:
+        self._t = t
+        self._hooks = hooks
+
+    def __getattr__(self, name: str) -> Any:  # (viz reads _value and grad)
+        return getattr(self._t, name)
+
+    @property
+    def _grad(self) -> None:
+        return None  # the backward pass then hands over the new gradient alone
+
+    @_grad.setter
+    def _grad(self, g: Tensor) -> None:
+        t = self._t
+        h = _run_hooks(self._hooks, g, "backward")
+        if h is not g and h._node is None:
+            h = Tensor._make(arrays.copy(h._value), None, None)  # not the hook's own array
+        prev = t._grad
+        if prev is None:
+            t._grad = h
+        elif h._node is not None or prev._node is not None:
+            t._grad = prev + h
+        else:
+            prev._value = prev._value + h._value
+
+
+def _leaf_hooks(node: P.Node) -> dict:
+    ref = node.ref
+    if isinstance(ref, _HookedRef):
+        return ref.hooks
+    hooks: dict = {}
+    node.ref = _HookedRef(ref, hooks)
+    return hooks
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:

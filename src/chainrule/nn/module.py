@@ -6,14 +6,17 @@ so the arrays of a PyTorch ``state_dict()`` load unchanged.
 
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict
 from typing import Any, NamedTuple
 from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from ..core import primitive as _P
 from ..core.errors import ChainruleError
-from ..core.tensor import Tensor
+from ..core.state import STATE as _STATE
+from ..core.tensor import RemovableHandle, Tensor
 from .parameter import Parameter
 
 
@@ -200,7 +203,62 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward() method")
 
     def __call__(self, *args: Any, **kw: Any) -> Any:
-        return self.forward(*args, **kw)
+        if "_hooks" not in self.__dict__:  # (no hook was ever registered: no other cost)
+            return self.forward(*args, **kw)
+        return _call_hooked(self, args, kw)
+
+    # --- hooks (PyTorch's) -----------------------------------------------------------
+    def _hook_dict(self, kind: str) -> dict:
+        d = self.__dict__.get("_hooks")
+        if d is None:
+            d = {"pre": OrderedDict(), "fwd": OrderedDict(), "bwd": OrderedDict(),
+                 "kw": set()}
+            object.__setattr__(self, "_hooks", d)
+        return d[kind]
+
+    def _add_hook(self, kind: str, hook: Any, prepend: bool, with_kwargs: bool,
+                  who: str) -> RemovableHandle:
+        if not callable(hook):
+            raise TypeError(f"{type(self).__name__}.{who}: expected a callable, got "
+                            f"{type(hook).__name__}")
+        hooks = self._hook_dict(kind)
+        kwset = self.__dict__["_hooks"]["kw"]
+        handle = RemovableHandle(hooks, hook)
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        if with_kwargs:
+            kwset.add(handle.id)
+        return handle
+
+    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """``hook(module, args)`` runs before ``forward``; a non-None result replaces the
+        positional arguments (a tuple, or one value that becomes a 1-tuple).  With
+        ``with_kwargs=True``: ``hook(module, args, kwargs)`` returning None or
+        ``(args, kwargs)``.  Returns a handle whose ``remove()`` unregisters it."""
+        return self._add_hook("pre", hook, prepend, with_kwargs, "register_forward_pre_hook")
+
+    def register_forward_hook(self, hook: Callable, *, prepend: bool = False,
+                              with_kwargs: bool = False) -> RemovableHandle:
+        """``hook(module, args, output)`` runs after ``forward`` (``args``: the positional
+        arguments forward received); a non-None result replaces the output.  With
+        ``with_kwargs=True``: ``hook(module, args, kwargs, output)``."""
+        return self._add_hook("fwd", hook, prepend, with_kwargs, "register_forward_hook")
+
+    def register_full_backward_hook(self, hook: Callable, *,
+                                    prepend: bool = False) -> RemovableHandle:
+        """``hook(module, grad_input, grad_output)`` runs when the gradients with respect to
+        the module's positional Tensor inputs have been computed, as in PyTorch:
+        ``grad_input`` has one entry per positional argument (None for one that is not a
+        floating-point Tensor, zeros for one that does not require grad, and all None when
+        none of them requires grad: the hook then runs once the output gradients are
+        known), ``grad_output`` one per output (the
+        output, or the elements of an output tuple; None for a non-Tensor or one that
+        received no gradient).  A non-None result (a tuple as long as ``grad_input``)
+        replaces ``grad_input``; a None entry there sends no gradient on.  Keyword
+        arguments are not seen.  Set up only where the call is recorded (not under
+        ``cr.no_grad()``)."""
+        return self._add_hook("bwd", hook, prepend, False, "register_full_backward_hook")
 
     # --- traversal ---------------------------------------------------------------
     def named_modules(self, memo: set | None = None, prefix: str = "",
@@ -297,11 +355,37 @@ class Module:
             else:
                 p.grad = Tensor._make(np.zeros_like(p.grad._value), None, None)
 
-    def to(self, dtype: Any) -> Module:
-        """Cast the floating-point parameters and buffers to ``dtype`` (in place)."""
-        dt = np.dtype(dtype)
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Cast the floating-point parameters, their gradients and the floating-point buffers
+        to a dtype, in place (the same Parameter objects, as in PyTorch): ``to(dtype)``,
+        ``to(dtype=...)``, ``to(tensor)`` (its dtype), ``to('cpu', dtype)``.  A device other
+        than the CPU raises; ``to('cpu')`` alone changes nothing."""
+        dtype = kwargs.pop("dtype", None)
+        device = kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
+        if kwargs:
+            raise TypeError(f"Module.to() got an unexpected keyword argument "
+                            f"{next(iter(kwargs))!r}")
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda", "mps", "meta", "xpu"):
+                device = a
+            elif a is not None:
+                dtype = a
+        if device is not None and str(device) != "cpu":
+            raise ValueError(f"Module.to: chainrule runs on NumPy (the CPU); device "
+                             f"{device!r} is not available")
+        if dtype is None:
+            return self
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"Module.to: {dtype!r} is not a NumPy dtype (write np.float64, "
+                            f"not torch.float64)") from None
         if dt.kind not in "fc":
-            raise TypeError(f"Module.to: only floating-point dtypes are supported, got {dt}")
+            raise TypeError(f"Module.to only accepts floating point or complex dtypes, but got "
+                            f"desired dtype={dt}")
         for t in list(self.parameters()) + list(self.buffers()):
             if t._value.dtype.kind in "fc" and t._value.dtype != dt:
                 _recast(t, dt)
@@ -447,6 +531,7 @@ def _as_buffer(v: Any) -> Tensor | None:
 def _recast(t: Tensor, dt: np.dtype) -> None:
     needs = t.requires_grad
     if needs:
+        ref = t._node.ref  # (a leaf's: it carries the tensor's hooks, kept)
         t.requires_grad_(False)
     t._value = t._value.astype(dt)
     t._version = [0, None]
@@ -455,6 +540,219 @@ def _recast(t: Tensor, dt: np.dtype) -> None:
         t._grad = Tensor._make(t.grad._value.astype(dt), None, None)
     if needs:
         t.requires_grad_(True)
+        if ref is not None:
+            t._node.ref = ref
+
+
+def _tracer() -> Any:
+    """cr.compile's tracer module while it is tracing, else None (only asked of a module that
+    has hooks).  Looked up, not imported: nn sits below the compiler."""
+    tracer = sys.modules.get("chainrule.compiler.tracer")
+    return tracer if tracer is not None and tracer.current() is not None else None
+
+
+def _call_hooked(module: Module, args: tuple, kw: dict) -> Any:
+    """``module(*args, **kw)`` with its hooks, in PyTorch's order: forward pre-hooks, the
+    backward hook's input taps, forward, forward hooks, the backward hook's output taps."""
+    hooks = module.__dict__["_hooks"]
+    kwset = hooks["kw"]
+    tracer = _tracer() if hooks["pre"] or hooks["fwd"] or hooks["bwd"] else None
+    if tracer is not None:
+        raise tracer.CompileError(
+            f"cr.compile: {type(module).__name__} has forward or backward hooks; compiled code "
+            f"runs the recorded operations only, so the hooks would run once, while tracing, "
+            f"and never again. Remove them (handle.remove()) before compiling, or call the "
+            f"module uncompiled.")
+    for hid, h in list(hooks["pre"].items()):
+        if hid in kwset:
+            r = h(module, args, kw)
+            if r is not None:
+                if not (isinstance(r, tuple) and len(r) == 2):
+                    raise RuntimeError(
+                        f"forward pre-hook must return None or a tuple of (new_args, "
+                        f"new_kwargs), but got {r!r}.")
+                args, kw = r
+                args = args if isinstance(args, tuple) else (args,)
+        else:
+            r = h(module, args)
+            if r is not None:
+                args = r if isinstance(r, tuple) else (r,)
+    bwd = hooks["bwd"]
+    state = None
+    if bwd and _STATE.grad_enabled:
+        state = _BackwardState(module, bwd)
+        args = state.tap_inputs(args)
+    out = module.forward(*args, **kw)
+    for hid, h in list(hooks["fwd"].items()):
+        r = h(module, args, kw, out) if hid in kwset else h(module, args, out)
+        if r is not None:
+            out = r
+    if state is not None:
+        out = state.tap_outputs(out)
+    return out
+
+
+# --- the full backward hook ------------------------------------------------------------
+# Each call of a module with a backward hook puts two "gates" into the graph.  The gradient
+# w.r.t. every input arrives at a tap (an identity whose only parent is the gate), which
+# stores it; the gate, recorded just before the taps and so processed right after all of
+# them, calls the hook with them all and sends the (possibly replaced) gradients on to the
+# inputs.  The outputs get the same (their gate stores grad_output for the input gate).
+# The gate's value is a dummy 0-d array; it only orders the backward pass.
+
+def _gate_fwd(*xs: Any, state: Any = None, side: int = 0) -> np.ndarray:
+    return np.zeros(())
+
+
+def _gate_vjp(i: int) -> Callable:
+    def rule(g: Any, ans: Any, *args: Any, state: Any = None, side: int = 0) -> Any:
+        return state.release(side, i)
+    return rule
+
+
+def _tap_fwd(gate: Any, x: Any, state: Any = None, side: int = 0, k: int = 0) -> Any:
+    return x
+
+
+def _tap_vjp_gate(g: Any, ans: Any, gate: Any, x: Any, state: Any = None, side: int = 0,
+                  k: int = 0) -> Any:
+    state.collect(side, k, g)
+    return np.zeros(())
+
+
+def _tap_jvp(dx: Any, ans: Any, gate: Any, x: Any, **kw: Any) -> Any:
+    return dx
+
+
+_GATE = _P.Primitive(_gate_fwd, "backward_hook", saves=(), saves_ans=False)
+_TAP = _P.Primitive(_tap_fwd, "backward_hook_tap", saves=(), saves_ans=False)
+_TAP.vjps[0] = _tap_vjp_gate
+_TAP.jvps[1] = _tap_jvp
+
+
+def _wants_tap(x: Any) -> bool:
+    return isinstance(x, Tensor) and x._value.dtype.kind in "fc"
+
+
+class _BackwardState:
+    """One call's gradients: side 0 the inputs, side 1 the outputs."""
+
+    def __init__(self, module: Module, hooks: dict) -> None:
+        self.module = module
+        self.hooks = hooks
+        self.n_in = 0
+        self.in_slots: list[int] = []   # tapped input k -> its position in args
+        self.has_in_gate = False
+        self.got: list[list] = [[], []]
+        self.metas: list[list] = [[], []]
+        self.out_of: list = [None, None]
+        self.grad_output: tuple | None = None
+        self.out_len = 1
+        self.out_slots: list[int] = []
+        self.zero_slots: list[tuple] = []
+
+    def _gate(self, side: int, tensors: list[Tensor]) -> list[Tensor]:
+        for i in range(len(tensors)):
+            _GATE.vjps.setdefault(i, _gate_vjp(i))
+        gate = _GATE(*tensors, state=self, side=side)
+        self.got[side] = [None] * len(tensors)
+        self.metas[side] = [(t.shape, t.dtype) for t in tensors]
+        out = []
+        for k, t in enumerate(tensors):
+            d = Tensor._make(t._value, None, t._tangents)
+            d._version = t._version  # the tap aliases t: same storage, same counter
+            out.append(_TAP(gate, d, state=self, side=side, k=k))
+        return out
+
+    def tap_inputs(self, args: tuple) -> tuple:
+        self.n_in = len(args)
+        floats = [i for i, a in enumerate(args) if _wants_tap(a)]
+        slots = [i for i in floats if args[i]._node is not None]
+        if not slots:
+            return args  # nothing to differentiate: the hook runs at the outputs' gate
+        self.in_slots = slots
+        # a floating-point input that does not require grad: zeros in grad_input (PyTorch)
+        self.zero_slots = [(i, args[i].shape, args[i].dtype) for i in floats
+                           if args[i]._node is None]
+        self.has_in_gate = True
+        tapped = self._gate(0, [args[i] for i in slots])
+        new = list(args)
+        for i, t in zip(slots, tapped):
+            new[i] = t
+        return tuple(new)
+
+    def tap_outputs(self, out: Any) -> Any:
+        items = list(out) if isinstance(out, tuple) else [out]
+        slots = [i for i, o in enumerate(items) if _wants_tap(o) and o._node is not None]
+        self.out_len = len(items)
+        self.out_slots = slots
+        if not slots:
+            return out
+        tapped = self._gate(1, [items[i] for i in slots])
+        for i, t in zip(slots, tapped):
+            items[i] = t
+        return tuple(items) if isinstance(out, tuple) else items[0]
+
+    def collect(self, side: int, k: int, g: Any) -> None:
+        self.out_of[side] = None  # a new backward pass has reached this gate's taps
+        self.got[side][k] = g
+
+    def _wrap(self, g: Any) -> Any:
+        if g is None or isinstance(g, Tensor):
+            return g
+        return Tensor._make(g, None, None)
+
+    def _compute(self, side: int) -> list:
+        got = self.got[side]
+        self.got[side] = [None] * len(got)
+        if side == 1:
+            go = [None] * self.out_len
+            for i, g in zip(self.out_slots, got):
+                go[i] = self._wrap(g)
+            self.grad_output = tuple(go)
+            if not self.has_in_gate:
+                self._call_hook(tuple([None] * self.n_in))
+            return got
+        gi = [None] * self.n_in
+        for i, g in zip(self.in_slots, got):
+            gi[i] = self._wrap(g)
+        for i, shape, dtype in self.zero_slots:
+            gi[i] = Tensor._make(np.zeros(shape, dtype), None, None)
+        gi = self._call_hook(tuple(gi))
+        return [gi[i] for i in self.in_slots]
+
+    def _call_hook(self, grad_input: tuple) -> tuple:
+        grad_output = self.grad_output
+        if grad_output is None:
+            grad_output = tuple([None] * self.out_len)
+        for h in list(self.hooks.values()):
+            r = h(self.module, grad_input, grad_output)
+            if r is None:
+                continue
+            r = tuple(r) if isinstance(r, (tuple, list)) else (r,)
+            if len(r) != len(grad_input):
+                raise RuntimeError(
+                    f"Backward hook returned an invalid number of grad_input, got {len(r)}, "
+                    f"but expected {len(grad_input)}")
+            grad_input = r
+        return grad_input
+
+    def release(self, side: int, i: int) -> Any:
+        res = self.out_of[side]
+        if res is None:
+            res = self.out_of[side] = self._compute(side)
+        g = res[i]
+        shape, dtype = self.metas[side][i]
+        if g is None:
+            return np.zeros(shape, dtype)
+        if isinstance(g, Tensor) and g._node is None:
+            g = g._value
+        g = g if isinstance(g, Tensor) else np.asarray(g)
+        if tuple(g.shape) != tuple(shape):
+            raise RuntimeError(
+                f"backward hook of {type(self.module).__name__}: a gradient of shape "
+                f"{tuple(g.shape)} returned for an input of shape {tuple(shape)}")
+        return g
 
 
 class Sequential(Module):

@@ -1,4 +1,5 @@
-"""Gradient clipping (``torch.nn.utils.clip_grad_norm_`` and ``clip_grad_value_``)."""
+"""Gradient clipping (``torch.nn.utils.clip_grad_norm_`` and ``clip_grad_value_``) and
+parameters as one vector (``parameters_to_vector``, ``vector_to_parameters``)."""
 
 from __future__ import annotations
 
@@ -50,21 +51,43 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     return total
 
 
-def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:
-    """Clip every gradient element into [-clip_value, clip_value] in place."""
+def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float,
+                     foreach: Any = None) -> None:
+    """Clip every gradient element into [-clip_value, clip_value] in place (parameters
+    without a gradient are skipped; ``foreach`` is accepted and ignored)."""
     c = float(clip_value)
     for p in _grads(parameters):
         np.clip(p.grad._value, -c, c, out=p.grad._value)
 
 
-def parameters_to_vector(parameters: Iterable[Tensor]) -> np.ndarray:
-    return np.concatenate([p._value.ravel() for p in parameters])
+def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
+    """All parameters flattened and joined into one 1-d Tensor, in order (PyTorch's
+    ``parameters_to_vector``): differentiable, so a function of the vector (a penalty on
+    it) sends gradients to the parameters."""
+    ps = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    if not ps:
+        raise ValueError("parameters_to_vector: no parameters given")
+    for p in ps:
+        if not isinstance(p, Tensor):
+            raise TypeError(f"parameters_to_vector: expected Tensors, got {type(p).__name__}")
+    out = np.concatenate([p.reshape(-1) for p in ps])
+    return out if isinstance(out, Tensor) else Tensor._make(out, None, None)
 
 
 def vector_to_parameters(vec: Any, parameters: Iterable[Tensor]) -> None:
-    v = np.asarray(getattr(vec, "_value", vec))
+    """Copy slices of the 1-d ``vec`` into the parameters in order (the inverse of
+    ``parameters_to_vector``), in place and unrecorded, cast to each parameter's dtype.
+    Unlike PyTorch, a vector longer than the parameters together is refused too."""
+    v = np.asarray(vec._value if isinstance(vec, Tensor) else vec)
+    if v.ndim != 1:
+        raise ValueError(f"vector_to_parameters: expected a 1-d vector, got shape {v.shape}")
+    ps = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    total = sum(p._value.size for p in ps)
+    if v.size != total:
+        raise ValueError(f"vector_to_parameters: the vector has {v.size} elements but the "
+                         f"parameters have {total}")
     i = 0
-    for p in parameters:
+    for p in ps:
         n = p._value.size
         p._value[...] = v[i:i + n].reshape(p._value.shape)
         p._version[0] += 1
