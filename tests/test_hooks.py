@@ -435,9 +435,9 @@ def test_module_hooks_refused_under_compile():
 
 def test_modules_without_hooks_call_forward_directly():
     lin = nn.Linear(2, 2)
-    assert "_hooks" not in lin.__dict__
+    assert lin._module_hooks is None and "_module_hooks" not in lin.__dict__
     h = lin.register_forward_hook(lambda *a: None)
-    assert "_hooks" in lin.__dict__
+    assert "_module_hooks" in lin.__dict__
     h.remove()
     c = copy.deepcopy(lin)
     assert c(np.ones((1, 2), np.float32)).shape == (1, 2)

@@ -98,6 +98,7 @@ class Module:
     define ``forward``; ``model(x)`` calls it."""
 
     training: bool
+    _module_hooks: dict | None = None  # {"pre", "fwd", "bwd": hooks, "kw": ids}, once any
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", _Store())
@@ -203,17 +204,17 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward() method")
 
     def __call__(self, *args: Any, **kw: Any) -> Any:
-        if "_hooks" not in self.__dict__:  # (no hook was ever registered: no other cost)
+        if self._module_hooks is None:  # (no hook was ever registered: no other cost)
             return self.forward(*args, **kw)
         return _call_hooked(self, args, kw)
 
     # --- hooks (PyTorch's) -----------------------------------------------------------
     def _hook_dict(self, kind: str) -> dict:
-        d = self.__dict__.get("_hooks")
+        d = self.__dict__.get("_module_hooks")
         if d is None:
             d = {"pre": OrderedDict(), "fwd": OrderedDict(), "bwd": OrderedDict(),
                  "kw": set()}
-            object.__setattr__(self, "_hooks", d)
+            object.__setattr__(self, "_module_hooks", d)
         return d[kind]
 
     def _add_hook(self, kind: str, hook: Any, prepend: bool, with_kwargs: bool,
@@ -222,7 +223,7 @@ class Module:
             raise TypeError(f"{type(self).__name__}.{who}: expected a callable, got "
                             f"{type(hook).__name__}")
         hooks = self._hook_dict(kind)
-        kwset = self.__dict__["_hooks"]["kw"]
+        kwset = self.__dict__["_module_hooks"]["kw"]
         handle = RemovableHandle(hooks, hook)
         if prepend:
             hooks.move_to_end(handle.id, last=False)
@@ -554,7 +555,7 @@ def _tracer() -> Any:
 def _call_hooked(module: Module, args: tuple, kw: dict) -> Any:
     """``module(*args, **kw)`` with its hooks, in PyTorch's order: forward pre-hooks, the
     backward hook's input taps, forward, forward hooks, the backward hook's output taps."""
-    hooks = module.__dict__["_hooks"]
+    hooks = module.__dict__["_module_hooks"]
     kwset = hooks["kw"]
     tracer = _tracer() if hooks["pre"] or hooks["fwd"] or hooks["bwd"] else None
     if tracer is not None:
