@@ -6,7 +6,9 @@
 
 from . import ops as _ops  # noqa: F401  (fills the primitive table)
 from .ops.methods import ConventionError
-from .core.errors import ChainruleError, GradientError, LeftGraphError, ShapeError
+from .core.errors import (
+    BackendError, ChainruleError, GradientError, LeftGraphError, ShapeError,
+)
 from .core.primitive import Primitive, defjvp, defvjp, primitive
 from .core.tensor import Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, tensor
 from .check import (
@@ -24,6 +26,10 @@ from . import data, nn, optim
 from .compiler import CompileError, compile
 from .io import load, save
 from .nn.random import manual_seed
+from .factories import (
+    arange, cat, empty, empty_like, eye, full, full_like, linspace, ones, ones_like, rand,
+    rand_like, randint, randn, randn_like, stack, where, zeros, zeros_like,
+)
 from .training import EarlyStopping, History, evaluate, fit
 
 __version__ = "0.1.0"
@@ -32,11 +38,14 @@ __all__ = [
     "AnomalyError", "GradcheckError", "check_derivative", "check_primitive", "detect_anomaly",
     "gradcheck", "numerical_derivative",
     "ChainruleError", "CompileError", "compile", "ConventionError", "GradientError",
-    "LeftGraphError", "ShapeError", "Primitive", "Tensor",
+    "LeftGraphError", "ShapeError", "BackendError", "Primitive", "Tensor",
     "defjvp", "defvjp", "elementwise_grad", "enable_grad", "grad", "hessian", "hvp",
     "is_grad_enabled", "jacfwd", "jacobian", "jacrev", "jvp", "linearize", "log_softmax",
     "logsumexp", "no_grad", "numpy", "primitive", "set_grad_enabled", "softmax", "tensor",
     "value_and_grad", "viz", "vjp",
     "EarlyStopping", "History", "data", "evaluate", "fit", "load", "manual_seed", "nn", "optim",
     "save",
+    "arange", "cat", "empty", "empty_like", "eye", "full", "full_like", "linspace", "ones",
+    "ones_like", "rand", "rand_like", "randint", "randn", "randn_like", "stack", "where",
+    "zeros", "zeros_like",
 ]

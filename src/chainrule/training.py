@@ -379,7 +379,7 @@ def fit(model: Any, loss_fn: Callable, optimizer: Any, train_loader: Iterable, e
         val: Any = None, metrics: Any = None, verbose: int = 1, early_stopping: Any = None,
         scheduler: Any = None, file: TextIO | None = None, compile: bool = False,
         checkpoint: str | os.PathLike | None = None,
-        resume: str | os.PathLike | None = None) -> History:
+        resume: str | os.PathLike | None = None, client: Any = None) -> History:
     """Train ``model`` for ``epochs`` passes over ``train_loader`` and return a History.
 
     Each batch: ``loss = loss_fn(model(x), y); optimizer.zero_grad(); loss.backward();
@@ -402,6 +402,13 @@ def fit(model: Any, loss_fn: Callable, optimizer: Any, train_loader: Iterable, e
     back to the end of the last completed epoch (a copy is kept at each epoch's end) and
     :class:`TrainingInterrupted`, a KeyboardInterrupt, is raised carrying ``.history`` (the
     completed epochs) and ``.state``.
+
+    ``client``: a ``dask.distributed.Client``: data-parallel training. Each batch is split
+    into one shard per worker, each worker computes its shard's share of the loss gradient,
+    the shares are summed and the optimizer takes one step: the result equals
+    single-process training to rounding. Setups where it would not (BatchNorm in training
+    mode, dropout with p > 0, a loss of unknown or weighted-mean reduction) raise
+    :class:`~chainrule.distributed.DistributedError` before training (see docs/backends.md).
 
     ``checkpoint``: a path (``.npz``, or ``.safetensors``); at the end of every epoch the
     whole training state is written there atomically (a crash mid-write leaves the previous
@@ -441,6 +448,13 @@ def fit(model: Any, loss_fn: Callable, optimizer: Any, train_loader: Iterable, e
     if resume is not None:
         done = _resume(os.fspath(resume), model, optimizer, scheduler, es, history, streams,
                        _log_names(ms, val_loader is not None), epochs)
+    stepper = None
+    if client is not None:
+        if compile:
+            raise ValueError("fit: compile=True and client= together are not supported; "
+                             "the workers run the model eagerly (drop compile=True)")
+        from .distributed import Stepper
+        stepper = Stepper(client, model, loss_fn)
     saved = (_snapshot(model), _snapshot(optimizer))
     run = _compile(model) if compile else model
     try:
@@ -457,9 +471,12 @@ def fit(model: Any, loss_fn: Callable, optimizer: Any, train_loader: Iterable, e
             msum = dict.fromkeys(ms, 0.0)
             for b, batch in enumerate(train_loader):
                 xb, yb = _split(batch, "fit")
-                out_b = run(xb)
-                loss = loss_fn(out_b, yb)
-                lv = _scalar(loss)
+                if stepper is not None:
+                    lv, out_b, grads = stepper.compute(xb, yb)
+                else:
+                    out_b = run(xb)
+                    loss = loss_fn(out_b, yb)
+                    lv = _scalar(loss)
                 if not math.isfinite(lv):
                     bar.abort()
                     raise TrainingError(
@@ -467,9 +484,12 @@ def fit(model: Any, loss_fn: Callable, optimizer: Any, train_loader: Iterable, e
                         f"diverged. Lower the learning rate, clip gradients "
                         f"(nn.utils.clip_grad_norm_) or check the data for NaN/inf."
                     )
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
+                if stepper is not None:
+                    stepper.apply(optimizer, grads)
+                else:
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
                 n = _count(xb)
                 n_seen += n
                 loss_sum += lv * n

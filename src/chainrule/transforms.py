@@ -9,6 +9,7 @@ derivatives apart (no perturbation confusion).
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -188,6 +189,8 @@ def _as_kind(v: Any, kind: str) -> Any:
     if kind == "tensor":
         return Tensor._make(v, None, None)
     if v.ndim == 0 and kind != "array":
+        if v.__class__ is not np.ndarray and arrays.backend(v) not in (None, "numpy"):
+            return v  # a 0-d Dask or CuPy array: a scalar would compute it or copy it to host
         return v.item() if kind == "python" else v[()]
     return v
 
@@ -226,6 +229,8 @@ def _plain_out(x: Any, kind: str, keep_graph: bool) -> Any:
 
 def _zeros(like: Any) -> np.ndarray:
     v = arrays.asarray(_value(like))
+    if v.__class__ is not np.ndarray and arrays.backend(v) not in (None, "numpy"):
+        return np.zeros_like(v)  # (Dask, CuPy: of the argument's library)
     return np.zeros(v.shape, v.dtype)
 
 
@@ -290,6 +295,10 @@ class _Traced:
             self.in_leaves.append(lifted)
             self.in_trees.append((leaves, build))
             call[i] = build(lifted)
+        if not arrays.GUARDED[0]:  # a Dask or CuPy array among the other arguments: seen now
+            for a in args:
+                if a.__class__ is not np.ndarray and hasattr(a, "__array_function__"):
+                    arrays.backend(a)
         self.first_seq = min((t._node.seq for ls in self.in_leaves for t in ls), default=0)
         st.depth += 1
         st.grad_enabled = True
@@ -330,6 +339,10 @@ class _Traced:
             for o, t in zip(orig, lifted):
                 g = res.get(t._node)
                 g = _zeros(t) if g is None else g
+                ov = _value(o)
+                if ov.__class__ is not np.ndarray and not isinstance(g, Tensor) and not \
+                        isinstance(ov, (int, float, complex)):
+                    g = arrays.on_backend_of(g, arrays.asarray(ov))
                 gl.append(_restore(g, o, create))
             grads.append(build(gl))
         return grads
@@ -362,7 +375,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
             )
         v = _value(out)
         shape = np.shape(v)
-        if np.size(v) != 1:
+        if math.prod(shape) != 1:
             raise errors.GradientError(
                 f"grad: the function returned an output of shape {shape}; grad needs a scalar "
                 f"(one value).\n  at {errors.user_line()}\n  Reduce it (np.sum(...), np.mean(...)), "
@@ -396,7 +409,39 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
     vg.__wrapped__ = f  # inspect.signature: f's parameters
     # (cr.compile names its outputs d_<argument>)
     vg._cr_gradient = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    return vg
+    return Transformed(vg, value_and_grad, (f, argnums, has_aux))
+
+
+class Transformed:
+    """A function a transform made (``cr.grad(f)``): calls it; pickles as the transform
+    applied to ``f`` again (so it travels to another process, a dask.distributed worker,
+    whenever ``f`` does), holding no thread's state."""
+
+    __slots__ = ("_fn", "_recipe", "__name__", "__qualname__", "__wrapped__",
+                 "_cr_gradient", "__dict__")
+
+    def __init__(self, fn: Callable, transform: Callable, args: tuple) -> None:
+        self._fn = fn
+        self._recipe = (transform, args)
+        self.__name__ = self.__qualname__ = fn.__name__
+        self.__wrapped__ = fn.__wrapped__
+        self._cr_gradient = fn._cr_gradient
+        self.__doc__ = getattr(fn.__wrapped__, "__doc__", None)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._fn(*args, **kwargs)
+
+    def __reduce__(self) -> tuple:
+        return self._recipe
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:  # a method, as a function is
+        if obj is None:
+            return self
+        import functools
+        return functools.partial(self, obj)
+
+    def __repr__(self) -> str:
+        return f"<chainrule {self.__name__}>"
 
 
 def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
@@ -412,7 +457,7 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -
     g.__name__ = f"grad({getattr(f, '__name__', 'f')})"
     g.__wrapped__ = f  # inspect.signature: f's parameters
     g._cr_gradient = vg._cr_gradient
-    return g
+    return Transformed(g, grad, (f, argnums, has_aux))
 
 
 def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> Any:

@@ -71,6 +71,11 @@ class LinAlgError(ChainruleError, np.linalg.LinAlgError):
     """A linear-algebra operation failed (a singular matrix ...); still a numpy LinAlgError."""
 
 
+class BackendError(ChainruleError, NotImplementedError):
+    """An operation the array's library (Dask, CuPy ...) cannot do as asked; nothing was
+    converted to NumPy behind the user's back."""
+
+
 def shapes_of(args) -> str:
     out = []
     for a in args:

@@ -166,9 +166,17 @@ def backward(
                     continue
                 rule = vjps.get(i)
                 try:
-                    gi = rule(g, ans, *args, **kw) if kw else rule(g, ans, *args)
+                    if arrays.GUARDED[0]:
+                        gi = arrays.refusing_fallbacks(rule, g, ans, *args, **kw)
+                    else:
+                        gi = rule(g, ans, *args, **kw) if kw else rule(g, ans, *args)
                 except TypeError as exc:  # no rule, or a call it cannot take: explained
                     P.rule_failed(prim, "VJP", i, rule, (g, ans, *args), kw, exc)
+                except (FutureWarning, NotImplementedError) as exc:
+                    if arrays.GUARDED[0]:
+                        P.backend_failed(prim, (g, ans, *args), exc, f"its VJP in argument {i}",
+                                         kw)
+                    raise
                 try:
                     fit = gi.shape != p.shape or (gi.dtype is not p.dtype and gi.dtype != p.dtype)
                 except AttributeError:  # not an array (None, a float, a list): say so

@@ -201,7 +201,27 @@ def _tangent_levels(args: tuple, ceiling: int) -> list[int]:
     return levels
 
 
+def backend_failed(prim: Primitive, args: tuple, exc: Exception, where: str,
+                   kw: dict | None = None) -> None:
+    """Raise BackendError for ``exc`` of an array library that lacks what ``prim`` (or, with
+    ``where``, one of its rules) asked of it; return when only NumPy was involved."""
+    libs = sorted({b for a in (*args, *(kw or {}).values()) for b in [arrays.backend(
+        a._value if isinstance(a, Tensor) else a)] if b not in (None, "numpy")})
+    if not libs:
+        return  # only NumPy was involved: the caller explains ``exc`` as usual
+    what = f"{prim.name} ({where})" if where else prim.name
+    raise errors.BackendError(
+        f"{what} is not available on {', '.join(libs)} arrays as called (argument shapes: "
+        f"{errors.shapes_of(args) or 'none'}): {str(exc).splitlines()[0]}\n"
+        f"  at {errors.user_line()}\n  Nothing was converted to NumPy. Compute the "
+        f"input first (x.compute(), cupy.asnumpy(x)) if it fits in memory, or write "
+        f"the step with operations the library has.") from None
+
+
 def _fail(prim: Primitive, args: tuple, kw: dict, exc: Exception) -> None:
+    if arrays.GUARDED[0] and isinstance(exc, (FutureWarning, NotImplementedError, TypeError,
+                                              AttributeError)):
+        backend_failed(prim, args, exc, "", kw)
     if isinstance(exc, np.linalg.LinAlgError):
         kind = errors.LinAlgError
     elif isinstance(exc, ValueError):
@@ -254,12 +274,17 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
         return _plain_call(prim, args, kw)
     # 2. NumPy, once
     try:
-        ans = prim.fwd(*raw, **kw) if kw else prim.fwd(*raw)
-    except (ValueError, TypeError, IndexError, np.linalg.LinAlgError) as exc:
+        if arrays.GUARDED[0]:
+            ans = arrays.refusing_fallbacks(prim.fwd, *raw, **kw)
+        else:
+            ans = prim.fwd(*raw, **kw) if kw else prim.fwd(*raw)
+    except (ValueError, TypeError, IndexError, np.linalg.LinAlgError, NotImplementedError,
+            FutureWarning, AttributeError) as exc:
         return _forward_failed(prim, args, kw, exc)
     if prim.nondiff:
         return ans
-    if ans.__class__ is not _ndarray and ans.__class__ not in arrays.CLASSES:
+    if ans.__class__ is not _ndarray and ans.__class__ not in arrays.CLASSES and \
+            arrays.backend(ans) in (None, "numpy"):  # (a foreign array type is registered)
         ans = np.asarray(ans)
     # 3. the result: a new version counter, or its input's when it aliases one
     out = _new(T)
@@ -310,7 +335,7 @@ def _result_counter(out: Any, args: tuple, raw: list, ans: np.ndarray) -> list:
     other's saved values and history; a copy of ``ans`` and a new counter when it aliases a
     plain array (nothing would see a write into the user's array); else a new counter."""
     vc = None
-    alias = ans.base is not None
+    alias = ans.base is not None if ans.__class__ is _ndarray else arrays.is_view(ans)
     if not alias:
         for r in raw:
             if r is ans:
@@ -388,8 +413,8 @@ def _alias(args: tuple, raw: list, ans: np.ndarray) -> tuple[np.ndarray, list | 
     plain array argument; itself and None when it aliases none."""
     T = Tensor
     for a, r in zip(args, raw):
-        if (r.__class__ is _ndarray or r.__class__ in arrays.CLASSES) and (
-                r is ans or np.may_share_memory(ans, r)):
+        if r.__class__ is _ndarray and (r is ans or np.may_share_memory(ans, r)) or (
+                r.__class__ in arrays.CLASSES and arrays.may_share_memory(ans, r)):
             if isinstance(a, T):
                 return ans, a._version
             return ans.copy(), None
@@ -650,6 +675,8 @@ def rule_failed(prim: Primitive, kind: str, i: int, rule: Any, args: tuple, kw: 
             f"cr.{defn}({prim.name}, ...)\n  at {errors.user_line()}"
         ) from None
     check_call(prim, kind, i, rule, args, kw or {})
+    if arrays.GUARDED[0]:  # an array library without what the rule asked of it
+        backend_failed(prim, args, exc, f"its {kind} in argument {i}", kw)
     raise exc
 
 

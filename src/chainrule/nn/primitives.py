@@ -379,11 +379,11 @@ def _conv_input_grad_fwd(gy: Any, w: Any, x_shape: tuple = (), stride: tuple = (
         # col2im: each tap adds its block of columns back where it was read from
         dcols = (gm[:, g * og:(g + 1) * og] @ _wmat(w[g * og:(g + 1) * og]).T).reshape(
             n, oh, ow, kh, kw, cg)
-        dst = dxh[..., g * cg:(g + 1) * cg]
+        cs = slice(g * cg, (g + 1) * cg)  # (written through dxh: a lazy array has no views)
         for p in range(kh):
             for q in range(kw):
                 hs, ws = _tap(p, q, oh, ow, stride, dilation)
-                dst[:, hs, ws, :] += dcols[:, :, :, p, q, :]
+                dxh[:, hs, ws, cs] += dcols[:, :, :, p, q, :]
     return contiguous(dxh[:, pt:pt + h, pl:pl + wd, :].transpose(0, 3, 1, 2))
 
 

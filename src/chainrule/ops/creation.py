@@ -152,6 +152,8 @@ FUNCTIONS[np.asarray] = _like_array(None)
 
 def _linspace_fwd(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
                   axis: int = 0) -> Any:
+    if axis == 0:  # (not passed when default: Dask's linspace takes no axis)
+        return np.linspace(start, stop, num, endpoint=endpoint)
     return np.linspace(start, stop, num, endpoint=endpoint, axis=axis)
 
 

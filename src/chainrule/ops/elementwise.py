@@ -404,7 +404,7 @@ def _pow_dx(ans: Any, x: Any, y: Any) -> Any:
     # only at x == y == 0 is y x**(y-1) = 0 * inf; x**0 = 1 is constant in x there.  (Masking
     # all of y == 0 would make the mixed derivative d/dy (y x**(y-1)) = 1/x there 0.)
     bad = (yv == 0) & (value(x) == 0)
-    if not np.any(bad):
+    if not _arrays.maybe_any(bad):
         return y * power(x, y - 1)
     return where(bad, 0.0, y * power(x, where(bad, 1, y - 1)))
 
@@ -414,7 +414,7 @@ def _pow_dy(ans: Any, x: Any, y: Any) -> Any:
     # For y <= 0 the limit as x -> 0+ is -inf (also in mixed derivatives: d/dy of
     # y x**(y-1) at y = 1), which the formula gives.
     zero = (value(x) == 0) & (value(y) > 0)
-    if not np.any(zero):
+    if not _arrays.maybe_any(zero):
         return ans * log(x)
     return where(zero, 0.0, ans * log(where(zero, 1.0, x)))
 
@@ -499,6 +499,8 @@ def _maxmin(np_fn: Any, name: str, pick_x: Callable, nan_aware: bool = False) ->
             return None
         r = _zero_where(g, other_wins(a, bv))
         eq = a == bv
+        if _arrays.lazy(eq):  # (no mask writes into a lazy array)
+            return np.where(eq, r * 0.5, r)
         if eq.any():
             r[eq] *= 0.5
         return r
@@ -533,7 +535,7 @@ def _over_norm(t: Any, h: Any) -> Any:
     """t / h for the 2-norm h = hypot(x, y); 0 where h == 0, the origin, where the norm's
     derivative is taken to be 0 (the norms' convention, never 0/0 = NaN)."""
     zero = value(h) == 0
-    if not np.any(zero):
+    if not _arrays.maybe_any(zero):
         return t / h
     return where_prim(zero, 0.0, t / where_prim(zero, 1.0, h))
 
@@ -558,7 +560,7 @@ def _lae_share(ex: Callable, ans: Any, x: Any, y: Any) -> Any:
     equally at +inf (the tie rule of max) and get 0 at -inf (logsumexp's rule)."""
     xv, yv = value(x), value(y)
     xp, xn = np.isposinf(xv), np.isneginf(xv)
-    if not (np.any(xp) or np.any(xn)):
+    if not _arrays.maybe_any(xp, xn):
         return ex(x - ans)
     fixed = xp | xn
     share = np.where(xp, np.where(np.isposinf(yv), 0.5, 1.0), 0.0)
@@ -653,6 +655,8 @@ register("clip", clip, method=True)
 
 
 def _nan_to_num_fwd(x: Any, nan: float = 0.0, posinf: Any = None, neginf: Any = None) -> Any:
+    if nan == 0.0 and posinf is None and neginf is None:  # (Dask takes no keywords)
+        return np.nan_to_num(x)
     return np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
 
 

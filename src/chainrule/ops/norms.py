@@ -33,7 +33,7 @@ def _norm2_fwd(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 def _inv_norm(ans: Any, x: Any, axis: Any, keepdims: bool) -> tuple[Any, np.ndarray]:
     a = R.expand_back(ans, x, axis, keepdims)
     zero = value(a) == 0
-    if np.any(zero):
+    if _arrays.maybe_any(zero):
         return E.where_prim(zero, 0.0, 1.0 / E.where_prim(zero, 1.0, a)), zero
     return 1.0 / a, zero
 
@@ -79,7 +79,7 @@ def _vector_norm(x: Any, ord: Any, axis: tuple, keepdims: bool) -> Any:
     if p > 0:
         # |x|^p has slope 0 at 0 (p > 1) or none (p < 1): choose 0, never NaN
         zero = value(a) == 0
-        if np.any(zero):
+        if _arrays.maybe_any(zero):
             pw = E.where_prim(zero, 0.0, E.where_prim(zero, 1.0, a) ** p)
         else:
             pw = a ** p
@@ -96,7 +96,7 @@ def _empty_initial(a: Any, axis: Any) -> Any:
 
 def _safe_root(s: Any, p: float) -> Any:
     zero = value(s) == 0
-    if np.any(zero):
+    if _arrays.maybe_any(zero):
         return E.where_prim(zero, 0.0, E.where_prim(zero, 1.0, s) ** (1.0 / p))
     return s ** (1.0 / p)
 

@@ -298,7 +298,7 @@ def _prod_fwd(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 
 def _regular(xv: np.ndarray) -> bool:
     """No zero and nothing infinite: ans / x is the product of the others."""
-    return not np.any(_irregular(xv))
+    return not _arrays.maybe_any(_irregular(xv))
 
 
 def _prod_grad_factor(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
@@ -333,6 +333,8 @@ def _irregular(v: np.ndarray) -> np.ndarray:
 def _split_rows(ts: list, bad: np.ndarray, regular: Any, exact: Any) -> Any:
     """``regular`` on the rows (of 2-D operands) where ``bad`` is all False, ``exact`` on
     the others, reassembled in order: the slow exact formula only where it is needed."""
+    if _arrays.lazy(bad):  # values not at hand: the exact formula everywhere
+        return exact(*ts)
     rows = np.any(bad, axis=-1)
     if not rows.any():
         return regular(*ts)
@@ -570,7 +572,7 @@ def var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: floa
 def safe_sqrt(v: Any) -> Any:
     """sqrt whose derivative at 0 is 0 (a subgradient) rather than inf * 0 = NaN."""
     zero = value(v) == 0
-    if not np.any(zero):
+    if not _arrays.maybe_any(zero):
         return E.sqrt(v)
     return E.where_prim(zero, 0.0, E.sqrt(E.where_prim(zero, 1.0, v)))
 
@@ -694,7 +696,7 @@ def _median_weights(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     w = 0.5 * m_lo / np.maximum(np.sum(m_lo, axis=axn, keepdims=True), 1) + \
         0.5 * m_hi / np.maximum(np.sum(m_hi, axis=axn, keepdims=True), 1)
     nan = np.isnan(xv)
-    if np.any(nan):
+    if _arrays.maybe_any(nan):
         has = np.any(nan, axis=axn, keepdims=True)
         w = np.where(has, nan / np.maximum(np.sum(nan, axis=axn, keepdims=True), 1), w)
     return _float_dtype(w, xv)
@@ -798,7 +800,7 @@ def _quantile_selection(xv: np.ndarray, qv: np.ndarray, axis: Any, method: str) 
     w = np.stack([1.0 - gamma, gamma], axis=-1).reshape(qv.shape + (1,) * len(kshape) + (2,))
     last = np.take_along_axis(xt, perm[..., -1:], axis=-1)
     nan = np.isnan(last) if xt.dtype.kind in "fc" else None
-    if nan is not None and np.any(nan):  # the answer is NaN: send the gradient to a NaN
+    if nan is not None and _arrays.maybe_any(nan):  # the answer is NaN: send the gradient to a NaN
         nanpos = np.broadcast_to(perm[..., -1:], kshape + (1,))
         has = np.broadcast_to(nan.reshape((1,) * nq + kshape + (1,)), flat.shape)
         flat = np.where(has, nanpos.reshape((1,) * nq + kshape + (1,)), flat)

@@ -56,6 +56,8 @@ def _prep(a: Any) -> Any:
 
 
 def _reshape_fwd(x: Any, shape: Any = None, order: str = "C") -> Any:
+    if order == "C":  # (the default is not passed: Dask's reshape takes no order)
+        return np.reshape(x, shape)
     return np.reshape(x, shape, order=order)
 
 

@@ -50,7 +50,7 @@ def _lse_weights(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     a = R.expand_back(ans, x, axis, keepdims)
     xr = np.real(value(x))
     neg, pos = np.isneginf(xr), np.isposinf(xr)
-    if not (np.any(neg) or np.any(pos)):
+    if not _arrays.maybe_any(neg, pos):
         return E.exp(x - a)
     npos = np.sum(pos, axis=R.norm_axis(axis, xr.ndim), keepdims=True)
     top = (npos > 0) & ~np.isnan(np.real(value(a)))

@@ -305,6 +305,8 @@ def contiguous(x: Any) -> Any:
     c = x.__class__
     if c is np.ndarray or c not in _arrays.CLASSES:
         return np.ascontiguousarray(x)
+    if not hasattr(x, "flags"):  # a lazy array (Dask) has no memory layout to fix
+        return x
     if x.ndim == 0:
         return x.reshape(1)
     return x if x.flags.c_contiguous else x.copy(order="C")
