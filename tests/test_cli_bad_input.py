@@ -51,6 +51,11 @@ TRAIN = [
     (["--dataset", "moons", "--out", "/proc/chainrule-cannot-be-here"], "--out"),
     (["--dataset", "moons", "--out", "{d}/" + "x" * 300], "--out"),
     (["--dataset", "moons", "--out", "{d}/taken"], "not a regular file"),
+    # --resume: a checkpoint file with its settings file beside it
+    (["--resume", "{d}/nothing-checkpoint.npz"], "does not exist"),
+    (["--resume", "{d}"], "is not a file"), (["--resume", ""], "--resume"),
+    (["--resume", "a\0b"], "NUL"), (["--resume", "{d}/a-file"], "settings file"),
+    (["--resume"], "--resume"),
 ]
 
 DEMO = [

@@ -13,9 +13,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[1] / "src" / "chainrule"
 LAYERS = [
     {"core"},                  # Tensor, Node and apply, backward, registry, hooks: stdlib + NumPy
     {"ops"},                   # the primitives (defprim) and the Tensor methods
-    {"numpy"},                 # NEP 13/18 dispatch and the cr.numpy namespace
+    {"numpy", "scipy"},        # NEP 13/18 dispatch, cr.numpy; cr.scipy (SciPy's functions)
     {"transforms"},            # grad, jvp, jacobian, hessian ...
     {"check"},                 # gradcheck, check_derivative, anomaly mode
+    {"optimize", "integrate"},  # implicit differentiation, solvers, ODE adjoints
     {"nn"},
     {"optim", "data", "factories"},  # factories: cr.zeros, cr.randn ... (nn.random streams)
     {"compiler"},              # cr.compile: tracing, emitted NumPy, compiled modules

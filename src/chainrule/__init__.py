@@ -34,6 +34,21 @@ from .training import EarlyStopping, History, evaluate, fit
 
 __version__ = "0.1.0"
 
+# loaded on first use: cr.scipy imports SciPy (optional), the others are for scientists
+_LAZY = {"scipy": ("scipy", None), "optimize": ("optimize", None),
+         "integrate": ("integrate", None), "custom_root": ("optimize", "custom_root"),
+         "fixed_point": ("optimize", "fixed_point"), "checkpoint": ("integrate", "checkpoint")}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        mod, attr = _LAZY[name]
+        m = importlib.import_module(f"{__name__}.{mod}")
+        return m if attr is None else getattr(m, attr)
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
+
 __all__ = [
     "AnomalyError", "GradcheckError", "check_derivative", "check_primitive", "detect_anomaly",
     "gradcheck", "numerical_derivative",

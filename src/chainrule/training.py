@@ -319,7 +319,9 @@ def _count(x: Any) -> int:
 
 def _as_loader(data: Any, batch_size: int) -> Iterable:
     if isinstance(data, (tuple, list)) and len(data) == 2 and hasattr(data[0], "shape"):
-        return DataLoader(TensorDataset(*data), batch_size=batch_size)
+        # in order (never shuffled); seed=0 so its generator's state, saved in checkpoints,
+        # is the same in every run rather than drawn from the OS
+        return DataLoader(TensorDataset(*data), batch_size=batch_size, seed=0)
     return data
 
 
