@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any, Callable
 
@@ -47,10 +48,29 @@ def ufunc_name(ufunc: np.ufunc) -> str:
 _REDUCE = {np.add: "sum", np.multiply: "prod", np.maximum: "max", np.minimum: "min"}
 _ACCUMULATE = {np.add: "cumsum", np.multiply: "cumprod"}
 
+# another library's ufuncs whose rules live in an optional chainrule module (which imports
+# that library): loaded on the first miss of a ufunc that is not NumPy's, once
+_RULE_MODULES = {"scipy": "chainrule.scipy.special"}
+
+
+def _load_rules(ufunc: np.ufunc) -> bool:
+    """Import the rule modules of the libraries loaded so far (a miss on a foreign ufunc);
+    True if one was imported, so the lookup is worth retrying."""
+    if getattr(np, ufunc.__name__, None) is ufunc:
+        return False
+    loaded = False
+    for lib in [lib for lib in _RULE_MODULES if lib in sys.modules]:
+        importlib.import_module(_RULE_MODULES[lib])  # (an import error is raised each time)
+        del _RULE_MODULES[lib]
+        loaded = True
+    return loaded
+
 
 def ufunc_dispatch(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
     if method == "__call__":
         prim = UFUNCS.get(ufunc)
+        if prim is None and _RULE_MODULES and _load_rules(ufunc):
+            prim = UFUNCS.get(ufunc)
         if prim is None:
             raise _unsupported(ufunc_name(ufunc))
         if kwargs:
