@@ -8,3 +8,4 @@
 """
 
 from . import special  # noqa: F401
+from . import linalg, signal, stats  # noqa: F401

@@ -1,0 +1,391 @@
+"""``cr.scipy.linalg``: SciPy's linear algebra that NumPy lacks, differentiable.
+
+    from chainrule.scipy import linalg
+    x = linalg.solve_triangular(L, b, lower=True)
+    E = linalg.expm(A)
+
+The forward passes are SciPy's own (``scipy.linalg`` is imported with this module, which
+loads only when ``cr.scipy`` is used).  Each function is a primitive with VJP and JVP
+rules, or a composition of primitives; every rule is itself written with these
+primitives, so derivatives of every order hold (grad of grad, forward over reverse):
+
+* ``solve_triangular(a, b, trans, lower, unit_diagonal)``: x = op(A)^-1 b; the rule for
+  ``a`` is restricted to the triangle that is read (off the diagonal with
+  ``unit_diagonal``): entries the function does not read get a zero gradient.
+* ``cho_factor`` / ``cho_solve``: the factor from the triangle SciPy reads (so the
+  gradient is that of the function SciPy computes, the triangle that is not read gets
+  zero), ``cho_solve`` two triangular solves.  As SciPy's, ``c``'s other triangle holds
+  ``a``'s entries.
+* ``lu_factor`` / ``lu_solve``: the packed LU factor (its derivative: with
+  F = L^-1 P^T dA U^-1, dL = L strictly_lower(F), dU = upper(F) U); the pivots are
+  integers (no derivative).  2-D matrices only.
+* ``expm``: the VJP is the Frechet derivative at A^H applied to the cotangent, the JVP
+  the Frechet derivative at A; both read from exp([[X, E], [0, X]]) (upper right block),
+  which is expm itself, so every order holds.  ``expm_frechet`` the same, as a function.
+* ``sqrtm``: X X = A, so X dX + dX X = dA: a Sylvester equation for the JVP, its adjoint
+  (X^H Z + Z X^H = G) for the VJP.  (For matrices with a real square root: a complex
+  result of a real input is not differentiated.)
+* ``solve_sylvester(a, b, q)``: AX + XB = Q; the adjoint equation A^H Z + Z B^H = G gives
+  the cotangents (Q: Z; A: -Z X^H; B: -X^H Z).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.linalg as _sl
+
+from ..core.primitive import Primitive
+from ..ops.util import unbroadcast, value
+
+__all__ = ["solve_triangular", "cho_factor", "cho_solve", "lu_factor", "lu_solve", "expm",
+           "expm_frechet", "sqrtm", "solve_sylvester"]
+
+
+def _prim(fwd: Any, name: str, vjps: tuple = (), jvps: tuple = ()) -> Primitive:
+    p = Primitive(fwd, name, broadcast_tangents=True)
+    for i, r in enumerate(vjps):
+        if r is not None:
+            p.vjps[i] = r
+    for i, r in enumerate(jvps):
+        if r is not None:
+            p.jvps[i] = r
+    return p
+
+
+def _asarray(x: Any) -> Any:
+    return x if hasattr(x, "shape") else np.asarray(x)
+
+
+def _cplx(x: Any) -> bool:
+    return np.asarray(value(x)).dtype.kind == "c" if not hasattr(x, "dtype") else \
+        x.dtype.kind == "c"
+
+
+def _conj(x: Any) -> Any:
+    return np.conj(x) if _cplx(x) else x
+
+
+def _mT(x: Any) -> Any:
+    return np.swapaxes(x, -1, -2)
+
+
+def _mH(x: Any) -> Any:
+    return _conj(np.swapaxes(x, -1, -2))
+
+
+def _real_like(g: Any, like: Any) -> Any:
+    """A cotangent for a real argument: the real part of a complex one."""
+    return np.real(g) if _cplx(g) and not _cplx(like) else g
+
+
+# ---------------------------------------------------------------------------------
+# solve_triangular
+
+
+_TRANS = {0: 0, 1: 1, 2: 2, "N": 0, "T": 1, "C": 2, "n": 0, "t": 1, "c": 2}
+
+
+def _tri_mask(n: int, lower: bool, unit: bool) -> np.ndarray:
+    m = np.tri(n, n, -1 if unit else 0, dtype=bool)
+    return m if lower else m.T
+
+
+def _op(m: Any, trans: int) -> Any:
+    return m if trans == 0 else _mT(m) if trans == 1 else _mH(m)
+
+
+def _st_fwd(a: Any, b: Any, trans: int = 0, lower: bool = False,
+            unit_diagonal: bool = False) -> Any:
+    return _sl.solve_triangular(a, b, trans=trans, lower=lower, unit_diagonal=unit_diagonal)
+
+
+def _st_adjoint(a: Any, g: Any, trans: int, lower: bool, unit: bool) -> Any:
+    """op(A)^-H g."""
+    if trans == 0:
+        return _st(a, g, trans=2, lower=lower, unit_diagonal=unit)
+    if trans == 2:
+        return _st(a, g, trans=0, lower=lower, unit_diagonal=unit)
+    return _conj(_st(a, _conj(g), trans=0, lower=lower, unit_diagonal=unit))
+
+
+def _st_vjp_a(g: Any, ans: Any, a: Any, b: Any, trans: int = 0, lower: bool = False,
+              unit_diagonal: bool = False) -> Any:
+    gb = _st_adjoint(a, g, trans, lower, unit_diagonal)
+    if len(b.shape) == 1:
+        gM = -np.expand_dims(gb, -1) * np.expand_dims(_conj(ans), -2)
+    else:
+        gM = -(gb @ _mH(ans))
+    gA = gM if trans == 0 else _mT(gM) if trans == 1 else _mH(gM)
+    gA = gA * _tri_mask(a.shape[-1], lower, unit_diagonal)
+    return _real_like(unbroadcast(a, gA), a)
+
+
+def _st_vjp_b(g: Any, ans: Any, a: Any, b: Any, trans: int = 0, lower: bool = False,
+              unit_diagonal: bool = False) -> Any:
+    return _real_like(unbroadcast(b, _st_adjoint(a, g, trans, lower, unit_diagonal)), b)
+
+
+def _st_jvp_a(da: Any, ans: Any, a: Any, b: Any, trans: int = 0, lower: bool = False,
+              unit_diagonal: bool = False) -> Any:
+    dM = _op(da * _tri_mask(a.shape[-1], lower, unit_diagonal), trans)
+    return -_st(a, dM @ ans, trans=trans, lower=lower, unit_diagonal=unit_diagonal)
+
+
+def _st_jvp_b(db: Any, ans: Any, a: Any, b: Any, trans: int = 0, lower: bool = False,
+              unit_diagonal: bool = False) -> Any:
+    return _st(a, db, trans=trans, lower=lower, unit_diagonal=unit_diagonal)
+
+
+_st = _prim(_st_fwd, "scipy.linalg.solve_triangular", vjps=(_st_vjp_a, _st_vjp_b),
+            jvps=(_st_jvp_a, _st_jvp_b))
+
+
+def solve_triangular(a: Any, b: Any, trans: int | str = 0, lower: bool = False,
+                     unit_diagonal: bool = False, overwrite_b: bool = False,
+                     check_finite: bool = True) -> Any:
+    """x with op(A) x = b for a triangular A (scipy.linalg.solve_triangular), op(A) = A,
+    A^T (trans=1, 'T') or A^H (trans=2, 'C'); only the ``lower`` (or upper) triangle of
+    ``a`` is read, and its diagonal is taken as ones with ``unit_diagonal``.  A 1-D ``b``
+    is a vector; batches of matrices broadcast.  Differentiable in ``a`` and ``b``, to
+    every order.  (``overwrite_b`` and ``check_finite`` are accepted and ignored.)"""
+    if trans not in _TRANS:
+        raise ValueError(f"solve_triangular: trans must be 0, 1, 2, 'N', 'T' or 'C', got "
+                         f"{trans!r}")
+    return _st(_asarray(a), _asarray(b), trans=_TRANS[trans], lower=bool(lower),
+               unit_diagonal=bool(unit_diagonal))
+
+
+# ---------------------------------------------------------------------------------
+# cho_factor / cho_solve
+
+
+def cho_factor(a: Any, lower: bool = False, overwrite_a: bool = False,
+               check_finite: bool = True) -> tuple:
+    """(c, lower): the Cholesky factor of the Hermitian positive-definite ``a`` read from
+    its lower (``lower=True``) or upper triangle, in that triangle of ``c``; the other
+    triangle of ``c`` holds ``a``'s entries, as SciPy's.  Differentiable in ``a``
+    (the gradient lies in the triangle that is read)."""
+    a = _asarray(a)
+    n = a.shape[-1]
+    strict = np.tri(n, n, -1, dtype=bool)
+    if lower:
+        low = a * strict
+        herm = low + np.diagonal(a, axis1=-2, axis2=-1)[..., None] * np.eye(n) + _mH(low)
+        factor = np.linalg.cholesky(herm)
+        c = factor + a * strict.T
+    else:
+        up = a * strict.T
+        herm = up + np.diagonal(a, axis1=-2, axis2=-1)[..., None] * np.eye(n) + _mH(up)
+        factor = _mH(np.linalg.cholesky(herm))
+        c = factor + a * strict
+    return c, bool(lower)
+
+
+def cho_solve(c_and_lower: tuple, b: Any, overwrite_b: bool = False,
+              check_finite: bool = True) -> Any:
+    """x with A x = b, from ``cho_factor``'s (c, lower): two triangular solves.
+    Differentiable in ``c`` (its factor triangle) and ``b``."""
+    c, lower = c_and_lower
+    c, b = _asarray(c), _asarray(b)
+    if lower:  # A = L L^H
+        y = solve_triangular(c, b, lower=True)
+        return solve_triangular(c, y, lower=True, trans=2)
+    y = solve_triangular(c, b, lower=False, trans=2)  # A = U^H U
+    return solve_triangular(c, y, lower=False)
+
+
+# ---------------------------------------------------------------------------------
+# lu_factor / lu_solve
+
+
+def _perm(piv: np.ndarray) -> np.ndarray:
+    """The row order p of LAPACK's pivots (row i swapped with piv[i], in turn): A[p] = L U."""
+    p = np.arange(len(piv))
+    for i, j in enumerate(np.asarray(piv, dtype=np.intp)):
+        p[i], p[j] = p[j], p[i]
+    return p
+
+
+def _lu_fwd(a: Any) -> Any:
+    lu, piv = _sl.lu_factor(a)
+    return np.concatenate([lu, piv[:, None].astype(lu.dtype)], axis=1)
+
+
+def _lu_parts(ans: Any) -> tuple:
+    n = ans.shape[-2]
+    piv = np.real(np.asarray(value(ans))[:, n]).astype(np.intp)
+    return ans[:, :n], _perm(piv), n
+
+
+def _lu_vjp(g: Any, ans: Any, a: Any) -> Any:
+    lu, p, n = _lu_parts(ans)
+    glu = g[:, :n]
+    sl_ = np.tri(n, n, -1, dtype=bool)
+    up = ~sl_
+    L = lu * sl_ + np.eye(n)
+    U = lu * up
+    inner = (_mH(L) @ (glu * sl_)) * sl_ + ((glu * up) @ _mH(U)) * up
+    y = solve_triangular(lu, inner, lower=True, unit_diagonal=True, trans=2)  # L^-H inner
+    x = _mH(solve_triangular(lu, _mH(y), lower=False))  # y U^-H
+    ga = x[np.argsort(p)]
+    return _real_like(ga, a)
+
+
+def _lu_jvp(da: Any, ans: Any, a: Any) -> Any:
+    lu, p, n = _lu_parts(ans)
+    sl_ = np.tri(n, n, -1, dtype=bool)
+    up = ~sl_
+    y = solve_triangular(lu, da[p], lower=True, unit_diagonal=True)  # L^-1 P^T dA
+    f = _mT(solve_triangular(lu, _mT(y), lower=False, trans=1))  # (...) U^-1
+    L = lu * sl_ + np.eye(n)
+    U = lu * up
+    dlu = L @ (f * sl_) + (f * up) @ U
+    return np.concatenate([dlu, np.zeros_like(value(dlu)[:, :1])], axis=1)
+
+
+_lu = _prim(_lu_fwd, "scipy.linalg.lu_factor", vjps=(_lu_vjp,), jvps=(_lu_jvp,))
+
+
+def lu_factor(a: Any, overwrite_a: bool = False, check_finite: bool = True) -> tuple:
+    """(lu, piv): the pivoted LU factorization of a square 2-D ``a`` (SciPy's packing: L's
+    strictly lower part, unit diagonal implied, and U in ``lu``; ``piv`` LAPACK's row
+    interchanges, an integer array).  ``lu`` is differentiable in ``a``."""
+    a = _asarray(a)
+    if len(a.shape) != 2 or a.shape[0] != a.shape[1]:
+        raise ValueError(f"lu_factor: a square 2-D matrix is supported, got shape "
+                         f"{tuple(a.shape)}")
+    packed = _lu(a)
+    n = a.shape[0]
+    piv = np.real(np.asarray(value(packed))[:, n]).astype(np.int32)
+    return packed[:, :n], piv
+
+
+def lu_solve(lu_and_piv: tuple, b: Any, trans: int = 0, overwrite_b: bool = False,
+             check_finite: bool = True) -> Any:
+    """x with op(A) x = b from ``lu_factor``'s (lu, piv), op as in solve_triangular:
+    triangular solves and the row permutation, differentiable in ``lu`` and ``b``."""
+    lu, piv = lu_and_piv
+    lu, b = _asarray(lu), _asarray(b)
+    t = _TRANS[trans]
+    p = _perm(np.asarray(value(piv)))
+    if t == 0:  # A = P L U
+        y = solve_triangular(lu, b[p], lower=True, unit_diagonal=True)
+        return solve_triangular(lu, y, lower=False)
+    w = solve_triangular(lu, b, lower=False, trans=t)  # op(U)^-1 b
+    v = solve_triangular(lu, w, lower=True, unit_diagonal=True, trans=t)
+    return v[np.argsort(p)]
+
+
+# ---------------------------------------------------------------------------------
+# expm, its Frechet derivative
+
+
+def _block(x: Any, e: Any) -> Any:
+    """[[x, e], [0, x]] (batched over leading axes)."""
+    z = np.zeros_like(value(x)) if not _cplx(e) or _cplx(x) else \
+        np.zeros(np.shape(value(x)), dtype=np.result_type(value(x), value(e)))
+    top = np.concatenate([x, e], axis=-1)
+    bottom = np.concatenate([z, x], axis=-1)
+    return np.concatenate([top, bottom], axis=-2)
+
+
+def _frechet(x: Any, e: Any) -> Any:
+    """L(x, e), the Frechet derivative of expm at x in the direction e."""
+    n = x.shape[-1]
+    return _expm(_block(x, e))[..., :n, n:]
+
+
+def _expm_vjp(g: Any, ans: Any, a: Any) -> Any:
+    return _real_like(_frechet(_mH(a), g), a)
+
+
+def _expm_jvp(da: Any, ans: Any, a: Any) -> Any:
+    return _frechet(a, da)
+
+
+_expm = _prim(lambda a: _sl.expm(a), "scipy.linalg.expm", vjps=(_expm_vjp,),
+              jvps=(_expm_jvp,))
+
+
+def expm(A: Any) -> Any:
+    """The matrix exponential (scipy.linalg.expm; batched over leading axes),
+    differentiable to every order through its Frechet derivative."""
+    A = _asarray(A)
+    if len(A.shape) < 2 or A.shape[-1] != A.shape[-2]:
+        raise ValueError(f"expm: expected a square matrix (or a stack), got shape "
+                         f"{tuple(A.shape)}")
+    return _expm(A)
+
+
+def expm_frechet(A: Any, E: Any, method: Any = None, compute_expm: bool = True,
+                 check_finite: bool = True) -> Any:
+    """(expm(A), L(A, E)) -- or L(A, E) alone with ``compute_expm=False`` -- where L is
+    the Frechet derivative of expm at A in the direction E (scipy.linalg.expm_frechet),
+    read from exp([[A, E], [0, A]]); differentiable in A and E."""
+    A, E = _asarray(A), _asarray(E)
+    n = A.shape[-1]
+    M = _expm(_block(A, E))
+    L = M[..., :n, n:]
+    return (M[..., :n, :n], L) if compute_expm else L
+
+
+# ---------------------------------------------------------------------------------
+# solve_sylvester, sqrtm
+
+
+def _syl_fwd(a: Any, b: Any, q: Any) -> Any:
+    return _sl.solve_sylvester(a, b, q)
+
+
+def _syl_adj(g: Any, a: Any, b: Any) -> Any:
+    return _syl(_mH(a), _mH(b), g)
+
+
+def _syl_vjp_a(g: Any, ans: Any, a: Any, b: Any, q: Any) -> Any:
+    return _real_like(unbroadcast(a, -(_syl_adj(g, a, b) @ _mH(ans))), a)
+
+
+def _syl_vjp_b(g: Any, ans: Any, a: Any, b: Any, q: Any) -> Any:
+    return _real_like(unbroadcast(b, -(_mH(ans) @ _syl_adj(g, a, b))), b)
+
+
+def _syl_vjp_q(g: Any, ans: Any, a: Any, b: Any, q: Any) -> Any:
+    return _real_like(unbroadcast(q, _syl_adj(g, a, b)), q)
+
+
+_syl = _prim(
+    _syl_fwd, "scipy.linalg.solve_sylvester",
+    vjps=(_syl_vjp_a, _syl_vjp_b, _syl_vjp_q),
+    jvps=(lambda da, ans, a, b, q: _syl(a, b, -(da @ ans)),
+          lambda db, ans, a, b, q: _syl(a, b, -(ans @ db)),
+          lambda dq, ans, a, b, q: _syl(a, b, dq)),
+)
+
+
+def solve_sylvester(a: Any, b: Any, q: Any) -> Any:
+    """X with AX + XB = Q (scipy.linalg.solve_sylvester, Bartels-Stewart), differentiable
+    in a, b and q to every order."""
+    return _syl(_asarray(a), _asarray(b), _asarray(q))
+
+
+def _sqrtm_fwd(a: Any) -> Any:
+    return _sl.sqrtm(a)
+
+
+def _sqrtm_vjp(g: Any, ans: Any, a: Any) -> Any:
+    return _real_like(_syl(_mH(ans), _mH(ans), g), a)
+
+
+def _sqrtm_jvp(da: Any, ans: Any, a: Any) -> Any:
+    return _syl(ans, ans, da)
+
+
+_sqrtm = _prim(_sqrtm_fwd, "scipy.linalg.sqrtm", vjps=(_sqrtm_vjp,), jvps=(_sqrtm_jvp,))
+
+
+def sqrtm(A: Any) -> Any:
+    """The principal matrix square root (scipy.linalg.sqrtm), differentiable to every
+    order through the Sylvester equation X dX + dX X = dA."""
+    return _sqrtm(_asarray(A))
