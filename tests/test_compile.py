@@ -435,3 +435,26 @@ def test_gradients_are_named_after_the_arguments_in_argnums(argnums, names) -> N
     assert "np.square(" in src and "np.power" not in src and "keepdims=False" not in src
     assert cr.compile(cr.grad(loss, argnums=argnums)).source(w, x, b).rstrip().endswith(
         f"return {names.strip('()')}")
+
+
+_GLOBAL_DATA = np.array([1.0, 2.0, 3.0])
+
+
+def _reads_global(w):
+    return np.sum((w * _GLOBAL_DATA) ** 2)
+
+
+def test_global_read_through_a_transform_is_not_baked_in() -> None:
+    # cr.grad(f) is an object, not a function: the compiler must still see what f reads
+    global _GLOBAL_DATA
+    fast = cr.compile(cr.grad(_reads_global))
+    w = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(fast(w), 2 * w * _GLOBAL_DATA ** 2)
+    saved = _GLOBAL_DATA
+    try:
+        with pytest.raises(ValueError, match="read-only"):  # the trace reads it: frozen
+            _GLOBAL_DATA[:] = [4.0, 5.0, 6.0]
+        _GLOBAL_DATA = np.array([7.0, 8.0, 9.0])       # rebound
+        np.testing.assert_allclose(fast(w), 2 * w * np.array([7.0, 8.0, 9.0]) ** 2)
+    finally:
+        _GLOBAL_DATA = saved

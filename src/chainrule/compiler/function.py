@@ -36,6 +36,7 @@ from ..core.primitive import Primitive, apply, leaf_node
 from ..core.state import STATE, next_seq
 from ..core.tensor import Tensor, enable_grad
 from ..nn import random as _nnrandom
+from ..transforms import Transformed
 from . import emit as E
 from .tracer import CompileError, Retrace, Trace, Traced, current
 
@@ -100,6 +101,8 @@ def _reachable(f: Any, depth: int = 0, seen: set | None = None) -> list:
         return out + _reachable(f.func, depth + 1, seen)
     if isinstance(f, types.MethodType):
         return _reachable(f.__func__, depth + 1, seen)
+    if isinstance(f, Transformed):  # cr.grad(f) ...: the closure that calls f
+        return _reachable(f._fn, depth + 1, seen)
     code = getattr(f, "__code__", None)
     if code is None:
         call = getattr(type(f), "__call__", None)  # noqa: B004 (the class's own function)
@@ -133,7 +136,7 @@ def _names(code: types.CodeType) -> set:
 def _leaf_refs(v: Any, get: Callable, depth: int, seen: set, name: str | None) -> list:
     if isinstance(v, (_ndarray, Tensor, np.random.Generator)):
         return [(get, v, name)]
-    if isinstance(v, (types.FunctionType, functools.partial, types.MethodType)):
+    if isinstance(v, (types.FunctionType, functools.partial, types.MethodType, Transformed)):
         return _reachable(v, depth + 1, seen)
     return []
 

@@ -63,7 +63,7 @@ def _refuse_dask_fallbacks() -> None:
     GUARDED[0] = True
 
 
-def refusing_fallbacks(fn: Any, *args: Any, **kw: Any) -> Any:
+def refusing_fallbacks(fn: Any, /, *args: Any, **kw: Any) -> Any:
     """``fn(*args, **kw)`` with Dask's fallback refused: Dask runs a NumPy function it lacks
     by computing the whole array into NumPy, with only a FutureWarning; under chainrule that
     would be a silent conversion (a lazy, maybe larger than memory, array computed in the
