@@ -175,3 +175,16 @@ def test_what_dask_lacks_raises_naming_the_operation_and_converts_nothing() -> N
     with dask.config.set(scheduler=_refuse):
         with pytest.raises(cr.BackendError, match=r"linalg\.det is not available on dask"):
             np.linalg.det(x)
+
+
+def test_rules_with_keyword_arguments_named_like_the_guard_still_run() -> None:
+    # once Dask arrays have been seen every rule runs under the fallback guard; a rule
+    # keyword called fn (the tensor-hook node's) must reach the rule, not the guard
+    cr.grad(lambda x: np.sum(x * x))(da.ones(3, chunks=3))
+    from chainrule.core import arrays
+    assert arrays.GUARDED[0]
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    y.register_hook(lambda g: g * 10)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [30.0, 30.0])
