@@ -26,37 +26,39 @@ Conventions where a formula is 0/0 or at a kink (see docs/science.md):
 * ``i0e``, ``i1e``, ``ive`` contain exp(-|x|): the derivative at x = 0 takes sign(0) = 0.
 """
 
-from __future__ import annotations
 
-import math
-from typing import Any, Callable
+import math as _math
+from typing import Any as _Any
+from typing import Callable as _Callable
 
-import numpy as np
-import scipy.special as sc
+import numpy as _np
+import scipy.special as _sc
 
-from ..core.primitive import Primitive
-from ..core.registry import UFUNCS
-from ..core.tensor import Tensor
+from ..core.primitive import Primitive as _Primitive
+from ..core.registry import UFUNCS as _UFUNCS
+from ..core.tensor import Tensor as _Tensor
 from ..ops import special as _ops_special
-from ..ops.elementwise import conj, where_prim
-from ..ops.util import unbroadcast, value
+from ..ops.elementwise import conj as _conj
+from ..ops.elementwise import where_prim as _where
+from ..ops.util import unbroadcast as _unbroadcast
+from ..ops.util import value as _value
 
 __all__ = ["RULES", "DERIVATIVES", "FUNCTIONS", "polygamma", "multigammaln", "logsumexp",
            "softmax", "log_softmax", "softplus"]
 
-RULES: dict[str, Primitive] = {}       # scipy.special NAME -> the primitive its ufunc dispatches to
+RULES: dict[str, _Primitive] = {}       # scipy.special NAME -> the primitive its ufunc dispatches to
 DERIVATIVES: dict[str, str] = {}       # NAME -> its derivative, as the coverage page states it
 FUNCTIONS: dict[str, str] = {}         # the non-ufunc functions of this namespace -> how
 
-_SQRT_PI = math.sqrt(math.pi)
+_SQRT_PI = _math.sqrt(_math.pi)
 _TWO_OVER_SQRT_PI = 2.0 / _SQRT_PI
-_SQRT_2PI = math.sqrt(2.0 * math.pi)
+_SQRT_2PI = _math.sqrt(2.0 * _math.pi)
 _INV_SQRT_2PI = 1.0 / _SQRT_2PI
 
 
-def _refuse(name: str, arg: str, why: str) -> Callable:
+def _refuse(name: str, arg: str, why: str) -> _Callable:
     """A rule for an argument that is not differentiated: asking for it raises."""
-    def rule(t: Any, ans: Any, *args: Any, **kw: Any) -> Any:
+    def rule(t: _Any, ans: _Any, *args: _Any, **kw: _Any) -> _Any:
         raise NotImplementedError(
             f"scipy.special.{name}: no derivative with respect to {arg} ({why}); only the "
             f"other argument is differentiated. Pass {arg} as a plain array or {arg}.detach().")
@@ -65,11 +67,11 @@ def _refuse(name: str, arg: str, why: str) -> Callable:
 
 
 def _register(name: str, vjps: tuple, jvps: tuple, deriv: str, saves_ans: bool = True,
-              kinked: bool = False) -> Primitive:
-    uf = getattr(sc, name)
-    if not isinstance(uf, np.ufunc):  # pragma: no cover - a SciPy that made it a function
+              kinked: bool = False) -> _Primitive:
+    uf = getattr(_sc, name)
+    if not isinstance(uf, _np.ufunc):  # pragma: no cover - a SciPy that made it a function
         raise TypeError(f"scipy.special.{name} is not a ufunc in this SciPy")
-    p = Primitive(uf, f"scipy.special.{name}", saves_ans=saves_ans, broadcast_tangents=True)
+    p = _Primitive(uf, f"scipy.special.{name}", saves_ans=saves_ans, broadcast_tangents=True)
     p.methods = ()
     p.nonlinear = False
     p.kinked = kinked
@@ -80,7 +82,7 @@ def _register(name: str, vjps: tuple, jvps: tuple, deriv: str, saves_ans: bool =
         if r is not None:
             p.jvps[i] = r
     p.__module__ = __name__
-    UFUNCS[uf] = p
+    _UFUNCS[uf] = p
     RULES[name] = p
     DERIVATIVES[name] = deriv
     globals()[name] = uf
@@ -88,32 +90,32 @@ def _register(name: str, vjps: tuple, jvps: tuple, deriv: str, saves_ans: bool =
     return p
 
 
-def _unary(name: str, d: Callable, deriv: str, saves_ans: bool = True,
-           kinked: bool = False) -> Primitive:
+def _unary(name: str, d: _Callable, deriv: str, saves_ans: bool = True,
+           kinked: bool = False) -> _Primitive:
     """f(x) from f'(x) = d(ans, x) (holomorphic where SciPy takes complex input)."""
     return _register(
         name,
-        (lambda g, ans, x: g * conj(d(ans, x)),),
+        (lambda g, ans, x: g * _conj(d(ans, x)),),
         (lambda t, ans, x: t * d(ans, x),),
         deriv, saves_ans, kinked)
 
 
-def _binary(name: str, dx: Callable | None, dy: Callable | None, deriv: str,
+def _binary(name: str, dx: _Callable | None, dy: _Callable | None, deriv: str,
             refuse: tuple[str, str] | None = None, saves_ans: bool = True,
-            kinked: bool = False) -> Primitive:
+            kinked: bool = False) -> _Primitive:
     """f(x, y) from its partials d(ans, x, y) (broadcasting); a None partial is refused:
     ``refuse`` = (the argument's name, why)."""
-    def v(d: Callable | None, first: bool) -> Callable:
+    def v(d: _Callable | None, first: bool) -> _Callable:
         if d is None:
             assert refuse is not None
             return _refuse(name, *refuse)
 
-        def vjp(g: Any, ans: Any, x: Any, y: Any) -> Any:
-            return unbroadcast(x if first else y, g * conj(d(ans, x, y)))
+        def vjp(g: _Any, ans: _Any, x: _Any, y: _Any) -> _Any:
+            return _unbroadcast(x if first else y, g * _conj(d(ans, x, y)))
 
         return vjp
 
-    def j(d: Callable | None) -> Callable:
+    def j(d: _Callable | None) -> _Callable:
         if d is None:
             assert refuse is not None
             return _refuse(name, *refuse)
@@ -122,104 +124,105 @@ def _binary(name: str, dx: Callable | None, dy: Callable | None, deriv: str,
     return _register(name, (v(dx, True), v(dy, False)), (j(dx), j(dy)), deriv, saves_ans, kinked)
 
 
-def _x_over(x: Any, y: Any) -> Any:
+def _x_over(x: _Any, y: _Any) -> _Any:
     """x / y, and 0 where x == 0 (y == 0 too): the y-partial of x log y, which is 0 along
     x = 0 whatever y is."""
-    both = (value(x) == 0) & (value(y) == 0)
-    if not np.any(both):
+    both = (_value(x) == 0) & (_value(y) == 0)
+    if not _np.any(both):
         return x / y
-    return x / where_prim(both, 1.0, y)
+    return x / _where(both, 1.0, y)
 
 
-def _sign(x: Any) -> Any:
-    return np.sign(np.real(value(x)))
+def _sign(x: _Any) -> _Any:
+    return _np.sign(_np.real(_value(x)))
 
 
 # ---------------------------------------------------------------------------------
 # logistic, error functions, normal distribution
 
-_unary("expit", lambda ans, x: ans * (1 - ans), "expit(x) (1 - expit(x))")
+# expit(x) expit(-x), not ans (1 - ans): 1 - ans rounds to 0 for x > 37
+_unary("expit", lambda ans, x: ans * _sc.expit(-x), "expit(x) expit(-x)")
 _unary("logit", lambda ans, x: 1 / (x * (1 - x)), "1 / (x (1 - x))", saves_ans=False)
-_unary("log_expit", lambda ans, x: sc.expit(-x), "expit(-x)", saves_ans=False)
-_unary("erf", lambda ans, x: _TWO_OVER_SQRT_PI * np.exp(-x * x), "2/sqrt(pi) exp(-x^2)",
+_unary("log_expit", lambda ans, x: _sc.expit(-x), "expit(-x)", saves_ans=False)
+_unary("erf", lambda ans, x: _TWO_OVER_SQRT_PI * _np.exp(-x * x), "2/sqrt(pi) exp(-x^2)",
        saves_ans=False)
-_unary("erfc", lambda ans, x: -_TWO_OVER_SQRT_PI * np.exp(-x * x), "-2/sqrt(pi) exp(-x^2)",
+_unary("erfc", lambda ans, x: -_TWO_OVER_SQRT_PI * _np.exp(-x * x), "-2/sqrt(pi) exp(-x^2)",
        saves_ans=False)
-_unary("erfinv", lambda ans, x: (_SQRT_PI / 2) * np.exp(ans * ans),
+_unary("erfinv", lambda ans, x: (_SQRT_PI / 2) * _np.exp(ans * ans),
        "sqrt(pi)/2 exp(erfinv(x)^2)")
-_unary("erfcinv", lambda ans, x: (-_SQRT_PI / 2) * np.exp(ans * ans),
+_unary("erfcinv", lambda ans, x: (-_SQRT_PI / 2) * _np.exp(ans * ans),
        "-sqrt(pi)/2 exp(erfcinv(x)^2)")
 _unary("erfcx", lambda ans, x: 2 * x * ans - _TWO_OVER_SQRT_PI, "2 x erfcx(x) - 2/sqrt(pi)")
-_unary("ndtr", lambda ans, x: _INV_SQRT_2PI * np.exp(-0.5 * x * x), "exp(-x^2/2) / sqrt(2 pi)",
+_unary("ndtr", lambda ans, x: _INV_SQRT_2PI * _np.exp(-0.5 * x * x), "exp(-x^2/2) / sqrt(2 pi)",
        saves_ans=False)
 # phi(x) / Phi(x) in log space: no 0/0 far in the lower tail
-_unary("log_ndtr", lambda ans, x: _INV_SQRT_2PI * np.exp(-0.5 * x * x - ans),
+_unary("log_ndtr", lambda ans, x: _INV_SQRT_2PI * _np.exp(-0.5 * x * x - ans),
        "exp(-x^2/2 - log_ndtr(x)) / sqrt(2 pi)")
-_unary("ndtri", lambda ans, x: _SQRT_2PI * np.exp(0.5 * ans * ans), "sqrt(2 pi) exp(ndtri(x)^2/2)")
+_unary("ndtri", lambda ans, x: _SQRT_2PI * _np.exp(0.5 * ans * ans), "sqrt(2 pi) exp(ndtri(x)^2/2)")
 
 
 # ---------------------------------------------------------------------------------
 # gamma family
 
-def _polygamma_fwd(x: Any, n: Any = 0) -> Any:
-    return sc.polygamma(n, x)
+def _polygamma_fwd(x: _Any, n: _Any = 0) -> _Any:
+    return _sc.polygamma(n, x)
 
 
-def _polygamma_d(x: Any, n: Any) -> Any:
-    return polygamma_prim(x, n=n + 1)
+def _polygamma_d(x: _Any, n: _Any) -> _Any:
+    return _polygamma_prim(x, n=n + 1)
 
 
-polygamma_prim = Primitive(_polygamma_fwd, "scipy.special.polygamma", saves_ans=False,
+_polygamma_prim = _Primitive(_polygamma_fwd, "scipy.special.polygamma", saves_ans=False,
                            broadcast_tangents=True)
-polygamma_prim.vjps[0] = lambda g, ans, x, n=0: unbroadcast(x, g * _polygamma_d(x, n))
-polygamma_prim.jvps[0] = lambda t, ans, x, n=0: t * _polygamma_d(x, n)
-polygamma_prim.methods, polygamma_prim.nonlinear, polygamma_prim.kinked = (), False, False
-polygamma_prim.__module__ = __name__
+_polygamma_prim.vjps[0] = lambda g, ans, x, n=0: _unbroadcast(x, g * _polygamma_d(x, n))
+_polygamma_prim.jvps[0] = lambda t, ans, x, n=0: t * _polygamma_d(x, n)
+_polygamma_prim.methods, _polygamma_prim.nonlinear, _polygamma_prim.kinked = (), False, False
+_polygamma_prim.__module__ = __name__
 
 
-def polygamma(n: Any, x: Any) -> Any:
+def polygamma(n: _Any, x: _Any) -> _Any:
     """scipy.special.polygamma(n, x), the n-th derivative of digamma, differentiable in ``x``
     (d/dx polygamma(n, x) = polygamma(n + 1, x)); ``n`` is an integer order, never
-    differentiated (a Tensor ``n`` that carries a derivative raises)."""
-    if isinstance(n, Tensor):
+    differentiated (a _Tensor ``n`` that carries a derivative raises)."""
+    if isinstance(n, _Tensor):
         if n._node is not None or n._tangents is not None:
             raise NotImplementedError(
                 "scipy.special.polygamma: no derivative with respect to the order n (an "
                 "integer); pass n as a plain integer or array, or n.detach().")
         n = n._value
-    n = np.asarray(n)
-    if n.dtype.kind == "f" and np.any(n != np.floor(n)):
+    n = _np.asarray(n)
+    if n.dtype.kind == "f" and _np.any(n != _np.floor(n)):
         raise ValueError("scipy.special.polygamma: the order n must be an integer")
-    n = n.astype(np.int64) if n.dtype.kind in "fb" else n
-    return polygamma_prim(x, n=int(n) if n.ndim == 0 else n)
+    n = n.astype(_np.int64) if n.dtype.kind in "fb" else n
+    return _polygamma_prim(x, n=int(n) if n.ndim == 0 else n)
 
 
 FUNCTIONS["polygamma"] = "d/dx = polygamma(n + 1, x); n (an integer) not differentiated"
 
 
-def _psi1(ans: Any, x: Any) -> Any:
-    return polygamma_prim(x, n=1)
+def _psi1(ans: _Any, x: _Any) -> _Any:
+    return _polygamma_prim(x, n=1)
 
 
-_unary("gamma", lambda ans, x: ans * sc.digamma(x), "gamma(x) digamma(x)")
-_unary("gammaln", lambda ans, x: sc.digamma(x), "digamma(x)", saves_ans=False)
-_unary("loggamma", lambda ans, x: sc.digamma(x), "digamma(x)", saves_ans=False)
-_unary("rgamma", lambda ans, x: -ans * sc.digamma(x), "-rgamma(x) digamma(x)")
+_unary("gamma", lambda ans, x: ans * _sc.digamma(x), "gamma(x) digamma(x)")
+_unary("gammaln", lambda ans, x: _sc.digamma(x), "digamma(x)", saves_ans=False)
+_unary("loggamma", lambda ans, x: _sc.digamma(x), "digamma(x)", saves_ans=False)
+_unary("rgamma", lambda ans, x: -ans * _sc.digamma(x), "-rgamma(x) digamma(x)")
 _unary("digamma", _psi1, "polygamma(1, x) (also scipy.special.psi)", saves_ans=False)
-psi = sc.psi  # the same ufunc as digamma
+psi = _sc.psi  # the same ufunc as digamma
 __all__.append("psi")
-_binary("beta", lambda ans, a, b: ans * (sc.digamma(a) - sc.digamma(a + b)),
-        lambda ans, a, b: ans * (sc.digamma(b) - sc.digamma(a + b)),
+_binary("beta", lambda ans, a, b: ans * (_sc.digamma(a) - _sc.digamma(a + b)),
+        lambda ans, a, b: ans * (_sc.digamma(b) - _sc.digamma(a + b)),
         "beta(a, b) (digamma(a) - digamma(a + b)); likewise in b")
-_binary("betaln", lambda ans, a, b: sc.digamma(a) - sc.digamma(a + b),
-        lambda ans, a, b: sc.digamma(b) - sc.digamma(a + b),
+_binary("betaln", lambda ans, a, b: _sc.digamma(a) - _sc.digamma(a + b),
+        lambda ans, a, b: _sc.digamma(b) - _sc.digamma(a + b),
         "digamma(a) - digamma(a + b); likewise in b", saves_ans=False)
 
 
-def _gammainc_dx(ans: Any, a: Any, x: Any) -> Any:
+def _gammainc_dx(ans: _Any, a: _Any, x: _Any) -> _Any:
     # the integrand x^(a-1) e^(-x) / gamma(a), in log space (xlogy: 0 log 0 = 0 for a = 1)
-    av = value(a)
-    return np.exp(sc.xlogy(av - 1, x) - x - sc.gammaln(av))
+    av = _value(a)
+    return _np.exp(_sc.xlogy(av - 1, x) - x - _sc.gammaln(av))
 
 
 _binary("gammainc", None, _gammainc_dx, "in x: exp(-x) x^(a-1) / gamma(a); a not differentiated",
@@ -231,17 +234,17 @@ _binary("gammaincc", None, lambda ans, a, x: -_gammainc_dx(ans, a, x),
         saves_ans=False)
 
 
-def multigammaln(a: Any, d: int) -> Any:
+def multigammaln(a: _Any, d: int) -> _Any:
     """scipy.special.multigammaln(a, d): log of the multivariate gamma function of dimension
     ``d``, as d(d-1)/4 log(pi) + sum_j gammaln(a - j/2), j = 0 .. d-1 (differentiable in a)."""
     if int(d) != d or d < 1:
         raise ValueError("scipy.special.multigammaln: d must be a positive integer")
     d = int(d)
-    if np.any(value(a) <= (d - 1) / 2):
+    if _np.any(_value(a) <= (d - 1) / 2):
         raise ValueError("scipy.special.multigammaln: the condition a > (d-1)/2 is not met")
-    out = d * (d - 1) / 4 * math.log(math.pi)
+    out = d * (d - 1) / 4 * _math.log(_math.pi)
     for j in range(d):
-        out = out + sc.gammaln(a - j / 2)
+        out = out + _sc.gammaln(a - j / 2)
     return out
 
 
@@ -251,15 +254,15 @@ FUNCTIONS["multigammaln"] = "sum of gammaln: differentiable in a, any order"
 # ---------------------------------------------------------------------------------
 # x log y and the entropies
 
-_binary("xlogy", lambda ans, x, y: np.log(y), lambda ans, x, y: _x_over(x, y),
+_binary("xlogy", lambda ans, x, y: _np.log(y), lambda ans, x, y: _x_over(x, y),
         "log(y) in x; x / y in y (0 where x = 0)", saves_ans=False)
-_binary("xlog1py", lambda ans, x, y: np.log1p(y), lambda ans, x, y: _x_over(x, 1 + y),
+_binary("xlog1py", lambda ans, x, y: _np.log1p(y), lambda ans, x, y: _x_over(x, 1 + y),
         "log1p(y) in x; x / (1 + y) in y (0 where x = 0)", saves_ans=False)
-_unary("entr", lambda ans, x: -(np.log(x) + 1), "-(log(x) + 1)", saves_ans=False)
-_binary("rel_entr", lambda ans, x, y: np.log(x) - np.log(y) + 1,
+_unary("entr", lambda ans, x: -(_np.log(x) + 1), "-(log(x) + 1)", saves_ans=False)
+_binary("rel_entr", lambda ans, x, y: _np.log(x) - _np.log(y) + 1,
         lambda ans, x, y: -_x_over(x, y),
         "log(x/y) + 1 in x; -x / y in y (0 where x = 0)", saves_ans=False)
-_binary("kl_div", lambda ans, x, y: np.log(x) - np.log(y),
+_binary("kl_div", lambda ans, x, y: _np.log(x) - _np.log(y),
         lambda ans, x, y: 1 - _x_over(x, y),
         "log(x/y) in x; 1 - x / y in y (1 where x = 0)", saves_ans=False)
 
@@ -267,72 +270,72 @@ _binary("kl_div", lambda ans, x, y: np.log(x) - np.log(y),
 # ---------------------------------------------------------------------------------
 # Bessel functions: derivatives by the recurrences, which stay in the family (exact at 0)
 
-_unary("i0", lambda ans, x: sc.i1(x), "i1(x)", saves_ans=False)
+_unary("i0", lambda ans, x: _sc.i1(x), "i1(x)", saves_ans=False)
 # i1' = (i0 + i2) / 2 (= i0 - i1/x, without the division at 0)
-_unary("i1", lambda ans, x: (sc.i0(x) + sc.iv(2, x)) / 2, "(i0(x) + iv(2, x)) / 2",
+_unary("i1", lambda ans, x: (_sc.i0(x) + _sc.iv(2, x)) / 2, "(i0(x) + iv(2, x)) / 2",
        saves_ans=False)
-_unary("i0e", lambda ans, x: sc.i1e(x) - _sign(x) * ans, "i1e(x) - sign(x) i0e(x)", kinked=True)
-_unary("i1e", lambda ans, x: (sc.i0e(x) + sc.ive(2, x)) / 2 - _sign(x) * ans,
+_unary("i0e", lambda ans, x: _sc.i1e(x) - _sign(x) * ans, "i1e(x) - sign(x) i0e(x)", kinked=True)
+_unary("i1e", lambda ans, x: (_sc.i0e(x) + _sc.ive(2, x)) / 2 - _sign(x) * ans,
        "(i0e(x) + ive(2, x)) / 2 - sign(x) i1e(x)", kinked=True)
-_unary("j0", lambda ans, x: -sc.j1(x), "-j1(x)", saves_ans=False)
-_unary("j1", lambda ans, x: (sc.j0(x) - sc.jv(2, x)) / 2, "(j0(x) - jv(2, x)) / 2",
+_unary("j0", lambda ans, x: -_sc.j1(x), "-j1(x)", saves_ans=False)
+_unary("j1", lambda ans, x: (_sc.j0(x) - _sc.jv(2, x)) / 2, "(j0(x) - jv(2, x)) / 2",
        saves_ans=False)
-_unary("y0", lambda ans, x: -sc.y1(x), "-y1(x)", saves_ans=False)
-_unary("y1", lambda ans, x: (sc.y0(x) - sc.yv(2, x)) / 2, "(y0(x) - yv(2, x)) / 2",
+_unary("y0", lambda ans, x: -_sc.y1(x), "-y1(x)", saves_ans=False)
+_unary("y1", lambda ans, x: (_sc.y0(x) - _sc.yv(2, x)) / 2, "(y0(x) - yv(2, x)) / 2",
        saves_ans=False)
-_unary("k0", lambda ans, x: -sc.k1(x), "-k1(x)", saves_ans=False)
-_unary("k1", lambda ans, x: -(sc.k0(x) + sc.kv(2, x)) / 2, "-(k0(x) + kv(2, x)) / 2",
+_unary("k0", lambda ans, x: -_sc.k1(x), "-k1(x)", saves_ans=False)
+_unary("k1", lambda ans, x: -(_sc.k0(x) + _sc.kv(2, x)) / 2, "-(k0(x) + kv(2, x)) / 2",
        saves_ans=False)
-_unary("k0e", lambda ans, x: ans - sc.k1e(x), "k0e(x) - k1e(x)")
-_unary("k1e", lambda ans, x: ans - (sc.k0e(x) + sc.kve(2, x)) / 2,
+_unary("k0e", lambda ans, x: ans - _sc.k1e(x), "k0e(x) - k1e(x)")
+_unary("k1e", lambda ans, x: ans - (_sc.k0e(x) + _sc.kve(2, x)) / 2,
        "k1e(x) - (k0e(x) + kve(2, x)) / 2")
 
 _ORDER = ("v", "the order is not differentiated")
 
 
-def _v(v: Any) -> Any:
-    return value(v)
+def _v(v: _Any) -> _Any:
+    return _value(v)
 
 
-_binary("jv", None, lambda ans, v, x: (sc.jv(_v(v) - 1, x) - sc.jv(_v(v) + 1, x)) / 2,
+_binary("jv", None, lambda ans, v, x: (_sc.jv(_v(v) - 1, x) - _sc.jv(_v(v) + 1, x)) / 2,
         "in x: (jv(v-1, x) - jv(v+1, x)) / 2", refuse=_ORDER, saves_ans=False)
-_binary("yv", None, lambda ans, v, x: (sc.yv(_v(v) - 1, x) - sc.yv(_v(v) + 1, x)) / 2,
+_binary("yv", None, lambda ans, v, x: (_sc.yv(_v(v) - 1, x) - _sc.yv(_v(v) + 1, x)) / 2,
         "in x: (yv(v-1, x) - yv(v+1, x)) / 2", refuse=_ORDER, saves_ans=False)
-_binary("iv", None, lambda ans, v, x: (sc.iv(_v(v) - 1, x) + sc.iv(_v(v) + 1, x)) / 2,
+_binary("iv", None, lambda ans, v, x: (_sc.iv(_v(v) - 1, x) + _sc.iv(_v(v) + 1, x)) / 2,
         "in x: (iv(v-1, x) + iv(v+1, x)) / 2", refuse=_ORDER, saves_ans=False)
-_binary("kv", None, lambda ans, v, x: -(sc.kv(_v(v) - 1, x) + sc.kv(_v(v) + 1, x)) / 2,
+_binary("kv", None, lambda ans, v, x: -(_sc.kv(_v(v) - 1, x) + _sc.kv(_v(v) + 1, x)) / 2,
         "in x: -(kv(v-1, x) + kv(v+1, x)) / 2", refuse=_ORDER, saves_ans=False)
-_binary("ive", None, lambda ans, v, x: (sc.ive(_v(v) - 1, x) + sc.ive(_v(v) + 1, x)) / 2
+_binary("ive", None, lambda ans, v, x: (_sc.ive(_v(v) - 1, x) + _sc.ive(_v(v) + 1, x)) / 2
         - _sign(x) * ans, "in x: (ive(v-1, x) + ive(v+1, x)) / 2 - sign(x) ive(v, x)",
         refuse=_ORDER, kinked=True)
-_binary("kve", None, lambda ans, v, x: ans - (sc.kve(_v(v) - 1, x) + sc.kve(_v(v) + 1, x)) / 2,
+_binary("kve", None, lambda ans, v, x: ans - (_sc.kve(_v(v) - 1, x) + _sc.kve(_v(v) + 1, x)) / 2,
         "in x: kve(v, x) - (kve(v-1, x) + kve(v+1, x)) / 2", refuse=_ORDER)
 
 
 # ---------------------------------------------------------------------------------
 # SciPy's Python functions (not ufuncs): chainrule's primitives (ops/special.py)
 
-def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False,
-              return_sign: bool = False) -> Any:
+def logsumexp(a: _Any, axis: _Any = None, b: _Any = None, keepdims: bool = False,
+              return_sign: bool = False) -> _Any:
     """scipy.special.logsumexp on Tensors: log(sum(b * exp(a))) over ``axis``, stably (one
-    primitive; ``b`` may be a Tensor; ``return_sign`` as in SciPy)."""
+    primitive; ``b`` may be a _Tensor; ``return_sign`` as in SciPy)."""
     return _ops_special.logsumexp(a, axis=axis, b=b, keepdims=keepdims, return_sign=return_sign)
 
 
-def softmax(x: Any, axis: Any = None) -> Any:
+def softmax(x: _Any, axis: _Any = None) -> _Any:
     """scipy.special.softmax on Tensors: exp(x) / sum(exp(x)) over ``axis`` (all when None)."""
     return _ops_special.softmax(x, axis=axis)
 
 
-def log_softmax(x: Any, axis: Any = None) -> Any:
+def log_softmax(x: _Any, axis: _Any = None) -> _Any:
     """scipy.special.log_softmax on Tensors: x - logsumexp(x) over ``axis``."""
     return _ops_special.log_softmax(x, axis=axis)
 
 
-def softplus(x: Any) -> Any:
+def softplus(x: _Any) -> _Any:
     """scipy.special.softplus: log(1 + exp(x)) = np.logaddexp(0, x), as SciPy computes it
     (``scipy.special.softplus(t)`` itself works on Tensors too)."""
-    return np.logaddexp(0.0, x)
+    return _np.logaddexp(0.0, x)
 
 
 FUNCTIONS["logsumexp"] = "chainrule's logsumexp primitive (`b=`, `return_sign=` as in SciPy)"
