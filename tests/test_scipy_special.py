@@ -585,3 +585,18 @@ def test_the_namespace_exports_what_it_documents_and_nothing_else() -> None:
     exec("from chainrule.scipy.special import *", ns)
     assert set(crs.__all__) <= set(ns)
     assert not hasattr(crs, "np") and not hasattr(crs, "annotations")
+
+
+def test_the_coverage_page_lists_every_scipy_special_rule() -> None:
+    import pathlib
+    import re
+
+    from chainrule.numpy.coverage import markdown
+
+    page = markdown()
+    assert (pathlib.Path(__file__).resolve().parents[1] / "docs" / "coverage.md").read_text() == page
+    section = page.split("## scipy.special", 1)[1]
+    listed = dict(re.findall(r"^\| `scipy\.special\.(\w+)` \| (.*?) \|", section, flags=re.M))
+    assert listed == crs.DERIVATIVES
+    funcs = re.findall(r"^\| `cr\.scipy\.special\.(\w+)` \|", section, flags=re.M)
+    assert sorted(funcs) == sorted(crs.FUNCTIONS)

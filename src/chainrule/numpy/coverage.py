@@ -1,8 +1,12 @@
 """The coverage page (docs/coverage.md), generated from the dispatch tables.
 
 ``python -m chainrule.numpy.coverage > docs/coverage.md`` writes it; a test keeps the file
-equal to what this module prints, so the page always says what the code does.
+equal to what this module prints, so the page always says what the code does.  Its last
+section lists ``scipy.special`` from the rules in chainrule/scipy/special.py (imported here,
+so generating the page needs SciPy; ``import chainrule`` never does).
 """
+
+import importlib.util as _importlib_util
 
 from ..core.registry import NAMES as _NAMES
 from ..core.registry import PRIMITIVES as _PRIMITIVES
@@ -95,7 +99,37 @@ def markdown() -> str:
         out += [f"## {title}", "", "| NumPy name | implementation | notes |", "|---|---|---|"]
         out += [f"| `np.{name}` | {how} | {notes} |" for name, how, notes in rows[key]]
         out.append("")
-    return "\n".join(out)
+    return "\n".join(out + _scipy_special())
+
+
+def _scipy_special() -> list[str]:
+    """The scipy.special section: each ufunc with a rule and its derivative, then the
+    functions of cr.scipy.special that are not ufuncs."""
+    title = ["## scipy.special", ""]
+    if _importlib_util.find_spec("scipy") is None:  # pragma: no cover - SciPy not installed
+        return title + ["(SciPy is not installed where this page was generated.)", ""]
+    from ..scipy import special as S
+
+    out = title + [
+        f"{len(S.RULES)} of SciPy's special functions are ufuncs with rules: the plain call "
+        "(`scipy.special.NAME(t)`) on a Tensor dispatches through NEP 13 to a primitive whose "
+        "forward is SciPy's own call, in both modes and at any order (each derivative is "
+        "written with differentiable functions, most of them special functions too). An "
+        "order or shape parameter (`v`, `n`, `a`) is not differentiated: asking for it "
+        "raises naming the function. A scipy.special ufunc that is not listed raises "
+        "`NotImplementedError` naming `scipy.special.NAME`. The functions of the second "
+        "table are Python functions in SciPy: call them as `cr.scipy.special.NAME`.",
+        "",
+        "| scipy.special name | derivative | notes |",
+        "|---|---|---|",
+    ]
+    for name in sorted(S.RULES):
+        notes = "kinked" if S.RULES[name].kinked else ""
+        out.append(f"| `scipy.special.{name}` | {S.DERIVATIVES[name]} | {notes} |")
+    out += ["", "| cr.scipy.special name | implementation |", "|---|---|"]
+    out += [f"| `cr.scipy.special.{name}` | {how} |" for name, how in sorted(S.FUNCTIONS.items())]
+    out.append("")
+    return out
 
 
 if __name__ == "__main__":
