@@ -246,8 +246,9 @@ stdtr = _pick(sc.stdtr, _stdtr_p)
 # helpers
 
 
-def _mask(cond: Any) -> np.ndarray:
-    return np.asarray(value(cond), dtype=bool)
+def _val(x: Any) -> np.ndarray:
+    """The plain values of ``x`` (to decide where the support is)."""
+    return np.asarray(value(x))
 
 
 def _guard(ok: np.ndarray, x: Any, safe: float) -> Any:
@@ -372,7 +373,7 @@ class _Gamma(_Dist):
     def logpdf(self, x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
         """(a - 1) log y - y - gammaln(a) - log scale, y = (x - loc) / scale >= 0."""
         y = _std(x, loc, scale)
-        ok = _mask(y) >= 0
+        ok = _val(y) >= 0
         y = _guard(ok, y, 1.0)
         return _outside(ok, xlogy(a - 1.0, y) - y - gammaln(a) - np.log(scale), -np.inf)
 
@@ -383,7 +384,7 @@ class _Gamma(_Dist):
     def cdf(self, x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
         """gammainc(a, y); differentiable in x, loc and scale (not a)."""
         y = _std(x, loc, scale)
-        ok = _mask(y) >= 0
+        ok = _val(y) >= 0
         return _outside(ok, gammainc(a, _guard(ok, y, 1.0)), 0.0)
 
     def logcdf(self, x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
@@ -393,7 +394,7 @@ class _Gamma(_Dist):
     def sf(self, x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
         """gammaincc(a, y)."""
         y = _std(x, loc, scale)
-        ok = _mask(y) >= 0
+        ok = _val(y) >= 0
         return _outside(ok, gammaincc(a, _guard(ok, y, 1.0)), 1.0)
 
 
@@ -405,7 +406,7 @@ class _Beta(_Dist):
     def logpdf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
         """(a - 1) log y + (b - 1) log(1 - y) - betaln(a, b) - log scale, 0 <= y <= 1."""
         y = _std(x, loc, scale)
-        yv = np.asarray(value(y))
+        yv = _val(y)
         ok = (yv >= 0) & (yv <= 1)
         y = _guard(ok, y, 0.5)
         lp = xlogy(a - 1.0, y) + xlog1py(b - 1.0, -y) - betaln(a, b) - np.log(scale)
@@ -418,7 +419,7 @@ class _Beta(_Dist):
     def cdf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
         """betainc(a, b, y); differentiable in x, loc and scale (not a, b)."""
         y = _std(x, loc, scale)
-        yv = np.asarray(value(y))
+        yv = _val(y)
         ok = (yv >= 0) & (yv <= 1)
         c = betainc(a, b, _guard(ok, y, 0.5))
         return _outside(ok, c, 0.0) if bool(np.all(yv <= 1)) else np.where(
