@@ -86,7 +86,7 @@ def test_derivatives_match_central_differences(dist: str, method: str, x: np.nda
     def f(x, *ps):
         return getattr(getattr(stats, dist), method)(x, *ps)
 
-    rep = cr.gradcheck(f, x, *params, argnums=argnums, order=2)
+    rep = cr.gradcheck(f, x, *params, argnums=argnums, order=2, full_max=0)
     assert rep, str(rep)
 
 
