@@ -69,6 +69,8 @@ CASES = [
     u1("erfinv", (-0.9, 0.9)),
     u1("erfcinv", (0.1, 1.9), jax=False),
     u1("erfcx", (-1, 3), autograd=False),
+    u1("dawsn", (-3, 3), autograd=False),
+    Case("owens_t", lambda m: m.owens_t, [(-2, 2), (-2, 2)], autograd=False),
     u1("ndtr", (-3, 3), autograd=False),
     u1("log_ndtr", (-5, 3), autograd=False),
     u1("ndtri", (0.05, 0.95), autograd=False),
@@ -84,6 +86,17 @@ CASES = [
     Case("beta", lambda m: m.beta, [(0.5, 3), (0.5, 3)]),
     Case("beta", lambda m: m.beta, [(0.5, 3), (0.5, 3)], shapes=[(3,), ()], id="beta-broadcast"),
     Case("betaln", lambda m: m.betaln, [(0.5, 3), (0.5, 3)]),
+    Case("poch", lambda m: m.poch, [(0.5, 3), (0.2, 2)], autograd=False),
+    Case("betainc", lambda m: lambda x: m.betainc(1.5, 2.5, x), [(0.05, 0.95)]),
+    Case("hyp1f1", lambda m: lambda x: m.hyp1f1(0.5, 1.5, x), [(-2, 2)], autograd=False),
+    Case("hyp2f1", lambda m: lambda z: m.hyp2f1(0.5, 1.2, 2.5, z), [(-0.8, 0.8)],
+         autograd=False),
+    Case("zeta", lambda m: lambda q: m.zeta(2.5, q), [(0.5, 3)], autograd=False),
+    u1("exp1", (0.2, 3), jax=False, autograd=False),
+    u1("expi", (0.2, 3), autograd=False),
+    Case("expn", lambda m: lambda x: m.expn(2, x), [(0.2, 3)], jax=False, autograd=False),
+    Case("expn", lambda m: lambda x: m.expn(np.array([0, 1, 3, 5]), x), [(0.2, 3)],
+         id="expn-n-array", jax=False, autograd=False),
     Case("gammainc", lambda m: lambda x: m.gammainc(1.7, x), [(0.2, 4)]),
     Case("gammainc", lambda m: lambda x: m.gammainc(np.array([0.5, 1.0, 2.5, 6.0]), x),
          [(0.2, 4)], id="gammainc-a-array"),
@@ -111,6 +124,9 @@ CASES = [
     Case("jv", lambda m: lambda x: m.jv(0, x), [(-4, 4)], id="jv-0", jax=False, autograd=False),
     Case("jv", lambda m: lambda x: m.jv(np.array([0.0, 1.0, 2.5, 3.0]), x), [(0.3, 6)],
          id="jv-v-array", jax=False, autograd=False),
+    Case("jv", lambda m: lambda x: m.jn(2, x), [(-4, 4)], id="jn-2", jax=False),
+    Case("yn", lambda m: lambda x: m.yn(0, x), [(0.5, 6)], jax=False),
+    Case("yn", lambda m: lambda x: m.yn(3, x), [(0.5, 6)], id="yn-3", jax=False),
     Case("yv", lambda m: lambda x: m.yv(1.3, x), [(0.5, 6)], jax=False, autograd=False),
     Case("iv", lambda m: lambda x: m.iv(0.7, x), [(0.3, 4)], jax=False),
     Case("iv", lambda m: lambda x: m.iv(2, x), [(-3, 3)], id="iv-2", jax=False),
@@ -146,7 +162,8 @@ def _close(a: Any, b: Any, rtol: float, atol: float, what: str) -> None:
 
 
 def test_every_rule_has_a_case() -> None:
-    covered = {c.name for c in CASES}
+    # wofz (complex) and gammasgn (not differentiable) have tests of their own below
+    covered = {c.name for c in CASES} | {"wofz", "gammasgn"}
     assert sorted(set(crs.RULES) - covered) == []
     assert sorted(set(crs.FUNCTIONS) - covered) == []
     for name in ["expit", "logit", "log_expit", "erf", "erfc", "erfinv", "erfcinv", "erfcx",
@@ -600,3 +617,59 @@ def test_the_coverage_page_lists_every_scipy_special_rule() -> None:
     assert listed == crs.DERIVATIVES
     funcs = re.findall(r"^\| `cr\.scipy\.special\.(\w+)` \|", section, flags=re.M)
     assert sorted(funcs) == sorted(crs.FUNCTIONS)
+
+
+def test_wofz_is_holomorphic_in_both_modes() -> None:
+    z = np.array([0.3 + 0.4j, -1.2 + 0.1j, 2.0 - 0.5j])
+    w = sc.wofz(z)
+    d = -2 * z * w + 2j / math.sqrt(math.pi)
+    h = 1e-6
+    for dz in (np.ones(3), 1j * np.ones(3)):
+        out, t = cr.jvp(sc.wofz, (z,), (dz,))
+        np.testing.assert_array_equal(out, w)
+        np.testing.assert_allclose(t, (sc.wofz(z + h * dz) - sc.wofz(z - h * dz)) / (2 * h),
+                                   rtol=1e-8)
+        np.testing.assert_allclose(t, d * dz, rtol=1e-14)
+    # reverse mode, PyTorch's convention for a holomorphic f: g -> g conj(f'(z))
+    u = np.array([1.0 - 0.5j, 0.3j, 2.0])
+    _, back = cr.vjp(sc.wofz, z)
+    np.testing.assert_allclose(back(u)[0] if isinstance(back(u), tuple) else back(u),
+                               u * np.conj(d), rtol=1e-14)
+    # second order: w'' = -2 w - 2 z w'
+    _, t2 = cr.jvp(lambda q: cr.jvp(sc.wofz, (q,), (np.ones(3),))[1], (z,), (np.ones(3),))
+    np.testing.assert_allclose(t2, -2 * w - 2 * z * d, rtol=1e-12)
+    jax, jss = _jax()
+    import jax.numpy as jnp
+
+    jt = jax.jvp(jss.wofz, (jnp.asarray(z),), (jnp.ones(3, complex),))[1]
+    np.testing.assert_allclose(cr.jvp(sc.wofz, (z,), (np.ones(3, complex),))[1], np.asarray(jt),
+                               rtol=1e-10)
+
+
+def test_gammasgn_is_piecewise_constant() -> None:
+    t = cr.tensor(np.array([-2.5, -1.5, 0.5, 3.0]), requires_grad=True)
+    r = sc.gammasgn(t)
+    assert not isinstance(r, cr.Tensor)
+    np.testing.assert_array_equal(r, [-1.0, 1.0, 1.0, 1.0])
+    # used inside a differentiated function, it is a constant factor
+    g = cr.grad(lambda x: np.sum(sc.gammasgn(x) * np.exp(sc.gammaln(x))))(t._value)
+    np.testing.assert_allclose(g, sc.gamma(t._value) * sc.digamma(t._value), rtol=1e-12)
+
+
+def test_parameters_of_hypergeometric_beta_and_zeta_are_refused() -> None:
+    cases = [("betainc", lambda a: sc.betainc(a, 2.0, 0.3), "a"),
+             ("betainc", lambda b: sc.betainc(1.5, b, 0.3), "b"),
+             ("hyp1f1", lambda a: sc.hyp1f1(a, 1.5, 0.3), "a"),
+             ("hyp2f1", lambda c: sc.hyp2f1(0.5, 1.0, c, 0.3), "c"),
+             ("zeta", lambda x: sc.zeta(x, 1.5), "x"),
+             ("zeta", lambda x: sc.zeta(x), "x"),
+             ("expn", lambda n: sc.expn(n, 1.5), "n"),
+             ("yn", lambda n: sc.yn(n, 1.5), "n")]
+    for name, f, arg in cases:
+        with pytest.raises(NotImplementedError, match=f"^scipy.special.{name}: .* to {arg} "):
+            cr.grad(f)(2.0)
+        with pytest.raises(NotImplementedError, match=f"^scipy.special.{name}: .* to {arg} "):
+            cr.jvp(f, (2.0,), (1.0,))
+    # Riemann's zeta still evaluates on Tensors (its value is SciPy's)
+    x = np.array([2.0, 3.5])
+    np.testing.assert_array_equal(sc.zeta(cr.tensor(x))._value, sc.zeta(x))

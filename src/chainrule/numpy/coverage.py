@@ -115,8 +115,9 @@ def _scipy_special() -> list[str]:
         "(`scipy.special.NAME(t)`) on a Tensor dispatches through NEP 13 to a primitive whose "
         "forward is SciPy's own call, in both modes and at any order (each derivative is "
         "written with differentiable functions, most of them special functions too). An "
-        "order or shape parameter (`v`, `n`, `a`) is not differentiated: asking for it "
-        "raises naming the function. A scipy.special ufunc that is not listed raises "
+        "argument the table says is not differentiated (an order `v` or `n`, a shape "
+        "parameter `a`, `b`, `c`) raises, naming the function, when a derivative is asked "
+        "of it. A scipy.special ufunc that is not listed raises "
         "`NotImplementedError` naming `scipy.special.NAME`. The functions of the second "
         "table are Python functions in SciPy: call them as `cr.scipy.special.NAME`.",
         "",

@@ -9,8 +9,9 @@ imports it the first time it meets a ufunc that is not NumPy's (numpy/dispatch.p
 Every derivative is written with differentiable operations -- most are special functions
 themselves (erf' is a Gaussian, digamma' is polygamma(1, .), i0' is i1, jv' is a difference
 of jv's) -- so every order works in both modes.  Arguments that are orders or shape
-parameters (``n`` of polygamma, ``v`` of jv/iv/kv, ``a`` of gammainc) are not differentiated:
-a derivative asked of them raises ``NotImplementedError`` naming the function.
+parameters (``n`` of polygamma and expn, ``v`` of jv/iv/kv, ``a`` of gammainc, ``a, b`` of
+betainc, those of hyp1f1/hyp2f1, the exponent of zeta) are not differentiated: a derivative
+asked of them raises ``NotImplementedError`` naming the function.
 
 What SciPy has as Python functions rather than ufuncs is here too: ``polygamma``,
 ``multigammaln``, ``logsumexp``, ``softmax``, ``log_softmax`` and ``softplus`` (use
@@ -60,18 +61,19 @@ def _refuse(name: str, arg: str, why: str) -> _Callable:
     """A rule for an argument that is not differentiated: asking for it raises."""
     def rule(t: _Any, ans: _Any, *args: _Any, **kw: _Any) -> _Any:
         raise NotImplementedError(
-            f"scipy.special.{name}: no derivative with respect to {arg} ({why}); only the "
-            f"other argument is differentiated. Pass {arg} as a plain array or {arg}.detach().")
+            f"scipy.special.{name}: no derivative with respect to {arg} ({why}). Pass {arg} "
+            f"as a plain array or {arg}.detach(); the other arguments are differentiated.")
 
     return rule
 
 
 def _register(name: str, vjps: tuple, jvps: tuple, deriv: str, saves_ans: bool = True,
-              kinked: bool = False) -> _Primitive:
-    uf = getattr(_sc, name)
+              kinked: bool = False, uf: _Any = None, nondiff: bool = False) -> _Primitive:
+    uf = getattr(_sc, name) if uf is None else uf
     if not isinstance(uf, _np.ufunc):  # pragma: no cover - a SciPy that made it a function
         raise TypeError(f"scipy.special.{name} is not a ufunc in this SciPy")
-    p = _Primitive(uf, f"scipy.special.{name}", saves_ans=saves_ans, broadcast_tangents=True)
+    p = _Primitive(uf, f"scipy.special.{name}", saves_ans=saves_ans, broadcast_tangents=True,
+                   nondiff=nondiff)
     p.methods = ()
     p.nonlinear = False
     p.kinked = kinked
@@ -85,8 +87,9 @@ def _register(name: str, vjps: tuple, jvps: tuple, deriv: str, saves_ans: bool =
     _UFUNCS[uf] = p
     RULES[name] = p
     DERIVATIVES[name] = deriv
-    globals()[name] = uf
-    __all__.append(name)
+    if getattr(_sc, name, None) is uf:
+        globals()[name] = uf
+        __all__.append(name)
     return p
 
 
@@ -100,28 +103,36 @@ def _unary(name: str, d: _Callable, deriv: str, saves_ans: bool = True,
         deriv, saves_ans, kinked)
 
 
-def _binary(name: str, dx: _Callable | None, dy: _Callable | None, deriv: str,
-            refuse: tuple[str, str] | None = None, saves_ans: bool = True,
-            kinked: bool = False) -> _Primitive:
-    """f(x, y) from its partials d(ans, x, y) (broadcasting); a None partial is refused:
-    ``refuse`` = (the argument's name, why)."""
-    def v(d: _Callable | None, first: bool) -> _Callable:
-        if d is None:
-            assert refuse is not None
-            return _refuse(name, *refuse)
+def _nary(name: str, partials: tuple, deriv: str, why: str = "", saves_ans: bool = True,
+          kinked: bool = False, uf: _Any = None) -> _Primitive:
+    """f(*args) (broadcasting) from its partials, each ``d(ans, *args)`` or, for an argument
+    that is not differentiated, its name (a derivative asked of it raises, saying ``why``)."""
+    def v(i: int, d: _Any) -> _Callable:
+        if isinstance(d, str):
+            return _refuse(name, d, why)
 
-        def vjp(g: _Any, ans: _Any, x: _Any, y: _Any) -> _Any:
-            return _unbroadcast(x if first else y, g * _conj(d(ans, x, y)))
+        def vjp(g: _Any, ans: _Any, *args: _Any) -> _Any:
+            return _unbroadcast(args[i], g * _conj(d(ans, *args)))
 
         return vjp
 
-    def j(d: _Callable | None) -> _Callable:
-        if d is None:
-            assert refuse is not None
-            return _refuse(name, *refuse)
-        return lambda t, ans, x, y: t * d(ans, x, y)
+    def j(d: _Any) -> _Callable:
+        if isinstance(d, str):
+            return _refuse(name, d, why)
+        return lambda t, ans, *args: t * d(ans, *args)
 
-    return _register(name, (v(dx, True), v(dy, False)), (j(dx), j(dy)), deriv, saves_ans, kinked)
+    return _register(name, tuple(v(i, d) for i, d in enumerate(partials)),
+                     tuple(j(d) for d in partials), deriv, saves_ans, kinked, uf)
+
+
+def _binary(name: str, dx: _Callable | None, dy: _Callable | None, deriv: str,
+            refuse: tuple[str, str] | None = None, saves_ans: bool = True,
+            kinked: bool = False) -> _Primitive:
+    """f(x, y) from its partials d(ans, x, y); a None partial is refused: ``refuse`` = (the
+    argument's name, why)."""
+    arg, why = refuse if refuse is not None else ("", "")
+    return _nary(name, (arg if dx is None else dx, arg if dy is None else dy), deriv, why,
+                 saves_ans, kinked)
 
 
 def _x_over(x: _Any, y: _Any) -> _Any:
@@ -153,6 +164,14 @@ _unary("erfinv", lambda ans, x: (_SQRT_PI / 2) * _np.exp(ans * ans),
 _unary("erfcinv", lambda ans, x: (-_SQRT_PI / 2) * _np.exp(ans * ans),
        "-sqrt(pi)/2 exp(erfcinv(x)^2)")
 _unary("erfcx", lambda ans, x: 2 * x * ans - _TWO_OVER_SQRT_PI, "2 x erfcx(x) - 2/sqrt(pi)")
+_unary("dawsn", lambda ans, x: 1 - 2 * x * ans, "1 - 2 x dawsn(x)")
+# the Faddeeva function (complex): w' = -2 z w + 2i / sqrt(pi)
+_unary("wofz", lambda ans, z: -2 * z * ans + 2j / _SQRT_PI, "-2 z wofz(z) + 2i/sqrt(pi) (complex)")
+_binary("owens_t", lambda ans, h, a: -0.5 * _INV_SQRT_2PI * _np.exp(-0.5 * h * h)
+        * _sc.erf(a * h / _math.sqrt(2.0)),
+        lambda ans, h, a: _np.exp(-0.5 * h * h * (1 + a * a)) / (2 * _math.pi * (1 + a * a)),
+        "-exp(-h^2/2) erf(a h / sqrt 2) / (2 sqrt(2 pi)) in h; "
+        "exp(-h^2 (1 + a^2)/2) / (2 pi (1 + a^2)) in a", saves_ans=False)
 _unary("ndtr", lambda ans, x: _INV_SQRT_2PI * _np.exp(-0.5 * x * x), "exp(-x^2/2) / sqrt(2 pi)",
        saves_ans=False)
 # phi(x) / Phi(x) in log space: no 0/0 far in the lower tail
@@ -234,6 +253,44 @@ _binary("gammaincc", None, lambda ans, a, x: -_gammainc_dx(ans, a, x),
         saves_ans=False)
 
 
+_binary("poch", lambda ans, z, m: ans * (_sc.digamma(z + m) - _sc.digamma(z)),
+        lambda ans, z, m: ans * _sc.digamma(z + m),
+        "poch(z, m) (digamma(z + m) - digamma(z)) in z; poch(z, m) digamma(z + m) in m")
+_register("gammasgn", (), (), "not differentiable (the sign of gamma: a plain array comes back)",
+          nondiff=True)
+
+
+def _betainc_dx(ans: _Any, a: _Any, b: _Any, x: _Any) -> _Any:
+    # the beta density x^(a-1) (1-x)^(b-1) / B(a, b), in log space
+    av, bv = _value(a), _value(b)
+    return _np.exp(_sc.xlogy(av - 1, x) + _sc.xlog1py(bv - 1, -x) - _sc.betaln(av, bv))
+
+
+_nary("betainc", ("a", "b", _betainc_dx),
+      "in x: x^(a-1) (1-x)^(b-1) / beta(a, b); a, b not differentiated",
+      "the derivative in a shape parameter is not implemented", saves_ans=False)
+_nary("hyp1f1", ("a", "b", lambda ans, a, b, x: _value(a) / _value(b)
+                 * _sc.hyp1f1(_value(a) + 1, _value(b) + 1, x)),
+      "in x: a/b hyp1f1(a+1, b+1, x); a, b not differentiated",
+      "the derivative in a parameter is not implemented", saves_ans=False)
+_nary("hyp2f1", ("a", "b", "c", lambda ans, a, b, c, z: _value(a) * _value(b) / _value(c)
+                 * _sc.hyp2f1(_value(a) + 1, _value(b) + 1, _value(c) + 1, z)),
+      "in z: ab/c hyp2f1(a+1, b+1, c+1, z); a, b, c not differentiated",
+      "the derivative in a parameter is not implemented", saves_ans=False)
+# zeta(x, q) is a Python function calling the ufunc _zeta (Hurwitz) or _riemann_zeta (q None)
+_nary("zeta", ("x", lambda ans, x, q: -_value(x) * _sc.zeta(_value(x) + 1, q)),
+      "Hurwitz zeta(x, q), in q: -x zeta(x+1, q); x not differentiated (nor Riemann zeta(x))",
+      "the derivative in the exponent is not implemented", saves_ans=False,
+      uf=_sc._ufuncs._zeta)
+_riemann = _Primitive(_sc._ufuncs._riemann_zeta, "scipy.special.zeta", broadcast_tangents=True)
+_riemann.vjps[0] = _riemann.jvps[0] = _refuse(
+    "zeta", "x", "the derivative of Riemann's zeta(x), q None, is not implemented")
+_riemann.methods, _riemann.nonlinear, _riemann.kinked = (), False, False
+_UFUNCS[_sc._ufuncs._riemann_zeta] = _riemann
+zeta = _sc.zeta
+__all__.append("zeta")
+
+
 def multigammaln(a: _Any, d: int) -> _Any:
     """scipy.special.multigammaln(a, d): log of the multivariate gamma function of dimension
     ``d``, as d(d-1)/4 log(pi) + sum_j gammaln(a - j/2), j = 0 .. d-1 (differentiable in a)."""
@@ -268,6 +325,26 @@ _binary("kl_div", lambda ans, x, y: _np.log(x) - _np.log(y),
 
 
 # ---------------------------------------------------------------------------------
+# exponential integrals
+
+_unary("exp1", lambda ans, x: -_np.exp(-x) / x, "-exp(-x) / x", saves_ans=False)
+_unary("expi", lambda ans, x: _np.exp(x) / x, "exp(x) / x", saves_ans=False)
+
+
+def _expn_dx(ans: _Any, n: _Any, x: _Any) -> _Any:
+    # E_n' = -E_(n-1) for n >= 1; E_0 = exp(-x)/x has E_0' = -E_0 (1 + 1/x)
+    nv = _np.asarray(_value(n))
+    lower = -_sc.expn(_np.maximum(nv - 1, 0), x)
+    if not _np.any(nv == 0):
+        return lower
+    return _where(nv == 0, -ans * (1 + 1 / x), lower)
+
+
+_nary("expn", ("n", _expn_dx), "in x: -expn(n-1, x) (n >= 1), -expn(0, x) (1 + 1/x) (n = 0)",
+      "the order is not differentiated")
+
+
+# ---------------------------------------------------------------------------------
 # Bessel functions: derivatives by the recurrences, which stay in the family (exact at 0)
 
 _unary("i0", lambda ans, x: _sc.i1(x), "i1(x)", saves_ans=False)
@@ -299,6 +376,11 @@ def _v(v: _Any) -> _Any:
 
 _binary("jv", None, lambda ans, v, x: (_sc.jv(_v(v) - 1, x) - _sc.jv(_v(v) + 1, x)) / 2,
         "in x: (jv(v-1, x) - jv(v+1, x)) / 2", refuse=_ORDER, saves_ans=False)
+jn = _sc.jn  # the same ufunc as jv
+__all__.append("jn")
+_binary("yn", None, lambda ans, n, x: (_sc.yn(_v(n) - 1, x) - _sc.yn(_v(n) + 1, x)) / 2,
+        "in x: (yn(n-1, x) - yn(n+1, x)) / 2", refuse=("n", "the order is not differentiated"),
+        saves_ans=False)
 _binary("yv", None, lambda ans, v, x: (_sc.yv(_v(v) - 1, x) - _sc.yv(_v(v) + 1, x)) / 2,
         "in x: (yv(v-1, x) - yv(v+1, x)) / 2", refuse=_ORDER, saves_ans=False)
 _binary("iv", None, lambda ans, v, x: (_sc.iv(_v(v) - 1, x) + _sc.iv(_v(v) + 1, x)) / 2,
