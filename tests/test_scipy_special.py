@@ -673,3 +673,40 @@ def test_parameters_of_hypergeometric_beta_and_zeta_are_refused() -> None:
     # Riemann's zeta still evaluates on Tensors (its value is SciPy's)
     x = np.array([2.0, 3.5])
     np.testing.assert_array_equal(sc.zeta(cr.tensor(x))._value, sc.zeta(x))
+
+
+def _science_section() -> str:
+    import pathlib
+
+    text = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "science.md").read_text()
+    section = text.split("\n## scipy.special\n", 1)[1]
+    return section.split("\n## ", 1)[0]
+
+
+def test_the_science_page_example_runs() -> None:
+    import re
+
+    blocks = re.findall(r"```python\n(.*?)```", _science_section(), flags=re.S)
+    assert blocks
+    for code in blocks:
+        exec(compile(code, "docs/science.md", "exec"), {})
+
+
+def test_the_science_page_table_says_what_jax_and_autograd_have() -> None:
+    import re
+
+    table = re.findall(r"^\| `(\w+)` \| (.*?) \| (.*?) \|$", _science_section(), flags=re.M)
+    names = [n for n, _, _ in table]
+    assert sorted(names) == sorted(set(crs.RULES) | set(crs.FUNCTIONS) | {"psi", "jn"})
+    try:
+        import jax.scipy.special as jss
+    except ImportError:  # pragma: no cover
+        jss = None
+    try:
+        import autograd.scipy.special as ass
+    except ImportError:  # pragma: no cover
+        ass = None
+    for name, j, a in table:
+        for mod, said in ((jss, j), (ass, a)):
+            if mod is not None:
+                assert said.startswith("yes") == hasattr(mod, name), (name, said)
