@@ -38,6 +38,7 @@ def check(f, *args, **kw):
 
 ST = [(lower, trans, unit) for lower, trans in ((True, 0), (True, 2), (False, 1), (False, "T"))
       for unit in (False, True)]
+ORDER2 = {(True, 0, False), (False, 1, False)}  # second order for these (the rules are shared)
 
 
 @pytest.mark.parametrize("lower,trans,unit", ST)
@@ -51,7 +52,7 @@ def test_solve_triangular_values_and_derivatives(lower, trans, unit) -> None:
         np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-14)
     f = lambda a, b: linalg.solve_triangular(a, b, trans=trans, lower=lower,  # noqa: E731
                                              unit_diagonal=unit)
-    ok(check(f, a, BV if unit else BM, order=1 if unit else 2))
+    ok(check(f, a, BV if unit else BM, order=2 if (lower, trans, unit) in ORDER2 else 1))
     # entries that are not read get exactly zero
     g = cr.grad(lambda a: np.sum(f(a, BM) ** 2))(a)
     read = np.tri(N, N, -1 if unit else 0, dtype=bool)
@@ -112,7 +113,7 @@ def test_lu_factor_and_solve(trans) -> None:
         np.testing.assert_allclose(linalg.lu_solve((lu, piv), b, trans=trans),
                                    sl.lu_solve((lu_ref, piv_ref), b, trans=trans), rtol=1e-12)
     ok(check(lambda a, b: linalg.lu_solve(linalg.lu_factor(a), b, trans=trans), A, BM,
-                    order=2))
+             order=2 if trans == 1 else 1))
     if trans == 0:
         ok(check(lambda a: linalg.lu_factor(a)[0], A, order=2))
 

@@ -182,9 +182,9 @@ def test_multivariate_normal_values_and_derivatives() -> None:
                                scipy_stats.multivariate_normal.logpdf(X, 0.2, 1.5), rtol=1e-12)
     # in x, mean, and cov (parametrised symmetric: cov = S S^T + 0.5 I)
     assert cr.gradcheck(lambda x, m: stats.multivariate_normal.logpdf(x, m, COV), XS[:2],
-                        MEAN, order=2)
+                        MEAN, order=2, full_max=0)
     assert cr.gradcheck(lambda s: stats.multivariate_normal.logpdf(
-        XS[:2], MEAN, s @ s.T + 0.5 * np.eye(3)), B, order=2)
+        XS[:2], MEAN, s @ s.T + 0.5 * np.eye(3)), B, order=2, full_max=0)
     # the gradient in mean is cov^-1 (x - mean), summed
     g = cr.grad(lambda m: np.sum(stats.multivariate_normal.logpdf(XS, m, COV)))(MEAN)
     np.testing.assert_allclose(g, np.linalg.solve(COV, np.sum(XS - MEAN, axis=0)), rtol=1e-12)
