@@ -68,3 +68,49 @@ def test_a_gradient_function_is_still_a_method_when_assigned_to_a_class() -> Non
         force = cr.grad(energy, argnums=1)
 
     np.testing.assert_array_equal(Model().force(np.array([1.0, -2.0])), [2.0, -4.0])
+
+
+# --- Tensors -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("copier", [lambda t: pickle.loads(pickle.dumps(t)),
+                                    lambda t: __import__("copy").deepcopy(t)])
+def test_a_leaf_tensor_round_trips_as_a_fresh_leaf(copier):
+    t = cr.tensor(np.arange(6.0, dtype=np.float32).reshape(2, 3), requires_grad=True)
+    (t * t).sum().backward()
+    u = copier(t)
+    assert type(u) is cr.Tensor and u is not t and u.is_leaf and u.requires_grad
+    assert u.dtype == np.float32 and np.array_equal(u.numpy() if not u.requires_grad
+                                                    else u.detach().numpy(), t.detach().numpy())
+    np.testing.assert_array_equal(u.grad.numpy(), 2 * np.arange(6.0).reshape(2, 3))
+    # its own leaf: a gradient into the copy does not reach the original
+    (u * 3).sum().backward()
+    np.testing.assert_array_equal(u.grad.numpy(), 2 * np.arange(6.0).reshape(2, 3) + 3)
+    np.testing.assert_array_equal(t.grad.numpy(), 2 * np.arange(6.0).reshape(2, 3))
+    c = copier(cr.tensor([1, 2]))                      # a constant stays a constant
+    assert not c.requires_grad and c.grad is None and c.dtype == np.int64
+
+
+def test_a_parameter_and_a_module_round_trip():
+    m = cr.nn.Linear(3, 2)
+    m2 = pickle.loads(pickle.dumps(m))
+    assert type(m2.weight) is cr.nn.Parameter
+    np.testing.assert_array_equal(m2.weight.detach().numpy(), m.weight.detach().numpy())
+    x = np.ones((1, 3), dtype=np.float32)
+    np.testing.assert_array_equal(m2(x).detach().numpy(), m(x).detach().numpy())
+
+
+def test_a_tensor_with_a_history_is_refused():
+    t = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = np.exp(t)
+    with pytest.raises(cr.LeftGraphError, match=r"(?s)history \(made by exp\).*t\.detach\(\)"):
+        pickle.dumps(y)
+    with pytest.raises(cr.LeftGraphError, match="deepcopy"):
+        __import__("copy").deepcopy(y)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(y.detach())).numpy(),
+                                  np.exp([1.0, 2.0]))
+
+    def inside(x):
+        pickle.dumps(cr.tensor(1.0) * x)            # a traced value inside a transform
+        return x
+    with pytest.raises(cr.LeftGraphError, match="forward-mode"):
+        cr.jvp(inside, (np.array(1.0),), (np.array(1.0),))

@@ -130,6 +130,23 @@ class Tensor:
         if requires_grad:
             self.requires_grad_(True)
 
+    def __reduce_ex__(self, protocol: Any) -> tuple:
+        """Pickling (and ``copy.deepcopy``) a leaf: its values, ``requires_grad`` and
+        ``.grad``; it comes back a fresh leaf.  A tensor with a history (or inside a
+        forward-mode transform) is refused: the copy would be cut off its graph, and
+        gradients that should reach the original would silently stop at the copy."""
+        if self._tangents is not None or not self.is_leaf:
+            what = ("carries forward-mode tangents (it is inside cr.jvp / cr.jacfwd)"
+                    if self._tangents is not None else
+                    f"has a history (made by {self.grad_fn})")
+            raise errors.LeftGraphError(
+                f"cannot pickle or deepcopy a Tensor of shape {self.shape} that {what}: "
+                f"the copy would be cut off the graph.\n  at {errors.user_line()}\n  "
+                f"Pickle t.detach() for its values (a constant), or the leaves it was "
+                f"computed from.")
+        grad = None if self._grad is None else self._grad._value
+        return (_rebuild_tensor, (type(self), self._value, self.requires_grad, grad))
+
     @classmethod
     def _make(cls, value: Any, node: P.Node | None, fw: dict | None) -> Tensor:
         t = cls.__new__(cls)
@@ -821,3 +838,12 @@ class set_grad_enabled:
 
     def __exit__(self, *exc: Any) -> None:
         STATE.grad_enabled = self._prev
+
+
+def _rebuild_tensor(cls: type, value: Any, requires_grad: bool, grad: Any) -> Tensor:
+    """A pickled leaf Tensor, rebuilt (``Tensor.__reduce_ex__``)."""
+    t = cls.__new__(cls)
+    Tensor.__init__(t, value, requires_grad=requires_grad)
+    if grad is not None:
+        t._grad = Tensor(grad)
+    return t
