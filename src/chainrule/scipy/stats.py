@@ -364,6 +364,10 @@ class _T(_Dist):
         """1 - cdf (as stdtr(df, -z))."""
         return stdtr(df, -_std(x, loc, scale))
 
+    def logsf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """log(1 - cdf)."""
+        return np.log(self.sf(x, df, loc, scale))
+
 
 class _Gamma(_Dist):
     """The gamma distribution (scipy.stats.gamma): shape a, loc, scale."""
@@ -397,6 +401,10 @@ class _Gamma(_Dist):
         ok = _val(y) >= 0
         return _outside(ok, gammaincc(a, _guard(ok, y, 1.0)), 1.0)
 
+    def logsf(self, x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """log(1 - cdf)."""
+        return np.log(self.sf(x, a, loc, scale))
+
 
 class _Beta(_Dist):
     """The beta distribution (scipy.stats.beta): a, b, loc, scale."""
@@ -428,6 +436,19 @@ class _Beta(_Dist):
     def logcdf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
         """log cdf."""
         return np.log(self.cdf(x, a, b, loc, scale))
+
+    def sf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """1 - cdf, as betainc(b, a, 1 - y) (accurate near y = 1)."""
+        y = _std(x, loc, scale)
+        yv = _val(y)
+        ok = (yv >= 0) & (yv <= 1)
+        c = betainc(b, a, 1.0 - _guard(ok, y, 0.5))
+        return _outside(ok, c, 0.0) if bool(np.all(yv >= 0)) else np.where(
+            yv < 0, 1.0, _outside(ok, c, 0.0))
+
+    def logsf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """log(1 - cdf)."""
+        return np.log(self.sf(x, a, b, loc, scale))
 
 
 # ---------------------------------------------------------------------------------
