@@ -337,3 +337,16 @@ def test_against_autograd_scipy_stats() -> None:
     o = cr.grad(lambda a: np.sum(stats.dirichlet.logpdf(SIMPLEX[:, 0], a)))(ALPHA)
     t = autograd.grad(lambda a: anp.sum(ast.dirichlet.logpdf(SIMPLEX[:, 0], a)))(ALPHA)
     np.testing.assert_allclose(o, t, rtol=1e-10)
+
+
+def test_the_science_page_example_runs() -> None:
+    """docs/science.md, section "cr.scipy: stats, linalg, signal": its code runs and asserts."""
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "science.md").read_text()
+    section = text.split("\n## cr.scipy: stats, linalg, signal\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert blocks and "eight" in section
+    for code in blocks:
+        exec(compile(code, "docs/science.md", "exec"), {})
