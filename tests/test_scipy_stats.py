@@ -133,8 +133,12 @@ def test_outside_the_support() -> None:
 def test_cdf_in_a_shape_parameter_says_it_is_not_implemented() -> None:
     with pytest.raises(NotImplementedError, match="shape parameter"):
         cr.grad(lambda df: stats.t.cdf(0.3, df))(3.0)
-    with pytest.raises(NotImplementedError, match="in a"):
+    with pytest.raises(NotImplementedError, match="df"):
+        cr.jvp(lambda df: stats.t.cdf(0.3, df), (3.0,), (1.0,))
+    with pytest.raises(NotImplementedError, match="gammainc.*respect to a"):
         cr.grad(lambda a: stats.gamma.cdf(0.7, a))(2.0)
+    with pytest.raises(NotImplementedError, match="betainc.*respect to b"):
+        cr.grad(lambda b: stats.beta.cdf(0.7, 2.0, b))(2.0)
 
 
 def test_frozen_distributions() -> None:

@@ -17,11 +17,11 @@ Where a derivative is not implemented (a cdf in a shape parameter: ``t.cdf`` in 
 gamma or beta function in its parameters), differentiating raises NotImplementedError
 saying so; the value itself is always SciPy's.
 
-The special functions are ``scipy.special``'s ufuncs: when chainrule has rules for one
-(``scipy.special.gammaln(t)`` on a Tensor dispatches through NumPy), that rule is used;
-otherwise a private primitive of this module with the same forward and rules written
-with these same functions (the derivative of ``gammaln`` is ``polygamma(0, .)``, whose
-derivative is ``polygamma(1, .)`` ...), so either way every order is exact.
+The special functions are ``scipy.special``'s ufuncs, differentiable through the rules
+of ``chainrule.scipy.special`` (``scipy.special.gammaln(t)`` on a Tensor dispatches
+through NumPy; the derivative of ``gammaln`` is ``digamma``, whose derivative is
+``polygamma(1, .)`` ...), so every order is exact; the t cdf (``stdtr``, which has no
+rule there) is a primitive here, its derivative the t density.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ import numpy as np
 import scipy.special as sc
 
 from ..core.primitive import Primitive, Tensor
-from ..core.registry import UFUNCS
 from ..ops.util import unbroadcast, value
 
 __all__ = ["norm", "t", "gamma", "beta", "poisson", "binom", "dirichlet",
@@ -43,203 +42,39 @@ _LOG_2PI = math.log(2.0 * math.pi)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 # ---------------------------------------------------------------------------------
-# special functions: the registered scipy.special rule when there is one, else ours
+# special functions: scipy.special's ufuncs, whose rules chainrule.scipy.special registers
+# (loaded before this module by the package; on a Tensor, NumPy dispatches to them).  The
+# t distribution's cdf, stdtr, has no rule there: it is a primitive of this module.
+
+gammaln, xlogy, xlog1py, betaln = sc.gammaln, sc.xlogy, sc.xlog1py, sc.betaln
+ndtr, log_ndtr, ndtri = sc.ndtr, sc.log_ndtr, sc.ndtri
+gammainc, gammaincc, betainc = sc.gammainc, sc.gammaincc, sc.betainc
 
 
-def _prim(fwd: Callable, name: str, vjps: tuple = (), jvps: tuple = ()) -> Primitive:
-    p = Primitive(fwd, name, broadcast_tangents=True)
-    for i, r in enumerate(vjps):
-        if r is not None:
-            p.vjps[i] = r
-    for i, r in enumerate(jvps):
-        if r is not None:
-            p.jvps[i] = r
-    return p
-
-
-def _no_rule(what: str) -> Callable:
-    def rule(*args: Any, **kw: Any) -> Any:
-        raise NotImplementedError(
-            f"the derivative of {what} is not implemented (it is the derivative of an "
-            f"incomplete gamma/beta function in its shape parameter); the value is SciPy's. "
-            f"Pass that parameter as a constant (t.detach()) to differentiate in the others.")
-    return rule
-
-
-def _pick(uf: Any, fallback: Primitive) -> Callable:
-    """``uf`` itself when chainrule has a rule for it (NumPy dispatches to it), else the
-    fallback primitive (whose forward is ``uf``)."""
-    def f(*args: Any) -> Any:
-        if uf in UFUNCS and any(isinstance(a, Tensor) for a in args):
-            return uf(*args)
-        return fallback(*args)
-    f.__name__ = f.__qualname__ = fallback.name
-    f.__doc__ = f"scipy.special.{fallback.name}, differentiable (see the module's docstring)."
-    return f
-
-
-def _poly_fwd(x: Any, n: int = 0) -> Any:
-    return sc.polygamma(n, x) if n else sc.digamma(x)
-
-
-_polygamma_p = _prim(
-    _poly_fwd, "polygamma",
-    vjps=(lambda g, ans, x, n=0: unbroadcast(x, g * _polygamma_p(x, n=n + 1)),),
-    jvps=(lambda dx, ans, x, n=0: dx * _polygamma_p(x, n=n + 1),),
-)
-
-
-def polygamma(n: int, x: Any) -> Any:
-    """scipy.special.polygamma(n, x) (``n`` an integer, differentiable in ``x``)."""
-    return _polygamma_p(x, n=int(n))
-
-
-def digamma(x: Any) -> Any:
-    """scipy.special.digamma, differentiable to every order (polygamma)."""
-    return _polygamma_p(x, n=0)
-
-
-_gammaln_p = _prim(
-    sc.gammaln, "gammaln",
-    vjps=(lambda g, ans, x: unbroadcast(x, g * digamma(x)),),
-    jvps=(lambda dx, ans, x: dx * digamma(x),),
-)
-gammaln = _pick(sc.gammaln, _gammaln_p)
-
-_betaln_p = _prim(
-    sc.betaln, "betaln",
-    vjps=(lambda g, ans, a, b: unbroadcast(a, g * (digamma(a) - digamma(a + b))),
-          lambda g, ans, a, b: unbroadcast(b, g * (digamma(b) - digamma(a + b)))),
-    jvps=(lambda da, ans, a, b: da * (digamma(a) - digamma(a + b)),
-          lambda db, ans, a, b: db * (digamma(b) - digamma(a + b))),
-)
-betaln = _pick(sc.betaln, _betaln_p)
-
-
-def _safe_log(x: Any, y: Any, shift: float = 0.0) -> Any:
-    """log(y + shift), with 1 for y where x == 0 (the value there is 0 whatever y is)."""
-    zero = np.asarray(value(x)) == 0
-    if np.any(zero):
-        y = np.where(zero, 1.0 - shift, y)
-    return np.log(y + shift) if shift else np.log(y)
-
-
-def _ratio(x: Any, y: Any, shift: float = 0.0) -> Any:
-    """x / (y + shift), 0 where x == 0."""
-    zero = np.asarray(value(x)) == 0
-    if np.any(zero):
-        y = np.where(zero, 1.0 - shift, y)
-    return x / (y + shift) if shift else x / y
-
-
-_xlogy_p = _prim(
-    sc.xlogy, "xlogy",
-    vjps=(lambda g, ans, x, y: unbroadcast(x, g * np.log(y)),
-          lambda g, ans, x, y: unbroadcast(y, g * _ratio(x, y))),
-    jvps=(lambda dx, ans, x, y: dx * np.log(y),
-          lambda dy, ans, x, y: dy * _ratio(x, y)),
-)
-xlogy = _pick(sc.xlogy, _xlogy_p)
-
-_xlog1py_p = _prim(
-    sc.xlog1py, "xlog1py",
-    vjps=(lambda g, ans, x, y: unbroadcast(x, g * np.log1p(y)),
-          lambda g, ans, x, y: unbroadcast(y, g * _ratio(x, y, 1.0))),
-    jvps=(lambda dx, ans, x, y: dx * np.log1p(y),
-          lambda dy, ans, x, y: dy * _ratio(x, y, 1.0)),
-)
-xlog1py = _pick(sc.xlog1py, _xlog1py_p)
-
-
-def _phi(x: Any) -> Any:
-    return np.exp(-0.5 * x * x) * (1.0 / _SQRT_2PI)
-
-
-_ndtr_p = _prim(
-    sc.ndtr, "ndtr",
-    vjps=(lambda g, ans, x: unbroadcast(x, g * _phi(x)),),
-    jvps=(lambda dx, ans, x: dx * _phi(x),),
-)
-ndtr = _pick(sc.ndtr, _ndtr_p)
-
-
-def _log_ndtr_d(x: Any) -> Any:
-    # phi(x) / Phi(x) = exp(-x^2/2 - log Phi(x)) / sqrt(2 pi): finite far into the left tail
-    return np.exp(-0.5 * x * x - log_ndtr(x)) * (1.0 / _SQRT_2PI)
-
-
-_log_ndtr_p = _prim(
-    sc.log_ndtr, "log_ndtr",
-    vjps=(lambda g, ans, x: unbroadcast(x, g * _log_ndtr_d(x)),),
-    jvps=(lambda dx, ans, x: dx * _log_ndtr_d(x),),
-)
-log_ndtr = _pick(sc.log_ndtr, _log_ndtr_p)
-
-
-def _ndtri_d(x: Any) -> Any:
-    q = ndtri(x)
-    return np.exp(0.5 * q * q) * _SQRT_2PI
-
-
-_ndtri_p = _prim(
-    sc.ndtri, "ndtri",
-    vjps=(lambda g, ans, x: unbroadcast(x, g * _ndtri_d(x)),),
-    jvps=(lambda dx, ans, x: dx * _ndtri_d(x),),
-)
-ndtri = _pick(sc.ndtri, _ndtri_p)
-
-
-def _gammainc_d(a: Any, x: Any) -> Any:
-    """d/dx of the regularized lower incomplete gamma P(a, x): x^(a-1) e^-x / Gamma(a)."""
-    return np.exp(xlogy(a - 1.0, x) - x - gammaln(a))
-
-
-_gammainc_p = _prim(
-    sc.gammainc, "gammainc",
-    vjps=(_no_rule("gammainc(a, x) in a"),
-          lambda g, ans, a, x: unbroadcast(x, g * _gammainc_d(a, x))),
-    jvps=(_no_rule("gammainc(a, x) in a"),
-          lambda dx, ans, a, x: dx * _gammainc_d(a, x)),
-)
-gammainc = _pick(sc.gammainc, _gammainc_p)
-
-_gammaincc_p = _prim(
-    sc.gammaincc, "gammaincc",
-    vjps=(_no_rule("gammaincc(a, x) in a"),
-          lambda g, ans, a, x: unbroadcast(x, -g * _gammainc_d(a, x))),
-    jvps=(_no_rule("gammaincc(a, x) in a"),
-          lambda dx, ans, a, x: -dx * _gammainc_d(a, x)),
-)
-gammaincc = _pick(sc.gammaincc, _gammaincc_p)
-
-
-def _betainc_d(a: Any, b: Any, x: Any) -> Any:
-    """d/dx of the regularized incomplete beta I_x(a, b): x^(a-1) (1-x)^(b-1) / B(a, b)."""
-    return np.exp(xlogy(a - 1.0, x) + xlog1py(b - 1.0, -x) - betaln(a, b))
-
-
-_betainc_p = _prim(
-    sc.betainc, "betainc",
-    vjps=(_no_rule("betainc(a, b, x) in a"), _no_rule("betainc(a, b, x) in b"),
-          lambda g, ans, a, b, x: unbroadcast(x, g * _betainc_d(a, b, x))),
-    jvps=(_no_rule("betainc(a, b, x) in a"), _no_rule("betainc(a, b, x) in b"),
-          lambda dx, ans, a, b, x: dx * _betainc_d(a, b, x)),
-)
-betainc = _pick(sc.betainc, _betainc_p)
+def _stdtr_df(*args: Any, **kw: Any) -> Any:
+    raise NotImplementedError(
+        "scipy.stats.t.cdf (scipy.special.stdtr): the derivative in df, a shape parameter, "
+        "is not implemented (it is the derivative of an incomplete beta function in its "
+        "parameters); the value is SciPy's. Pass df as a constant (t.detach()) to "
+        "differentiate in x, loc and scale.")
 
 
 def _t_pdf(df: Any, x: Any) -> Any:
     return np.exp(_t_logpdf(x, df))
 
 
-_stdtr_p = _prim(
-    sc.stdtr, "stdtr",
-    vjps=(_no_rule("stdtr(df, t) (the t cdf) in df"),
-          lambda g, ans, df, x: unbroadcast(x, g * _t_pdf(df, x))),
-    jvps=(_no_rule("stdtr(df, t) (the t cdf) in df"),
-          lambda dx, ans, df, x: dx * _t_pdf(df, x)),
-)
-stdtr = _pick(sc.stdtr, _stdtr_p)
+_stdtr = Primitive(sc.stdtr, "scipy.special.stdtr", broadcast_tangents=True)
+_stdtr.vjps[0] = _stdtr.jvps[0] = _stdtr_df
+_stdtr.vjps[1] = lambda g, ans, df, x: unbroadcast(x, g * _t_pdf(df, x))
+_stdtr.jvps[1] = lambda dx, ans, df, x: dx * _t_pdf(df, x)
+
+
+def stdtr(df: Any, t: Any) -> Any:
+    """scipy.special.stdtr(df, t), the t distribution's cdf, differentiable in ``t`` to
+    every order (its derivative is the density); not in ``df``."""
+    if isinstance(df, Tensor) or isinstance(t, Tensor):
+        return _stdtr(df, t)
+    return sc.stdtr(df, t)
 
 
 # ---------------------------------------------------------------------------------
