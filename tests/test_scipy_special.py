@@ -710,3 +710,71 @@ def test_the_science_page_table_says_what_jax_and_autograd_have() -> None:
         for mod, said in ((jss, j), (ass, a)):
             if mod is not None:
                 assert said.startswith("yes") == hasattr(mod, name), (name, said)
+
+
+def test_edge_points_of_the_other_functions() -> None:
+    sp = math.sqrt(math.pi)
+    # erf / erfc / ndtr far out: the derivative underflows to 0, never NaN
+    big = np.array([-40.0, 40.0])
+    for f in (sc.erf, sc.erfc, sc.ndtr):
+        g = D(f)(big)
+        assert np.all(g == 0.0), f.__name__
+        assert np.all(D(D(f))(big) == 0.0), f.__name__
+    np.testing.assert_allclose(D(sc.erf)(np.array([0.0])), [2 / sp], rtol=1e-15)
+    # erfcx for large x: -1/(sqrt(pi) x^2) (1 - 3/(2x^2) + ...), where 2x erfcx - 2/sqrt(pi)
+    # would have cancelled to noise
+    x = np.array([1e4, 1e8])
+    np.testing.assert_allclose(D(sc.erfcx)(x), -1 / (sp * x * x) * (1 - 1.5 / (x * x)),
+                               rtol=1e-14)
+    np.testing.assert_allclose(D(D(sc.erfcx))(x), 2 / (sp * x ** 3) * (1 - 3 / (x * x)),
+                               rtol=1e-14)
+    # continuous across the switch at 10
+    np.testing.assert_allclose(D(sc.erfcx)(np.array([10 - 1e-12])),
+                               D(sc.erfcx)(np.array([10 + 1e-12])), rtol=1e-11)
+    # beta / betaln at large arguments (gamma overflows; betaln does not)
+    a, b = np.array([200.0]), np.array([300.0])
+    np.testing.assert_allclose(cr.grad(lambda a: sc.betaln(a, b)[0])(a),
+                               sc.digamma(a) - sc.digamma(a + b), rtol=1e-12)
+    # dawsn at 0: 1; owens_t at h = 0: flat in h, d/da = 1 / (2 pi (1 + a^2))
+    assert D(sc.dawsn)(np.array([0.0]))[0] == 1.0
+    gh, ga = cr.grad(lambda h, a: sc.owens_t(h, a), argnums=(0, 1))(0.0, 0.5)
+    assert gh == 0.0
+    np.testing.assert_allclose(ga, 1 / (2 * math.pi * 1.25), rtol=1e-15)
+    # poch at m = 0 (poch = 1): d/dm = digamma(z)
+    np.testing.assert_allclose(cr.grad(lambda m: sc.poch(2.5, m))(0.0), sc.digamma(2.5), rtol=1e-14)
+    # betainc with a = 1 at x = 0: the density there is b; hyp1f1 / hyp2f1 at 0: a/b and ab/c
+    np.testing.assert_allclose(cr.grad(lambda x: sc.betainc(1.0, 3.0, x))(0.0), 3.0, rtol=1e-14)
+    np.testing.assert_allclose(cr.grad(lambda x: sc.hyp1f1(0.5, 2.0, x))(0.0), 0.25, rtol=1e-15)
+    np.testing.assert_allclose(cr.grad(lambda z: sc.hyp2f1(0.5, 3.0, 2.0, z))(0.0), 0.75,
+                               rtol=1e-15)
+    # exp1 near 0 and expn(1) = exp1; zeta(x, q) ~ q^(1-x) / (x-1) for large q: slope -q^-x
+    np.testing.assert_allclose(D(sc.exp1)(np.array([1e-10])), [-np.exp(-1e-10) / 1e-10],
+                               rtol=1e-14)
+    np.testing.assert_allclose(D(lambda t: sc.expn(1, t))(np.array([0.3, 2.0])),
+                               D(sc.exp1)(np.array([0.3, 2.0])), rtol=1e-12)
+    np.testing.assert_allclose(cr.grad(lambda q: sc.zeta(3.0, q))(1e6), -1e6 ** -3, rtol=1e-5)
+    # yn / y0 near 0 (large values) against SciPy's own derivative; iv(2, .) at 0: I2 = x^2/8
+    xs = np.array([1e-3, 1e-2])
+    np.testing.assert_allclose(D(lambda t: sc.yn(2, t))(xs), sc.yvp(2, xs), rtol=1e-12)
+    np.testing.assert_allclose(D(sc.y0)(xs), sc.yvp(0, xs), rtol=1e-12)
+    assert D(lambda t: sc.iv(2, t))(np.array([0.0]))[0] == 0.0
+    np.testing.assert_allclose(D(D(lambda t: sc.iv(2, t)))(np.array([0.0])), [0.25], rtol=1e-14)
+    # kve / k0e / k1e for large x (kv underflows; the scaled forms do not)
+    xl = np.array([800.0])
+    # kve(3/2, x) = sqrt(pi / 2x) (1 + 1/x): a closed form to compare with
+    np.testing.assert_allclose(D(lambda t: sc.kve(1.5, t))(xl),
+                               math.sqrt(math.pi / 2) * (-0.5 * xl ** -1.5 - 1.5 * xl ** -2.5),
+                               rtol=1e-12)
+    assert np.isfinite(D(sc.k0e)(xl)).all() and D(sc.k0e)(xl)[0] < 0
+    # softplus far out: slopes 0 and 1, no NaN; log_softmax / logsumexp with -inf entries
+    np.testing.assert_array_equal(D(sc.softplus)(np.array([-800.0, 800.0])), [0.0, 1.0])
+    g = cr.grad(lambda v: crs.logsumexp(v))(np.array([0.0, -np.inf, 0.0]))
+    np.testing.assert_array_equal(g, [0.5, 0.0, 0.5])
+    # polygamma at a negative non-integer
+    np.testing.assert_allclose(D(lambda t: crs.polygamma(1, t))(np.array([-1.5])),
+                               sc.polygamma(2, -1.5), rtol=1e-13)
+    # multigammaln near its domain's edge a > (d-1)/2
+    a0 = np.array([1.0 + 1e-6])
+    np.testing.assert_allclose(D(lambda t: crs.multigammaln(t, 3))(a0),
+                               sc.digamma(a0) + sc.digamma(a0 - 0.5) + sc.digamma(a0 - 1.0),
+                               rtol=1e-12)

@@ -163,7 +163,27 @@ _unary("erfinv", lambda ans, x: (_SQRT_PI / 2) * _np.exp(ans * ans),
        "sqrt(pi)/2 exp(erfinv(x)^2)")
 _unary("erfcinv", lambda ans, x: (-_SQRT_PI / 2) * _np.exp(ans * ans),
        "-sqrt(pi)/2 exp(erfcinv(x)^2)")
-_unary("erfcx", lambda ans, x: 2 * x * ans - _TWO_OVER_SQRT_PI, "2 x erfcx(x) - 2/sqrt(pi)")
+# erfcx' = 2 x erfcx(x) - 2/sqrt(pi) cancels for large x (its relative error grows like x^2);
+# for x > 10 the derivative of erfcx's asymptotic series sum_n (-1)^n (2n-1)!! / (2^n sqrt(pi))
+# x^-(2n+1), 20 terms (the rest is below 1e-22 there)
+_ERFCX_BIG = 10.0
+_ERFCX_TAIL = [(-1) ** (n + 1) * _math.prod(range(2 * n - 1, 0, -2)) * (2 * n + 1) / 2 ** n
+               / _SQRT_PI for n in range(20)]
+
+
+def _erfcx_d(ans: _Any, x: _Any) -> _Any:
+    direct = 2 * x * ans - _TWO_OVER_SQRT_PI
+    big = _np.real(_value(x)) > _ERFCX_BIG
+    if not _np.any(big):
+        return direct
+    r = 1 / _where(big, x, _ERFCX_BIG) ** 2
+    tail = 0.0
+    for c in reversed(_ERFCX_TAIL):  # Horner in r: sum_n c_n r^(n+1)
+        tail = (tail + c) * r
+    return _where(big, tail, direct)
+
+
+_unary("erfcx", _erfcx_d, "2 x erfcx(x) - 2/sqrt(pi) (its asymptotic series for x > 10)")
 _unary("dawsn", lambda ans, x: 1 - 2 * x * ans, "1 - 2 x dawsn(x)")
 # the Faddeeva function (complex): w' = -2 z w + 2i / sqrt(pi)
 _unary("wofz", lambda ans, z: -2 * z * ans + 2j / _SQRT_PI, "-2 z wofz(z) + 2i/sqrt(pi) (complex)")
