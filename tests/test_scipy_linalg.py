@@ -103,6 +103,36 @@ def test_cho_factor_and_solve(lower) -> None:
     np.testing.assert_allclose(cr.grad(h)(_S), -2.0 * np.outer(x, x) @ _S, rtol=1e-11)
 
 
+@pytest.mark.parametrize("lower", [False, True])
+def test_cholesky_reads_one_triangle(lower) -> None:
+    noisy = SPD + (np.tril(A, -1) if not lower else np.triu(A, 1))  # the unread triangle
+    np.testing.assert_allclose(linalg.cholesky(noisy, lower=lower),
+                               sl.cholesky(noisy, lower=lower), rtol=1e-13)
+    ok(check(lambda a: linalg.cholesky(a, lower=lower), noisy, order=2))
+
+
+@pytest.mark.parametrize("kw", [{}, {"transposed": True}, {"assume_a": "sym"},
+                                {"assume_a": "pos"}, {"assume_a": "pos", "lower": True},
+                                {"assume_a": "her", "lower": True}])
+def test_solve(kw) -> None:
+    m = A if "assume_a" not in kw else SPD + (np.triu(A, 1) if kw.get("lower") else
+                                              np.tril(A, -1))  # noise where it is not read
+    for b in (BV, BM):
+        np.testing.assert_allclose(linalg.solve(m, b, **kw), sl.solve(m, b, **kw), rtol=1e-12)
+    ok(check(lambda a, b: linalg.solve(a, b, **kw), m, BM))
+    stack = np.stack([A, A.T + np.eye(N)])
+    np.testing.assert_allclose(linalg.solve(stack, BV), sl.solve(stack, BV), rtol=1e-12)
+
+
+def test_inv_det_block_diag() -> None:
+    np.testing.assert_allclose(linalg.inv(A), sl.inv(A), rtol=1e-12)
+    np.testing.assert_allclose(linalg.det(A), sl.det(A), rtol=1e-12)
+    blocks = (A[:2, :3], 2.0, [1.0, 2.0], BM)
+    np.testing.assert_array_equal(linalg.block_diag(*blocks), sl.block_diag(*blocks))
+    ok(check(lambda a, b: linalg.block_diag(a, 3.0, b), A[:2, :3], BM, order=2))
+    ok(check(lambda a: linalg.det(a) * linalg.inv(a), A))
+
+
 @pytest.mark.parametrize("trans", [0, 1, 2])
 def test_lu_factor_and_solve(trans) -> None:
     lu, piv = linalg.lu_factor(A)

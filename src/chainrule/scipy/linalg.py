@@ -27,6 +27,9 @@ primitives, so derivatives of every order hold (grad of grad, forward over rever
   result of a real input is not differentiated.)
 * ``solve_sylvester(a, b, q)``: AX + XB = Q; the adjoint equation A^H Z + Z B^H = G gives
   the cotangents (Q: Z; A: -Z X^H; B: -X^H Z).
+* ``cholesky``, ``solve`` (``assume_a``, ``transposed``), ``inv``, ``det``, ``block_diag``:
+  SciPy's signatures over chainrule's own NumPy rules (a symmetric ``assume_a`` reads one
+  triangle, as SciPy does).
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ import scipy.linalg as _sl
 from ..core.primitive import Primitive
 from ..ops.util import unbroadcast, value
 
-__all__ = ["solve_triangular", "cho_factor", "cho_solve", "lu_factor", "lu_solve", "expm",
-           "expm_frechet", "sqrtm", "solve_sylvester"]
+__all__ = ["solve_triangular", "cholesky", "cho_factor", "cho_solve", "lu_factor", "lu_solve",
+           "solve", "inv", "det", "block_diag", "expm", "expm_frechet", "sqrtm",
+           "solve_sylvester"]
 
 
 def _prim(fwd: Any, name: str, vjps: tuple = (), jvps: tuple = ()) -> Primitive:
@@ -161,6 +165,28 @@ def solve_triangular(a: Any, b: Any, trans: int | str = 0, lower: bool = False,
 # cho_factor / cho_solve
 
 
+def _from_triangle(a: Any, lower: bool) -> Any:
+    """The Hermitian matrix that ``a``'s lower (or upper) triangle defines: what LAPACK's
+    symmetric routines read."""
+    n = a.shape[-1]
+    strict = np.tri(n, n, -1, dtype=bool)
+    part = a * (strict if lower else strict.T)
+    return part + np.diagonal(a, axis1=-2, axis2=-1)[..., None] * np.eye(n) + _mH(part)
+
+
+def _factor(a: Any, lower: bool) -> Any:
+    L = np.linalg.cholesky(_from_triangle(a, lower))
+    return L if lower else _mH(L)
+
+
+def cholesky(a: Any, lower: bool = False, overwrite_a: bool = False,
+             check_finite: bool = True) -> Any:
+    """The Cholesky factor of the Hermitian positive-definite ``a`` (scipy.linalg.cholesky):
+    upper (A = U^H U) by default, lower with ``lower=True``, read from that triangle of
+    ``a``; differentiable in ``a`` (the gradient lies in the triangle that is read)."""
+    return _factor(_asarray(a), bool(lower))
+
+
 def cho_factor(a: Any, lower: bool = False, overwrite_a: bool = False,
                check_finite: bool = True) -> tuple:
     """(c, lower): the Cholesky factor of the Hermitian positive-definite ``a`` read from
@@ -168,19 +194,65 @@ def cho_factor(a: Any, lower: bool = False, overwrite_a: bool = False,
     triangle of ``c`` holds ``a``'s entries, as SciPy's.  Differentiable in ``a``
     (the gradient lies in the triangle that is read)."""
     a = _asarray(a)
-    n = a.shape[-1]
-    strict = np.tri(n, n, -1, dtype=bool)
-    if lower:
-        low = a * strict
-        herm = low + np.diagonal(a, axis1=-2, axis2=-1)[..., None] * np.eye(n) + _mH(low)
-        factor = np.linalg.cholesky(herm)
-        c = factor + a * strict.T
-    else:
-        up = a * strict.T
-        herm = up + np.diagonal(a, axis1=-2, axis2=-1)[..., None] * np.eye(n) + _mH(up)
-        factor = _mH(np.linalg.cholesky(herm))
-        c = factor + a * strict
+    strict = np.tri(a.shape[-1], a.shape[-1], -1, dtype=bool)
+    c = _factor(a, bool(lower)) + a * (strict.T if lower else strict)
     return c, bool(lower)
+
+
+_SYMMETRIC = {"sym", "her", "pos", "symmetric", "hermitian", "positive definite"}
+
+
+def solve(a: Any, b: Any, lower: bool = False, overwrite_a: bool = False,
+          overwrite_b: bool = False, check_finite: bool = True, assume_a: str | None = None,
+          transposed: bool = False) -> Any:
+    """x with A x = b (scipy.linalg.solve; A^T x = b with ``transposed``): a 1-D ``b`` is a
+    vector.  With ``assume_a`` 'sym', 'her' or 'pos' only the ``lower`` (default upper)
+    triangle of ``a`` is read, as SciPy's; 'pos' solves through the Cholesky factor.
+    Differentiable in ``a`` and ``b`` (NumPy's solve and Cholesky rules)."""
+    a, b = _asarray(a), _asarray(b)
+    kind = (assume_a or "gen").lower()
+    if kind in _SYMMETRIC:
+        a = _from_triangle(a, bool(lower))
+    if transposed:
+        a = _mT(a)
+    if kind in ("pos", "positive definite"):
+        return cho_solve((np.linalg.cholesky(a), True), b)
+    if len(b.shape) == 1:  # a vector (a stack of matrices: one vector for each)
+        return np.linalg.solve(a, b[:, None])[..., 0]
+    return np.linalg.solve(a, b)
+
+
+def inv(a: Any, overwrite_a: bool = False, check_finite: bool = True) -> Any:
+    """The inverse (scipy.linalg.inv: numpy.linalg.inv's rules)."""
+    return np.linalg.inv(_asarray(a))
+
+
+def det(a: Any, overwrite_a: bool = False, check_finite: bool = True) -> Any:
+    """The determinant (scipy.linalg.det: numpy.linalg.det's rules, exact at singular
+    matrices too)."""
+    return np.linalg.det(_asarray(a))
+
+
+def block_diag(*arrs: Any) -> Any:
+    """The block-diagonal matrix of the given blocks (scipy.linalg.block_diag): scalars and
+    1-D inputs are 1 x n blocks; differentiable in every block."""
+    if not arrs:
+        return np.empty((1, 0))
+    blocks = []
+    for x in arrs:
+        x = _asarray(x)
+        if len(x.shape) < 2:
+            x = np.reshape(x, (1, -1))
+        blocks.append(x)
+    cols = sum(x.shape[1] for x in blocks)
+    dtype = np.result_type(*[np.asarray(value(x)).dtype for x in blocks])
+    rows, start = [], 0
+    for x in blocks:
+        m, k = x.shape
+        parts = [np.zeros((m, start), dtype), x, np.zeros((m, cols - start - k), dtype)]
+        rows.append(np.concatenate(parts, axis=1))
+        start += k
+    return np.concatenate(rows, axis=0)
 
 
 def cho_solve(c_and_lower: tuple, b: Any, overwrite_b: bool = False,
