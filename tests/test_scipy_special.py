@@ -778,3 +778,16 @@ def test_edge_points_of_the_other_functions() -> None:
     np.testing.assert_allclose(D(lambda t: crs.multigammaln(t, 3))(a0),
                                sc.digamma(a0) + sc.digamma(a0 - 0.5) + sc.digamma(a0 - 1.0),
                                rtol=1e-12)
+
+
+def test_keyword_errors_name_scipy_and_dtype_works() -> None:
+    t = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    with pytest.raises(NotImplementedError, match=r"^scipy\.special\.expit\(\.\.\., out=\.\.\.\)"):
+        sc.expit(t, out=np.zeros(2))
+    with pytest.raises(NotImplementedError, match=r"^scipy\.special\.erf: keyword\(s\) \['casting'\]"):
+        sc.erf(t, casting="unsafe")
+    r = sc.expit(t, dtype=np.float32)
+    assert r.dtype == np.float32
+    np.testing.assert_allclose(r._value, sc.expit(np.array([1.0, 2.0])).astype(np.float32))
+    np.testing.assert_allclose(cr.grad(lambda x: np.sum(sc.expit(x, dtype=np.float32)))(t._value),
+                               (sc.expit(t._value) * sc.expit(-t._value)), rtol=1e-6)

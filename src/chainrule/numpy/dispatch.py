@@ -76,15 +76,16 @@ def ufunc_dispatch(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) ->
         if kwargs:
             out = kwargs.pop("out", None)
             if out is not None and any(o is not None for o in out):
+                f = ufunc_name(ufunc)
                 raise NotImplementedError(
-                    f"np.{ufunc.__name__}(..., out=...) on Tensors: writing into a preallocated "
+                    f"{f}(..., out=...) on Tensors: writing into a preallocated "
                     f"array would leave the graph.\n  at {user_line()}\n  Use the return value "
-                    f"(y = np.{ufunc.__name__}(x)) or an in-place operator on a Tensor (x += y)."
+                    f"(y = {f}(x)) or an in-place operator on a Tensor (x += y)."
                 )
             dtype = kwargs.pop("dtype", None)
             if kwargs:
                 raise NotImplementedError(
-                    f"np.{ufunc.__name__}: keyword(s) {sorted(kwargs)} are not supported on Tensors"
+                    f"{ufunc_name(ufunc)}: keyword(s) {sorted(kwargs)} are not supported on Tensors"
                 )
             if dtype is not None:
                 return astype(prim(*inputs), dtype=dtype)
