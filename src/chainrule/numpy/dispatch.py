@@ -59,10 +59,11 @@ def _load_rules(ufunc: np.ufunc) -> bool:
     if getattr(np, ufunc.__name__, None) is ufunc:
         return False
     loaded = False
-    for lib in [lib for lib in _RULE_MODULES if lib in sys.modules]:
-        importlib.import_module(_RULE_MODULES[lib])  # (an import error is raised each time)
-        del _RULE_MODULES[lib]
-        loaded = True
+    for lib, mod in list(_RULE_MODULES.items()):
+        if lib in sys.modules:
+            importlib.import_module(mod)  # (an import error is raised again on the next miss)
+            _RULE_MODULES.pop(lib, None)  # (another thread may have loaded it meanwhile)
+            loaded = True
     return loaded
 
 
