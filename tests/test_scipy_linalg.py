@@ -194,6 +194,24 @@ def test_sqrtm() -> None:
     np.testing.assert_allclose(J.reshape(N * N, N * N), np.eye(N * N), atol=1e-10)
 
 
+def test_complex_inputs_and_complex_roots() -> None:
+    """Complex matrices, and a real matrix whose principal square root is complex."""
+    neg = np.array([[-2.0, 0.5], [0.3, 1.0]])
+    np.testing.assert_allclose(linalg.sqrtm(neg), sl.sqrtm(neg), rtol=1e-12)
+    ok(check(lambda a: np.abs(linalg.sqrtm(a)) ** 2, neg))
+    ok(check(lambda a: np.real(linalg.sqrtm(a)), neg))
+    ac = SPD + 0.3j * A
+    np.testing.assert_allclose(linalg.sqrtm(ac), sl.sqrtm(ac), rtol=1e-12)
+    np.testing.assert_allclose(linalg.expm(0.3 * ac), sl.expm(0.3 * ac), rtol=1e-12)
+    ok(check(lambda a: np.abs(linalg.sqrtm(a)) ** 2, ac))
+    ok(check(lambda a: np.abs(linalg.expm(a)) ** 2, 0.3 * ac))
+    ok(check(lambda a, q: np.abs(linalg.solve_sylvester(a, C3, q)) ** 2, ac, Q + 1j * Q[::-1]))
+    # mixed real and complex arguments: the residual is zero (SciPy 1.17's own call is not)
+    qc = Q + 1j * Q[::-1]
+    X = linalg.solve_sylvester(SPD, C3, qc)
+    np.testing.assert_allclose(SPD @ X + X @ C3, qc, atol=1e-12)
+
+
 def test_solve_sylvester() -> None:
     a, b = SPD, C3
     np.testing.assert_allclose(linalg.solve_sylvester(a, b, Q), sl.solve_sylvester(a, b, Q),

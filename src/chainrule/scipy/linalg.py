@@ -23,8 +23,8 @@ primitives, so derivatives of every order hold (grad of grad, forward over rever
   the Frechet derivative at A; both read from exp([[X, E], [0, X]]) (upper right block),
   which is expm itself, so every order holds.  ``expm_frechet`` the same, as a function.
 * ``sqrtm``: X X = A, so X dX + dX X = dA: a Sylvester equation for the JVP, its adjoint
-  (X^H Z + Z X^H = G) for the VJP.  (For matrices with a real square root: a complex
-  result of a real input is not differentiated.)
+  (X^H Z + Z X^H = G) for the VJP (complex inputs, and a real input whose principal root
+  is complex, follow chainrule's convention: a real input's cotangent is the real part).
 * ``solve_sylvester(a, b, q)``: AX + XB = Q; the adjoint equation A^H Z + Z B^H = G gives
   the cotangents (Q: Z; A: -Z X^H; B: -X^H Z).
 * ``cholesky``, ``solve`` (``assume_a``, ``transposed``), ``inv``, ``det``, ``block_diag``:
@@ -408,7 +408,10 @@ def expm_frechet(A: Any, E: Any, method: Any = None, compute_expm: bool = True,
 
 
 def _syl_fwd(a: Any, b: Any, q: Any) -> Any:
-    return _sl.solve_sylvester(a, b, q)
+    # one dtype for all three: SciPy 1.17's solve_sylvester is wrong when some are complex
+    # and others real (a real a, b with a complex q: the residual is O(1))
+    dt = np.result_type(a, b, q)
+    return _sl.solve_sylvester(np.asarray(a, dt), np.asarray(b, dt), np.asarray(q, dt))
 
 
 def _syl_adj(g: Any, a: Any, b: Any) -> Any:
@@ -438,7 +441,8 @@ _syl = _prim(
 
 def solve_sylvester(a: Any, b: Any, q: Any) -> Any:
     """X with AX + XB = Q (scipy.linalg.solve_sylvester, Bartels-Stewart), differentiable
-    in a, b and q to every order."""
+    in a, b and q to every order.  Mixed real and complex arguments are solved in the
+    complex dtype (SciPy's own call gets those wrong)."""
     return _syl(_asarray(a), _asarray(b), _asarray(q))
 
 
