@@ -13,7 +13,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1] / "src" / "chainrule"
 LAYERS = [
     {"core"},                  # Tensor, Node and apply, backward, registry, hooks: stdlib + NumPy
     {"ops"},                   # the primitives (defprim) and the Tensor methods
-    {"numpy", "scipy"},        # NEP 13/18 dispatch, cr.numpy; cr.scipy (SciPy's functions)
+    {"numpy", "scipy", "xp"},  # NEP 13/18 dispatch, cr.numpy; cr.scipy; cr.xp (Array API)
     {"transforms"},            # grad, jvp, jacobian, hessian ...
     {"check"},                 # gradcheck, check_derivative, anomaly mode
     {"optimize", "integrate"},  # implicit differentiation, solvers, ODE adjoints

@@ -16,6 +16,7 @@ from .check import (
     numerical_derivative,
 )
 from . import numpy
+from . import xp
 from . import viz
 from .ops.special import log_softmax, logsumexp, softmax
 from .transforms import (
@@ -57,7 +58,7 @@ __all__ = [
     "defjvp", "defvjp", "elementwise_grad", "enable_grad", "grad", "hessian", "hvp",
     "is_grad_enabled", "jacfwd", "jacobian", "jacrev", "jvp", "linearize", "log_softmax",
     "logsumexp", "no_grad", "numpy", "primitive", "set_grad_enabled", "softmax", "tensor",
-    "value_and_grad", "viz", "vjp",
+    "value_and_grad", "viz", "vjp", "xp",
     "EarlyStopping", "History", "data", "evaluate", "fit", "load", "manual_seed", "nn", "optim",
     "save",
     "arange", "cat", "empty", "empty_like", "eye", "full", "full_like", "linspace", "ones",

@@ -18,6 +18,8 @@ ufunc_dispatch    ``np.exp(t)`` and friends (NEP 13)          ``numpy.dispatch``
 function_dispatch ``np.concatenate([t, u])`` ... (NEP 18)     ``numpy.dispatch``
 check_forward     anomaly mode's check of each result         ``check.anomaly``
 check_backward    anomaly mode's check of each cotangent      ``check.anomaly``
+array_namespace   ``t.__array_namespace__()``: the Array API  ``chainrule.xp``
+                  namespace on Tensors
 ================  ==========================================  ======================
 
 ``import chainrule`` installs every hook; a core used on its own raises the error below
@@ -47,3 +49,4 @@ ufunc_dispatch = _missing("ufunc_dispatch")
 function_dispatch = _missing("function_dispatch")
 check_forward = _missing("check_forward")
 check_backward = _missing("check_backward")
+array_namespace = _missing("array_namespace")

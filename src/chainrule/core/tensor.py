@@ -492,6 +492,11 @@ class Tensor:
     def __array_function__(self, func: Callable, types: Any, args: tuple, kwargs: dict) -> Any:
         return hooks.function_dispatch(func, args, kwargs)
 
+    def __array_namespace__(self, /, *, api_version: str | None = None) -> Any:
+        """The Python Array API standard's namespace for Tensors: ``chainrule.xp``
+        (``api_version``: one of the standard's versions it implements, or None)."""
+        return hooks.array_namespace(api_version)
+
     # In-place writes: NumPy semantics on the storage (views see them), a version bump
     # that saved values are checked against, and the tensor rebased onto the new node.
     def _inplace(self, prim: Any, other: Any, kw: dict | None = None) -> Tensor:
