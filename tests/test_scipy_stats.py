@@ -141,6 +141,20 @@ def test_cdf_in_a_shape_parameter_says_it_is_not_implemented() -> None:
         cr.grad(lambda b: stats.beta.cdf(0.7, 2.0, b))(2.0)
 
 
+def test_array_likes() -> None:
+    """Lists and scalars, as SciPy takes them; a list holding Tensors is differentiable."""
+    np.testing.assert_allclose(stats.norm.logpdf([1, 2], 0, [1, 2]),
+                               scipy_stats.norm.logpdf([1, 2], 0, [1, 2]), rtol=1e-14)
+    np.testing.assert_allclose(stats.multivariate_normal.logpdf([[0.0, 1], [1, 1]], [0, 0],
+                                                                [[2, 0.1], [0.1, 1]]),
+                               scipy_stats.multivariate_normal.logpdf(
+                                   [[0.0, 1], [1, 1]], [0, 0], [[2, 0.1], [0.1, 1]]),
+                               rtol=1e-13)
+    assert isinstance(stats.poisson.pmf(3, 2.0), np.floating)
+    g = cr.grad(lambda m: np.sum(stats.norm.logpdf([1.0, 2.0], [m, 2 * m])))(0.5)
+    np.testing.assert_allclose(g, (1 - 0.5) + 2 * (2 - 2 * 0.5), rtol=1e-14)
+
+
 def test_frozen_distributions() -> None:
     d = stats.norm(0.5, 2.0)
     np.testing.assert_allclose(d.logpdf(X), scipy_stats.norm(0.5, 2.0).logpdf(X), rtol=1e-13)

@@ -100,11 +100,37 @@ def _std(x: Any, loc: Any, scale: Any) -> Any:
     return (x - loc) / scale
 
 
+def _arraylike(v: Any) -> Any:
+    """A list or tuple argument as an array (SciPy takes array-likes; a Tensor inside one
+    is stacked differentiably by NumPy's dispatch)."""
+    if isinstance(v, (list, tuple)):
+        try:
+            return np.asarray(v)
+        except Exception:  # a Tensor inside: built differentiably
+            return np.stack([_arraylike(e) for e in v])
+    return v
+
+
+def _takes_arraylikes(method: Callable) -> Callable:
+    def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return method(self, *[_arraylike(a) for a in args],
+                      **{k: _arraylike(v) for k, v in kwargs.items()})
+    wrapped.__name__, wrapped.__qualname__ = method.__name__, method.__qualname__
+    wrapped.__doc__, wrapped.__wrapped__ = method.__doc__, method  # type: ignore[attr-defined]
+    return wrapped
+
+
 class _Dist:
     """A distribution: SciPy's methods as differentiable functions; calling it with the
     parameters freezes them (``norm(0, 2).logpdf(x)``)."""
 
     name = ""
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        for k, v in list(vars(cls).items()):
+            if callable(v) and not k.startswith("_"):
+                setattr(cls, k, _takes_arraylikes(v))
 
     def __call__(self, *args: Any, **kwargs: Any) -> _Frozen:
         return _Frozen(self, args, kwargs)
