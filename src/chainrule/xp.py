@@ -250,13 +250,13 @@ def expm1(x: Array, /) -> Array:
     """``exp(x) - 1``, accurate near 0; for complex infinities and NaNs the standard's
     special values (those of ``exp(x) - 1``; NumPy's ``expm1`` gives NaNs there)."""
     x = _in(x)
-    r = _np.expm1(x)
-    if _dtype_of(x).kind == "c":
-        v = _value(x)
-        bad = ~_np.isfinite(v)
-        if bad.any():
-            r = _np.where(bad, _np.exp(x) - 1, r)
-    return _out(r)
+    if _dtype_of(x).kind != "c":
+        return _out(_np.expm1(x))
+    bad = ~_np.isfinite(_value(x))
+    if not bad.any():
+        return _out(_np.expm1(x))
+    with _np.errstate(invalid="ignore", over="ignore"):
+        return _out(_np.where(bad, _np.exp(x) - 1, _np.expm1(x)))
 
 
 def floor_divide(x1: Array | complex, x2: Array | complex, /) -> Array:
@@ -1002,6 +1002,8 @@ def _cumulative(name: str, fn: Any, initial: int) -> Any:
             axis = 0
         dt = _sum_dtype(x, dtype)
         r = fn(x, axis=axis, dtype=dt)
+        if dt is not None and _dtype_of(r) != dt:  # (accumulated wider: the same bits)
+            r = astype(_out(r), dt)
         if include_initial:
             shape = list(_np.shape(_value(r)))
             shape[axis] = 1
