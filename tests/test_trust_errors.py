@@ -11,7 +11,7 @@ import chainrule as cr
 def test_a_foreign_ufunc_is_named_by_its_own_module() -> None:
     sp = pytest.importorskip("scipy.special")
     t = cr.tensor([1.0, 2.0], requires_grad=True)
-    names = ["expit", "gammaln", "erfcx", "ndtri"]
+    names = ["ellipk", "zetac", "ellipe"]      # (expit, gammaln ... have rules: cr.scipy)
     for name in names:
         f = getattr(sp, name)
         with pytest.raises(NotImplementedError, match=rf"^scipy\.special\.{name} has no chainrule rule"):
