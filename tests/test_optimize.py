@@ -157,3 +157,15 @@ def test_a_missing_scipy_is_explained(monkeypatch) -> None:
     monkeypatch.setattr(builtins, "__import__", no_scipy)
     with pytest.raises(ImportError, match=r"cr.optimize.minimize wraps scipy.optimize.*pip"):
         cr.optimize.minimize(quadratic, np.zeros(3), args=(B,))
+
+
+def test_the_science_page_example_runs() -> None:
+    """docs/science.md, section "Gradients through solvers": its code runs and asserts."""
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "science.md").read_text()
+    section = text.split("\n## Gradients through solvers\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert len(blocks) == 1 and "custom_root" in blocks[0] and "minimize" in blocks[0]
+    exec(compile(blocks[0], "docs/science.md", "exec"), {})
