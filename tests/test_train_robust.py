@@ -35,12 +35,20 @@ def _enospc(*a, **k):
 
 # --- a full disk ---------------------------------------------------------------------------------
 
+def _enospc_for(suffix, real):
+    def write(path, *a, **k):
+        if os.fspath(path).endswith(suffix):
+            _enospc()
+        return real(path, *a, **k)
+    return write
+
+
 @pytest.mark.parametrize("where", ["weights", "json", "plot"])
 def test_full_disk_while_saving_is_one_line_exit_1(where, tmp_path, monkeypatch, capsys):
     import chainrule.io as cio
 
-    if where == "weights":
-        monkeypatch.setattr(cio, "atomic_write", _enospc)
+    if where == "weights":       # the final weights (the checkpoints went through)
+        monkeypatch.setattr(cio, "atomic_write", _enospc_for("moons-mlp.npz", cio.atomic_write))
     elif where == "json":
         monkeypatch.setattr(train, "atomic_write", _enospc)
     else:
@@ -53,6 +61,20 @@ def test_full_disk_while_saving_is_one_line_exit_1(where, tmp_path, monkeypatch,
     assert "no space left on device" in line
     assert "test accuracy" in out                 # it trained; only the writing failed
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("suffix", ["-checkpoint.npz", "-checkpoint.json"])
+def test_full_disk_at_the_checkpoint_is_one_line_exit_1(suffix, tmp_path, monkeypatch, capsys):
+    import chainrule.io as cio
+
+    monkeypatch.setattr(cio, "atomic_write", _enospc_for(suffix, cio.atomic_write))
+    rc = cli.main([*MOONS, "--epochs", "2", "-q", "--out", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert rc == 1
+    line = _one_line(err)
+    assert "no space left on device" in line.lower() and "test accuracy" not in out
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert not (tmp_path / "moons-mlp-checkpoint.npz").exists()
 
 
 def test_full_disk_before_training_is_found_by_the_probe(tmp_path, monkeypatch, capsys):

@@ -9,6 +9,8 @@ from .dataset import (
     DataLoader, Dataset, Subset, TensorDataset, default_collate, random_split, train_test_split,
 )
 from .datasets import load_digits, make_moons
+from .sequences import addition_tokens, make_addition, make_frequencies
 
-__all__ = ["DataLoader", "Dataset", "Subset", "TensorDataset", "default_collate", "load_digits",
-           "make_moons", "random_split", "train_test_split"]
+__all__ = ["DataLoader", "Dataset", "Subset", "TensorDataset", "addition_tokens",
+           "default_collate", "load_digits", "make_addition", "make_frequencies", "make_moons",
+           "random_split", "train_test_split"]
