@@ -47,19 +47,21 @@ _SUPPORTED_VERSIONS = ("2021.12", "2022.12", "2023.12", "2024.12")
 # ---------------------------------------------------------------------------------------
 # data types and constants
 
-bool = _np.dtype(_np.bool_)  # noqa: A001  (the standard's names)
-int8 = _np.dtype(_np.int8)
-int16 = _np.dtype(_np.int16)
-int32 = _np.dtype(_np.int32)
-int64 = _np.dtype(_np.int64)
-uint8 = _np.dtype(_np.uint8)
-uint16 = _np.dtype(_np.uint16)
-uint32 = _np.dtype(_np.uint32)
-uint64 = _np.dtype(_np.uint64)
-float32 = _np.dtype(_np.float32)
-float64 = _np.dtype(_np.float64)
-complex64 = _np.dtype(_np.complex64)
-complex128 = _np.dtype(_np.complex128)
+# NumPy's scalar types, as NumPy's own namespace has them: they compare equal to a Tensor's
+# ``dtype`` (``t.dtype == xp.float64``), and unlike ``np.dtype`` objects not to None
+bool = _np.bool_  # noqa: A001  (the standard's names)
+int8 = _np.int8
+int16 = _np.int16
+int32 = _np.int32
+int64 = _np.int64
+uint8 = _np.uint8
+uint16 = _np.uint16
+uint32 = _np.uint32
+uint64 = _np.uint64
+float32 = _np.float32
+float64 = _np.float64
+complex64 = _np.complex64
+complex128 = _np.complex128
 
 e = _math.e
 inf = _math.inf
@@ -311,26 +313,27 @@ def imag(x: Array, /) -> Array:
 
 def clip(x: Array, /, min: Array | float | None = None,  # noqa: A002
          max: Array | float | None = None) -> Array:  # noqa: A002
-    """``x`` clipped to ``[min, max]``; the result keeps ``x``'s dtype."""
+    """``x`` clipped to ``[min, max]`` (which broadcast with ``x``); the result keeps
+    ``x``'s dtype, and a Python bound outside an integer dtype's range is no bound."""
     x = _in(x)
-    dt = _dtype_of(x)
+    dt = _np.dtype(_dtype_of(x))
     out = x
+
+    def bound(b: Any) -> Any:
+        b = _in(b)
+        if isinstance(b, (Tensor, _np.ndarray)) or dt.kind not in "iu":
+            return b
+        info = _np.iinfo(dt)
+        return _np.asarray(_b.min(_b.max(b, info.min), info.max)).astype(dt)
+
     if min is not None:
-        lo = _in(min)
-        out = _np.maximum(out, lo if isinstance(lo, (Tensor, _np.ndarray)) else
-                          _np.asarray(lo).astype(dt) if dt.kind in "iu" else lo)
+        out = _np.maximum(out, bound(min))
     if max is not None:
-        hi = _in(max)
-        out = _np.minimum(out, hi if isinstance(hi, (Tensor, _np.ndarray)) else
-                          _np.asarray(hi).astype(dt) if dt.kind in "iu" else hi)
+        out = _np.minimum(out, bound(max))
     if out is x:
         return _out(_S.copy(x) if isinstance(x, Tensor) else _np.array(x))
     out = _out(out)
-    if out.dtype != dt:
-        out = astype(out, dt)
-    if out.shape != _np.shape(x):
-        raise ValueError(f"clip: min and max must broadcast to x's shape {_np.shape(x)}")
-    return out
+    return out if out.dtype == dt else astype(out, dt)
 
 
 # ---------------------------------------------------------------------------------------
@@ -655,8 +658,8 @@ def result_type(*arrays_and_dtypes: Any) -> _np.dtype:
         if out.kind in "biu":
             raise TypeError("result_type: a Python complex with an integer or bool array")
         if out.kind == "f":
-            out = complex64 if out == float32 else complex128
-    return out
+            out = _np.dtype(complex64 if out == float32 else complex128)
+    return _np.dtype(out)
 
 
 # ---------------------------------------------------------------------------------------
@@ -988,6 +991,13 @@ def _sum_dtype(x: Any, dtype: Any) -> Any:
     return None
 
 
+def _as(r: Any, dt: Any) -> Array:
+    """``r`` in the accumulation dtype ``dt`` (chainrule may have accumulated small
+    integers wider; the low bits are the same, so the cast gives the wrapped result)."""
+    r = _out(r)
+    return r if dt is None or r.dtype == dt else astype(r, dt)
+
+
 def _cumulative(name: str, fn: Any, initial: int) -> Any:
     def f(x: Array, /, *, axis: int | None = None, dtype: Any = None,
           include_initial: _b.bool = False) -> Array:
@@ -1001,9 +1011,7 @@ def _cumulative(name: str, fn: Any, initial: int) -> Any:
                 x = _np.reshape(x, (1,))
             axis = 0
         dt = _sum_dtype(x, dtype)
-        r = fn(x, axis=axis, dtype=dt)
-        if dt is not None and _dtype_of(r) != dt:  # (accumulated wider: the same bits)
-            r = astype(_out(r), dt)
+        r = _as(fn(x, axis=axis, dtype=dt), dt)
         if include_initial:
             shape = list(_np.shape(_value(r)))
             shape[axis] = 1
@@ -1047,15 +1055,16 @@ def sum(x: Array, /, *, axis: int | tuple[int, ...] | None = None,  # noqa: A001
         dtype: Any = None, keepdims: _b.bool = False) -> Array:
     """The sum over ``axis``; integers accumulate in the default integer dtype."""
     x = _in(x)
-    return _out(_np.sum(x, axis=_axis_arg(axis), dtype=_sum_dtype(x, dtype), keepdims=keepdims))
+    dt = _sum_dtype(x, dtype)
+    return _as(_np.sum(x, axis=_axis_arg(axis), dtype=dt, keepdims=keepdims), dt)
 
 
 def prod(x: Array, /, *, axis: int | tuple[int, ...] | None = None, dtype: Any = None,
          keepdims: _b.bool = False) -> Array:
     """The product over ``axis``; integers accumulate in the default integer dtype."""
     x = _in(x)
-    return _out(_np.prod(x, axis=_axis_arg(axis), dtype=_sum_dtype(x, dtype),
-                         keepdims=keepdims))
+    dt = _sum_dtype(x, dtype)
+    return _as(_np.prod(x, axis=_axis_arg(axis), dtype=dt, keepdims=keepdims), dt)
 
 
 def std(x: Array, /, *, axis: int | tuple[int, ...] | None = None,
@@ -1306,7 +1315,8 @@ def _svd(x: Array, /, *, full_matrices: _b.bool = True) -> SVDResult:
 def _trace(x: Array, /, *, offset: int = 0, dtype: Any = None) -> Array:
     """The sum of the ``offset`` diagonal of each matrix."""
     x = _in(x)
-    return _out(_np.trace(x, offset=offset, axis1=-2, axis2=-1, dtype=_sum_dtype(x, dtype)))
+    dt = _sum_dtype(x, dtype)
+    return _as(_np.trace(x, offset=offset, axis1=-2, axis2=-1, dtype=dt), dt)
 
 
 def _vector_norm(x: Array, /, *, axis: int | tuple[int, ...] | None = None,
