@@ -201,7 +201,7 @@ CASES: list[tuple[str, list, dict]] = [
     *[(n, [x1, x2], {}) for n, x1, x2 in BINARY],
     ("clip", [A], {"min": -0.5, "max": 0.5}), ("clip", [A], {"min": B}),
     ("clip", [I8], {"min": -3, "max": 4}), ("clip", [A], {}),
-    ("clip", [A[0, 0]], {"min": B[:, :1], "max": 1.0}),
+    ("clip", [A[:1, 0]], {"min": B[:, :1], "max": 1.0}),
     # creation
     ("arange", [5], {}), ("arange", [1, 7, 2], {}), ("arange", [0.5, 3.0, 0.75], {}),
     ("arange", [10, 0, -3], {"dtype": "int16"}),
