@@ -194,6 +194,43 @@ def test_stiff_problems_with_the_rosenbrock_method() -> None:
     assert abs(g - fd) < 1e-4 * abs(fd)
 
 
+def stiff_pair(y, t, k):
+    return np.stack([-k * y[0], y[0] - y[1]])
+
+
+def test_a_stiff_adjoint_is_refused_by_backsolve_and_right_interpolated() -> None:
+    """y0 = e^{-kt} cannot be integrated backwards (it grows like e^{1000 t}): the
+    backsolve adjoint says so; the interpolated adjoint integrates only a, g backwards."""
+    with pytest.raises(cr.GradientError,
+                       match=r"odeint\(stiff_pair\).*backwards.*adjoint=False"):
+        cr.grad(lambda k: np.sum(odeint(stiff_pair, np.array([1.0, 0.0]),
+                                        np.array([0.0, 0.05, 0.1]), k)))(1000.0)
+    t = np.array([0.0, 0.25, 0.5])
+    k = 1000.0
+
+    def L(k, adjoint):
+        return np.sum(odeint(stiff_pair, np.array([1.0, 0.0]), t, k, method="rosenbrock23",
+                             rtol=1e-5, atol=1e-12, adjoint=adjoint))
+
+    # exact: y1(t) = (e^{-t} - e^{-kt}) / (k - 1), y0(t) = e^{-kt}
+    def exact(k):
+        return sum((np.exp(-s) - np.exp(-k * s)) / (k - 1) + np.exp(-k * s) for s in t[1:])
+
+    want = (exact(k + 1e-3) - exact(k - 1e-3)) / 2e-3
+    g = cr.grad(lambda k: L(k, "interpolated"))(k)
+    assert abs(g - want) < 1e-3 * abs(want)  # measured 4e-4 at rtol 1e-5
+    with pytest.raises(NotImplementedError, match="interpolated.*first order"):
+        cr.hessian(lambda k: L(k[0], "interpolated"))(np.array([k]))
+
+
+def test_the_interpolated_adjoint_on_lotka_volterra() -> None:
+    g = cr.grad(lambda th: lv_loss(th, adjoint="interpolated"))(THETA)
+    steps = cr.grad(lambda th: lv_loss(th, adjoint=False))(THETA)
+    np.testing.assert_allclose(g, steps, rtol=1e-6, atol=1e-7 * np.abs(steps).max())
+    with pytest.raises(ValueError, match=r"adjoint='checkpointed'"):
+        odeint(decay, Y0, T, 1.0, adjoint="checkpointed")
+
+
 def test_robertson_against_scipy_radau() -> None:
     si = pytest.importorskip("scipy.integrate")
 
@@ -299,6 +336,9 @@ def test_refusals_name_the_function() -> None:
         solve_ivp(lambda t, y: -y, (0, 1), np.ones((2, 2)))
     with pytest.raises(ValueError, match=r"t_eval must lie within t_span"):
         solve_ivp(lambda t, y: -y, (0, 1), Y0, t_eval=np.array([0.5, 2.0]))
+
+    with pytest.raises(TypeError, match=r"odeint\(decay\): y0 is complex"):
+        odeint(decay, Y0 + 1j, T, 1.0)
 
     def blows_up(y, t):
         return y ** 2

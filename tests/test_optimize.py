@@ -43,6 +43,31 @@ def test_exact_derivatives_reach_scipy() -> None:
     np.testing.assert_allclose(res.jac, 0.0, atol=1e-10)
 
 
+def test_forward_mode_and_second_derivatives_of_the_argmin() -> None:
+    def sol(b):
+        return cr.optimize.minimize(quadratic, np.zeros(3), args=(b,), method="trust-exact").x
+
+    np.testing.assert_allclose(cr.jacfwd(sol)(B), np.linalg.inv(A), atol=1e-10)
+    # x*(b) is linear: its second derivative vanishes (reverse over reverse of the implicit rule)
+    H = cr.hessian(lambda b: np.sum(sol(b) ** 2))(B)
+    np.testing.assert_allclose(H, 2 * np.linalg.inv(A).T @ np.linalg.inv(A), atol=1e-8)
+
+
+def test_hessp_through_an_ode_falls_back_to_reverse_over_reverse() -> None:
+    # odeint's adjoint has no forward-over-reverse; Newton-CG still gets exact H·p
+    target = np.exp(-0.8)
+
+    def misfit(k):
+        y = cr.integrate.odeint(lambda y, t, k: -k * y, 1.0, np.array([0.0, 1.0]), k[0],
+                                rtol=1e-10, atol=1e-12)
+        return (y[-1] - target) ** 2
+
+    res = cr.optimize.minimize(misfit, np.array([0.3]), method="Newton-CG",
+                               options={"xtol": 1e-12})
+    assert res.success and res.nhev >= 1
+    np.testing.assert_allclose(res.x, [0.8], rtol=1e-6)
+
+
 def test_the_optimal_value_is_differentiable_envelope_theorem() -> None:
     # min_x ½xᵀAx - bᵀx = -½ bᵀA⁻¹b, whose gradient in b is -A⁻¹b
     g = cr.grad(lambda b: cr.optimize.minimize(quadratic, np.zeros(3), args=(b,)).fun)(B)

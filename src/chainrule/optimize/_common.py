@@ -30,11 +30,15 @@ def traced(v: Any) -> bool:
 
 
 def float_array(v: Any, who: str, what: str) -> np.ndarray:
-    """``v`` as a float array (integers become float64); anything else is refused."""
+    """``v`` as a real float array (integers become float64); complex values and anything
+    else are refused."""
     a = plain(v)
     if a.dtype.kind in "biu":
         a = a.astype(np.float64)
-    if a.dtype.kind not in "fc":
+    if a.dtype.kind == "c":
+        raise TypeError(f"{who}: {what} is complex ({a.dtype}); the solvers here work on real "
+                        f"values (split a complex unknown into its real and imaginary parts)")
+    if a.dtype.kind != "f":
         raise TypeError(f"{who}: {what} must be numbers (a float array), got dtype {a.dtype}")
     return a
 

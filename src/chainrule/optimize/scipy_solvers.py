@@ -89,8 +89,8 @@ def minimize(fun: Callable, x0: Any, args: Any = (), method: str | None = "BFGS"
         else:
             f_use = f_only
         if m in _HESSP:
-            kw["hessp"] = lambda z, p, *aa: as_plain_result(
-                hvp(lambda y: scalar(y, *aa), z.reshape(shape), p.reshape(shape))).ravel()
+            kw["hessp"] = lambda z, p, *aa: _hessp(scalar, z.reshape(shape), p.reshape(shape),
+                                                   aa).ravel()
         elif m in _HESS:
             n = int(np.prod(shape))
             kw["hess"] = lambda z, *aa: as_plain_result(jacobian(
@@ -115,6 +115,16 @@ def minimize(fun: Callable, x0: Any, args: Any = (), method: str | None = "BFGS"
     else:
         res.x = np.asarray(res.x).reshape(shape)
     return res
+
+
+def _hessp(scalar: Callable, x: np.ndarray, p: np.ndarray, args: tuple) -> np.ndarray:
+    """H(x) p by forward over reverse (``cr.hvp``); reverse over reverse, the gradient of
+    ∇f(x)·p, where fun holds an operation without second-order forward mode (odeint's
+    adjoint)."""
+    try:
+        return as_plain_result(hvp(lambda y: scalar(y, *args), x, p))
+    except NotImplementedError:
+        return as_plain_result(grad(lambda y: np.sum(grad(scalar)(y, *args) * p))(x))
 
 
 def _refuse_active_bounds(who: str, x: np.ndarray, bounds: Any, pairs: bool = False) -> None:
