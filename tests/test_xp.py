@@ -450,6 +450,13 @@ def test_dtype_rules_of_the_standard() -> None:
     em = xp.expm1(xp.asarray([complex(np.inf, 0.0), complex(-np.inf, np.inf), 0.5j]))
     assert em.numpy()[0] == complex(np.inf, 0.0) and em.numpy()[1] == -1
     assert em.numpy()[2] == pytest.approx(np.expm1(0.5j))
+    z = xp.expm1(xp.asarray([complex(-0.0, 0.0), complex(0.0, -0.0)])).numpy()
+    assert not np.signbit(z.real).any() and list(np.signbit(z.imag)) == [False, True]
+    th = xp.tanh(xp.asarray([complex(np.inf, 2.0), complex(np.inf, -2.0),
+                             complex(-np.inf, 1.0), 0.5 + 0.5j])).numpy()
+    np.testing.assert_array_equal(th[:3], [1, 1, -1])
+    assert list(np.signbit(th[:3].imag)) == [False, True, False]
+    assert th[3] == pytest.approx(np.tanh(0.5 + 0.5j))
 
 
 def test_dtype_functions() -> None:

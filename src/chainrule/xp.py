@@ -199,7 +199,6 @@ sinh = _unary("sinh", _np.sinh)
 square = _unary("square", _np.square)
 sqrt = _unary("sqrt", _np.sqrt)
 tan = _unary("tan", _np.tan)
-tanh = _unary("tanh", _np.tanh)
 
 add = _binary("add", _np.add)
 atan2 = _binary("atan2", _np.arctan2)
@@ -254,11 +253,29 @@ def expm1(x: Array, /) -> Array:
     x = _in(x)
     if _dtype_of(x).kind != "c":
         return _out(_np.expm1(x))
+    # + (0 - 0j): a real part of -0 becomes +0 (expm1(-0 + 0j) is +0 + 0j); nothing else moves
     bad = ~_np.isfinite(_value(x))
     if not bad.any():
-        return _out(_np.expm1(x))
+        return _out(_np.expm1(x) + complex(0.0, -0.0))
     with _np.errstate(invalid="ignore", over="ignore"):
-        return _out(_np.where(bad, _np.exp(x) - 1, _np.expm1(x)))
+        return _out(_np.where(bad, _np.exp(x) - 1, _np.expm1(x)) + complex(0.0, -0.0))
+
+
+def tanh(x: Array, /) -> Array:
+    """The hyperbolic tangent; for complex ``x`` with an infinite real part, the standard's
+    ``±1 ± 0j`` (the imaginary zero takes the sign of ``imag(x)``, NumPy's that of
+    ``sin(2 imag(x))``)."""
+    x = _in(x)
+    r = _np.tanh(x)
+    if _dtype_of(x).kind == "c":
+        v = _value(x)
+        sat = _np.isinf(v.real)
+        if sat.any():  # (tanh is flat there: the derivative 0 is lost by no one)
+            edge = _np.empty_like(v)
+            edge.real = _np.sign(v.real)
+            edge.imag = _np.copysign(0.0, v.imag)
+            r = _np.where(sat, edge, r)
+    return _out(r)
 
 
 def floor_divide(x1: Array | complex, x2: Array | complex, /) -> Array:
