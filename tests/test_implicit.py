@@ -170,3 +170,15 @@ def test_wrong_shapes_are_chainrule_errors_naming_the_function() -> None:
 def test_a_singular_jacobian_at_the_solution_is_named() -> None:
     with pytest.raises(cr.ChainruleError, match=r"custom_root\(square\).*singular"):
         cr.grad(lambda t: cr.custom_root(square, lambda f, x0, t: np.zeros_like(x0))(1.0, t))(0.0)
+
+
+def test_a_closed_over_tensor_with_history_is_refused() -> None:
+    t = cr.tensor(4.0, requires_grad=True)
+
+    def closes_over(x, unused):
+        return x ** 2 - t
+
+    with pytest.raises(cr.GradientError, match=r"custom_root\(closes_over\).*parameter"):
+        cr.custom_root(closes_over, lambda f, x0, _: np.full_like(x0, 2.0))(np.ones(()), 1.0)
+    with pytest.raises(cr.GradientError, match=r"fixed_point\(<lambda>\).*parameter"):
+        cr.fixed_point(lambda x, _: 0.5 * (x + t / x), np.ones(2), 1.0)

@@ -340,6 +340,17 @@ def test_refusals_name_the_function() -> None:
     with pytest.raises(TypeError, match=r"odeint\(decay\): y0 is complex"):
         odeint(decay, Y0 + 1j, T, 1.0)
 
+    k = cr.tensor(0.5, requires_grad=True)
+
+    def closes_over(y, t):
+        return -k * y
+
+    with pytest.raises(cr.GradientError, match=r"odeint\(closes_over\).*Pass it as a param"):
+        odeint(closes_over, Y0, T)
+    # a vector atol is per component of y (the adjoint's augmented state uses its smallest)
+    g = cr.grad(lambda a: np.sum(odeint(decay, Y0, T, a, atol=np.array([1e-10, 1e-9]))[-1]))(0.7)
+    assert abs(g - (-2.0 * 3 * np.exp(-1.4))) < 1e-6
+
     def blows_up(y, t):
         return y ** 2
 

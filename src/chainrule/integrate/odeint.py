@@ -28,7 +28,7 @@ from ..core import errors
 from ..core.primitive import Primitive, defvjp
 from ..core.tensor import Tensor
 from ..optimize._common import as_plain_result, float_array, name_of, plain, plain_mode, \
-    traced
+    traced, untraced
 from ..transforms import jacobian, jvp, vjp
 from ._steppers import METHODS, Hermite, Method, Run, integrate
 from .checkpoint import checkpoint as _checkpoint
@@ -103,7 +103,7 @@ def odeint(func: Callable, y0: Any, t: Any, *params: Any, rtol: float = 1e-7,
     opts = _Options(m, float(rtol), atol, first_step, float(max_step), int(max_steps),
                     _adjoint_kind(adjoint, who), None if checkpoint is None else int(checkpoint),
                     float(rtol if adjoint_rtol is None else adjoint_rtol),
-                    float(atol if adjoint_atol is None else adjoint_atol))
+                    float(np.min(atol) if adjoint_atol is None else adjoint_atol))
     return _odeint(func, y0, t, params, opts, who)
 
 
@@ -160,7 +160,7 @@ def _forward(func: Callable, y0: np.ndarray, t: np.ndarray, ps: Sequence[Any], o
         rhs_g = _rhs(func, shape, ps, who)
 
         def rhs(tt: float, z: np.ndarray) -> np.ndarray:
-            return as_plain_result(rhs_g(tt, z))
+            return untraced(rhs_g(tt, z), who, "func(y, t, *params)")
 
         jac = None
         if opts.method.implicit:
@@ -403,7 +403,7 @@ def _sensitivities(func: Callable, Y: np.ndarray, y0: np.ndarray, t: np.ndarray,
         return np.concatenate([np.reshape(fy, (n,)), np.reshape(ds, (n,))])
 
     w0 = np.concatenate([np.reshape(y0, (n,)), np.reshape(dy0, (n,))])
-    W, _ = _forward(sens, w0, t, ps, opts, who)
+    W, _ = _forward(sens, w0, t, ps, replace(opts, atol=np.min(opts.atol)), who)
     S = W[:, n:].reshape(np.shape(Y))
     S[0] = ts[0] if ts[0] is not None else 0.0
     if dt is not None:
@@ -507,7 +507,7 @@ def solve_ivp(fun: Callable, t_span: Sequence[float], y0: Any, method: str = "RK
     t0, tf = (float(plain(s)) for s in t_span)
     args = tuple(args) if args is not None else ()
     opts = _Options(m, float(rtol), atol, first_step, float(max_step), int(max_steps),
-                    _adjoint_kind(adjoint, who), checkpoint, float(rtol), float(atol))
+                    _adjoint_kind(adjoint, who), checkpoint, float(rtol), float(np.min(atol)))
 
     def func(y: Any, t: Any, *a: Any) -> Any:
         return fun(t, y, *a)

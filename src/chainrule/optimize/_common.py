@@ -63,6 +63,22 @@ def as_plain_result(v: Any) -> np.ndarray:
     return np.asarray(plain(v))
 
 
+def untraced(v: Any, who: str, what: str) -> np.ndarray:
+    """The plain value of what a user's function returned on plain inputs; a result with
+    history means the function closes over a Tensor being differentiated, whose gradient the
+    solver would lose: refused."""
+    if isinstance(v, (tuple, list)):
+        for x in v:
+            untraced(x, who, what)
+        return np.asarray([plain(x) for x in v]) if v else np.asarray(v)
+    if traced(v):
+        raise errors.GradientError(
+            f"{who}: {what} depends on a Tensor with history that is not among its "
+            f"parameters (a closure or a global), so its gradient would be lost.  Pass it as "
+            f"a parameter (after y0/x0, or in args)")
+    return as_plain_result(v)
+
+
 def name_of(f: Any, default: str = "f") -> str:
     return getattr(f, "__name__", None) or getattr(type(f), "__name__", default)
 

@@ -23,7 +23,7 @@ from ..core.primitive import Primitive, defvjp
 from ..core.tensor import Tensor
 from ..transforms import jacobian, jvp, vjp
 from ._common import ConvergenceError, as_plain_result, float_array, gmres, name_of, \
-    plain, plain_mode, traced
+    plain, plain_mode, traced, untraced
 
 DENSE_MAX = 200  # linear_solve="auto": a dense Jacobian up to this many unknowns
 _METHODS = ("auto", "dense", "gmres", "fixed_point")
@@ -78,7 +78,7 @@ def fixed_point(g: Callable, x0: Any, *params: Any, tol: float = 1e-10, max_iter
         x = np.array(x, dtype=np.result_type(x, np.float64))
         step = np.inf
         for _ in range(max_iter):
-            xn = as_plain_result(g(x, *ps))
+            xn = untraced(g(x, *ps), who, "g(x, *params)")
             if xn.shape != x.shape:
                 raise errors.ShapeError(
                     f"{who}: g(x, *params) returned shape {xn.shape} for x of shape {x.shape}; "
@@ -125,7 +125,7 @@ def implicit_root(f: Callable, solve: Callable, x0: Any, params: Sequence[Any], 
             if xs.shape != x0_.shape:
                 raise errors.ShapeError(
                     f"{who}: the solver returned shape {xs.shape} for x0 of shape {x0_.shape}")
-            r = as_plain_result(f(xs, *ps))
+            r = untraced(f(xs, *ps), who, "f(x, *params)")
         if r.shape != xs.shape:
             raise errors.ShapeError(
                 f"{who}: f(x, *params) returned shape {r.shape} for x of shape {xs.shape}; "
