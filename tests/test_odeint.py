@@ -347,6 +347,8 @@ def test_refusals_name_the_function() -> None:
 
     with pytest.raises(cr.GradientError, match=r"odeint\(closes_over\).*Pass it as a param"):
         odeint(closes_over, Y0, T)
+    with cr.no_grad():  # nothing is differentiated: the closure is just a value
+        np.testing.assert_allclose(odeint(closes_over, Y0, T)[-1], Y0 * np.exp(-1.0), rtol=1e-6)
     # a vector atol is per component of y (the adjoint's augmented state uses its smallest)
     g = cr.grad(lambda a: np.sum(odeint(decay, Y0, T, a, atol=np.array([1e-10, 1e-9]))[-1]))(0.7)
     assert abs(g - (-2.0 * 3 * np.exp(-1.4))) < 1e-6

@@ -49,12 +49,12 @@ def plain_mode() -> Iterator[None]:
     plain results (depth 0) and see their own forward-mode tangents (no ceiling), so a
     solver's forward pass or a first-order rule never builds a graph it does not need."""
     st = STATE
-    saved = (st.depth, st.fw_ceiling, st.grad_enabled)
-    st.depth, st.fw_ceiling, st.grad_enabled = 0, 1 << 30, True
+    saved = (st.depth, st.fw_ceiling)
+    st.depth, st.fw_ceiling = 0, 1 << 30
     try:
         yield
     finally:
-        st.depth, st.fw_ceiling, st.grad_enabled = saved
+        st.depth, st.fw_ceiling = saved
 
 
 def as_plain_result(v: Any) -> np.ndarray:
