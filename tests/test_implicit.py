@@ -182,3 +182,20 @@ def test_a_closed_over_tensor_with_history_is_refused() -> None:
         cr.custom_root(closes_over, lambda f, x0, _: np.full_like(x0, 2.0))(np.ones(()), 1.0)
     with pytest.raises(cr.GradientError, match=r"fixed_point\(<lambda>\).*parameter"):
         cr.fixed_point(lambda x, _: 0.5 * (x + t / x), np.ones(2), 1.0)
+
+
+def test_a_system_written_into_zeros_like() -> None:
+    def system(x, th):
+        r = np.zeros_like(x)
+        r[0] = x[0] ** 2 - th
+        r[1] = x[1] - th
+        return r
+
+    def solve(f, x0, th):
+        return np.array([np.sqrt(th), th])
+
+    for method in ("dense", "gmres"):
+        root = cr.custom_root(system, solve, linear_solve=method)
+        assert abs(cr.grad(lambda th: np.sum(root(np.ones(2), th)))(4.0) - 1.25) < 1e-12
+        assert abs(cr.jvp(lambda th: np.sum(root(np.ones(2), th)), (4.0,), (1.0,))[1]
+                   - 1.25) < 1e-12

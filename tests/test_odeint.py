@@ -104,6 +104,26 @@ def lv_loss(theta, adjoint=True, **kw):
     return np.sum(Y ** 2 * np.linspace(1, 2, 9)[:, None])
 
 
+def scipy_style(y, t, a, b, c, d):
+    """Written as for scipy.integrate.odeint: separate parameters, a preallocated result."""
+    dy = np.zeros_like(y)
+    dy[0] = a * y[0] - b * y[0] * y[1]
+    dy[1] = -c * y[1] + d * y[0] * y[1]
+    return dy
+
+
+def test_a_scipy_style_function_writing_into_zeros_like() -> None:
+    t = np.linspace(0.0, 2.0, 5)
+
+    def L(a, adjoint=True):
+        return np.sum(odeint(scipy_style, np.ones(2), t, a, 1.0, 3.0, 1.0, adjoint=adjoint))
+
+    fd = (L(1.5 + 1e-6) - L(1.5 - 1e-6)) / 2e-6
+    for adjoint in (True, "interpolated", False):
+        assert abs(cr.grad(lambda a: L(a, adjoint))(1.5) - fd) < 1e-5 * abs(fd)
+    assert abs(cr.jvp(L, (1.5,), (1.0,))[1] - fd) < 1e-5 * abs(fd)
+
+
 def test_lotka_volterra_values_against_scipy() -> None:
     si = pytest.importorskip("scipy.integrate")
     Y = odeint(lotka_volterra, LV_Y0, LV_T, THETA, rtol=1e-11, atol=1e-12)

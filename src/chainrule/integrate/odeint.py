@@ -442,7 +442,9 @@ def _through_steps(func: Callable, y0: Any, t: Any, y0v: np.ndarray, tv: np.ndar
             y, _, f0 = step(rhs, tk, y, h, f0, jac) if implicit else step(rhs, tk, y, h, f0)
         return y
 
-    y = np.reshape(y0 if isinstance(y0, Tensor) else y0v, (n,))
+    # a Tensor from the start (a constant one for a plain y0): func may write into
+    # np.zeros_like(y), as SciPy-style code does, and that must be a Tensor too
+    y = np.reshape(y0 if isinstance(y0, Tensor) else Tensor._make(y0v, None, None), (n,))
     T = t if isinstance(t, Tensor) else tv
     outs = [y]
     k = opts.checkpoint

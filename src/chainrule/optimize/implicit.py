@@ -149,8 +149,10 @@ def implicit_root(f: Callable, solve: Callable, x0: Any, params: Sequence[Any], 
         with (contextlib.nullcontext() if create else plain_mode()):
             u = _adjoint(f, ans, ps, g, linear_solve, linear_tol, create, who)
 
-            def f_theta(*d: Any) -> Any:
-                return f(ans, *_merge(ps, diff, d))
+            x = ans if isinstance(ans, Tensor) else Tensor._make(ans, None, None)
+
+            def f_theta(*d: Any) -> Any:  # (x a Tensor: f may write into np.zeros_like(x))
+                return f(x, *_merge(ps, diff, d))
 
             _, pull = vjp(f_theta, *[ps[j] for j in diff])
             cts = pull(-u)
@@ -256,7 +258,8 @@ def _tangent(f: Callable, x: Any, ps: tuple, pairs: list, method: str, tol: floa
             b = b + np.reshape(np.tensordot(Jt, t, axes=np.ndim(plain(t))), (n,))
         J = np.reshape(Js[0], (n, n))
         return np.reshape(-_solve(J, b, who), shape)
-    _, b = jvp(lambda *d: f(x, *_merge(ps, idx, d)), tuple(ps[j] for j in idx),
+    xt = x if isinstance(x, Tensor) else Tensor._make(np.asarray(x), None, None)
+    _, b = jvp(lambda *d: f(xt, *_merge(ps, idx, d)), tuple(ps[j] for j in idx),
                tuple(t for _, t in pairs))
 
     def jx(v: np.ndarray) -> np.ndarray:
