@@ -36,7 +36,9 @@ from ..core.primitive import Primitive, Tensor
 from ..ops.util import unbroadcast, value
 
 __all__ = ["norm", "t", "gamma", "beta", "poisson", "binom", "dirichlet",
-           "multivariate_normal"]
+           "multivariate_normal", "bernoulli", "betabinom", "cauchy", "chi2", "expon",
+           "gennorm", "geom", "gumbel_l", "gumbel_r", "laplace", "logistic", "multinomial",
+           "nbinom", "pareto", "truncnorm", "uniform", "vonmises", "wrapcauchy"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
@@ -49,6 +51,7 @@ _SQRT_2PI = math.sqrt(2.0 * math.pi)
 gammaln, xlogy, xlog1py, betaln = sc.gammaln, sc.xlogy, sc.xlog1py, sc.betaln
 ndtr, log_ndtr, ndtri = sc.ndtr, sc.log_ndtr, sc.ndtri
 gammainc, gammaincc, betainc = sc.gammainc, sc.gammaincc, sc.betainc
+expit, logit, log_expit, i0e = sc.expit, sc.logit, sc.log_expit, sc.i0e
 
 
 def _stdtr_df(*args: Any, **kw: Any) -> Any:
@@ -194,6 +197,10 @@ class _Norm(_Dist):
         """The quantile function: loc + scale * ndtri(q)."""
         return loc + scale * ndtri(q)
 
+    def isf(self, q: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """The inverse survival function: loc - scale * ndtri(q)."""
+        return loc - scale * ndtri(q)
+
 
 def _t_logpdf(z: Any, df: Any) -> Any:
     return (gammaln((df + 1.0) * 0.5) - gammaln(df * 0.5) - 0.5 * np.log(df * math.pi)
@@ -313,6 +320,516 @@ class _Beta(_Dist):
 
 
 # ---------------------------------------------------------------------------------
+# more continuous distributions (the rest of jax.scipy.stats): each a composition of
+# differentiable operations, with SciPy's loc/scale convention y = (x - loc) / scale
+
+
+_LOG_PI = math.log(math.pi)
+_LOG_2 = math.log(2.0)
+
+
+def _in_unit(q: Any, r: Any) -> Any:
+    """A quantile function's value ``r``, NaN where ``q`` is outside [0, 1] (as SciPy)."""
+    qv = _val(q)
+    return _outside((qv >= 0) & (qv <= 1), r, np.nan)
+
+
+def _loc_scale(r: Any, loc: Any, scale: Any) -> Any:
+    return loc + scale * r
+
+
+class _Cauchy(_Dist):
+    """The Cauchy distribution (scipy.stats.cauchy): loc, scale."""
+
+    name = "cauchy"
+
+    def logpdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """-log(pi scale (1 + y^2))."""
+        z = _std(x, loc, scale)
+        return -np.log1p(z * z) - np.log(scale) - _LOG_PI
+
+    def pdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """1 / (pi scale (1 + y^2))."""
+        return np.exp(self.logpdf(x, loc, scale))
+
+    def cdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """arctan2(1, -y) / pi (accurate in the left tail, as SciPy's)."""
+        return np.arctan2(1.0, -_std(x, loc, scale)) / math.pi
+
+    def logcdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """log cdf."""
+        return np.log(self.cdf(x, loc, scale))
+
+    def sf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """arctan2(1, y) / pi."""
+        return np.arctan2(1.0, _std(x, loc, scale)) / math.pi
+
+    def logsf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """log sf."""
+        return np.log(self.sf(x, loc, scale))
+
+    @staticmethod
+    def _std_ppf(q: Any) -> Any:
+        # -1 / tan(pi q'), q' = q - 1 above one half: accurate in both tails; exactly 0 at
+        # q = 1/2 (the value corrected by a constant, the derivative, pi, kept); +-inf at 1, 0
+        qv = _val(q)
+        r = -1.0 / np.tan(math.pi * (q - (qv > 0.5)))
+        half = qv == 0.5
+        if np.any(half):
+            r = r - np.where(half, _val(r), 0.0)
+        if np.any(qv == 1.0):
+            r = np.where(qv == 1.0, np.inf, r)
+        return _in_unit(q, r)
+
+    def ppf(self, q: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """The quantile function: loc - scale / tan(pi q) (q - 1 for q > 1/2)."""
+        return _loc_scale(self._std_ppf(q), loc, scale)
+
+    def isf(self, q: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """The inverse survival function: loc - scale ppf_standard(q)."""
+        return loc - scale * self._std_ppf(q)
+
+
+class _Chi2(_Dist):
+    """The chi-squared distribution (scipy.stats.chi2): df, loc, scale."""
+
+    name = "chi2"
+
+    def logpdf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """(df/2 - 1) log y - y/2 - gammaln(df/2) - (df/2) log 2 - log scale, y >= 0."""
+        y = _std(x, loc, scale)
+        ok = _val(y) >= 0
+        y = _guard(ok, y, 1.0)
+        h = df * 0.5
+        lp = xlogy(h - 1.0, y) - y * 0.5 - gammaln(h) - h * _LOG_2 - np.log(scale)
+        return _outside(ok, lp, -np.inf)
+
+    def pdf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """The density."""
+        return np.exp(self.logpdf(x, df, loc, scale))
+
+    def cdf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """gammainc(df/2, y/2); differentiable in x, loc and scale (not df)."""
+        y = _std(x, loc, scale)
+        ok = _val(y) >= 0
+        return _outside(ok, gammainc(df * 0.5, _guard(ok, y, 1.0) * 0.5), 0.0)
+
+    def logcdf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """log cdf."""
+        return np.log(self.cdf(x, df, loc, scale))
+
+    def sf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """gammaincc(df/2, y/2); differentiable in x, loc and scale (not df)."""
+        y = _std(x, loc, scale)
+        ok = _val(y) >= 0
+        return _outside(ok, gammaincc(df * 0.5, _guard(ok, y, 1.0) * 0.5), 1.0)
+
+    def logsf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """log sf."""
+        return np.log(self.sf(x, df, loc, scale))
+
+
+class _Expon(_Dist):
+    """The exponential distribution (scipy.stats.expon): loc, scale (1 / rate)."""
+
+    name = "expon"
+
+    def _y(self, x: Any, loc: Any, scale: Any) -> tuple:
+        y = _std(x, loc, scale)
+        ok = _val(y) >= 0
+        return _guard(ok, y, 1.0), ok
+
+    def logpdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """-y - log scale, y >= 0."""
+        y, ok = self._y(x, loc, scale)
+        return _outside(ok, -y - np.log(scale), -np.inf)
+
+    def pdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """The density."""
+        return np.exp(self.logpdf(x, loc, scale))
+
+    def cdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """-expm1(-y)."""
+        y, ok = self._y(x, loc, scale)
+        return _outside(ok, -np.expm1(-y), 0.0)
+
+    def logcdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """log(-expm1(-y))."""
+        y, ok = self._y(x, loc, scale)
+        return _outside(ok, np.log(-np.expm1(-y)), -np.inf)
+
+    def sf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """exp(-y)."""
+        y, ok = self._y(x, loc, scale)
+        return _outside(ok, np.exp(-y), 1.0)
+
+    def logsf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """-y."""
+        y, ok = self._y(x, loc, scale)
+        return _outside(ok, -y, 0.0)
+
+    def ppf(self, q: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """loc - scale log1p(-q)."""
+        return _loc_scale(_in_unit(q, -np.log1p(-q)), loc, scale)
+
+
+def _abs_pow(z: Any, p: Any) -> Any:
+    """|z|^p, 0 at z = 0 with finite derivatives there (in p too: |z|^p log|z| -> 0)."""
+    a = np.abs(z)
+    zero = _val(a) == 0
+    if not np.any(zero):
+        return a ** p
+    return np.where(zero, 0.0, _guard(~zero, a, 1.0) ** p)
+
+
+class _Gennorm(_Dist):
+    """The generalized normal distribution (scipy.stats.gennorm): shape beta, loc, scale."""
+
+    name = "gennorm"
+
+    def logpdf(self, x: Any, beta: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """log(beta / 2) - gammaln(1 / beta) - |y|^beta - log scale."""
+        z = _std(x, loc, scale)
+        return (np.log(0.5 * beta) - gammaln(1.0 / beta) - _abs_pow(z, beta)
+                - np.log(scale))
+
+    def pdf(self, x: Any, beta: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """The density."""
+        return np.exp(self.logpdf(x, beta, loc, scale))
+
+    def cdf(self, x: Any, beta: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """(1/2 + c) - c gammaincc(1/beta, |y|^beta), c = sign(y)/2; differentiable in x,
+        loc and scale (not beta)."""
+        z = _std(x, loc, scale)
+        c = 0.5 * np.sign(_val(z))
+        return (0.5 + c) - c * gammaincc(1.0 / beta, _abs_pow(z, beta))
+
+
+class _GumbelR(_Dist):
+    """The right-skewed Gumbel distribution (scipy.stats.gumbel_r): loc, scale."""
+
+    name = "gumbel_r"
+
+    def logpdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """-y - exp(-y) - log scale."""
+        z = _std(x, loc, scale)
+        return -z - np.exp(-z) - np.log(scale)
+
+    def pdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """The density."""
+        return np.exp(self.logpdf(x, loc, scale))
+
+    def cdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """exp(-exp(-y))."""
+        return np.exp(self.logcdf(x, loc, scale))
+
+    def logcdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """-exp(-y)."""
+        return -np.exp(-_std(x, loc, scale))
+
+    def sf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """-expm1(-exp(-y))."""
+        return -np.expm1(-np.exp(-_std(x, loc, scale)))
+
+    def logsf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """log sf."""
+        return np.log(self.sf(x, loc, scale))
+
+    def ppf(self, q: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """loc - scale log(-log q)."""
+        return _loc_scale(_in_unit(q, -np.log(-np.log(q))), loc, scale)
+
+
+class _GumbelL(_Dist):
+    """The left-skewed Gumbel distribution (scipy.stats.gumbel_l): loc, scale."""
+
+    name = "gumbel_l"
+
+    def logpdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """y - exp(y) - log scale."""
+        z = _std(x, loc, scale)
+        return z - np.exp(z) - np.log(scale)
+
+    def pdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """The density."""
+        return np.exp(self.logpdf(x, loc, scale))
+
+    def cdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """-expm1(-exp(y))."""
+        return -np.expm1(-np.exp(_std(x, loc, scale)))
+
+    def logcdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """log cdf."""
+        return np.log(self.cdf(x, loc, scale))
+
+    def sf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """exp(-exp(y))."""
+        return np.exp(self.logsf(x, loc, scale))
+
+    def logsf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """-exp(y)."""
+        return -np.exp(_std(x, loc, scale))
+
+    def ppf(self, q: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """loc + scale log(-log1p(-q))."""
+        return _loc_scale(_in_unit(q, np.log(-np.log1p(-q))), loc, scale)
+
+
+class _Laplace(_Dist):
+    """The Laplace distribution (scipy.stats.laplace): loc, scale."""
+
+    name = "laplace"
+
+    def logpdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """log(1/2) - |y| - log scale."""
+        return -_LOG_2 - np.abs(_std(x, loc, scale)) - np.log(scale)
+
+    def pdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """The density."""
+        return np.exp(self.logpdf(x, loc, scale))
+
+    def cdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """exp(y)/2 for y <= 0, 1 - exp(-y)/2 above (one exp(-|y|), no overflow)."""
+        z = _std(x, loc, scale)
+        e = 0.5 * np.exp(-np.abs(z))
+        return np.where(_val(z) > 0, 1.0 - e, e)
+
+
+class _Logistic(_Dist):
+    """The logistic distribution (scipy.stats.logistic): loc, scale."""
+
+    name = "logistic"
+
+    def logpdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """-|y| - 2 log1p(exp(-|y|)) - log scale."""
+        a = -np.abs(_std(x, loc, scale))
+        return a - 2.0 * np.log1p(np.exp(a)) - np.log(scale)
+
+    def pdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """The density."""
+        return np.exp(self.logpdf(x, loc, scale))
+
+    def cdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """expit(y)."""
+        return expit(_std(x, loc, scale))
+
+    def logcdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """log_expit(y)."""
+        return log_expit(_std(x, loc, scale))
+
+    def sf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """expit(-y)."""
+        return expit(-_std(x, loc, scale))
+
+    def logsf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """log_expit(-y)."""
+        return log_expit(-_std(x, loc, scale))
+
+    def ppf(self, q: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """loc + scale logit(q)."""
+        return loc + scale * logit(q)
+
+    def isf(self, q: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """loc - scale logit(q)."""
+        return loc - scale * logit(q)
+
+
+class _Pareto(_Dist):
+    """The Pareto distribution (scipy.stats.pareto): shape b, loc, scale; y >= 1."""
+
+    name = "pareto"
+
+    def _logy(self, x: Any, loc: Any, scale: Any) -> tuple:
+        y = _std(x, loc, scale)
+        ok = _val(y) >= 1
+        return np.log(_guard(ok, y, 2.0)), ok
+
+    def logpdf(self, x: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """log b - (b + 1) log y - log scale, y >= 1."""
+        ly, ok = self._logy(x, loc, scale)
+        return _outside(ok, np.log(b) - (b + 1.0) * ly - np.log(scale), -np.inf)
+
+    def pdf(self, x: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """The density."""
+        return np.exp(self.logpdf(x, b, loc, scale))
+
+    def cdf(self, x: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """1 - y^-b, as -expm1(-b log y)."""
+        ly, ok = self._logy(x, loc, scale)
+        return _outside(ok, -np.expm1(-b * ly), 0.0)
+
+    def logcdf(self, x: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """log(1 - y^-b)."""
+        ly, ok = self._logy(x, loc, scale)
+        return _outside(ok, np.log(-np.expm1(-b * ly)), -np.inf)
+
+    def sf(self, x: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """y^-b."""
+        ly, ok = self._logy(x, loc, scale)
+        return _outside(ok, np.exp(-b * ly), 1.0)
+
+    def logsf(self, x: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """-b log y."""
+        ly, ok = self._logy(x, loc, scale)
+        return _outside(ok, -b * ly, 0.0)
+
+    def ppf(self, q: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """loc + scale (1 - q)^(-1/b)."""
+        return _loc_scale(_in_unit(q, (1.0 - q) ** (-1.0 / b)), loc, scale)
+
+
+def _log_gauss_mass(lo: Any, hi: Any) -> Any:
+    """log(Phi(hi) - Phi(lo)) for lo <= hi, accurately (SciPy's cases: both in the left
+    tail, both in the right, or around 0); each case's inputs guarded where it is not used,
+    so no case puts a NaN into the derivative of another."""
+    lov, hiv = np.broadcast_arrays(_val(lo), _val(hi))
+    left = hiv <= 0
+    right = lov > 0
+    mid = ~(left | right)
+    parts = []
+    if np.any(left):
+        la, lb = log_ndtr(_guard(left, lo, -2.0)), log_ndtr(_guard(left, hi, -1.0))
+        parts.append((left, lb + np.log1p(-np.exp(la - lb))))
+    if np.any(right):
+        la, lb = log_ndtr(-_guard(right, hi, 2.0)), log_ndtr(-_guard(right, lo, 1.0))
+        parts.append((right, lb + np.log1p(-np.exp(la - lb))))
+    if np.any(mid):
+        parts.append((mid, np.log1p(-ndtr(_guard(mid, lo, -1.0))
+                                    - ndtr(-_guard(mid, hi, 1.0)))))
+    out = parts[-1][1]
+    for where, v in parts[-2::-1]:
+        out = np.where(where, v, out)
+    return out
+
+
+class _Truncnorm(_Dist):
+    """The truncated normal distribution (scipy.stats.truncnorm): a, b (the standardized
+    bounds: the support is [loc + a scale, loc + b scale]), loc, scale; differentiable in x
+    and every parameter (the bounds too: the normal mass between them is a closed form)."""
+
+    name = "truncnorm"
+
+    def _z(self, x: Any, a: Any, b: Any, loc: Any, scale: Any) -> tuple:
+        z = _std(x, loc, scale)
+        zv, av, bv = np.broadcast_arrays(_val(z), _val(a), _val(b))
+        ok = (zv >= av) & (zv <= bv)
+        fa, fb = np.isfinite(av), np.isfinite(bv)
+        with np.errstate(invalid="ignore"):
+            inner = np.where(fa & fb, (av + bv) / 2, np.where(fa, av + 1.0,
+                                                              np.where(fb, bv - 1.0, 0.0)))
+        return (z if bool(np.all(ok)) else np.where(ok, z, inner)), ok, zv < av
+
+    def logpdf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """-y^2/2 - log(2 pi)/2 - log(Phi(b) - Phi(a)) - log scale on [a, b]."""
+        z, ok, _ = self._z(x, a, b, loc, scale)
+        lp = -0.5 * z * z - 0.5 * _LOG_2PI - _log_gauss_mass(a, b) - np.log(scale)
+        return _outside(ok, lp, -np.inf)
+
+    def pdf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """The density."""
+        return np.exp(self.logpdf(x, a, b, loc, scale))
+
+    def _logs(self, x: Any, a: Any, b: Any, loc: Any, scale: Any) -> tuple:
+        """(log cdf, log sf) inside the support, each from the other where it is near 0
+        (log1p(-exp(.)) of the other, as SciPy), and the masks."""
+        z, ok, below = self._z(x, a, b, loc, scale)
+        m = _log_gauss_mass(a, b)
+        lc = _log_gauss_mass(a, z) - m
+        ls = _log_gauss_mass(z, b) - m
+        near_c, near_s = _val(lc) > -0.1, _val(ls) > -0.1
+        lc2 = np.where(near_c, np.log1p(-np.exp(_guard(near_c, ls, -1.0))), lc)
+        ls2 = np.where(near_s, np.log1p(-np.exp(_guard(near_s, lc, -1.0))), ls)
+        return lc2, ls2, ok, below
+
+    def logcdf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """log((Phi(y) - Phi(a)) / (Phi(b) - Phi(a))): -inf below a, 0 above b."""
+        lc, _, ok, below = self._logs(x, a, b, loc, scale)
+        return np.where(ok, lc, np.where(below, -np.inf, 0.0))
+
+    def cdf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """exp(logcdf)."""
+        return np.exp(self.logcdf(x, a, b, loc, scale))
+
+    def logsf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """log((Phi(b) - Phi(y)) / (Phi(b) - Phi(a))): 0 below a, -inf above b."""
+        _, ls, ok, below = self._logs(x, a, b, loc, scale)
+        return np.where(ok, ls, np.where(below, 0.0, -np.inf))
+
+    def sf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """exp(logsf)."""
+        return np.exp(self.logsf(x, a, b, loc, scale))
+
+
+class _Uniform(_Dist):
+    """The uniform distribution on [loc, loc + scale] (scipy.stats.uniform)."""
+
+    name = "uniform"
+
+    def _y(self, x: Any, loc: Any, scale: Any) -> tuple:
+        y = _std(x, loc, scale)
+        yv = _val(y)
+        ok = (yv >= 0) & (yv <= 1)
+        return _guard(ok, y, 0.5), ok, yv
+
+    def logpdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """-log scale on the support."""
+        y, ok, _ = self._y(x, loc, scale)
+        return _outside(ok, 0.0 * y - np.log(scale), -np.inf)
+
+    def pdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """1 / scale on the support."""
+        return np.exp(self.logpdf(x, loc, scale))
+
+    def cdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """y clipped to [0, 1]."""
+        y, ok, yv = self._y(x, loc, scale)
+        return np.where(ok, y, np.where(yv > 1, 1.0, 0.0))
+
+    def ppf(self, q: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """loc + scale q."""
+        return _loc_scale(_in_unit(q, q), loc, scale)
+
+
+class _Vonmises(_Dist):
+    """The von Mises distribution (scipy.stats.vonmises): kappa, loc, scale; as SciPy's,
+    the density is not restricted to one period."""
+
+    name = "vonmises"
+
+    def logpdf(self, x: Any, kappa: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """kappa (cos y - 1) - log(2 pi i0e(kappa)) - log scale (cos y - 1 as
+        -2 sin^2(y/2), without cancellation)."""
+        z = _std(x, loc, scale)
+        s = np.sin(0.5 * z)
+        return -2.0 * kappa * s * s - _LOG_2PI - np.log(i0e(kappa)) - np.log(scale)
+
+    def pdf(self, x: Any, kappa: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """The density."""
+        return np.exp(self.logpdf(x, kappa, loc, scale))
+
+
+class _Wrapcauchy(_Dist):
+    """The wrapped Cauchy distribution (scipy.stats.wrapcauchy): c (0 < c < 1), loc, scale;
+    support 0 <= y <= 2 pi."""
+
+    name = "wrapcauchy"
+
+    def logpdf(self, x: Any, c: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """log(1 - c^2) - log(2 pi (1 + c^2 - 2 c cos y)) - log scale."""
+        y = _std(x, loc, scale)
+        yv = _val(y)
+        ok = (yv >= 0) & (yv <= 2 * math.pi)
+        y = _guard(ok, y, 1.0)
+        lp = (np.log1p(-c * c) - _LOG_2PI - np.log(1.0 + c * c - 2.0 * c * np.cos(y))
+              - np.log(scale))
+        return _outside(ok, lp, -np.inf)
+
+    def pdf(self, x: Any, c: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        """The density."""
+        return np.exp(self.logpdf(x, c, loc, scale))
+
+
+# ---------------------------------------------------------------------------------
 # discrete
 
 
@@ -387,6 +904,108 @@ class _Binom(_Dist):
     def logcdf(self, k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
         """log cdf."""
         return np.log(self.cdf(k, n, p, loc))
+
+
+def _step_result(vals: np.ndarray, *params: Any) -> Any:
+    """A piecewise-constant value (a quantile of a discrete distribution): a Tensor with a
+    zero derivative when a parameter is one, else the plain array."""
+    ts = [p for p in params if isinstance(p, Tensor)]
+    if not ts:
+        return vals if np.ndim(vals) else vals[()]
+    zero = sum(0.0 * np.where(np.isfinite(_val(p)), p, 0.0) for p in ts)
+    return vals + zero
+
+
+class _Bernoulli(_Dist):
+    """The Bernoulli distribution (scipy.stats.bernoulli): probability p (differentiable),
+    loc."""
+
+    name = "bernoulli"
+
+    def logpmf(self, k: Any, p: Any, loc: Any = 0) -> Any:
+        """k log p + (1 - k) log(1 - p) for k in {0, 1} (-inf elsewhere)."""
+        kv, whole = _integer_k(k, loc)
+        ok = whole & ((kv == 0) | (kv == 1))
+        kk = np.where(ok, kv, 0.0)
+        return _outside(ok, xlogy(kk, p) + xlog1py(1.0 - kk, -p), -np.inf)
+
+    def pmf(self, k: Any, p: Any, loc: Any = 0) -> Any:
+        """The mass function."""
+        return np.exp(self.logpmf(k, p, loc))
+
+    def cdf(self, k: Any, p: Any, loc: Any = 0) -> Any:
+        """0 below 0, 1 - p on [0, 1), 1 from 1."""
+        kv = np.floor(np.asarray(value(k), dtype=float) - np.asarray(value(loc), dtype=float))
+        return np.where(kv < 0, 0.0, np.where(kv >= 1, 1.0, 1.0 - p))
+
+    def ppf(self, q: Any, p: Any, loc: Any = 0) -> Any:
+        """The smallest k with cdf(k) >= q: -1 at q = 0 (SciPy's convention), 0 up to
+        q = 1 - p, 1 above; NaN outside [0, 1].  A step function: its derivative is 0."""
+        qv, pv = np.broadcast_arrays(_val(q).astype(float), _val(p).astype(float))
+        out = np.where(qv > 1.0 - pv, 1.0, 0.0)
+        out = np.where(qv == 0, -1.0, out)
+        out = np.where((qv < 0) | (qv > 1) | np.isnan(qv), np.nan, out)
+        out = out + np.asarray(value(loc), dtype=float)
+        return _step_result(out, q, p)
+
+
+class _Betabinom(_Dist):
+    """The beta-binomial distribution (scipy.stats.betabinom): trials n, shapes a, b
+    (differentiable), loc."""
+
+    name = "betabinom"
+
+    def logpmf(self, k: Any, n: Any, a: Any, b: Any, loc: Any = 0) -> Any:
+        """-log(n + 1) - betaln(n - k + 1, k + 1) + betaln(k + a, n - k + b) - betaln(a, b)
+        for integer 0 <= k <= n."""
+        kv, whole = _integer_k(k, loc)
+        nv = np.asarray(value(n), dtype=float)
+        ok = whole & (kv >= 0) & (kv <= nv)
+        kk = np.where(ok, kv, 0.0)
+        nk = np.where(ok, nv - kk, 0.0)
+        comb = -np.log(nv + 1.0) - betaln(nk + 1.0, kk + 1.0)
+        return _outside(ok, comb + betaln(kk + a, nk + b) - betaln(a, b), -np.inf)
+
+    def pmf(self, k: Any, n: Any, a: Any, b: Any, loc: Any = 0) -> Any:
+        """The mass function."""
+        return np.exp(self.logpmf(k, n, a, b, loc))
+
+
+class _Geom(_Dist):
+    """The geometric distribution on 1, 2, ... (scipy.stats.geom): p (differentiable), loc."""
+
+    name = "geom"
+
+    def logpmf(self, k: Any, p: Any, loc: Any = 0) -> Any:
+        """(k - 1) log(1 - p) + log p for integer k >= 1."""
+        kv, whole = _integer_k(k, loc)
+        ok = whole & (kv >= 1)
+        kk = np.where(ok, kv, 1.0)
+        return _outside(ok, xlog1py(kk - 1.0, -p) + np.log(p), -np.inf)
+
+    def pmf(self, k: Any, p: Any, loc: Any = 0) -> Any:
+        """The mass function."""
+        return np.exp(self.logpmf(k, p, loc))
+
+
+class _Nbinom(_Dist):
+    """The negative binomial distribution (scipy.stats.nbinom): n successes (real,
+    differentiable), probability p (differentiable), loc."""
+
+    name = "nbinom"
+
+    def logpmf(self, k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
+        """gammaln(n + k) - gammaln(k + 1) - gammaln(n) + n log p + k log(1 - p), integer
+        k >= 0."""
+        kv, whole = _integer_k(k, loc)
+        ok = whole & (kv >= 0)
+        kk = np.where(ok, kv, 0.0)
+        lp = gammaln(n + kk) - gammaln(kk + 1.0) - gammaln(n) + n * np.log(p) + xlog1py(kk, -p)
+        return _outside(ok, lp, -np.inf)
+
+    def pmf(self, k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
+        """The mass function."""
+        return np.exp(self.logpmf(k, n, p, loc))
 
 
 # ---------------------------------------------------------------------------------
@@ -469,6 +1088,36 @@ class _MVN(_Dist):
         return np.exp(self.logpdf(x, mean, cov, allow_singular))
 
 
+class _Multinomial(_Dist):
+    """The multinomial distribution (scipy.stats.multinomial): trials n, probabilities p
+    (differentiable; the K categories along the last axis of x and p).
+
+    p is used as given (JAX's convention; SciPy replaces its last entry by 1 - the sum of
+    the others, which changes the derivative, not the value, for a p that sums to 1)."""
+
+    name = "multinomial"
+
+    def logpmf(self, x: Any, n: Any, p: Any) -> Any:
+        """gammaln(n + 1) + sum_i (x_i log p_i - gammaln(x_i + 1)) for non-negative integer
+        counts summing to n (-inf elsewhere)."""
+        xv = np.asarray(value(x), dtype=float)
+        if xv.ndim == 0:
+            raise ValueError("multinomial: x must be an array.")
+        nv = np.asarray(value(n), dtype=float)
+        ok = (np.all((xv == np.floor(xv)) & (xv >= 0), axis=-1)
+              & (np.sum(xv, axis=-1) == nv))
+        xx = np.where(ok[..., None], xv, 0.0)
+        lp = gammaln(nv + 1.0) + np.sum(xlogy(xx, p) - gammaln(xx + 1.0), axis=-1)
+        out = _outside(ok, lp, -np.inf)
+        if np.ndim(value(out)) == 0 and not isinstance(out, Tensor):
+            return np.float64(out)
+        return out
+
+    def pmf(self, x: Any, n: Any, p: Any) -> Any:
+        """The mass function."""
+        return np.exp(self.logpmf(x, n, p))
+
+
 def _squeeze(out: Any) -> Any:
     if np.ndim(value(out)) and 1 in np.shape(value(out)):
         out = np.squeeze(out)
@@ -485,3 +1134,21 @@ poisson = _Poisson()
 binom = _Binom()
 dirichlet = _Dirichlet()
 multivariate_normal = _MVN()
+bernoulli = _Bernoulli()
+betabinom = _Betabinom()
+cauchy = _Cauchy()
+chi2 = _Chi2()
+expon = _Expon()
+gennorm = _Gennorm()
+geom = _Geom()
+gumbel_l = _GumbelL()
+gumbel_r = _GumbelR()
+laplace = _Laplace()
+logistic = _Logistic()
+multinomial = _Multinomial()
+nbinom = _Nbinom()
+pareto = _Pareto()
+truncnorm = _Truncnorm()
+uniform = _Uniform()
+vonmises = _Vonmises()
+wrapcauchy = _Wrapcauchy()
