@@ -9,3 +9,4 @@
 
 from . import special  # noqa: F401
 from . import linalg, signal, stats  # noqa: F401
+from . import integrate  # noqa: F401

@@ -15,6 +15,11 @@ so every order of derivative holds.  The modes are slices of the full result ('v
 where the inputs overlap completely; 'same': centred, the size of ``in1``, as SciPy
 centres it), and ``correlate(a, v)`` is ``convolve(a, flip(conj v))`` -- slices and flips
 are differentiable operations, so the rules of the full convolution are all there is.
+
+``convolve2d`` and ``correlate2d`` are the same full convolution of the input padded as
+``boundary`` says ('fill' with ``fillvalue``, 'wrap', 'symm': np.pad's constant, wrap and
+symmetric modes, differentiable), read with SciPy's 2-D offsets ('same' is centred at
+(n2 - 1) // 2 of the full convolution, n2 // 2 of the full correlation).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import scipy.signal as _ss
 from ..core.primitive import Primitive
 from ..ops.util import unbroadcast, value
 
-__all__ = ["convolve", "correlate", "fftconvolve"]
+__all__ = ["convolve", "correlate", "fftconvolve", "convolve2d", "correlate2d"]
 
 _MODES = ("full", "valid", "same")
 
@@ -163,3 +168,67 @@ def fftconvolve(in1: Any, in2: Any, mode: str = "full", axes: Any = None) -> Any
     else:
         ax = tuple(sorted({int(a) % nd for a in np.atleast_1d(axes)}))
     return _conv(in1, in2, mode, ax, "fft", "fftconvolve")
+
+
+_BOUNDARIES = {"fill": "constant", "pad": "constant", "wrap": "wrap", "circular": "wrap",
+               "symm": "symmetric", "symmetric": "symmetric"}
+
+
+def _two_d(in1: Any, in2: Any, mode: str, boundary: str, fillvalue: Any, flip: bool,
+           what: str) -> Any:
+    in1, in2 = _asarray(in1), _asarray(in2)
+    if len(in1.shape) != 2 or len(in2.shape) != 2:
+        raise ValueError(f"{what} inputs must both be 2-D arrays (shapes {tuple(in1.shape)} "
+                         f"and {tuple(in2.shape)})")
+    if mode not in _MODES:
+        raise ValueError(f"{what}: mode must be one of 'full', 'valid', 'same', got {mode!r}")
+    if boundary not in _BOUNDARIES:
+        raise ValueError(f"{what}: boundary must be one of 'fill', 'wrap', 'symm' (or 'pad', "
+                         f"'circular', 'symmetric'), got {boundary!r}")
+    fv = np.asarray(value(fillvalue))
+    if fv.size != 1:
+        raise ValueError(f"{what}: fillvalue must be a scalar or an array with one element")
+    axes = (0, 1)
+    _check(in1, in2, mode, axes, what)
+    if flip:
+        in2 = _flip(_conj(in2), axes)
+    if 0 in tuple(in1.shape) or 0 in tuple(in2.shape):
+        raise ValueError(f"{what}: an empty input (shapes {tuple(in1.shape)} and "
+                         f"{tuple(in2.shape)})")
+    if mode == "valid":  # no boundary is read
+        return _conv(in1, in2, "valid", axes, "auto", what)
+    s1, s2 = tuple(in1.shape), tuple(in2.shape)
+    kind = _BOUNDARIES[boundary]
+    if kind == "constant" and fv.reshape(()) == 0:
+        full = _full(in1, in2, axes=axes)
+    else:
+        width = [(m - 1, m - 1) for m in s2]
+        if kind == "constant":
+            fill = fv.reshape(())
+            if fill.dtype.kind == "c" and np.asarray(value(in1)).dtype.kind != "c":
+                in1 = in1 + 0j
+            padded = np.pad(in1, width, mode="constant", constant_values=fill)
+        else:
+            padded = np.pad(in1, width, mode=kind)
+        full = _mode_slice(_full(padded, in2, axes=axes), tuple(padded.shape), s2, "valid",
+                           axes)
+    if mode == "full":
+        return full
+    idx = tuple(slice(st, st + n1) for st, n1 in
+                zip(((m if flip else m - 1) // 2 for m in s2), s1))
+    return full[idx]
+
+
+def convolve2d(in1: Any, in2: Any, mode: str = "full", boundary: str = "fill",
+               fillvalue: Any = 0) -> Any:
+    """The 2-D convolution (scipy.signal.convolve2d): ``mode`` 'full', 'valid', 'same';
+    ``boundary`` 'fill' (padded with ``fillvalue``), 'wrap' (circular) or 'symm'
+    (reflected).  Differentiable in both inputs, to every order."""
+    return _two_d(in1, in2, mode, boundary, fillvalue, False, "convolve2d")
+
+
+def correlate2d(in1: Any, in2: Any, mode: str = "full", boundary: str = "fill",
+                fillvalue: Any = 0) -> Any:
+    """The 2-D cross-correlation (scipy.signal.correlate2d), with convolve2d's modes and
+    boundaries.  Differentiable in both inputs, to every order."""
+    return _two_d(in1, in2, mode, boundary, fillvalue, True, "correlate2d")
