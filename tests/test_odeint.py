@@ -124,6 +124,23 @@ def test_a_scipy_style_function_writing_into_zeros_like() -> None:
     assert abs(cr.jvp(L, (1.5,), (1.0,))[1] - fd) < 1e-5 * abs(fd)
 
 
+def test_a_function_returning_a_list() -> None:
+    def as_list(y, t, a):
+        return [a * y[0] - y[0] * y[1], -3.0 * y[1] + y[0] * y[1]]
+
+    t = np.linspace(0.0, 2.0, 5)
+
+    def L(a, adjoint=True):
+        return np.sum(odeint(as_list, np.ones(2), t, a, adjoint=adjoint))
+
+    fd = (L(1.5 + 1e-6) - L(1.5 - 1e-6)) / 2e-6
+    for adjoint in (True, False):
+        assert abs(cr.grad(lambda a: L(a, adjoint))(1.5) - fd) < 1e-5 * abs(fd)
+    r = solve_ivp(lambda t, y, a: [-a * y[0], 0.0 * y[1]], (0.0, 1.0), np.ones(2), args=(0.5,),
+                  t_eval=np.array([1.0]), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(r.y[:, 0], [np.exp(-0.5), 1.0], rtol=1e-8)
+
+
 def test_lotka_volterra_values_against_scipy() -> None:
     si = pytest.importorskip("scipy.integrate")
     Y = odeint(lotka_volterra, LV_Y0, LV_T, THETA, rtol=1e-11, atol=1e-12)

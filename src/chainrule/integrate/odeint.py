@@ -27,8 +27,8 @@ import numpy as np
 from ..core import errors
 from ..core.primitive import Primitive, defvjp
 from ..core.tensor import Tensor
-from ..optimize._common import as_plain_result, float_array, name_of, plain, plain_mode, \
-    traced, untraced
+from ..optimize._common import array_valued, as_plain_result, float_array, name_of, plain, \
+    plain_mode, traced, untraced
 from ..transforms import jacobian, jvp, vjp
 from ._steppers import METHODS, Hermite, Method, Run, integrate
 from .checkpoint import checkpoint as _checkpoint
@@ -104,7 +104,7 @@ def odeint(func: Callable, y0: Any, t: Any, *params: Any, rtol: float = 1e-7,
                     _adjoint_kind(adjoint, who), None if checkpoint is None else int(checkpoint),
                     float(rtol if adjoint_rtol is None else adjoint_rtol),
                     float(np.min(atol) if adjoint_atol is None else adjoint_atol))
-    return _odeint(func, y0, t, params, opts, who)
+    return _odeint(array_valued(func), y0, t, params, opts, who)
 
 
 def _adjoint_kind(adjoint: Any, who: str) -> Any:
@@ -512,7 +512,10 @@ def solve_ivp(fun: Callable, t_span: Sequence[float], y0: Any, method: str = "RK
                     _adjoint_kind(adjoint, who), checkpoint, float(rtol), float(np.min(atol)))
 
     def func(y: Any, t: Any, *a: Any) -> Any:
-        return fun(t, y, *a)
+        out = fun(t, y, *a)
+        if isinstance(out, (list, tuple)):  # [dy0, dy1], as SciPy allows
+            return np.stack([v if isinstance(v, Tensor) else np.asarray(v) for v in out])
+        return out
 
     func.__name__ = name_of(fun)
     plain_args = tuple(plain(a) if isinstance(a, Tensor) else a for a in args)

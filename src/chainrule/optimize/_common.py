@@ -79,6 +79,20 @@ def untraced(v: Any, who: str, what: str) -> np.ndarray:
     return as_plain_result(v)
 
 
+def array_valued(fn: Callable) -> Callable:
+    """``fn`` whose list or tuple result (``return [dx, dy]``, as SciPy allows) is stacked
+    into one array, differentiably; other results unchanged."""
+    def wrapped(*args: Any) -> Any:
+        out = fn(*args)
+        if isinstance(out, (list, tuple)):
+            return np.stack([v if isinstance(v, Tensor) else np.asarray(v) for v in out])
+        return out
+
+    wrapped.__name__ = name_of(fn)
+    wrapped.__wrapped__ = fn
+    return wrapped
+
+
 def name_of(f: Any, default: str = "f") -> str:
     return getattr(f, "__name__", None) or getattr(type(f), "__name__", default)
 

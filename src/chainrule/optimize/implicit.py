@@ -22,8 +22,8 @@ from ..core import errors
 from ..core.primitive import Primitive, defvjp
 from ..core.tensor import Tensor
 from ..transforms import jacobian, jvp, vjp
-from ._common import ConvergenceError, as_plain_result, float_array, gmres, name_of, \
-    plain, plain_mode, traced, untraced
+from ._common import ConvergenceError, array_valued, as_plain_result, float_array, gmres, \
+    name_of, plain, plain_mode, traced, untraced
 
 DENSE_MAX = 200  # linear_solve="auto": a dense Jacobian up to this many unknowns
 _METHODS = ("auto", "dense", "gmres", "fixed_point")
@@ -115,6 +115,7 @@ def implicit_root(f: Callable, solve: Callable, x0: Any, params: Sequence[Any], 
                   linear_solve: str = "auto", linear_tol: float = 1e-12) -> Any:
     """``solve(f, x0, *params)`` as one recorded operation with implicit VJP/JVP rules."""
     x0v = float_array(x0, who, "x0")
+    f = array_valued(f)
     params = tuple(params)
     diff = tuple(j for j, p in enumerate(params) if traced(p))
 
