@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import builtins as _b
 import math as _math
+import types as _types
 from collections.abc import Sequence as _Sequence
 from typing import Any, NamedTuple
 
@@ -372,17 +373,8 @@ def asarray(obj: Any, /, *, dtype: Any = None, device: Any = None,
         if not same:
             return astype(obj, dtype)
         return _S.copy(obj) if copy else obj
-    if copy is False:
-        try:
-            v = _np.asarray(obj, dtype=dtype)
-        except Exception:
-            raise
-        if not isinstance(obj, _np.ndarray) or (dtype is not None and v is not obj and
-                                                  not _np.may_share_memory(v, obj)):
-            if not (hasattr(obj, "__array__") or hasattr(obj, "__dlpack__")
-                    or hasattr(obj, "__buffer__")) or not _np.may_share_memory(v, obj):
-                raise ValueError("asarray(copy=False): the data cannot be used without a copy")
-        return Tensor._make(v, None, None)
+    if copy is False:  # (NumPy raises ValueError where it would have to copy)
+        return Tensor._make(_np.asarray(obj, dtype=dtype, copy=False), None, None)
     if isinstance(obj, (list, tuple)) and _holds_tensor(obj):
         return _out(_cnp.array(obj, dtype=dtype))
     if dtype is None and not isinstance(obj, (_np.ndarray, _np.generic)) and \
@@ -1164,11 +1156,12 @@ def __array_namespace_info__() -> _Info:
 # the linalg and fft extensions
 
 
-class _Extension:
+class _Extension(_types.ModuleType):
     """A sub-namespace of the standard (``xp.linalg``, ``xp.fft``)."""
 
     def __init__(self, name: str, funcs: dict[str, Any]) -> None:
-        self.__name__ = name
+        super().__init__(name, f"The Array API standard's {name.rsplit('.', 1)[-1]} "
+                               f"extension on chainrule Tensors.")
         for k, v in funcs.items():
             setattr(self, k, v)
         self.__all__ = sorted(funcs)
