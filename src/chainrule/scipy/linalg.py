@@ -44,7 +44,8 @@ from ..ops.util import unbroadcast, value
 
 __all__ = ["solve_triangular", "cholesky", "cho_factor", "cho_solve", "lu_factor", "lu_solve",
            "solve", "inv", "det", "block_diag", "expm", "expm_frechet", "sqrtm",
-           "solve_sylvester"]
+           "solve_sylvester", "toeplitz", "circulant", "hankel", "companion",
+           "convolution_matrix", "eigh", "svd", "qr", "lu", "polar"]
 
 
 def _prim(fwd: Any, name: str, vjps: tuple = (), jvps: tuple = ()) -> Primitive:
@@ -465,3 +466,226 @@ def sqrtm(A: Any) -> Any:
     """The principal matrix square root (scipy.linalg.sqrtm), differentiable to every
     order through the Sylvester equation X dX + dX X = dA."""
     return _sqrtm(_asarray(A))
+
+
+# ---------------------------------------------------------------------------------
+# structured matrices: built by indexing a vector (differentiable: the gradient of an entry
+# of the vector is the sum over the places it fills)
+
+
+def _1d(x: Any) -> Any:
+    x = _asarray(x)
+    if len(x.shape) == 0:
+        x = np.reshape(x, (1,))
+    return x
+
+
+def _batch(*xs: Any) -> tuple:
+    """Leading (batch) axes broadcast, the last axis kept: SciPy 1.17's batching."""
+    shapes = [tuple(x.shape[:-1]) for x in xs]
+    lead = np.broadcast_shapes(*shapes)
+    return tuple(x if tuple(x.shape[:-1]) == lead else
+                 np.broadcast_to(x, lead + (x.shape[-1],)) for x in xs)
+
+
+def toeplitz(c: Any, r: Any = None) -> Any:
+    """The Toeplitz matrix with first column ``c`` and first row ``r`` (scipy.linalg.toeplitz;
+    ``r[0]`` is ignored; ``r`` defaults to ``conj(c)``): T[i, j] = c[i - j] for i >= j,
+    r[j - i] above.  Leading axes are batches.  Differentiable in c and r."""
+    c = _1d(c)
+    r = _conj(c) if r is None else _1d(r)
+    c, r = _batch(c, r)
+    m, n = c.shape[-1], r.shape[-1]
+    vals = np.concatenate([np.flip(c, axis=-1), r[..., 1:]], axis=-1)
+    idx = (m - 1) - np.arange(m)[:, None] + np.arange(n)[None, :]
+    return vals[..., idx]
+
+
+def circulant(c: Any) -> Any:
+    """The circulant matrix with first column ``c`` (scipy.linalg.circulant):
+    C[i, j] = c[(i - j) mod n].  Leading axes are batches.  Differentiable in c."""
+    c = _1d(c)
+    n = c.shape[-1]
+    idx = (np.arange(n)[:, None] - np.arange(n)[None, :]) % n
+    return c[..., idx]
+
+
+def hankel(c: Any, r: Any = None) -> Any:
+    """The Hankel matrix with first column ``c`` and last row ``r`` (scipy.linalg.hankel;
+    ``r[0]`` is ignored; zeros by default): H[i, j] = c[i + j] while i + j < len(c), then
+    r[i + j - len(c) + 1].  N-D inputs are flattened, as SciPy 1.17's hankel does.
+    Differentiable in c and r."""
+    c = np.reshape(_1d(c), (-1,))
+    if r is None:
+        r = np.zeros(np.shape(value(c)), dtype=np.asarray(value(c)).dtype)
+    r = np.reshape(_1d(r), (-1,))
+    m, n = c.shape[-1], r.shape[-1]
+    vals = np.concatenate([c, r[..., 1:]], axis=-1)
+    idx = np.arange(m)[:, None] + np.arange(n)[None, :]
+    return vals[..., idx]
+
+
+def companion(a: Any) -> Any:
+    """The companion matrix of the polynomial with coefficients ``a`` (highest degree first;
+    scipy.linalg.companion): first row -a[1:] / a[0], ones below the diagonal.  Leading
+    axes are batches.  Differentiable in a."""
+    a = _asarray(a)
+    if len(a.shape) < 1 or a.shape[-1] < 2:
+        raise ValueError("companion: the length of a must be at least 2")
+    if np.any(np.asarray(value(a))[..., 0] == 0):
+        raise ValueError("companion: the first coefficient in a must not be zero")
+    n = a.shape[-1] - 1
+    first = -a[..., 1:] / a[..., :1]
+    lead = tuple(a.shape[:-1])
+    dt = np.asarray(value(first)).dtype
+    below = np.broadcast_to(np.eye(n - 1, n, dtype=dt), lead + (n - 1, n))
+    return np.concatenate([first[..., None, :], below], axis=-2)
+
+
+def convolution_matrix(a: Any, n: int, mode: str = "full") -> Any:
+    """The matrix A with A @ v == np.convolve(a, v, mode) for a v of length ``n``
+    (scipy.linalg.convolution_matrix): 'full' (m + n - 1 rows), 'same' (max(m, n)),
+    'valid' (max(m, n) - min(m, n) + 1).  Leading axes of ``a`` are batches.
+    Differentiable in a."""
+    a = _asarray(a)
+    if len(a.shape) < 1 or a.shape[-1] == 0:
+        raise ValueError("convolution_matrix: len(a) must be at least 1")
+    if int(n) != n or n < 1:
+        raise ValueError("convolution_matrix: n must be a positive integer")
+    if mode not in ("full", "same", "valid"):
+        raise ValueError(f"convolution_matrix: mode must be 'full', 'valid' or 'same', got "
+                         f"{mode!r}")
+    n, m = int(n), a.shape[-1]
+    lead = tuple(a.shape[:-1])
+    dt = np.asarray(value(a)).dtype
+    z = np.zeros(lead + (n - 1,), dtype=dt)
+    padded = np.concatenate([z, a, z], axis=-1)
+    rows = np.arange(m + n - 1)
+    if mode == "same":
+        start = (min(m, n) - 1) // 2
+        rows = rows[start:start + max(m, n)]
+    elif mode == "valid":
+        rows = rows[min(m, n) - 1:max(m, n)]
+    idx = rows[:, None] - np.arange(n)[None, :] + (n - 1)
+    return padded[..., idx]
+
+
+# ---------------------------------------------------------------------------------
+# decompositions with SciPy's signatures over chainrule's np.linalg rules
+
+
+def eigh(a: Any, b: Any = None, *, lower: bool = True, eigvals_only: bool = False,
+         overwrite_a: bool = False, overwrite_b: bool = False, type: int = 1,
+         check_finite: bool = True, subset_by_index: Any = None, subset_by_value: Any = None,
+         driver: Any = None) -> Any:
+    """The eigenvalues (ascending) and eigenvectors of a Hermitian ``a``, read from its
+    ``lower`` (default) or upper triangle (scipy.linalg.eigh); with ``b`` (Hermitian
+    positive definite) the generalized problem a v = w b v (type 1), through b's Cholesky
+    factor L: eigh(L^-1 a L^-H), v = L^-H u (so v^H b v = I, as SciPy's).
+    ``subset_by_index`` (lo, hi), inclusive, and ``subset_by_value`` (lo, hi], select.
+    Differentiable in a and b (numpy.linalg.eigh's rules: distinct eigenvalues)."""
+    if type != 1:
+        raise NotImplementedError("scipy.linalg.eigh: only type=1 (a v = w b v) is supported")
+    a = _from_triangle(_asarray(a), bool(lower))
+    L = None
+    if b is not None:
+        L = np.linalg.cholesky(_from_triangle(_asarray(b), bool(lower)))
+        y = solve_triangular(L, a, lower=True)                      # L^-1 a
+        a = _mH(solve_triangular(L, _mH(y), lower=True))             # L^-1 a L^-H
+    w, v = np.linalg.eigh(a)
+    if L is not None:
+        v = solve_triangular(L, v, lower=True, trans=2)              # L^-H u
+    if subset_by_index is not None:
+        lo, hi = (int(i) for i in subset_by_index)
+        w, v = w[..., lo:hi + 1], v[..., :, lo:hi + 1]
+    elif subset_by_value is not None:
+        lo, hi = subset_by_value
+        wv = np.asarray(value(w))
+        if wv.ndim != 1:
+            raise ValueError("scipy.linalg.eigh: subset_by_value takes one matrix, not a "
+                             "stack")
+        keep = np.nonzero((wv > lo) & (wv <= hi))[0]
+        w, v = w[keep], v[:, keep]
+    return w if eigvals_only else (w, v)
+
+
+def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True, overwrite_a: bool = False,
+        check_finite: bool = True, lapack_driver: str = "gesdd") -> Any:
+    """(U, s, Vh) with a = U diag(s) Vh (scipy.linalg.svd), or s with ``compute_uv=False``;
+    numpy.linalg.svd's rules (distinct singular values; with ``full_matrices`` the columns
+    of U or rows of Vh beyond min(M, N) are not unique, and not differentiated)."""
+    a = _asarray(a)
+    if lapack_driver not in ("gesdd", "gesvd"):
+        raise ValueError(f"scipy.linalg.svd: lapack_driver must be 'gesdd' or 'gesvd', got "
+                         f"{lapack_driver!r}")
+    if not compute_uv:
+        return np.linalg.svd(a, compute_uv=False)
+    return tuple(np.linalg.svd(a, full_matrices=bool(full_matrices)))
+
+
+def qr(a: Any, overwrite_a: bool = False, lwork: Any = None, mode: str = "full",
+       pivoting: bool = False, check_finite: bool = True) -> Any:
+    """(Q, R) with a = Q R (scipy.linalg.qr): ``mode`` 'full' (Q is M x M), 'economic' (Q is
+    M x K), 'r' (the tuple (R,), as SciPy's); numpy.linalg.qr's rules.  ``pivoting`` and
+    mode 'raw' are not supported (they raise)."""
+    if pivoting:
+        raise NotImplementedError("scipy.linalg.qr(pivoting=True) is not supported (the "
+                                  "column permutation is not differentiable)")
+    if mode not in ("full", "economic", "r"):
+        raise (NotImplementedError("scipy.linalg.qr(mode='raw') is not supported")
+               if mode == "raw" else
+               ValueError(f"scipy.linalg.qr: mode must be 'full', 'r', 'economic' or 'raw', "
+                          f"got {mode!r}"))
+    a = _asarray(a)
+    if mode == "r":
+        m, n = a.shape[-2], a.shape[-1]
+        R = np.linalg.qr(a, mode="r")
+        if m > n:  # SciPy's full R is M x N (zero rows below)
+            z = np.zeros(tuple(a.shape[:-2]) + (m - n, n), dtype=np.asarray(value(R)).dtype)
+            R = np.concatenate([R, z], axis=-2)
+        return (R,)
+    return tuple(np.linalg.qr(a, mode="complete" if mode == "full" else "reduced"))
+
+
+def lu(a: Any, permute_l: bool = False, overwrite_a: bool = False, check_finite: bool = True,
+       p_indices: bool = False) -> tuple:
+    """(P, L, U) with a = P L U for a square 2-D ``a`` (scipy.linalg.lu; (P L, U) with
+    ``permute_l``; the permutation as row indices with ``p_indices``: a = L[p] U).  L and U
+    are unpacked from lu_factor's primitive, whose VJP is two triangular solves; P (or p)
+    is a constant."""
+    a = _asarray(a)
+    if len(a.shape) != 2 or a.shape[0] != a.shape[1]:
+        raise NotImplementedError(f"scipy.linalg.lu: a square 2-D matrix is supported, got "
+                                  f"shape {tuple(a.shape)}")
+    packed, piv = lu_factor(a)
+    n = a.shape[0]
+    strict = np.tri(n, n, -1, dtype=bool)
+    L = packed * strict + np.eye(n)
+    U = packed * ~strict
+    p = _perm(piv)            # a[p] = L U
+    inv = np.argsort(p)       # a = L[inv] U
+    if permute_l:
+        return L[inv], U
+    if p_indices:
+        return inv, L, U
+    dt = np.asarray(value(packed)).dtype
+    return np.eye(n, dtype=dt)[p].T, L, U
+
+
+def polar(a: Any, side: str = "right") -> tuple:
+    """(u, p): a = u p (``side='right'``) or a = p u ('left') with u unitary (orthonormal
+    columns) and p Hermitian positive semi-definite (scipy.linalg.polar), from the SVD
+    a = W diag(s) Vh: u = W Vh, p = Vh^H diag(s) Vh (right) or W diag(s) W^H (left).
+    Differentiable through numpy.linalg.svd's rules (distinct singular values)."""
+    if side not in ("right", "left"):
+        raise ValueError("scipy.linalg.polar: side must be either 'right' or 'left'")
+    a = _asarray(a)
+    if len(a.shape) != 2:
+        raise ValueError("scipy.linalg.polar: a must be a 2-D array")
+    w, s, vh = np.linalg.svd(a, full_matrices=False)
+    u = w @ vh
+    if side == "right":
+        p = (_mH(vh) * s) @ vh
+    else:
+        p = (w * s) @ _mH(w)
+    return u, p
