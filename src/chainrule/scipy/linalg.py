@@ -30,6 +30,13 @@ primitives, so derivatives of every order hold (grad of grad, forward over rever
 * ``cholesky``, ``solve`` (``assume_a``, ``transposed``), ``inv``, ``det``, ``block_diag``:
   SciPy's signatures over chainrule's own NumPy rules (a symmetric ``assume_a`` reads one
   triangle, as SciPy does).
+* ``toeplitz``, ``circulant``, ``hankel``, ``companion``, ``convolution_matrix``: built by
+  indexing (and, for ``companion``, one division), so differentiable in their vectors.
+* ``eigh`` (``lower``, ``eigvals_only``, the generalized problem with ``b`` through b's
+  Cholesky factor, ``subset_by_index``/``subset_by_value``), ``svd``, ``qr`` (modes 'full',
+  'economic', 'r' -- a 1-tuple, as SciPy's) over chainrule's ``np.linalg`` rules; ``lu``
+  (P, L, U; ``permute_l``, ``p_indices``) unpacks ``lu_factor``'s primitive, whose VJP is
+  two triangular solves; ``polar`` from the SVD.
 """
 
 from __future__ import annotations
