@@ -13,9 +13,16 @@ arguments give plain NumPy results.  A distribution called with its parameters i
 as in SciPy: ``stats.norm(0.0, 2.0).logpdf(x)``.
 
 Where a derivative is not implemented (a cdf in a shape parameter: ``t.cdf`` in ``df``,
-``gamma.cdf`` in ``a``, ``beta.cdf`` in ``a``/``b`` -- the derivative of an incomplete
-gamma or beta function in its parameters), differentiating raises NotImplementedError
-saying so; the value itself is always SciPy's.
+``gamma.cdf`` in ``a``, ``beta.cdf`` in ``a``/``b``, ``chi2.cdf`` in ``df``, ``gennorm.cdf``
+in ``beta`` -- the derivative of an incomplete gamma or beta function in its parameters),
+differentiating raises NotImplementedError saying so; the value itself is always SciPy's.
+
+The distributions: norm, t, gamma, beta, chi2, expon, cauchy, laplace, logistic, gennorm,
+gumbel_l, gumbel_r, pareto, truncnorm (its normal mass log(Phi(b) - Phi(a)) by SciPy's
+three cases, so accurate in both tails), uniform, vonmises, wrapcauchy (continuous);
+poisson, binom, bernoulli, betabinom, geom, nbinom (discrete: ``k`` is not differentiated);
+dirichlet, multivariate_normal, multinomial (multivariate).  A quantile of a discrete
+distribution (``bernoulli.ppf``) is a step function: its derivative is 0.
 
 The special functions are ``scipy.special``'s ufuncs, differentiable through the rules
 of ``chainrule.scipy.special`` (``scipy.special.gammaln(t)`` on a Tensor dispatches
