@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -555,3 +556,29 @@ def test_average_weights_gradient_and_returned():
     np.testing.assert_allclose(np.asarray(scl.detach()), s2)
     f = lambda v: np.sum(np.average(x, axis=1, weights=v) ** 2)
     np.testing.assert_allclose(cr.grad(f)(w), num_grad(f, w), rtol=1e-6)
+
+
+_SMALL_INTS = np.array([[200, 100, 7], [1, 2, 3]], dtype=np.uint8)
+
+
+@pytest.mark.parametrize("name", ["sum", "prod", "mean", "cumsum", "cumprod", "nansum",
+                                  "nanprod", "nanmean", "nancumsum", "nancumprod", "var",
+                                  "std", "nanvar", "nanstd"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.bool_, np.float32, np.complex128,
+                                   None])
+@pytest.mark.parametrize("axis", [None, 0, 1])
+def test_reduction_dtype_is_numpys(name, dtype, axis):
+    # dtype= picks the dtype NumPy computes and returns in: uint8 products wrap, an integer
+    # mean truncates, small integers are not widened, a complex var is complex
+    f = getattr(np, name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            want = f(_SMALL_INTS, axis=axis, dtype=dtype)
+        except (TypeError, ValueError):
+            return
+        got = f(cr.tensor(_SMALL_INTS), axis=axis, dtype=dtype)
+    got = np.asarray(got._value if isinstance(got, cr.Tensor) else got)
+    assert got.dtype == np.asarray(want).dtype
+    np.testing.assert_allclose(got.astype(complex), np.asarray(want).astype(complex),
+                               rtol=1e-6)

@@ -12,6 +12,8 @@ stable sort puts at the interpolated positions (torch.quantile).
 from __future__ import annotations
 
 import builtins
+import functools
+import inspect
 from typing import Any
 
 import numpy as np
@@ -25,6 +27,27 @@ from .util import defprim, register, value
 
 _NoValue = np._NoValue
 
+
+
+def _numpy_when_integral(fn: Any) -> Any:
+    """``fn`` (np.NAME's implementation), except that with an integer or bool ``dtype=``
+    the result is NumPy's own: it has no derivative, and NumPy computes in that dtype
+    (modular products, a mean that truncates), which composing chainrule's float rules
+    would not reproduce.  Computed on the values, returned as a constant Tensor."""
+    sig = inspect.signature(fn)
+    npfn = getattr(np, fn.__name__)
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kw: Any) -> Any:
+        b = sig.bind(*args, **kw)
+        dt = b.arguments.get("dtype")
+        if dt is None or b.arguments.get("out") is not None or np.dtype(dt).kind not in "biu":
+            return fn(*args, **kw)
+        from ..core.tensor import Tensor
+        vals = {k: value(v) for k, v in b.arguments.items()}
+        return Tensor._make(np.asarray(npfn(**vals)), None, None)
+
+    return wrapped
 
 def norm_axis(axis: Any, ndim: int) -> tuple[int, ...]:
     if axis is None:
@@ -148,7 +171,7 @@ def mean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims:
     return s / n
 
 
-register("mean", mean)
+register("mean", _numpy_when_integral(mean))
 
 
 def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = False, *,
@@ -377,7 +400,7 @@ def prod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims:
     return r
 
 
-register("prod", prod)
+register("prod", _numpy_when_integral(prod))
 
 
 # ---------------------------------------------------------------------------------
@@ -405,9 +428,13 @@ cumsum_prim = defprim(_cumsum_fwd, "cumsum", saves=(), saves_ans=False, linear=T
 
 def cumsum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
     _no_out("cumsum", out)
-    if dtype is not None:
-        a = E.astype(a, dtype=np.dtype(dtype))
-    return cumsum_prim(a, axis=axis)
+    if dtype is None:
+        return cumsum_prim(a, axis=axis)
+    dt = np.dtype(dtype)
+    r = cumsum_prim(E.astype(a, dtype=dt), axis=axis)
+    # NumPy's scan widens small integers (uint8 -> uint64) unless told the dtype; the
+    # modular result cast back is what np.cumsum(..., dtype=dt) computes
+    return r if r.dtype == dt else E.astype(r, dtype=dt)
 
 
 def _cumulative(name: str, scan: Any, first: Any, x: Any, axis: Any, dtype: Any, out: Any,
@@ -522,9 +549,13 @@ cumprod_prim = defprim(_cumprod_fwd, "cumprod", vjp=(_cumprod_vjp,), jvp=(_cumpr
 
 def cumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
     _no_out("cumprod", out)
-    if dtype is not None:
-        a = E.astype(a, dtype=np.dtype(dtype))
-    return cumprod_prim(a, axis=axis)
+    if dtype is None:
+        return cumprod_prim(a, axis=axis)
+    dt = np.dtype(dtype)
+    r = cumprod_prim(E.astype(a, dtype=dt), axis=axis)
+    # NumPy's scan widens small integers (uint8 -> uint64) unless told the dtype; the
+    # modular result cast back is what np.cumprod(..., dtype=dt) computes
+    return r if r.dtype == dt else E.astype(r, dtype=dt)
 
 
 def cumulative_prod(x: Any, /, *, axis: Any = None, dtype: Any = None, out: Any = None,
@@ -541,9 +572,24 @@ register("cumulative_prod", cumulative_prod)
 # var / std
 
 
+def _as_complex_dtype(r: Any, dtype: Any) -> Any:
+    """NumPy's var/std with a complex ``dtype=`` return that complex dtype (a zero
+    imaginary part), though the variance is real."""
+    if dtype is not None and np.dtype(dtype).kind == "c" and r.dtype != np.dtype(dtype):
+        return E.astype(r, dtype=np.dtype(dtype))
+    return r
+
+
 def var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0,
         keepdims: bool = False, *, where: Any = _NoValue, mean: Any = _NoValue,
         correction: Any = _NoValue) -> Any:
+    return _as_complex_dtype(_var(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean,
+                                  correction=correction), dtype)
+
+
+def _var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0,
+         keepdims: bool = False, *, where: Any = _NoValue, mean: Any = _NoValue,
+         correction: Any = _NoValue) -> Any:
     _no_out("var", out)
     if correction is not _NoValue and correction is not None:
         if ddof != 0:
@@ -581,12 +627,13 @@ def std(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: floa
         keepdims: bool = False, *, where: Any = _NoValue, mean: Any = _NoValue,
         correction: Any = _NoValue) -> Any:
     """sqrt(var); at zero variance the gradient is 0 (like a norm at 0), never NaN."""
-    return safe_sqrt(var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims,
-                         where=where, mean=mean, correction=correction))
+    return _as_complex_dtype(safe_sqrt(_var(a, axis=axis, dtype=dtype, out=out, ddof=ddof,
+                                            keepdims=keepdims, where=where, mean=mean,
+                                            correction=correction)), dtype)
 
 
-register("var", var)
-register("std", std)
+register("var", _numpy_when_integral(var))
+register("std", _numpy_when_integral(std))
 
 
 # ---------------------------------------------------------------------------------
@@ -655,10 +702,10 @@ def nancumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> 
 
 
 register("nansum", nansum)
-register("nanprod", nanprod)
-register("nanmean", nanmean)
-register("nanvar", nanvar)
-register("nanstd", nanstd)
+register("nanprod", _numpy_when_integral(nanprod))
+register("nanmean", _numpy_when_integral(nanmean))
+register("nanvar", _numpy_when_integral(nanvar))
+register("nanstd", _numpy_when_integral(nanstd))
 register("nancumsum", nancumsum)
 register("nancumprod", nancumprod)
 
