@@ -96,14 +96,31 @@ def _val(x: Any) -> np.ndarray:
     return np.asarray(value(x))
 
 
-def _guard(ok: np.ndarray, x: Any, safe: float) -> Any:
+def _concrete(mask: Any) -> bool:
+    """A mask with values (not one traced by cr.compile, whose values are not known)."""
+    return isinstance(mask, (np.ndarray, np.generic, bool))
+
+
+def _every(mask: Any) -> bool:
+    """True when ``mask`` is known to hold everywhere (a traced mask: not known)."""
+    return _concrete(mask) and bool(np.all(mask))
+
+
+def _some(mask: Any) -> bool:
+    """True when ``mask`` may hold somewhere (a traced mask: it may)."""
+    return not _concrete(mask) or bool(np.any(mask))
+
+
+def _guard(ok: Any, x: Any, safe: float) -> Any:
     """``x`` where ``ok``, ``safe`` elsewhere: the value the formula sees outside the
-    support, so that neither it nor its derivatives are NaN there (they are then masked)."""
-    return x if bool(np.all(ok)) else np.where(ok, x, safe)
+    support, so that neither it nor its derivatives are NaN there (they are then masked).
+    The masks are comparisons of the arguments themselves (Tensors compare to plain boolean
+    arrays, and under cr.compile to traced ones), so the support is decided at run time."""
+    return x if _every(ok) else np.where(ok, x, safe)
 
 
-def _outside(ok: np.ndarray, inside: Any, fill: float) -> Any:
-    return inside if bool(np.all(ok)) else np.where(ok, inside, fill)
+def _outside(ok: Any, inside: Any, fill: float) -> Any:
+    return inside if _every(ok) else np.where(ok, inside, fill)
 
 
 def _std(x: Any, loc: Any, scale: Any) -> Any:
@@ -252,7 +269,7 @@ class _Gamma(_Dist):
     def logpdf(self, x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
         """(a - 1) log y - y - gammaln(a) - log scale, y = (x - loc) / scale >= 0."""
         y = _std(x, loc, scale)
-        ok = _val(y) >= 0
+        ok = y >= 0
         y = _guard(ok, y, 1.0)
         return _outside(ok, xlogy(a - 1.0, y) - y - gammaln(a) - np.log(scale), -np.inf)
 
@@ -263,7 +280,7 @@ class _Gamma(_Dist):
     def cdf(self, x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
         """gammainc(a, y); differentiable in x, loc and scale (not a)."""
         y = _std(x, loc, scale)
-        ok = _val(y) >= 0
+        ok = y >= 0
         return _outside(ok, gammainc(a, _guard(ok, y, 1.0)), 0.0)
 
     def logcdf(self, x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
@@ -273,7 +290,7 @@ class _Gamma(_Dist):
     def sf(self, x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
         """gammaincc(a, y)."""
         y = _std(x, loc, scale)
-        ok = _val(y) >= 0
+        ok = y >= 0
         return _outside(ok, gammaincc(a, _guard(ok, y, 1.0)), 1.0)
 
     def logsf(self, x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
@@ -289,8 +306,7 @@ class _Beta(_Dist):
     def logpdf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
         """(a - 1) log y + (b - 1) log(1 - y) - betaln(a, b) - log scale, 0 <= y <= 1."""
         y = _std(x, loc, scale)
-        yv = _val(y)
-        ok = (yv >= 0) & (yv <= 1)
+        ok = (y >= 0) & (y <= 1)
         y = _guard(ok, y, 0.5)
         lp = xlogy(a - 1.0, y) + xlog1py(b - 1.0, -y) - betaln(a, b) - np.log(scale)
         return _outside(ok, lp, -np.inf)
@@ -302,11 +318,10 @@ class _Beta(_Dist):
     def cdf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
         """betainc(a, b, y); differentiable in x, loc and scale (not a, b)."""
         y = _std(x, loc, scale)
-        yv = _val(y)
-        ok = (yv >= 0) & (yv <= 1)
+        ok = (y >= 0) & (y <= 1)
         c = betainc(a, b, _guard(ok, y, 0.5))
-        return _outside(ok, c, 0.0) if bool(np.all(yv <= 1)) else np.where(
-            yv > 1, 1.0, _outside(ok, c, 0.0))
+        return _outside(ok, c, 0.0) if _every(y <= 1) else np.where(
+            y > 1, 1.0, _outside(ok, c, 0.0))
 
     def logcdf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
         """log cdf."""
@@ -315,11 +330,10 @@ class _Beta(_Dist):
     def sf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
         """1 - cdf, as betainc(b, a, 1 - y) (accurate near y = 1)."""
         y = _std(x, loc, scale)
-        yv = _val(y)
-        ok = (yv >= 0) & (yv <= 1)
+        ok = (y >= 0) & (y <= 1)
         c = betainc(b, a, 1.0 - _guard(ok, y, 0.5))
-        return _outside(ok, c, 0.0) if bool(np.all(yv >= 0)) else np.where(
-            yv < 0, 1.0, _outside(ok, c, 0.0))
+        return _outside(ok, c, 0.0) if _every(y >= 0) else np.where(
+            y < 0, 1.0, _outside(ok, c, 0.0))
 
     def logsf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
         """log(1 - cdf)."""
@@ -337,8 +351,7 @@ _LOG_2 = math.log(2.0)
 
 def _in_unit(q: Any, r: Any) -> Any:
     """A quantile function's value ``r``, NaN where ``q`` is outside [0, 1] (as SciPy)."""
-    qv = _val(q)
-    return _outside((qv >= 0) & (qv <= 1), r, np.nan)
+    return _outside((q >= 0) & (q <= 1), r, np.nan)
 
 
 def _loc_scale(r: Any, loc: Any, scale: Any) -> Any:
@@ -377,15 +390,16 @@ class _Cauchy(_Dist):
 
     @staticmethod
     def _std_ppf(q: Any) -> Any:
-        # -1 / tan(pi q'), q' = q - 1 above one half: accurate in both tails; exactly 0 at
-        # q = 1/2 (the value corrected by a constant, the derivative, pi, kept); +-inf at 1, 0
-        qv = _val(q)
-        r = -1.0 / np.tan(math.pi * (q - (qv > 0.5)))
-        half = qv == 0.5
-        if np.any(half):
-            r = r - np.where(half, _val(r), 0.0)
-        if np.any(qv == 1.0):
-            r = np.where(qv == 1.0, np.inf, r)
+        # -1 / tan(pi q'), q' = q - 1 above one half: accurate in both tails; at q = 1/2
+        # pi (q - 1/2), exactly 0 with the right derivatives (pi, then 0); +-inf at 1, 0
+        upper = q > 0.5
+        r = -1.0 / np.tan(math.pi * (q - np.where(upper, 1.0, 0.0)))
+        half = q == 0.5
+        if _some(half):
+            r = np.where(half, math.pi * (q - 0.5), r)
+        one = q == 1.0
+        if _some(one):
+            r = np.where(one, np.inf, r)
         return _in_unit(q, r)
 
     def ppf(self, q: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
@@ -405,7 +419,7 @@ class _Chi2(_Dist):
     def logpdf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
         """(df/2 - 1) log y - y/2 - gammaln(df/2) - (df/2) log 2 - log scale, y >= 0."""
         y = _std(x, loc, scale)
-        ok = _val(y) >= 0
+        ok = y >= 0
         y = _guard(ok, y, 1.0)
         h = df * 0.5
         lp = xlogy(h - 1.0, y) - y * 0.5 - gammaln(h) - h * _LOG_2 - np.log(scale)
@@ -418,7 +432,7 @@ class _Chi2(_Dist):
     def cdf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
         """gammainc(df/2, y/2); differentiable in x, loc and scale (not df)."""
         y = _std(x, loc, scale)
-        ok = _val(y) >= 0
+        ok = y >= 0
         return _outside(ok, gammainc(df * 0.5, _guard(ok, y, 1.0) * 0.5), 0.0)
 
     def logcdf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
@@ -428,7 +442,7 @@ class _Chi2(_Dist):
     def sf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
         """gammaincc(df/2, y/2); differentiable in x, loc and scale (not df)."""
         y = _std(x, loc, scale)
-        ok = _val(y) >= 0
+        ok = y >= 0
         return _outside(ok, gammaincc(df * 0.5, _guard(ok, y, 1.0) * 0.5), 1.0)
 
     def logsf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
@@ -443,7 +457,7 @@ class _Expon(_Dist):
 
     def _y(self, x: Any, loc: Any, scale: Any) -> tuple:
         y = _std(x, loc, scale)
-        ok = _val(y) >= 0
+        ok = y >= 0
         return _guard(ok, y, 1.0), ok
 
     def logpdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
@@ -483,10 +497,10 @@ class _Expon(_Dist):
 def _abs_pow(z: Any, p: Any) -> Any:
     """|z|^p, 0 at z = 0 with finite derivatives there (in p too: |z|^p log|z| -> 0)."""
     a = np.abs(z)
-    zero = _val(a) == 0
-    if not np.any(zero):
+    zero = a == 0
+    if not _some(zero):
         return a ** p
-    return np.where(zero, 0.0, _guard(~zero, a, 1.0) ** p)
+    return np.where(zero, 0.0, _guard(np.logical_not(zero), a, 1.0) ** p)
 
 
 class _Gennorm(_Dist):
@@ -508,7 +522,7 @@ class _Gennorm(_Dist):
         """(1/2 + c) - c gammaincc(1/beta, |y|^beta), c = sign(y)/2; differentiable in x,
         loc and scale (not beta)."""
         z = _std(x, loc, scale)
-        c = 0.5 * np.sign(_val(z))
+        c = 0.5 * np.sign(z)  # (its derivative is 0)
         return (0.5 + c) - c * gammaincc(1.0 / beta, _abs_pow(z, beta))
 
 
@@ -599,7 +613,7 @@ class _Laplace(_Dist):
         """exp(y)/2 for y <= 0, 1 - exp(-y)/2 above (one exp(-|y|), no overflow)."""
         z = _std(x, loc, scale)
         e = 0.5 * np.exp(-np.abs(z))
-        return np.where(_val(z) > 0, 1.0 - e, e)
+        return np.where(z > 0, 1.0 - e, e)
 
 
 class _Logistic(_Dist):
@@ -648,7 +662,7 @@ class _Pareto(_Dist):
 
     def _logy(self, x: Any, loc: Any, scale: Any) -> tuple:
         y = _std(x, loc, scale)
-        ok = _val(y) >= 1
+        ok = y >= 1
         return np.log(_guard(ok, y, 2.0)), ok
 
     def logpdf(self, x: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
@@ -689,18 +703,17 @@ def _log_gauss_mass(lo: Any, hi: Any) -> Any:
     """log(Phi(hi) - Phi(lo)) for lo <= hi, accurately (SciPy's cases: both in the left
     tail, both in the right, or around 0); each case's inputs guarded where it is not used,
     so no case puts a NaN into the derivative of another."""
-    lov, hiv = np.broadcast_arrays(_val(lo), _val(hi))
-    left = hiv <= 0
-    right = lov > 0
-    mid = ~(left | right)
+    left = (hi <= 0) | (lo > lo)  # (broadcast to both shapes)
+    right = (lo > 0) | (hi > hi)
+    mid = np.logical_not(left | right)
     parts = []
-    if np.any(left):
+    if _some(left):
         la, lb = log_ndtr(_guard(left, lo, -2.0)), log_ndtr(_guard(left, hi, -1.0))
         parts.append((left, lb + np.log1p(-np.exp(la - lb))))
-    if np.any(right):
+    if _some(right):
         la, lb = log_ndtr(-_guard(right, hi, 2.0)), log_ndtr(-_guard(right, lo, 1.0))
         parts.append((right, lb + np.log1p(-np.exp(la - lb))))
-    if np.any(mid):
+    if _some(mid):
         parts.append((mid, np.log1p(-ndtr(_guard(mid, lo, -1.0))
                                     - ndtr(-_guard(mid, hi, 1.0)))))
     out = parts[-1][1]
@@ -718,13 +731,16 @@ class _Truncnorm(_Dist):
 
     def _z(self, x: Any, a: Any, b: Any, loc: Any, scale: Any) -> tuple:
         z = _std(x, loc, scale)
-        zv, av, bv = np.broadcast_arrays(_val(z), _val(a), _val(b))
-        ok = (zv >= av) & (zv <= bv)
+        ok = (z >= a) & (z <= b)
+        if _every(ok):
+            return z, ok, z < a
+        # a point inside [a, b] (either may be infinite), a constant
+        av, bv = np.asarray(value(a), dtype=float), np.asarray(value(b), dtype=float)
         fa, fb = np.isfinite(av), np.isfinite(bv)
         with np.errstate(invalid="ignore"):
             inner = np.where(fa & fb, (av + bv) / 2, np.where(fa, av + 1.0,
                                                               np.where(fb, bv - 1.0, 0.0)))
-        return (z if bool(np.all(ok)) else np.where(ok, z, inner)), ok, zv < av
+        return np.where(ok, z, inner), ok, z < a
 
     def logpdf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
         """-y^2/2 - log(2 pi)/2 - log(Phi(b) - Phi(a)) - log scale on [a, b]."""
@@ -743,7 +759,7 @@ class _Truncnorm(_Dist):
         m = _log_gauss_mass(a, b)
         lc = _log_gauss_mass(a, z) - m
         ls = _log_gauss_mass(z, b) - m
-        near_c, near_s = _val(lc) > -0.1, _val(ls) > -0.1
+        near_c, near_s = lc > -0.1, ls > -0.1
         lc2 = np.where(near_c, np.log1p(-np.exp(_guard(near_c, ls, -1.0))), lc)
         ls2 = np.where(near_s, np.log1p(-np.exp(_guard(near_s, lc, -1.0))), ls)
         return lc2, ls2, ok, below
@@ -774,9 +790,8 @@ class _Uniform(_Dist):
 
     def _y(self, x: Any, loc: Any, scale: Any) -> tuple:
         y = _std(x, loc, scale)
-        yv = _val(y)
-        ok = (yv >= 0) & (yv <= 1)
-        return _guard(ok, y, 0.5), ok, yv
+        ok = (y >= 0) & (y <= 1)
+        return _guard(ok, y, 0.5), ok, y
 
     def logpdf(self, x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
         """-log scale on the support."""
@@ -824,8 +839,7 @@ class _Wrapcauchy(_Dist):
     def logpdf(self, x: Any, c: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
         """log(1 - c^2) - log(2 pi (1 + c^2 - 2 c cos y)) - log scale."""
         y = _std(x, loc, scale)
-        yv = _val(y)
-        ok = (yv >= 0) & (yv <= 2 * math.pi)
+        ok = (y >= 0) & (y <= 2 * math.pi)
         y = _guard(ok, y, 1.0)
         lp = (np.log1p(-c * c) - _LOG_2PI - np.log(1.0 + c * c - 2.0 * c * np.cos(y))
               - np.log(scale))
