@@ -140,8 +140,11 @@ def _arraylike(v: Any) -> Any:
 
 def _takes_arraylikes(method: Callable) -> Callable:
     def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return method(self, *[_arraylike(a) for a in args],
-                      **{k: _arraylike(v) for k, v in kwargs.items()})
+        # log(0) = -inf and NaN outside the parameters' domain are values here, as in
+        # SciPy's methods: no RuntimeWarning for them
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return method(self, *[_arraylike(a) for a in args],
+                          **{k: _arraylike(v) for k, v in kwargs.items()})
     wrapped.__name__, wrapped.__qualname__ = method.__name__, method.__qualname__
     wrapped.__doc__, wrapped.__wrapped__ = method.__doc__, method  # type: ignore[attr-defined]
     return wrapped
