@@ -206,3 +206,17 @@ def test_against_jax_scipy_linalg() -> None:
     compare(lambda a: linalg.lu(a)[1:], lambda a: jsl.lu(a)[1:], A)
     compare(lambda a: linalg.lu(a, permute_l=True), lambda a: jsl.lu(a, permute_l=True), A)
     compare(lambda a: linalg.polar(a), lambda a: jsl.polar(a, method="svd"), A)
+
+
+def test_compiled() -> None:
+    """The constructors and the np.linalg-based decompositions trace under cr.compile."""
+    def f(a):
+        return (np.sum(linalg.toeplitz(a[0], a[1]) ** 2) + np.sum(linalg.hankel(a[2]) ** 3)
+                + np.sum(linalg.companion(a[3]) ** 2) + np.sum(linalg.circulant(a[0]) * a)
+                + np.sum(linalg.convolution_matrix(a[1], 3, "same") ** 2)
+                + np.sum(linalg.eigh(a + a.T, eigvals_only=True) ** 3)
+                + np.sum(linalg.polar(a)[1]) + np.sum(linalg.qr(a)[1] ** 2))
+
+    g = cr.compile(cr.grad(f))
+    for a in (A, A + 0.1 * RNG.standard_normal((4, 4))):
+        np.testing.assert_allclose(g(a), cr.grad(f)(a), rtol=1e-11, atol=1e-12)

@@ -524,7 +524,7 @@ def hankel(c: Any, r: Any = None) -> Any:
     Differentiable in c and r."""
     c = np.reshape(_1d(c), (-1,))
     if r is None:
-        r = np.zeros(np.shape(value(c)), dtype=np.asarray(value(c)).dtype)
+        r = np.zeros(tuple(c.shape), dtype=c.dtype)
     r = np.reshape(_1d(r), (-1,))
     m, n = c.shape[-1], r.shape[-1]
     vals = np.concatenate([c, r[..., 1:]], axis=-1)
@@ -539,12 +539,13 @@ def companion(a: Any) -> Any:
     a = _asarray(a)
     if len(a.shape) < 1 or a.shape[-1] < 2:
         raise ValueError("companion: the length of a must be at least 2")
-    if np.any(np.asarray(value(a))[..., 0] == 0):
+    zero = a[..., 0] == 0
+    if isinstance(zero, (np.ndarray, np.generic, bool)) and np.any(zero):  # (not traced)
         raise ValueError("companion: the first coefficient in a must not be zero")
     n = a.shape[-1] - 1
     first = -a[..., 1:] / a[..., :1]
     lead = tuple(a.shape[:-1])
-    dt = np.asarray(value(first)).dtype
+    dt = first.dtype
     below = np.broadcast_to(np.eye(n - 1, n, dtype=dt), lead + (n - 1, n))
     return np.concatenate([first[..., None, :], below], axis=-2)
 
@@ -564,8 +565,7 @@ def convolution_matrix(a: Any, n: int, mode: str = "full") -> Any:
                          f"{mode!r}")
     n, m = int(n), a.shape[-1]
     lead = tuple(a.shape[:-1])
-    dt = np.asarray(value(a)).dtype
-    z = np.zeros(lead + (n - 1,), dtype=dt)
+    z = np.zeros(lead + (n - 1,), dtype=a.dtype)
     padded = np.concatenate([z, a, z], axis=-1)
     rows = np.arange(m + n - 1)
     if mode == "same":
