@@ -145,17 +145,19 @@ def test_svd_qr() -> None:
 
 
 def test_lu_and_polar() -> None:
-    for kw in ({}, {"permute_l": True}, {"p_indices": True}):
-        ours, ref = linalg.lu(A, **kw), sl.lu(A, **kw)
-        assert len(ours) == len(ref)
-        for o, r in zip(ours, ref):
-            _eq(o, r, str(kw))
-    P, L, U = linalg.lu(A)
-    np.testing.assert_allclose(P @ L @ U, A, atol=1e-14)
-    assert check(lambda a: linalg.lu(a)[1:], A, order=2)
+    for X in (A, RECT, RECT.T, RECT[:, :1], RECT[:1]):
+        for kw in ({}, {"permute_l": True}, {"p_indices": True}):
+            ours, ref = linalg.lu(X, **kw), sl.lu(X, **kw)
+            assert len(ours) == len(ref)
+            for o, r in zip(ours, ref):
+                _eq(o, r, f"lu {X.shape} {kw}")
+        P, L, U = linalg.lu(X)
+        np.testing.assert_allclose(P @ L @ U, X, atol=1e-14)
+        assert check(lambda a: linalg.lu(a)[1:], X, order=2 if X is A else 1)
     assert check(lambda a: linalg.lu(a, permute_l=True), A)
-    with pytest.raises(NotImplementedError, match="square"):
-        linalg.lu(RECT)
+    assert check(lambda a: linalg.lu(a, permute_l=True), RECT.T)
+    with pytest.raises(NotImplementedError, match="2-D"):
+        linalg.lu(np.ones((2, 3, 3)))
     for side in ("right", "left"):
         for X in (A, RECT) if side == "right" else (A, RECT.T):
             ours, ref = linalg.polar(X, side), sl.polar(X, side)
@@ -205,6 +207,8 @@ def test_against_jax_scipy_linalg() -> None:
     compare(lambda a: linalg.qr(a, mode="economic"), lambda a: jsl.qr(a, mode="economic"), RECT)
     compare(lambda a: linalg.lu(a)[1:], lambda a: jsl.lu(a)[1:], A)
     compare(lambda a: linalg.lu(a, permute_l=True), lambda a: jsl.lu(a, permute_l=True), A)
+    compare(lambda a: linalg.lu(a)[1:], lambda a: jsl.lu(a)[1:], RECT)
+    compare(lambda a: linalg.lu(a)[1:], lambda a: jsl.lu(a)[1:], RECT.T)
     compare(lambda a: linalg.polar(a), lambda a: jsl.polar(a, method="svd"), A)
 
 

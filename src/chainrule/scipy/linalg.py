@@ -35,8 +35,9 @@ primitives, so derivatives of every order hold (grad of grad, forward over rever
 * ``eigh`` (``lower``, ``eigvals_only``, the generalized problem with ``b`` through b's
   Cholesky factor, ``subset_by_index``/``subset_by_value``), ``svd``, ``qr`` (modes 'full',
   'economic', 'r' -- a 1-tuple, as SciPy's) over chainrule's ``np.linalg`` rules; ``lu``
-  (P, L, U; ``permute_l``, ``p_indices``) unpacks ``lu_factor``'s primitive, whose VJP is
-  two triangular solves; ``polar`` from the SVD.
+  (P, L, U; ``permute_l``, ``p_indices``; rectangular too) unpacks ``lu_factor``'s
+  primitive on the square block, whose VJP is two triangular solves, and completes a tall
+  L or a wide U by triangular solves; ``polar`` from the SVD.
 """
 
 from __future__ import annotations
@@ -656,27 +657,41 @@ def qr(a: Any, overwrite_a: bool = False, lwork: Any = None, mode: str = "full",
 
 def lu(a: Any, permute_l: bool = False, overwrite_a: bool = False, check_finite: bool = True,
        p_indices: bool = False) -> tuple:
-    """(P, L, U) with a = P L U for a square 2-D ``a`` (scipy.linalg.lu; (P L, U) with
-    ``permute_l``; the permutation as row indices with ``p_indices``: a = L[p] U).  L and U
-    are unpacked from lu_factor's primitive, whose VJP is two triangular solves; P (or p)
-    is a constant."""
+    """(P, L, U) with a = P L U (scipy.linalg.lu): for an M x N ``a``, L is M x K (unit
+    lower trapezoidal), U is K x N (upper trapezoidal), K = min(M, N); (P L, U) with
+    ``permute_l``; the permutation as row indices with ``p_indices`` (a = L[p] U).  The
+    square block is lu_factor's primitive (its VJP two triangular solves); the rest of a tall
+    L is A2 U^-1, of a wide U L^-1 A2 (triangular solves).  P (or p) is a constant."""
     a = _asarray(a)
-    if len(a.shape) != 2 or a.shape[0] != a.shape[1]:
-        raise NotImplementedError(f"scipy.linalg.lu: a square 2-D matrix is supported, got "
-                                  f"shape {tuple(a.shape)}")
-    packed, piv = lu_factor(a)
-    n = a.shape[0]
-    strict = np.tri(n, n, -1, dtype=bool)
-    L = packed * strict + np.eye(n)
+    if len(a.shape) != 2:
+        raise NotImplementedError(f"scipy.linalg.lu: a 2-D matrix is supported, got shape "
+                                  f"{tuple(a.shape)}")
+    m, n = a.shape
+    k = min(m, n)
+    if m == n:
+        r = np.arange(m)
+        block = a
+    else:  # the row order of the whole matrix's pivoting (SciPy's own), then the block's
+        pl_idx = _sl.lu(np.asarray(value(a)), p_indices=True)[0]
+        r = np.argsort(pl_idx)
+        block = a[r][:k] if m > n else a[r][:, :k]
+    packed, piv = lu_factor(block)
+    r = r[np.concatenate([_perm(piv), np.arange(k, m)])]  # a[r][:k, :k] = L1 U1
+    strict = np.tri(k, k, -1, dtype=bool)
+    L = packed * strict + np.eye(k)
     U = packed * ~strict
-    p = _perm(piv)            # a[p] = L U
-    inv = np.argsort(p)       # a = L[inv] U
+    if m > n:  # L2 U = A2
+        L = np.concatenate([L, _mT(solve_triangular(packed, _mT(a[r][k:]), trans=1))], axis=0)
+    elif m < n:  # L U2 = A2
+        U = np.concatenate([U, solve_triangular(packed, a[r][:, k:], lower=True,
+                                                unit_diagonal=True)], axis=1)
+    inv = np.argsort(r)       # a = L[inv] U
     if permute_l:
         return L[inv], U
     if p_indices:
         return inv, L, U
     dt = np.asarray(value(packed)).dtype
-    return np.eye(n, dtype=dt)[p].T, L, U
+    return np.eye(m, dtype=dt)[r].T, L, U
 
 
 def polar(a: Any, side: str = "right") -> tuple:
