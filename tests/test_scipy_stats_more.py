@@ -230,6 +230,13 @@ def test_frozen_and_array_likes() -> None:
                                scipy_stats.cauchy(0.5, 2.0).logcdf(X), rtol=1e-13)
     np.testing.assert_allclose(stats.truncnorm(-1, 2).pdf([0.0, 1.0]),
                                scipy_stats.truncnorm(-1, 2).pdf([0.0, 1.0]), rtol=1e-13)
+    # scalars in, NumPy scalars out (as SciPy's), inside and outside the support
+    for dist, m, x, params in [("expon", "sf", -0.5, ()), ("uniform", "cdf", 0.5, ()),
+                               ("truncnorm", "logcdf", 3.0, (-1.0, 1.0)),
+                               ("laplace", "cdf", 0.2, ()), ("gamma", "logpdf", -1.0, (2.0,))]:
+        v = getattr(getattr(stats, dist), m)(x, *params)
+        assert isinstance(v, np.float64) and v == getattr(getattr(scipy_stats, dist), m)(
+            x, *params), (dist, m)
     g = cr.grad(lambda s: np.sum(stats.laplace(scale=s).logpdf(X)))(1.5)
     np.testing.assert_allclose(g, np.sum(np.abs(X) / 1.5**2 - 1 / 1.5), rtol=1e-13)
 

@@ -143,8 +143,10 @@ def _takes_arraylikes(method: Callable) -> Callable:
         # log(0) = -inf and NaN outside the parameters' domain are values here, as in
         # SciPy's methods: no RuntimeWarning for them
         with np.errstate(divide="ignore", invalid="ignore"):
-            return method(self, *[_arraylike(a) for a in args],
-                          **{k: _arraylike(v) for k, v in kwargs.items()})
+            out = method(self, *[_arraylike(a) for a in args],
+                         **{k: _arraylike(v) for k, v in kwargs.items()})
+        # a scalar, not a 0-d array, for scalar arguments (as SciPy's; np.where gives 0-d)
+        return out[()] if isinstance(out, np.ndarray) and out.ndim == 0 else out
     wrapped.__name__, wrapped.__qualname__ = method.__name__, method.__qualname__
     wrapped.__doc__, wrapped.__wrapped__ = method.__doc__, method  # type: ignore[attr-defined]
     return wrapped
