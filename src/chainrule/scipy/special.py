@@ -45,7 +45,7 @@ from ..ops.util import unbroadcast as _unbroadcast
 from ..ops.util import value as _value
 
 __all__ = ["RULES", "DERIVATIVES", "FUNCTIONS", "polygamma", "multigammaln", "logsumexp",
-           "softmax", "log_softmax", "softplus"]
+           "softmax", "log_softmax", "softplus", "comb", "factorial"]
 
 RULES: dict[str, _Primitive] = {}       # scipy.special NAME -> the primitive its ufunc dispatches to
 DERIVATIVES: dict[str, str] = {}       # NAME -> its derivative, as the coverage page states it
@@ -415,6 +415,53 @@ _binary("kve", None, lambda ans, v, x: ans - (_sc.kve(_v(v) - 1, x) + _sc.kve(_v
 
 
 # ---------------------------------------------------------------------------------
+# Box-Cox transforms, the dilogarithm
+
+# d/dlmbda boxcox = L^2 h(lmbda L), L = log x, h(u) = (u e^u - e^u + 1) / u^2 (= 1/2 at 0);
+# below |u| = 0.1 h's series sum_n (n-1) u^(n-2) / n!, n = 2 .. 10 (the rest under 3e-16)
+_H_SERIES = [(n - 1) / _math.factorial(n) for n in range(2, 11)]
+
+
+def _boxcox_h(u: _Any) -> _Any:
+    small = _np.abs(_np.real(_value(u))) < 0.1
+    series = 0.0
+    for c in reversed(_H_SERIES):
+        series = series * u + c
+    if _np.all(small):
+        return series
+    ub = _where(small, 1.0, u)
+    direct = (ub * _np.exp(ub) - _np.expm1(ub)) / (ub * ub)
+    return _where(small, series, direct)
+
+
+def _boxcox_dl(L: _Any, lmbda: _Any) -> _Any:
+    return L * L * _boxcox_h(lmbda * L)
+
+
+_binary("boxcox", lambda ans, x, lm: x ** (lm - 1), lambda ans, x, lm: _boxcox_dl(_np.log(x), lm),
+        "x^(lmbda-1) in x; L^2 h(lmbda L) in lmbda, L = log x, h(u) = (u e^u - e^u + 1)/u^2 "
+        "(its series near 0: (log x)^2 / 2 at lmbda = 0)", saves_ans=False)
+_binary("boxcox1p", lambda ans, x, lm: (1 + x) ** (lm - 1),
+        lambda ans, x, lm: _boxcox_dl(_np.log1p(x), lm),
+        "(1+x)^(lmbda-1) in x; as boxcox's in lmbda with L = log1p(x)", saves_ans=False)
+
+
+def _spence_d(ans: _Any, z: _Any) -> _Any:
+    # spence' = log(z) / (1 - z) = -log1p(w) / w, w = z - 1; near w = 0 its series
+    w = z - 1
+    small = _np.abs(_value(w)) < 1e-3
+    series = -(1 - w * (1 / 2 - w * (1 / 3 - w * (1 / 4 - w * (1 / 5 - w / 6)))))
+    if _np.all(small):
+        return series
+    wb = _where(small, 1.0, w)
+    return _where(small, series, -_np.log1p(wb) / wb)
+
+
+_unary("spence", _spence_d, "log(z) / (1 - z) (-1 at z = 1, by its series there)",
+       saves_ans=False)
+
+
+# ---------------------------------------------------------------------------------
 # SciPy's Python functions (not ufuncs): chainrule's primitives (ops/special.py)
 
 def logsumexp(a: _Any, axis: _Any = None, b: _Any = None, keepdims: bool = False,
@@ -444,3 +491,62 @@ FUNCTIONS["logsumexp"] = "chainrule's logsumexp primitive (`b=`, `return_sign=` 
 FUNCTIONS["softmax"] = "chainrule's softmax primitive"
 FUNCTIONS["log_softmax"] = "chainrule's log_softmax primitive"
 FUNCTIONS["softplus"] = "np.logaddexp(0, x), as SciPy computes it"
+
+
+def _has_tensor(*args: _Any) -> bool:
+    return any(isinstance(a, _Tensor) for a in args)
+
+
+def comb(N: _Any, k: _Any, *, exact: bool = False, repetition: bool = False,
+         legacy: _Any = None) -> _Any:
+    """scipy.special.comb(N, k): N choose k, exp(gammaln(N + 1) - gammaln(k + 1) -
+    gammaln(N - k + 1)) where 0 <= k <= N (0 elsewhere, as SciPy's); ``repetition`` is
+    comb(N + k - 1, k).  Differentiable in N and k (real, as SciPy's exact=False).
+    ``exact=True`` (integers) gives SciPy's value and refuses Tensors."""
+    if exact:
+        if _has_tensor(N, k):
+            raise NotImplementedError("scipy.special.comb(exact=True): an exact integer count "
+                                      "has no derivative; use exact=False")
+        return _sc.comb(N, k, exact=True, repetition=repetition)
+    if repetition:
+        return comb(N + k - 1, k)
+    nv, kv = _np.broadcast_arrays(_np.asarray(_value(N), dtype=float),
+                                  _np.asarray(_value(k), dtype=float))
+    ok = (kv <= nv) & (nv >= 0) & (kv >= 0)
+    if not _has_tensor(N, k):
+        N, k = nv, kv
+    if not _np.all(ok):
+        N, k = _where(ok, N, 1.0), _where(ok, k, 0.0)
+    out = _np.exp(_sc.gammaln(N + 1) - _sc.gammaln(k + 1) - _sc.gammaln(N - k + 1))
+    if not _np.all(ok):
+        out = _where(ok, out, 0.0)
+    return out if _np.ndim(_value(out)) or _has_tensor(out) else _np.float64(out)
+
+
+def factorial(n: _Any, exact: bool = False, extend: str = "zero") -> _Any:
+    """scipy.special.factorial(n): gamma(n + 1) (0 for n < 0, as SciPy's extend='zero');
+    differentiable in n (real).  ``exact=True`` (integers) gives SciPy's value and refuses
+    Tensors; extend='complex' is gamma(n + 1) everywhere."""
+    if exact:
+        if _has_tensor(n):
+            raise NotImplementedError("scipy.special.factorial(exact=True): an exact integer "
+                                      "has no derivative; use exact=False")
+        return _sc.factorial(n, exact=True, extend=extend)
+    if extend not in ("zero", "complex"):
+        raise ValueError(f"scipy.special.factorial: extend must be 'zero' or 'complex', got "
+                         f"{extend!r}")
+    if not _has_tensor(n):
+        n = _np.asarray(n, dtype=complex if extend == "complex" else float)
+    if extend == "complex":
+        out = _sc.gamma(n + 1)
+    else:
+        nv = _np.asarray(_value(n))
+        neg = nv < 0
+        out = _sc.gamma(_where(neg, 1.0, n) + 1 if _np.any(neg) else n + 1)
+        if _np.any(neg):
+            out = _where(neg, 0.0, out)
+    return out if _np.ndim(_value(out)) or _has_tensor(out) else _np.asarray(out)[()]
+
+
+FUNCTIONS["comb"] = "exp of gammaln differences (exact=False): differentiable in N and k"
+FUNCTIONS["factorial"] = "gamma(n + 1), 0 for n < 0 (exact=False): differentiable in n"
