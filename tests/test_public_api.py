@@ -13,6 +13,12 @@ import chainrule as cr
 PUBLIC = ["chainrule", "chainrule.nn", "chainrule.nn.functional", "chainrule.nn.init",
           "chainrule.optim", "chainrule.optim.lr_scheduler", "chainrule.data", "chainrule.numpy",
           "chainrule.viz", "chainrule.check"]
+try:  # cr.scipy imports SciPy (optional)
+    import scipy  # noqa: F401
+    PUBLIC += ["chainrule.scipy.stats", "chainrule.scipy.linalg", "chainrule.scipy.signal",
+               "chainrule.scipy.integrate"]
+except ImportError:  # pragma: no cover
+    pass
 
 
 @pytest.mark.parametrize("name", PUBLIC)
