@@ -173,6 +173,8 @@ def _sph_scaled_upward(z: np.ndarray, n: int) -> np.ndarray:
 def _sph_scaled_fwd(z: Any, n: int = 1) -> Any:
     z = _arrays.asarray(z)
     dtype = z.dtype if z.dtype.kind in "fc" else np.dtype(np.float64)
+    if _arrays.lazy(z):  # the series runs until it converges: block by block, still lazy
+        return z.map_blocks(_sph_scaled_fwd, n=n, dtype=dtype)
     zz = z.astype(np.result_type(dtype, np.float64))
     out = empty_as(zz, zz.dtype)
     small = np.abs(zz) < 4.0 + n

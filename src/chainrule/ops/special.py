@@ -195,6 +195,8 @@ def _inu_scaled_asymptotic(ax: np.ndarray, nu: int) -> np.ndarray:
 def _inu_scaled_fwd(x: Any, nu: int = 1) -> Any:
     x = _arrays.asarray(x)
     dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+    if _arrays.lazy(x):  # the series runs until it converges: block by block, still lazy
+        return x.map_blocks(_inu_scaled_fwd, nu=nu, dtype=dtype)
     ax = np.abs(x).astype(np.float64)
     out = empty_as(ax, np.float64)
     big = ax > 25.0 + 2.0 * nu * nu  # the asymptotic series is accurate to 1 ulp there
