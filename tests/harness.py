@@ -164,3 +164,19 @@ def _has_torch() -> bool:
     except ImportError:  # pragma: no cover
         return False
     return True
+
+
+def interrupt_at_step(monkeypatch: Any, n: int) -> None:
+    """Make the n-th optim.Adam.step raise KeyboardInterrupt (a Ctrl-C mid-training)."""
+    from chainrule import optim
+
+    calls = {"n": 0}
+    real = optim.Adam.step
+
+    def step(self: Any, *a: Any, **k: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise KeyboardInterrupt
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(optim.Adam, "step", step)

@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import cli, optim
+from chainrule import cli
 from chainrule.cli import train
 from chainrule.cli.models import AdditionTransformer, greedy_answers
 from chainrule.data import addition_tokens, make_addition, make_frequencies
+from harness import interrupt_at_step
 
 
 def run_train(capsys, out, *argv, quiet=True):
@@ -172,17 +173,6 @@ def test_bad_combinations_are_one_line_exit_2(capsys, tmp_path, dataset, model, 
 
 # --- --resume ------------------------------------------------------------------------------
 
-def _interrupt_at_step(monkeypatch, n):
-    calls = {"n": 0}
-    real = optim.Adam.step
-
-    def step(self, *a, **k):
-        calls["n"] += 1
-        if calls["n"] == n:
-            raise KeyboardInterrupt
-        return real(self, *a, **k)
-
-    monkeypatch.setattr(optim.Adam, "step", step)
 
 
 @pytest.mark.parametrize("argv,name,per_epoch", [
@@ -197,7 +187,7 @@ def test_interrupted_then_resumed_run_is_bit_identical(capsys, tmp_path, monkeyp
     rc, res, acc = run_train(capsys, tmp_path / "whole", *argv)
     assert rc == 0, res.err
     with monkeypatch.context() as mp:
-        _interrupt_at_step(mp, 2 * per_epoch + 2)            # in epoch 3
+        interrupt_at_step(mp, 2 * per_epoch + 2)            # in epoch 3
         rc, res, _ = run_train(capsys, tmp_path / "parts", *argv)
     assert rc == 130
     line = _one_line(res.err)
@@ -289,7 +279,7 @@ def test_a_fresh_run_replaces_an_old_checkpoint(capsys, tmp_path, monkeypatch):
     rc, _, _ = run_train(capsys, tmp_path, "--dataset", "moons", "--samples", "100",
                          "--epochs", "2")
     assert rc == 0
-    _interrupt_at_step(monkeypatch, 1)
+    interrupt_at_step(monkeypatch, 1)
     rc, res, _ = run_train(capsys, tmp_path, "--dataset", "moons", "--samples", "100",
                            "--epochs", "2", "--seed", "5")
     assert rc == 130

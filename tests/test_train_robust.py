@@ -18,6 +18,7 @@ import pytest
 import chainrule as cr
 from chainrule import cli, optim, training
 from chainrule.cli import train
+from harness import interrupt_at_step
 
 MOONS = ["train", "--dataset", "moons", "--samples", "200"]
 
@@ -90,17 +91,6 @@ def test_full_disk_before_training_is_found_by_the_probe(tmp_path, monkeypatch, 
 
 # --- Ctrl-C --------------------------------------------------------------------------------------
 
-def _interrupt_at_step(monkeypatch, n):
-    calls = {"n": 0}
-    real = optim.Adam.step
-
-    def step(self, *a, **k):
-        calls["n"] += 1
-        if calls["n"] == n:
-            raise KeyboardInterrupt
-        return real(self, *a, **k)
-
-    monkeypatch.setattr(optim.Adam, "step", step)
 
 
 def _test_split(seed=0, samples=200):
@@ -112,7 +102,7 @@ def _test_split(seed=0, samples=200):
 
 def test_ctrl_c_saves_the_last_completed_epoch(tmp_path, monkeypatch, capsys):
     per_epoch = 5                                  # 160 training points / batch 32
-    _interrupt_at_step(monkeypatch, 2 * per_epoch + 3)    # in epoch 3
+    interrupt_at_step(monkeypatch, 2 * per_epoch + 3)    # in epoch 3
     rc = cli.main([*MOONS, "--epochs", "10", "-q", "--out", str(tmp_path)])
     out, err = capsys.readouterr()
     assert rc == 130
@@ -131,7 +121,7 @@ def test_ctrl_c_saves_the_last_completed_epoch(tmp_path, monkeypatch, capsys):
 
 
 def test_ctrl_c_in_the_first_epoch_saves_nothing(tmp_path, monkeypatch, capsys):
-    _interrupt_at_step(monkeypatch, 2)
+    interrupt_at_step(monkeypatch, 2)
     rc = cli.main([*MOONS, "--epochs", "10", "--out", str(tmp_path)])
     out, err = capsys.readouterr()
     assert rc == 130
@@ -196,7 +186,7 @@ def test_fit_raises_with_the_history_and_restores_the_epoch(monkeypatch):
 
     real_close = training._Progress.close
     monkeypatch.setattr(training._Progress, "close", cb_epoch_end)
-    _interrupt_at_step(monkeypatch, 4 * 3 + 2)     # 4 batches an epoch: in epoch 4
+    interrupt_at_step(monkeypatch, 4 * 3 + 2)     # 4 batches an epoch: in epoch 4
     with pytest.raises(training.TrainingInterrupted) as ei:
         cr.fit(model, cr.nn.CrossEntropyLoss(), opt, loader, epochs=50, verbose=0)
     stop = ei.value

@@ -87,6 +87,16 @@ def register(names: str | list[str], impl: Callable, *, method: bool | str | lis
     return impl
 
 
+def set_rules(p: Primitive, vjps: Any = (), jvps: Any = ()) -> None:
+    """Give ``p`` its rules by argument position (None: that argument has no rule)."""
+    for i, r in enumerate(vjps or ()):
+        if r is not None:
+            p.vjps[i] = r
+    for i, r in enumerate(jvps or ()):
+        if r is not None:
+            p.jvps[i] = r
+
+
 def defprim(
     fwd: Callable,
     name: str,
@@ -127,12 +137,7 @@ def defprim(
     p.methods = _add_methods(method, np_names)
     p.nonlinear = tuple(nonlinear) if isinstance(nonlinear, (tuple, list)) else bool(nonlinear)
     p.kinked = bool(kinked)
-    for i, r in enumerate(vjp or ()):
-        if r is not None:
-            p.vjps[i] = r
-    for i, r in enumerate(jvp or ()):
-        if r is not None:
-            p.jvps[i] = r
+    set_rules(p, vjp, jvp)
     if linear:
         def linear_jvp(ts: list, ans: Any, *args: Any, **kw: Any) -> Any:
             E = _mods().E

@@ -48,6 +48,7 @@ import numpy as np
 import scipy.linalg as _sl
 
 from ..core.primitive import Primitive
+from ..ops.util import set_rules as _set_rules
 from ..ops.util import unbroadcast, value
 
 __all__ = ["solve_triangular", "cholesky", "cho_factor", "cho_solve", "lu_factor", "lu_solve",
@@ -58,12 +59,7 @@ __all__ = ["solve_triangular", "cholesky", "cho_factor", "cho_solve", "lu_factor
 
 def _prim(fwd: Any, name: str, vjps: tuple = (), jvps: tuple = ()) -> Primitive:
     p = Primitive(fwd, name, broadcast_tangents=True)
-    for i, r in enumerate(vjps):
-        if r is not None:
-            p.vjps[i] = r
-    for i, r in enumerate(jvps):
-        if r is not None:
-            p.jvps[i] = r
+    _set_rules(p, vjps, jvps)
     return p
 
 

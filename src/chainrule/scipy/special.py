@@ -41,6 +41,7 @@ from ..core.tensor import Tensor as _Tensor
 from ..ops import special as _ops_special
 from ..ops.elementwise import conj as _conj
 from ..ops.elementwise import where_prim as _where
+from ..ops.util import set_rules as _set_rules
 from ..ops.util import unbroadcast as _unbroadcast
 from ..ops.util import value as _value
 
@@ -77,12 +78,7 @@ def _register(name: str, vjps: tuple, jvps: tuple, deriv: str, saves_ans: bool =
     p.methods = ()
     p.nonlinear = False
     p.kinked = kinked
-    for i, r in enumerate(vjps):
-        if r is not None:
-            p.vjps[i] = r
-    for i, r in enumerate(jvps):
-        if r is not None:
-            p.jvps[i] = r
+    _set_rules(p, vjps, jvps)
     p.__module__ = __name__
     _UFUNCS[uf] = p
     RULES[name] = p
