@@ -18,6 +18,10 @@ from ..core import errors
 from .tracer import Op, Retrace, Traced
 
 _ndarray = np.ndarray
+try:  # the C function np.count_nonzero calls for a whole array
+    from numpy._core.multiarray import count_nonzero as _count_nonzero
+except ImportError:  # pragma: no cover
+    _count_nonzero = np.count_nonzero
 
 
 def _root(v: Any) -> int:
@@ -206,6 +210,63 @@ def drop_noop_reshapes(ops: list[Op], outputs: list) -> list[Op]:
     return kept
 
 
+def _is_zero(x: Any) -> bool:
+    return (x.__class__ in (int, float) or isinstance(x, (np.integer, np.floating))) \
+        and x == 0
+
+
+def fuse_zero_tests(ops: list[Op], outputs: list) -> list[Op]:
+    """``b = x == 0; c = b.any(); if c: retrace`` (the tie check of np.maximum's and
+    np.minimum's rules, traced without a tie) as one call and a scalar test:
+    ``c = count_nonzero(x); if c != x.size: retrace`` (the same outcome: x has a zero iff
+    fewer than all its numbers are nonzero; NaN is nonzero and not == 0, -0.0 is both)."""
+    n_use: dict[int, int] = {}
+    for op in ops:
+        for u in _uses(op):
+            n_use[id(u)] = n_use.get(id(u), 0) + 1
+    out_ids = {id(t) for t in outputs if t.__class__ is Traced}
+    made = {id(o): i for i, op in enumerate(ops) for o in op.outs}
+    new = list(ops)
+    changed = False
+    for k, g in enumerate(ops):
+        if not (g.kind == "guard" and g.fn == "bool" and g.kw.get("expect") is False
+                and len(g.args) == 1 and g.args[0].__class__ is Traced):
+            continue
+        c = g.args[0]
+        j = made.get(id(c))
+        if j is None or n_use.get(id(c)) != 1 or id(c) in out_ids:
+            continue
+        any_op = ops[j]
+        if not ((any_op.kind == "method" and any_op.fn == "any") or (
+                any_op.kind == "call" and any_op.fn is np.any)) or len(any_op.args) != 1 \
+                or any_op.kw or len(any_op.outs) != 1 or any_op.mutates:
+            continue
+        b = any_op.args[0]
+        i = made.get(id(b))
+        if b.__class__ is not Traced or i is None or n_use.get(id(b)) != 1 \
+                or id(b) in out_ids:
+            continue
+        eq = ops[i]
+        if not ((eq.kind == "binop" and eq.fn == "==") or (
+                eq.kind == "call" and eq.fn is np.equal and not eq.kw)) \
+                or len(eq.args) != 2 or eq.mutates or len(eq.outs) != 1:
+            continue
+        x, z = eq.args
+        if z.__class__ is Traced:
+            x, z = z, x
+        if x.__class__ is not Traced or not _is_zero(z) or x._v.__class__ is not _ndarray \
+                or x._v.dtype.kind not in "biuf" or b._v.shape != x._v.shape:
+            continue
+        cnt = x._tr.new(int(_count_nonzero(x._v)))
+        new[i] = None
+        new[j] = Op("call", _count_nonzero, (x,), {}, [cnt], (), any_op.line)
+        new[k] = Op("guard", "value", (cnt,), {"expect": x._v.size, "k": g.kw["k"],
+                                               "note": "traced without a zero: one traces "
+                                                       "again"}, [], line=g.line)
+        changed = True
+    return [op for op in new if op is not None] if changed else ops
+
+
 def _substitute(op: Op, alias: dict) -> Op:
     def sub(a: Any) -> Any:
         c = a.__class__
@@ -244,6 +305,41 @@ def _operator_ok(x: Any) -> bool:
         return True
     v = x._v if x.__class__ is Traced else x
     return isinstance(v, np.inexact)
+
+
+# ufuncs (and operators) whose Python-int operand, next to a float array, may be written as
+# a float literal: both are weak scalars converted to the array's dtype (NEP 50), and an int
+# of at most 2048 in magnitude is exact in every float dtype; NumPy resolves a float
+# literal faster than an int
+_WEAK_FLOAT_OK = frozenset((np.add, np.subtract, np.multiply, np.true_divide, np.maximum,
+                            np.minimum, np.fmax, np.fmin, np.less, np.less_equal, np.greater,
+                            np.greater_equal, np.equal, np.not_equal, "+", "-", "*", "/",
+                            "<", "<=", ">", ">=", "==", "!="))
+
+
+def _weak_floats(fn: Any, args: tuple) -> tuple:
+    """``(2, x)`` as ``(2.0, x)`` where x is a float array and fn one of _WEAK_FLOAT_OK."""
+    if len(args) != 2:
+        return args
+    x, y = args
+    cx, cy = x.__class__, y.__class__
+    if cx is not int and cy is not int:
+        return args
+    try:
+        if fn not in _WEAK_FLOAT_OK:
+            return args
+    except TypeError:  # (an unhashable callable)
+        return args
+    if cx is int and -2048 <= x <= 2048 and _float_array(y):
+        return float(x), y
+    if cy is int and -2048 <= y <= 2048 and _float_array(x):
+        return x, float(y)
+    return args
+
+
+def _float_array(x: Any) -> bool:
+    v = x._v if x.__class__ is Traced else x
+    return v.__class__ is _ndarray and v.dtype.kind == "f"
 
 
 def _is_real_float(x: Any) -> bool:
@@ -427,7 +523,8 @@ class Emitter:
             sym = _OPERATOR.get(op.fn)
             if sym is not None and not kw and len(a) == 2 and (_operator_ok(a[0])
                                                                 or _operator_ok(a[1])):
-                return f"{self._operand(a[0])} {sym} {self._operand(a[1])}"
+                x, y = _weak_floats(op.fn, a)
+                return f"{self._operand(x)} {sym} {self._operand(y)}"
             if (op.fn is np.power and not kw and len(a) == 2 and a[1].__class__ in (int, float)
                     and a[1] == 2 and _is_real_float(a[0])):
                 # x**2 is x*x, correctly rounded either way; np.square skips pow's dispatch
@@ -444,12 +541,22 @@ class Emitter:
                     meth = "transpose"
                 if meth in _REDUCTIONS:
                     kw = _drop_default_kw(kw)
+                if meth == "sum" and len(a) == 1:
+                    fast = self._sum(a[0], kw, op)
+                    if fast is not None:
+                        return fast
                 return f"{self.expr(a[0])}.{meth}({self.call_args(a[1:], kw)})"
+            if not kw and len(a) == 2:
+                a = _weak_floats(op.fn, a)
             return f"{self.func(op.fn)}({self.call_args(a, kw)})"
         if k == "method":
             kw = op.kw
             if kw and op.fn in _REDUCTIONS:
                 kw = _drop_default_kw(kw)
+            if op.fn == "sum" and len(a) == 1 and a[0]._v.__class__ is _ndarray:
+                fast = self._sum(a[0], kw, op)
+                if fast is not None:
+                    return fast
             if op.fn == "transpose" and not op.kw and a[0]._v.__class__ is _ndarray and (
                     len(a) == 1 or (len(a) == 2 and _reverses(a[0], a[1]))):
                 return f"{self.expr(a[0])}.T"
@@ -457,7 +564,8 @@ class Emitter:
         if k == "attr":
             return f"{self.expr(a[0])}.{op.fn}"
         if k == "binop":
-            return f"{self._operand(a[0])} {op.fn} {self._operand(a[1])}"
+            x, y = _weak_floats(op.fn, a)
+            return f"{self._operand(x)} {op.fn} {self._operand(y)}"
         if k == "unop":
             if op.fn == "abs":
                 return f"abs({self.expr(a[0])})"
@@ -467,6 +575,32 @@ class Emitter:
         if k == "copy":
             return f"{self.expr(a[0])}.copy()"
         raise AssertionError(k)  # pragma: no cover
+
+    def _sum(self, t: Traced, kw: dict, op: Op) -> str | None:
+        """``t.sum(...)`` of an ndarray without ndarray.sum's Python wrapper (which calls
+        np.add.reduce with these same arguments): ``np.add.reduce(t, axis, dtype, None,
+        keepdims)``.  A whole-array sum of one float32/float64 number is ``0.0 + x`` (the
+        reduction adds the element to the identity: -0.0 gives 0.0 as it does there), an
+        indexing and a scalar addition instead of a reduction."""
+        if not set(kw) <= {"axis", "dtype", "keepdims"} or t._v.__class__ is not _ndarray:
+            return None
+        v = t._v
+        axis = kw.get("axis")
+        dtype = kw.get("dtype")
+        keepdims = kw.get("keepdims", False)
+        out = op.outs[0]._v if op.outs else None
+        if (axis is None and dtype is None and not keepdims and v.size == 1 and v.ndim >= 1
+                and v.dtype.kind == "f" and v.dtype.itemsize in (4, 8)
+                and out.__class__ is v.dtype.type):
+            return f"{self.expr(t)}[{', '.join(['0'] * v.ndim)}] + 0.0"
+        if keepdims.__class__ is not bool:
+            return None
+        parts = [self.expr(t), self.expr(axis)]
+        if dtype is not None or keepdims:
+            parts.append(self.expr(dtype))
+        if keepdims:
+            parts += ["None", "True"]
+        return f"np.add.reduce({', '.join(parts)})"
 
     def _operand(self, a: Any) -> str:
         s = self.expr(a)
@@ -545,7 +679,8 @@ def _guard_line(em: Emitter, op: Op) -> str:
     rhs = em.expr(expect) if not isinstance(expect, (list, np.dtype)) else em.const(expect)
     if isinstance(expect, float) and math.isnan(expect):
         return f"if {lhs} == {lhs}: _retrace({k})  # traced with NaN"
-    return f"if {lhs} != {rhs}: _retrace({k})  # a value the trace depends on"
+    note = op.kw.get("note") or "a value the trace depends on"
+    return f"if {lhs} != {rhs}: _retrace({k})  # {note}"
 
 
 _IN_PLACE_MIN = 1024  # elements: below this, a = a + b is as fast (measured)
@@ -617,6 +752,7 @@ def emit(fname: str, ops: list[Op], inputs: list, outputs: list, names: dict[int
     the site of the call being compiled (its steps are commented "the result")."""
     em = Emitter(names, const_names)
     hints = hints or {}
+    ops = fuse_zero_tests(ops, outputs)
     if extra_ns:
         em.ns.update(extra_ns)
         em.taken.update(extra_ns)

@@ -1,0 +1,132 @@
+"""cr.compile's faster spellings of the same NumPy calls: each gives eager's bits.
+
+The emitter writes some calls more cheaply (a whole-array sum of one number as ``x[0] +
+0.0``, ``t.sum(axis)`` as ``np.add.reduce``, ``2 * x`` as ``2.0 * x`` next to a float array,
+the ReLU tie check as one ``count_nonzero``), and the call path skips the full signature
+for plain arrays.  Every test here compares bytes (so -0.0, NaN and the dtype count) and
+checks that the fast spelling is the one in the emitted source.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+
+def _bits(v: object) -> tuple:
+    a = np.asarray(v)
+    return type(v), a.dtype, a.shape, a.tobytes()
+
+
+def _same(a: object, b: object) -> None:
+    la = a if isinstance(a, (tuple, list)) else [a]
+    lb = b if isinstance(b, (tuple, list)) else [b]
+    assert len(la) == len(lb)
+    for x, y in zip(la, lb):
+        if isinstance(x, (tuple, list)):
+            _same(x, y)
+        else:
+            assert _bits(x) == _bits(y)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("v", [-0.0, 0.0, 1.5, -2.25e-310, np.inf, np.nan])
+def test_sum_of_one_number_is_eager_bits(dtype: type, v: float) -> None:
+    def f(x):
+        return np.sum(x * x.dtype.type(1)) * 1.0, (-x).sum()
+
+    fast = cr.compile(f)
+    x = np.array([[v]], dtype=dtype)
+    fast(x)  # traced
+    assert "[0, 0] + 0.0" in fast.source(x)
+    for w in (v, -0.0, 3.0, np.nan):
+        x = np.array([[w]], dtype=dtype)
+        _same(fast(x), f(x))
+    assert fast.cache_info()["traces"] == 1
+
+
+def test_sum_with_axis_is_add_reduce_with_eager_bits() -> None:
+    def f(x):
+        return (x.sum(axis=1, keepdims=True), np.sum(x, axis=0), x.sum(),
+                np.sum(x, dtype=np.float64), x.sum(1))
+
+    r = np.random.default_rng(0)
+    x = r.standard_normal((5, 7)).astype(np.float32)
+    fast = cr.compile(f)
+    fast(x)
+    assert "np.add.reduce" in fast.source(x)
+    for _ in range(3):
+        x = r.standard_normal((5, 7)).astype(np.float32) * 1e3
+        _same(fast(x), f(x))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int64])
+def test_int_scalars_next_to_arrays_are_eager_bits(dtype: type) -> None:
+    def f(x):
+        return 2 * x, np.maximum(0, x), x < 0, 3 - x, x / 2, np.minimum(x, -1), x == 0
+
+    r = np.random.default_rng(1)
+    x = (r.standard_normal(6) * 4).astype(dtype)
+    fast = cr.compile(f)
+    fast(x)
+    src = fast.source(x)
+    if np.dtype(dtype).kind == "f":
+        assert "2.0 * x" in src and "np.maximum(0.0, x)" in src
+    else:  # an int array keeps its int literals (2.0 would make the product float)
+        assert "2 * x" in src and "np.maximum(0, x)" in src
+    for _ in range(3):
+        x = (r.standard_normal(6) * 4).astype(dtype)
+        if np.dtype(dtype).kind == "f":
+            x[0] = -0.0
+        _same(fast(x), f(x))
+
+
+def _relu_loss(w, x):
+    return np.sum(np.maximum(0, w * x) ** 2) * 0.5
+
+
+def test_relu_tie_check_is_one_count_and_still_retraces() -> None:
+    vg = cr.value_and_grad(_relu_loss)
+    fast = cr.compile(vg)
+    x = np.array([1.0, -2.0, 3.0])
+    w = np.array([0.5, 0.25, -1.0])
+    _same(fast(w, x), vg(w, x))
+    src = fast.source(w, x)
+    assert "count_nonzero" in src and ".any()" not in src
+    assert fast.cache_info()["traces"] == 1
+    for w2 in (np.array([0.0, 1.0, 2.0]), np.array([-0.0, 1.0, 2.0])):  # ties: w * x == 0
+        _same(fast(w2, x), vg(w2, x))
+    assert fast.cache_info()["traces"] == 2  # the tie traced again (once: then it is known)
+    # NaN is no tie: it runs the first trace's code, with eager's values
+    w3 = np.array([np.nan, 1.0, 2.0])
+    hits = fast.cache_info()["hits"]
+    _same(fast(w3, x), vg(w3, x))
+    assert fast.cache_info()["hits"] == hits + 1
+    assert fast.cache_info()["traces"] == 2
+
+
+def test_seed_network_equals_eager_bits() -> None:
+    x = np.array([[1.0], [2.0]])
+    y = np.array([[0.5]])
+
+    def loss(w1, b1, w2, b2):
+        z1 = w1 @ x + b1
+        a1 = np.maximum(0, z1)
+        z2 = w2 @ a1 + b2
+        return 0.5 * np.sum((z2 - y) ** 2)
+
+    vg = cr.value_and_grad(loss, argnums=(0, 1, 2, 3))
+    fast = cr.compile(vg)
+    r = np.random.default_rng(1)
+    ps = [r.standard_normal(s) for s in ((3, 2), (3, 1), (1, 3), (1, 1))]
+    _same(fast(*ps), vg(*ps))
+    for _ in range(5):
+        ps = [r.standard_normal(s) for s in ((3, 2), (3, 1), (1, 3), (1, 1))]
+        _same(fast(*ps), vg(*ps))
+    assert fast.cache_info()["traces"] == 1
+    ps[0][0] = [-2.0, 0.0]  # z1[0] = b1[0] - 2: a tie at z1 == 0 when b1[0] == 2
+    ps[1][0, 0] = 2.0
+    _same(fast(*ps), vg(*ps))
+    assert fast.cache_info()["traces"] == 2
