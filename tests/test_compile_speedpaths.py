@@ -130,3 +130,85 @@ def test_seed_network_equals_eager_bits() -> None:
     ps[1][0, 0] = 2.0
     _same(fast(*ps), vg(*ps))
     assert fast.cache_info()["traces"] == 2
+
+
+# --- the call path for plain arrays ------------------------------------------------------
+
+SCALE = np.array([2.0, 3.0])
+
+
+def test_fast_path_sees_a_changed_global_and_closure() -> None:
+    c = np.array([1.0, -1.0])
+
+    def f(x):
+        return x * SCALE + c
+
+    fast = cr.compile(f)
+    x = np.array([0.5, 0.25])
+    for _ in range(3):  # the last two run the fast path
+        _same(fast(x), f(x))
+    assert fast.cache_info() == {"signatures": 1, "traces": 1, "hits": 2, "eager": 0}
+    assert not c.flags.writeable  # read by the trace: frozen (docs/compile.md)
+    c = np.array([4.0, 4.0])  # the closure's name rebound
+    _same(fast(x), f(x))
+    assert fast.cache_info()["traces"] == 2
+    global SCALE
+    saved = SCALE
+    try:
+        SCALE = np.array([-5.0, 0.5])  # the module global rebound
+        _same(fast(x), f(x))
+        assert fast.cache_info()["traces"] == 3
+    finally:
+        SCALE = saved
+    _same(fast(x), f(x))
+    assert fast.cache_info()["traces"] == 4
+
+
+def test_fast_path_checks_shape_dtype_class_and_grad_mode() -> None:
+    def f(x):
+        return np.tanh(x) * 2
+
+    fast = cr.compile(f)
+    x = np.linspace(-1, 1, 4)
+    fast(x)
+    fast(x)
+    _same(fast(x.astype(np.float32)), f(x.astype(np.float32)))
+    _same(fast(x[:3]), f(x[:3]))
+    _same(fast(x.reshape(2, 2)), f(x.reshape(2, 2)))
+    assert fast.cache_info()["traces"] == 4
+    t = cr.tensor(x, requires_grad=True)
+    out = fast(t)  # a Tensor of the hot signature's shape: one recorded operation
+    assert isinstance(out, cr.Tensor)
+    out.sum().backward()
+    np.testing.assert_array_equal(np.asarray(t.grad), 2 * (1 - np.tanh(x) ** 2))
+    with cr.no_grad():
+        _same(fast(x), f(x))
+    assert fast.cache_info()["traces"] == 6
+
+
+def test_fast_path_guard_fails_and_retraces() -> None:
+    def f(x):
+        if x.sum() > 0:
+            return x * 2
+        return x - 1
+
+    fast = cr.compile(f)
+    pos, neg = np.array([1.0, 2.0]), np.array([-1.0, -2.0])
+    _same(fast(pos), f(pos))
+    _same(fast(pos), f(pos))
+    _same(fast(neg), f(neg))  # the hot code's guard fails: traced the other way
+    assert fast.cache_info()["traces"] == 2
+    _same(fast(pos), f(pos))
+    _same(fast(neg), f(neg))
+    assert fast.cache_info()["traces"] == 2
+
+
+def test_compiled_inside_compiled_is_traced_inline() -> None:
+    inner = cr.compile(lambda x: np.sin(x) * 3)
+    x = np.array([0.1, 0.2])
+    inner(x)
+    inner(x)  # hot
+    outer = cr.compile(lambda x: inner(x) + 1)
+    _same(outer(x), np.sin(x) * 3 + 1)
+    assert "np.sin" in outer.source(x)
+    assert inner.cache_info()["hits"] == 1  # not run as compiled code inside the trace

@@ -17,10 +17,12 @@ A backward pass that must itself be differentiated (``create_graph``, ``cr.grad`
 
 from __future__ import annotations
 
+import builtins
 import copy as _copy
 import functools
 import inspect
 import keyword
+import operator
 import re
 import sys
 import threading
@@ -38,9 +40,10 @@ from ..core.tensor import Tensor, enable_grad
 from ..nn import random as _nnrandom
 from ..transforms import Transformed
 from . import emit as E
-from .tracer import CompileError, Retrace, Trace, Traced, current
+from .tracer import _LOCAL, CompileError, Retrace, Trace, Traced, current
 
 _ndarray = np.ndarray
+_SIG = operator.attrgetter("__class__", "shape", "dtype")  # a plain array's part of a key
 MISS = object()  # no compiled code ran (Compiled._run_cached)
 _PY_SCALARS = (bool, int, float, complex, str, bytes, type(None))
 
@@ -115,14 +118,23 @@ def _reachable(f: Any, depth: int = 0, seen: set | None = None) -> list:
             v = cell.cell_contents
         except ValueError:
             continue
-        out += _leaf_refs(v, lambda cell=cell: cell.cell_contents, depth, seen, name)
+        out += _leaf_refs(v, _tagged(lambda cell=cell: cell.cell_contents, cell=cell),
+                          depth, seen, name)
     g = getattr(f, "__globals__", {})
     for name in _names(code):
         if name in g:
-            out += _leaf_refs(g[name], lambda g=g, name=name: g.get(name), depth, seen, name)
+            out += _leaf_refs(g[name], _tagged(lambda g=g, name=name: g.get(name),
+                                               globals=(g, name)), depth, seen, name)
     for i, d in enumerate(f.__defaults__ or ()):
         out += _leaf_refs(d, lambda f=f, i=i: f.__defaults__[i], depth, seen, None)
     return out
+
+
+def _tagged(get: Callable, **how: Any) -> Callable:
+    """A getter that says where it reads (a closure cell, a module's globals), so that the
+    check of captured values can read it there directly."""
+    get.how = how
+    return get
 
 
 def _names(code: types.CodeType) -> set:
@@ -162,7 +174,39 @@ class _Captured:
                 else:
                     self.arrays.append((get, v, (val.shape, val.dtype, val.tobytes())))
 
-    def same(self) -> bool:
+        self.same = self._checker()
+
+    def _checker(self) -> Callable[[], bool]:
+        """``same`` as straight-line code: each captured name read where it lives, each
+        value compared with its snapshot (identity, shape, dtype, bytes)."""
+        ns: dict[str, Any] = {"_ValueError": ValueError}
+        lines = ["def same():", "    try:", "        pass"]
+        for i, (get, v, snap) in enumerate(self.arrays):
+            how = getattr(get, "how", {})
+            ns[f"v{i}"] = v
+            if "cell" in how:
+                ns[f"c{i}"] = how["cell"]
+                read = f"c{i}.cell_contents"
+            elif "globals" in how:
+                ns[f"g{i}"], ns[f"n{i}"] = how["globals"]
+                read = f"g{i}.get(n{i})"
+            else:
+                ns[f"get{i}"] = get
+                read = f"get{i}()"
+            lines.append(f"        if {read} is not v{i}: return False")
+            if snap is not None:
+                ns[f"s{i}"], ns[f"d{i}"], ns[f"b{i}"] = snap
+                val = f"v{i}._value" if isinstance(v, Tensor) else f"v{i}"
+                lines.append(f"        x = {val}")
+                lines.append(f"        if x.shape != s{i} or x.dtype != d{i} "
+                             f"or x.tobytes() != b{i}: return False")
+        lines += ["    except _ValueError:  # an emptied closure cell", "        return False",
+                  "    return True"]
+        exec(builtins.compile("\n".join(lines) + "\n", "<chainrule.compile captured>",
+                              "exec"), ns)
+        return ns["same"]
+
+    def same_slow(self) -> bool:
         for get, v, snap in self.arrays:
             now = get()
             if now is not v:
@@ -271,7 +315,7 @@ class Compiled:
         self.max_traces = max_traces
         self.name = name or getattr(f, "__name__", None) or type(f).__name__
         self._cache: dict[Any, list] = {}
-        self._fast: dict[Any, list] = {}  # the same lists, by a cheaper key (arrays only)
+        self._hot: tuple | None = None  # (signature, grad mode, entries) of the last call
         self._eager: dict[Any, str] = {}
         self.traces = 0
         self.hits = 0
@@ -326,41 +370,35 @@ class Compiled:
 
     def clear_cache(self) -> None:
         self._cache.clear()
-        self._fast.clear()
+        self._hot = None
         self._eager.clear()
 
     # --- calling -----------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if current() is not None:
-            return self.f(*args, **kwargs)  # inside another trace: traced inline
-        fk = None
-        if not kwargs and not self.static_argnums:
-            # the common call, positional arrays only: a cheap key, and the entry's code
-            fk = [STATE.grad_enabled]
-            for a in args:
-                if a.__class__ is not _ndarray:
-                    fk = None
-                    break
-                fk.append(a.shape)
-                fk.append(a.dtype)
-            if fk is not None:
-                entries = self._fast.get(tuple(fk))
+        hot = self._hot
+        if hot is not None and not kwargs:
+            # the common call, positional ndarrays of the signature seen last: compared as
+            # (class, shape, dtype) triples, then its code runs
+            try:
+                sig = tuple(map(_SIG, args))
+            except Exception:
+                sig = None
+            if sig == hot[0] and STATE.grad_enabled == hot[1] and _LOCAL.trace is None:
+                entries = hot[2]
                 if entries:
                     entry = entries[0]
-                    if entry.captured is None or entry.captured.same():
-                        outs = None
+                    cap = entry.captured
+                    if not entry.random and (cap is None or cap.same()):
                         try:
-                            if not entry.random:
-                                outs = entry.fn(*args)
-                                hit = True
+                            out = entry.fn(*args)
                         except Retrace:
-                            hit = False
-                        if outs is not None or (not entry.random and hit):
+                            pass  # the other outcomes, or a new trace, below
+                        else:
                             self.hits += 1
-                            return outs
+                            return out
+        if _LOCAL.trace is not None:
+            return self.f(*args, **kwargs)  # inside another trace: traced inline
         key, leaves, tree, dyn = self._split(args, kwargs)
-        if fk is not None and not kwargs and not self.static_argnums and key in self._cache:
-            self._fast[tuple(fk)] = self._cache[key]
         if key in self._eager:
             return self.f(*args, **kwargs)
         diff = STATE.grad_enabled and any(isinstance(x, Tensor) and x._node is not None
@@ -368,9 +406,23 @@ class Compiled:
         if any(isinstance(x, Tensor) and x._tangents is not None for x in dyn):
             return self.f(*args, **kwargs)  # forward-mode tangents: eager (documented)
         out = self._run_cached(key, dyn, diff)
-        if out is not MISS:
-            return out
-        return self._trace_and_run(key, args, kwargs, leaves, tree, dyn, diff)
+        if out is MISS:
+            out = self._trace_and_run(key, args, kwargs, leaves, tree, dyn, diff)
+        if not kwargs and not self.static_argnums and not diff:
+            self._make_hot(args, key)
+        return out
+
+    def _make_hot(self, args: tuple, key: Any) -> None:
+        """Keep this signature's entries for the fast call path when every argument is a
+        plain ndarray and its code draws no random numbers (their draws are made here)."""
+        entries = self._cache.get(key)
+        if not entries or any(e.random or e.bwd is not None for e in entries):
+            self._hot = None
+            return
+        for a in args:
+            if a.__class__ is not _ndarray:
+                return
+        self._hot = (tuple(map(_SIG, args)), key[-1], entries)
 
     def _run_cached(self, key: Any, dyn: list, diff: bool) -> Any:
         """Run the first trace of this signature whose guards pass; MISS if none does."""
