@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .core import arrays, errors
+from .core import arrays, errors, xparray
 from .core.graph import backward
 from .core.primitive import leaf_node
 from .core.state import STATE, next_seq
@@ -159,7 +159,7 @@ def _kind_of(x: Any) -> str:
         return "tensor"
     if isinstance(x, np.generic) or getattr(x, "_cr_generic", False):
         return "numpy"  # (_cr_generic: a registered array type standing for a NumPy scalar)
-    if isinstance(x, arrays.TYPES):
+    if isinstance(x, arrays.TYPES) or arrays.backend(x) not in (None, "numpy"):
         return "array"
     return "python"
 
@@ -188,9 +188,11 @@ def _as_kind(v: Any, kind: str) -> Any:
     v = arrays.asarray(v)
     if kind == "tensor":
         return Tensor._make(v, None, None)
+    if v.__class__ is not np.ndarray and arrays.backend(v) not in (None, "numpy"):
+        # a Dask or CuPy array, 0-d too (a scalar would compute it or copy it to host); an
+        # Array API array as its library's own (the engine's XPArray holder stays inside)
+        return xparray.unwrap(v)
     if v.ndim == 0 and kind != "array":
-        if v.__class__ is not np.ndarray and arrays.backend(v) not in (None, "numpy"):
-            return v  # a 0-d Dask or CuPy array: a scalar would compute it or copy it to host
         return v.item() if kind == "python" else v[()]
     return v
 
@@ -295,6 +297,12 @@ class _Traced:
             self.in_leaves.append(lifted)
             self.in_trees.append((leaves, build))
             call[i] = build(lifted)
+        for i, a in enumerate(args):
+            # an Array API array without NumPy's protocols among the other arguments: a
+            # constant Tensor, so that NumPy code (``X @ w``) runs on it with NumPy's meaning
+            if i not in argnums and a.__class__ not in arrays.CLASSES and \
+                    not isinstance(a, Tensor) and xparray.held(a):
+                call[i] = Tensor._make(xparray.wrap(a), None, None)
         if not arrays.GUARDED[0]:  # a Dask or CuPy array among the other arguments: seen now
             for a in args:
                 if a.__class__ is not np.ndarray and hasattr(a, "__array_function__"):
@@ -326,6 +334,8 @@ class _Traced:
         for o, c in zip(out_leaves, cts):
             if isinstance(o, Tensor) and o._node is not None:
                 roots.append(o._node)
+                if isinstance(o._value, xparray.XPArray) and not isinstance(c, Tensor):
+                    c = arrays.on_backend_of(c, o._value)  # (a NumPy seed: the output's kind)
                 seeds.append(c)
         targets = [t._node for ls in self.in_leaves for t in ls]
         create = self.keep_graph()

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from . import xparray
+
 TYPES: tuple = (np.ndarray,)
 CLASSES: set = {np.ndarray}
 
@@ -50,6 +52,9 @@ def backend(x: Any) -> str | None:
     else:
         if isinstance(x, np.ndarray):
             name = "numpy"
+        elif xparray.namespace_of(c) is not None:
+            # an Array API array without NumPy's protocols: held in an XPArray
+            name = xparray.class_for(xparray.namespace_of(c)).lib
     BACKEND[c] = name  # (None too: a class is looked at once)
     return name
 
@@ -120,6 +125,8 @@ def asarray(x: Any, dtype: Any = None) -> Any:
     with its own ``astype`` when ``dtype`` differs)."""
     if x.__class__ in CLASSES and x.__class__ is not np.ndarray or (
             x.__class__ not in CLASSES and backend(x) not in (None, "numpy")):
+        if x.__class__ not in CLASSES and xparray.held(x):
+            x = xparray.wrap(x)
         own = getattr(x, "_cr_asarray", None)
         if own is not None:
             return own(dtype)
@@ -133,6 +140,8 @@ def copy(x: Any, dtype: Any = None) -> Any:
     """``np.array(x, dtype, copy=True)``, with a registered type's own ``copy``/``astype``."""
     if x.__class__ in CLASSES and x.__class__ is not np.ndarray or (
             x.__class__ not in CLASSES and backend(x) not in (None, "numpy")):
+        if x.__class__ not in CLASSES and xparray.held(x):
+            x = xparray.wrap(x)
         return x.copy() if dtype is None or x.dtype == np.dtype(dtype) else x.astype(dtype)
     return np.array(x, dtype=dtype, copy=True)
 
@@ -144,6 +153,8 @@ def on_backend_of(x: Any, like: Any) -> Any:
     b = backend(like) if like.__class__ is not np.ndarray else "numpy"
     if b in (None, "numpy") or backend(x) == b:
         return x
+    if isinstance(like, xparray.XPArray):
+        return like.__class__(like._in(x)) if hasattr(x, "shape") else x
     # the array's own library, found from its class (dask.array.core, cupy ...): the module
     # that defines the class, or the nearest package above it, with an ``asarray``
     name = like.__class__.__module__

@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from . import arrays, errors, hooks
+from . import arrays, errors, hooks, xparray
 from . import primitive as P
 from .primitive import Primitive as _Primitive
 from .primitive import apply as _apply
@@ -285,6 +285,8 @@ class Tensor:
                 )
             g = np.empty(self._value.shape, self._value.dtype)
             g.fill(1)  # np.ones, without its Python-level wrapper
+            if isinstance(self._value, xparray.XPArray):
+                g = arrays.on_backend_of(g, self._value)  # (an Array API array's library)
         else:
             g = gradient
             raw = g._value if isinstance(g, Tensor) else arrays.asarray(g)
