@@ -212,3 +212,54 @@ def test_compiled_inside_compiled_is_traced_inline() -> None:
     _same(outer(x), np.sin(x) * 3 + 1)
     assert "np.sin" in outer.source(x)
     assert inner.cache_info()["hits"] == 1  # not run as compiled code inside the trace
+
+
+# --- the backward of 0.5 * sum(t ** 2) -------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_half_square_grad_folds_where_exact_and_not_on_overflow(dtype: type) -> None:
+    def loss(p, y):
+        return 0.5 * np.sum((p - y) ** 2)
+
+    vg = cr.value_and_grad(loss)
+    fast = cr.compile(vg)
+    y = np.array([0.5, -1.0, 0.0], dtype)
+    p = np.array([1.0, 2.0, -3.0], dtype)
+    _same(fast(p, y), vg(p, y))
+    src = fast.source(p, y)
+    assert " if " in src and " < inf else " in src
+    big = np.finfo(dtype).max
+    cases = [np.array([big, 1.0, 0.0], dtype),        # 2 * t overflows: eager's inf
+             np.array([big / 3, -big / 2, 1.0], dtype),  # the loss overflows, 2 * t does not
+             np.array([-0.0, 5e-324 if dtype == np.float64 else 1e-45, 1.0], dtype),
+             np.array([np.nan, 1.0, np.inf], dtype),
+             np.array([0.5, -1.0, 0.0], dtype) * -1]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for p in cases:
+            _same(fast(p, y * 0), vg(p, y * 0))
+        g = fast(cases[0], y * 0)[1]
+    assert np.isinf(g[0])  # 0.5 * (2 * max) as eager computes it, not max
+    assert fast.cache_info()["traces"] == 1
+
+
+def test_half_square_fold_needs_the_exact_pattern() -> None:
+    def loss(p):  # 0.25: the gradient is 0.25 * (2 * p), not p
+        return 0.25 * np.sum(p ** 2)
+
+    vg = cr.value_and_grad(loss)
+    fast = cr.compile(vg)
+    p = np.array([1.0, 3.0])
+    _same(fast(p), vg(p))
+    assert " < inf else " not in fast.source(p)
+
+
+def test_where_scalar_as_python_float_keeps_dtype() -> None:
+    def f(x):
+        return np.where(x < 0, np.float32(0.0), x), np.where(x > 1, x, np.float32(-0.0))
+
+    fast = cr.compile(f)
+    x = np.array([-1.0, 0.5, 2.0], np.float32)
+    fast(x)
+    assert "np.where(" in fast.source(x) and "0.0, x)" in fast.source(x)
+    for x in (np.array([-1.0, 0.5, 2.0], np.float32), np.array([3.0, -0.0, np.nan], np.float32)):
+        _same(fast(x), f(x))

@@ -267,6 +267,111 @@ def fuse_zero_tests(ops: list[Op], outputs: list) -> list[Op]:
     return [op for op in new if op is not None] if changed else ops
 
 
+def _mul_operands(op: Op) -> tuple | None:
+    if len(op.args) == 2 and len(op.outs) == 1 and not op.mutates and (
+            (op.kind == "binop" and op.fn == "*")
+            or (op.kind == "call" and op.fn is np.multiply and not op.kw)):
+        return op.args
+    return None
+
+
+def _uniform(c: Any, value: float, shape: tuple) -> bool:
+    """Is ``c`` the constant ``value`` (a number, or an array of it that broadcasts to
+    ``shape`` without changing it)?"""
+    if c.__class__ is float or isinstance(c, np.floating):
+        return c == value
+    if c.__class__ is _ndarray and c.dtype.kind == "f" and c.size:
+        try:
+            ok = np.broadcast_shapes(c.shape, shape) == shape
+        except ValueError:
+            return False
+        return ok and bool((c == value).all())
+    return False
+
+
+def fold_half_square(ops: list[Op], outputs: list, inputs: list) -> list[Op]:
+    """The backward of ``0.5 * sum(t ** 2)``: ``d = 0.5 * (2 * t)``, which is ``t`` bit for
+    bit unless ``2 * t`` overflows.  It cannot when the forward's ``s = sum(t ** 2)`` is
+    finite (then every |t| < 2 ** 512 in float64, 2 ** 64 in float32, and doubling and
+    halving are exact, subnormals and -0.0 included), so the step reads
+    ``d = t if s < inf else 0.5 * (2 * t)``: the two multiplications run only where eager's
+    could round differently.  ``t`` must be a temporary of this code read by nothing else."""
+    n_use: dict[int, int] = {}
+    users: dict[int, list[int]] = {}
+    for i, op in enumerate(ops):
+        for u in _uses(op):
+            n_use[id(u)] = n_use.get(id(u), 0) + 1
+            users.setdefault(id(u), []).append(i)
+    out_ids = {id(t) for t in outputs if t.__class__ is Traced}
+    in_ids = {id(t) for t in inputs}
+    made = {id(o): i for i, op in enumerate(ops) for o in op.outs}
+    mutated = {id(m) for op in ops for m in op.mutates}
+    new = list(ops)
+    changed = False
+    for i2, m2 in enumerate(ops):
+        args = _mul_operands(m2)
+        if args is None:
+            continue
+        t7, c = args
+        if t7.__class__ is not Traced:
+            t7, c = c, t7
+        d = m2.outs[0]
+        if t7.__class__ is not Traced or c.__class__ is Traced or d.__class__ is not Traced:
+            continue
+        i1 = made.get(id(t7))
+        if i1 is None or n_use.get(id(t7)) != 1 or id(t7) in out_ids or new[i1] is None:
+            continue
+        args1 = _mul_operands(ops[i1])
+        if args1 is None:
+            continue
+        t3, k = args1
+        if t3.__class__ is not Traced:
+            t3, k = k, t3
+        if t3.__class__ is not Traced or k.__class__ is Traced or not (
+                k.__class__ in (int, float) or isinstance(k, np.floating)) or k != 2:
+            continue
+        v = t3._v
+        if (v.__class__ is not _ndarray or v.dtype.kind != "f" or v.base is not None
+                or id(t3) not in made or id(t3) in in_ids or id(t3) in out_ids
+                or n_use.get(id(t3)) != 2 or {id(t3), id(t7), id(d)} & mutated
+                or d._v.__class__ is not _ndarray or d._v.dtype != v.dtype
+                or d._v.shape != v.shape or t7._v.dtype != v.dtype
+                or not _uniform(c, 0.5, v.shape)):
+            continue
+        # the other reader of t: t ** 2 (np.square, np.power, t * t), summed whole, earlier
+        ip = [j for j in users[id(t3)] if j != i1]
+        if len(ip) != 1 or ip[0] > i1:
+            continue
+        p = ops[ip[0]]
+        if not (len(p.outs) == 1 and not p.mutates and (
+                (p.kind == "call" and p.fn is np.square and len(p.args) == 1 and not p.kw)
+                or (((p.kind == "call" and p.fn is np.power and not p.kw)
+                     or (p.kind == "binop" and p.fn == "**")) and len(p.args) == 2
+                    and p.args[0] is t3 and p.args[1].__class__ in (int, float)
+                    and p.args[1] == 2)
+                or (_mul_operands(p) is not None and p.args[0] is t3 and p.args[1] is t3))):
+            continue
+        t4 = p.outs[0]
+        if t4.__class__ is not Traced or t4._v.__class__ is not _ndarray \
+                or t4._v.dtype != v.dtype or id(t4) in mutated:
+            continue
+        sums = [j for j in users.get(id(t4), ()) if j < i2 and (
+            (ops[j].kind == "method" and ops[j].fn == "sum")
+            or (ops[j].kind == "call" and ops[j].fn is np.sum))
+            and len(ops[j].args) == 1 and not _drop_default_kw(ops[j].kw or {})
+            and len(ops[j].outs) == 1]
+        if not sums:
+            continue
+        t5 = ops[sums[0]].outs[0]
+        if t5.__class__ is not Traced or t5._v.__class__ is not v.dtype.type:
+            continue
+        new[i1] = None
+        new[i2] = Op("expr", "{0} if {1} < inf else {2} * ({3} * {0})", (t3, t5, c, k), {},
+                     [d], (), m2.line)
+        changed = True
+    return [op for op in new if op is not None] if changed else ops
+
+
 def _substitute(op: Op, alias: dict) -> Op:
     def sub(a: Any) -> Any:
         c = a.__class__
@@ -335,6 +440,19 @@ def _weak_floats(fn: Any, args: tuple) -> tuple:
     if cy is int and -2048 <= y <= 2048 and _float_array(x):
         return x, float(y)
     return args
+
+
+def _python_scalar(x: Any, y: Any) -> tuple:
+    """``np.where(c, np.float64(0.0), t)`` as ``np.where(c, 0.0, t)`` where t is an array of
+    the scalar's float dtype: the Python float, a weak scalar, is converted back to that
+    dtype exactly (it holds the scalar's value), and NumPy takes it faster."""
+    for a, b in ((x, y), (y, x)):
+        if (isinstance(a, np.floating) and a.__class__ in (np.float16, np.float32, np.float64)
+                and b.__class__ is Traced and b._v.__class__ is _ndarray
+                and b._v.dtype == a.dtype):
+            a = float(a)
+            return (a, b) if b is y else (b, a)
+    return x, y
 
 
 def _float_array(x: Any) -> bool:
@@ -548,6 +666,8 @@ class Emitter:
                 return f"{self.expr(a[0])}.{meth}({self.call_args(a[1:], kw)})"
             if not kw and len(a) == 2:
                 a = _weak_floats(op.fn, a)
+            elif op.fn is np.where and not kw and len(a) == 3:
+                a = (a[0],) + _python_scalar(a[1], a[2])
             return f"{self.func(op.fn)}({self.call_args(a, kw)})"
         if k == "method":
             kw = op.kw
@@ -574,6 +694,11 @@ class Emitter:
             return f"{self.expr(a[0])}[{self.index(a[1])}]"
         if k == "copy":
             return f"{self.expr(a[0])}.copy()"
+        if k == "expr":  # a rewritten step: fn is its text, {i} the i-th argument
+            if "inf" in op.fn:
+                self.ns["inf"] = math.inf
+                self.taken.add("inf")
+            return op.fn.format(*[self._operand(x) for x in a])
         raise AssertionError(k)  # pragma: no cover
 
     def _sum(self, t: Traced, kw: dict, op: Op) -> str | None:
@@ -752,7 +877,7 @@ def emit(fname: str, ops: list[Op], inputs: list, outputs: list, names: dict[int
     the site of the call being compiled (its steps are commented "the result")."""
     em = Emitter(names, const_names)
     hints = hints or {}
-    ops = fuse_zero_tests(ops, outputs)
+    ops = fold_half_square(fuse_zero_tests(ops, outputs), outputs, inputs)
     if extra_ns:
         em.ns.update(extra_ns)
         em.taken.update(extra_ns)
