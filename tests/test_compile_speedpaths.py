@@ -263,3 +263,16 @@ def test_where_scalar_as_python_float_keeps_dtype() -> None:
     assert "np.where(" in fast.source(x) and "0.0, x)" in fast.source(x)
     for x in (np.array([-1.0, 0.5, 2.0], np.float32), np.array([3.0, -0.0, np.nan], np.float32)):
         _same(fast(x), f(x))
+
+
+def test_large_relu_tie_check_counts_the_comparison() -> None:
+    vg = cr.value_and_grad(_relu_loss)
+    fast = cr.compile(vg)
+    r = np.random.default_rng(3)
+    w, x = r.standard_normal(5000), r.standard_normal(5000)
+    _same(fast(w, x), vg(w, x))
+    src = fast.source(w, x)
+    assert "count_nonzero(" in src and "== 0.0" in src and "!= 0: _retrace" in src
+    w[17] = 0.0
+    _same(fast(w, x), vg(w, x))
+    assert fast.cache_info()["traces"] == 2

@@ -215,11 +215,15 @@ def _is_zero(x: Any) -> bool:
         and x == 0
 
 
+_COUNT_FLOATS_MAX = 2048  # numbers: up to here count_nonzero(x) beats count_nonzero(x == 0)
+
+
 def fuse_zero_tests(ops: list[Op], outputs: list) -> list[Op]:
     """``b = x == 0; c = b.any(); if c: retrace`` (the tie check of np.maximum's and
     np.minimum's rules, traced without a tie) as one call and a scalar test:
     ``c = count_nonzero(x); if c != x.size: retrace`` (the same outcome: x has a zero iff
-    fewer than all its numbers are nonzero; NaN is nonzero and not == 0, -0.0 is both)."""
+    fewer than all its numbers are nonzero; NaN is nonzero and not == 0, -0.0 is both).
+    On a large x, ``c = count_nonzero(b); if c != 0: retrace`` (no ndarray.any wrapper)."""
     n_use: dict[int, int] = {}
     for op in ops:
         for u in _uses(op):
@@ -257,12 +261,18 @@ def fuse_zero_tests(ops: list[Op], outputs: list) -> list[Op]:
         if x.__class__ is not Traced or not _is_zero(z) or x._v.__class__ is not _ndarray \
                 or x._v.dtype.kind not in "biuf" or b._v.shape != x._v.shape:
             continue
-        cnt = x._tr.new(int(_count_nonzero(x._v)))
-        new[i] = None
-        new[j] = Op("call", _count_nonzero, (x,), {}, [cnt], (), any_op.line)
-        new[k] = Op("guard", "value", (cnt,), {"expect": x._v.size, "k": g.kw["k"],
-                                               "note": "traced without a zero: one traces "
-                                                       "again"}, [], line=g.line)
+        note = "traced without a zero: one traces again"
+        if x._v.size <= _COUNT_FLOATS_MAX:
+            cnt = x._tr.new(int(_count_nonzero(x._v)))
+            new[i] = None
+            new[j] = Op("call", _count_nonzero, (x,), {}, [cnt], (), any_op.line)
+            expect = x._v.size
+        else:  # counting a large float array is slower than comparing, then counting bools
+            cnt = x._tr.new(int(_count_nonzero(b._v)))
+            new[j] = Op("call", _count_nonzero, (b,), {}, [cnt], (), any_op.line)
+            expect = 0
+        new[k] = Op("guard", "value", (cnt,), {"expect": expect, "k": g.kw["k"],
+                                               "note": note}, [], line=g.line)
         changed = True
     return [op for op in new if op is not None] if changed else ops
 
