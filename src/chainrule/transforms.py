@@ -297,12 +297,17 @@ class _Traced:
             self.in_leaves.append(lifted)
             self.in_trees.append((leaves, build))
             call[i] = build(lifted)
+        held = None
         for i, a in enumerate(args):
             # an Array API array without NumPy's protocols among the other arguments: a
             # constant Tensor, so that NumPy code (``X @ w``) runs on it with NumPy's meaning
-            if i not in argnums and a.__class__ not in arrays.CLASSES and \
-                    not isinstance(a, Tensor) and xparray.held(a):
-                call[i] = Tensor._make(xparray.wrap(a), None, None)
+            if a.__class__ not in arrays.CLASSES and not isinstance(a, Tensor) and \
+                    xparray.held(a):
+                held = a
+                if i not in argnums:
+                    call[i] = Tensor._make(xparray.wrap(a), None, None)
+        if held is not None:
+            _one_library(args, held, who)
         if not arrays.GUARDED[0]:  # a Dask or CuPy array among the other arguments: seen now
             for a in args:
                 if a.__class__ is not np.ndarray and hasattr(a, "__array_function__"):
@@ -356,6 +361,24 @@ class _Traced:
                 gl.append(_restore(g, o, create))
             grads.append(build(gl))
         return grads
+
+
+def _one_library(args: tuple, held: Any, who: str) -> None:
+    """Arguments of two array libraries (a NumPy array beside an array-api-strict one) are
+    refused, as the Array API standard does: nothing is moved between libraries unasked."""
+    lib = type(held).__module__.split(".")[0]
+    for i, a in enumerate(args):
+        for leaf in tree_flatten(a)[0]:
+            v = _value(leaf)
+            if isinstance(v, np.ndarray) or (v.__class__ not in arrays.CLASSES and
+                                             arrays.backend(v) not in (None, lib)):
+                other = "numpy" if isinstance(v, np.ndarray) else arrays.backend(v)
+                raise errors.BackendError(
+                    f"{who}: argument {i} is an array of {other}, shape {np.shape(v)}, and "
+                    f"another argument an array of {lib}; arrays of two libraries do not "
+                    f"mix.\n"
+                    f"  at {errors.user_line()}\n  Make them one library's (for "
+                    f"example {lib}.asarray(x)) before the call.")
 
 
 def _call(f: Callable, args: Any, kwargs: dict) -> Any:
@@ -619,10 +642,13 @@ def jacobian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
         for r, i in zip(rows, nums):
             in_shape = np.shape(_value(args[i]))
             if not r:
-                res.append(np.zeros(ov.shape + in_shape))
+                res.append(xparray.unwrap(arrays.on_backend_of(
+                    np.zeros(ov.shape + in_shape), arrays.asarray(_value(args[i])))))
                 continue
-            j = reshape(stack([x if hasattr(x, "shape") else arrays.asarray(x) for x in r], axis=0),
-                        ov.shape + in_shape)
+            # (gradients as the engine holds them: an Array API array in its XPArray, which
+            # NumPy's stack would otherwise convert through __array__)
+            j = reshape(stack([x if isinstance(x, Tensor) else arrays.asarray(x) for x in r],
+                              axis=0), ov.shape + in_shape)
             res.append(_restore_jac(j, args[i], ov.shape, tr.keep_graph()))
         return res[0] if isinstance(argnums, int) else tuple(res)
 
@@ -652,9 +678,9 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
                     a[i] = xi
                     return f(*a, **kwargs)
 
-                out, t = jvp(fi, (x,), (e.reshape(xv.shape),))
+                out, t = jvp(fi, (x,), (arrays.on_backend_of(e.reshape(xv.shape), xv),))
                 out_shape = np.shape(_value(out))
-                cols.append(t if hasattr(t, "shape") else arrays.asarray(t))
+                cols.append(t if isinstance(t, Tensor) else arrays.asarray(t))
             j = _stack_last(cols, out_shape, xv.shape)
             # jvp gives Tensors at the top only when they depend on values traced outside
             res.append(_restore_jac(j, x, out_shape, STATE.depth > 0 or _traced(j)))

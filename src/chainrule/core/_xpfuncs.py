@@ -235,10 +235,22 @@ def _reduction(red: str, a: Any, axis: Any, dtype: Any, keepdims: bool, **extra:
 def _red(red: str) -> Callable:
     def f(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
           initial: Any = None, where: Any = True) -> Any:
-        if initial is not None or where is not True:
-            raise TypeError(f"np.{red}(initial=/where=) is not available on "
-                            f"{_ctx(a).lib} arrays")
-        r = _reduction(red, a, axis, dtype, keepdims)
+        if where is not True:
+            raise TypeError(f"np.{red}(where=) is not available on {_ctx(a).lib} arrays")
+        if initial is not None:
+            # NumPy's initial: one more value in every reduction (the result of an empty one)
+            s = _ctx(a)
+            x = _as(s, a)
+            if x.size == 0:
+                shape = np.sum(np.zeros(x.shape), axis=axis, keepdims=keepdims).shape
+                dt = x.dtype if dtype is None else np.dtype(dtype)
+                r = s.__class__(s.xp.full(shape, initial, dtype=s._xdt(dt)))
+            else:
+                comb = {"sum": np.add, "prod": np.multiply, "max": np.maximum,
+                        "min": np.minimum}[red]
+                r = comb(_reduction(red, x, axis, dtype, keepdims), initial)
+        else:
+            r = _reduction(red, a, axis, dtype, keepdims)
         return _into(out, r) if out is not None else r
     return f
 
@@ -352,11 +364,13 @@ def _size(a: Any, axis: Any = None) -> int:
 @impl(np.reshape)
 def _reshape(a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None,
              copy: Any = None) -> Any:
-    if order != "C":
-        raise TypeError("reshape(order='F') is not available on Array API arrays")
     s = _ctx(a)
     shape = newshape if shape is None else shape
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if order == "F":  # Fortran order: the C reshape of the reversed axes, reversed
+        return np.transpose(_reshape(np.transpose(a), shape[::-1]))
+    if order != "C":
+        raise TypeError(f"reshape(order={order!r}) is not available on Array API arrays")
     return s.__class__(s.xp.reshape(_raw(s, a), shape))
 
 
@@ -1021,8 +1035,12 @@ def _getitem(self: XPArray, key: Any) -> Any:
     k2: list = []
     for k in key:
         if _is_arr(self, k) and k.dtype == xp.bool:
-            if k.ndim == 0:
-                raise TypeError("a 0-d boolean index is not available on Array API arrays")
+            if k.ndim == 0:  # a new axis of length 1 or 0
+                if len(key) != 1:
+                    raise TypeError("a 0-d boolean index among others is not available on "
+                                    "Array API arrays")
+                r = xp.reshape(x, (1,) + tuple(x.shape))
+                return r if bool(k) else r[0:0, ...]
             k2.extend(xp.nonzero(k))
         else:
             k2.append(k)
@@ -1429,3 +1447,72 @@ def _linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
     if dtype is not None:
         y = y.astype(dtype)
     return (y, step) if retstep else y
+
+
+@impl(np.partition)
+def _partition(a: Any, kth: Any, axis: Any = -1, kind: str = "introselect",
+               order: Any = None) -> Any:
+    """The sorted order: a valid partition for every ``kth`` (NumPy leaves the order on
+    either side of the k-th element unspecified; its own differs from sorted)."""
+    return _sort(a, axis)
+
+
+@impl(np.argpartition)
+def _argpartition(a: Any, kth: Any, axis: Any = -1, kind: str = "introselect",
+                  order: Any = None) -> Any:
+    return _argsort(a, axis)
+
+
+@impl(np.linalg.lstsq)
+def _lstsq(a: Any, b: Any, rcond: Any = None) -> tuple:
+    """NumPy's lstsq from the pseudo-inverse (the minimum-norm least-squares solution):
+    (x, residuals, rank, singular values)."""
+    s = _ctx(a, b)
+    a, b = _as(s, a), _as(s, b)
+    m, n = a.shape[-2:]
+    eps = np.finfo(np.result_type(a.dtype, np.float64)).eps
+    rtol = eps * builtins.max(m, n) if rcond is None else rcond
+    x = np.matmul(_pinv(a, rtol=rtol), b)
+    sv = _svd(a, compute_uv=False)
+    rank = int(np.sum(sv > rtol * np.max(sv))) if sv.size else 0
+    if rank == n and m > n:
+        r = b - np.matmul(a, x)
+        res = np.sum(np.real(np.conjugate(r) * r), axis=0)
+        res = np.reshape(res, (1,)) if res.ndim == 0 else res
+    else:
+        res = s.__class__(s.xp.zeros((0,), dtype=s._xdt(np.real(x).dtype)))
+    return x, res, rank, sv
+
+
+@impl(np.put_along_axis)
+def _put_along_axis(arr: Any, indices: Any, values: Any, axis: Any) -> None:
+    """In place (copy on write), by the flat positions of ``take_along_axis``."""
+    s = _ctx(arr, indices, values)
+    if axis is None:
+        raise TypeError("np.put_along_axis(axis=None) is not available on Array API arrays")
+    ax = axis % arr.ndim
+    idx = np.broadcast_to(_as(s, indices), np.broadcast_shapes(
+        tuple(n if i != ax else 1 for i, n in enumerate(arr.shape)),
+        tuple(n if i != ax else 1 for i, n in enumerate(indices.shape)))[:ax] +
+        (indices.shape[ax],) + np.broadcast_shapes(
+        tuple(n if i != ax else 1 for i, n in enumerate(arr.shape)),
+        tuple(n if i != ax else 1 for i, n in enumerate(indices.shape)))[ax + 1:])
+    key = []
+    for i in range(arr.ndim):
+        if i == ax:
+            key.append(idx)
+        else:
+            shape = [1] * arr.ndim
+            shape[i] = idx.shape[i]
+            key.append(np.reshape(s.__class__(s.xp.arange(idx.shape[i])), tuple(shape)))
+    arr[tuple(key)] = np.broadcast_to(_as(s, values), idx.shape)
+
+
+@impl(np.array2string)
+def _array2string(a: Any, *args: Any, **kw: Any) -> str:
+    """For display only (``repr``): the values read through DLPack, nothing kept."""
+    try:
+        host = np.from_dlpack(a.a)
+    except Exception:  # (a device array: the library's own text)
+        return repr(a.a)
+    return np.array2string(host, *args, **kw)

@@ -164,3 +164,22 @@ def on_backend_of(x: Any, like: Any) -> Any:
             return mod.asarray(x)
         name = name.rpartition(".")[0]
     raise TypeError(f"cannot make a {type(like).__name__} array: its library has no asarray")
+
+
+def to_library(x: Any, lib: Any) -> Any:
+    """``x`` (an array of any library the engine holds) as an array of ``lib`` (a namespace
+    module with ``asarray``: numpy, cupy, dask.array, array_api_strict ...): the one
+    explicit move between libraries (``Module.to``).  Back to NumPy goes through the
+    library's own way out (DLPack, ``.get()``, ``.compute()``)."""
+    raw = xparray.unwrap(x)
+    if lib is np:
+        if raw.__class__ is np.ndarray:
+            return raw
+        b = backend(x)
+        if b == "dask":
+            return np.asarray(raw.compute())
+        if b == "cupy":
+            return raw.get()
+        return np.from_dlpack(raw).copy()
+    r = lib.asarray(raw)
+    return xparray.wrap(r) if xparray.held(r) else r

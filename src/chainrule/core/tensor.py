@@ -23,7 +23,10 @@ from .state import STATE
 
 def _read_only(v: np.ndarray) -> np.ndarray:
     """A read-only view of ``v``: what leaves a Tensor as an ndarray cannot be written
-    behind the version counters' back."""
+    behind the version counters' back.  An Array API array (held in an XPArray) leaves as
+    a copy in its own library: it has no read-only views."""
+    if isinstance(v, xparray.XPArray):
+        return v.xp.asarray(v.a, copy=True)
     if not v.flags.writeable:
         return v
     out = v.view()
@@ -418,6 +421,8 @@ class Tensor:
             extra = ", requires_grad=True" if n.prim is None else f", grad_fn={self.grad_fn}"
         if self._value.dtype not in (np.float64, np.int64, np.bool_):
             extra = f", dtype={self._value.dtype}" + extra
+        if isinstance(self._value, xparray.XPArray):
+            extra = f", library={self._value.lib}" + extra
         return f"tensor({body}{extra})"
 
     __hash__ = object.__hash__

@@ -213,6 +213,13 @@ class XPArray:
 
     base = None  # (writes never alias: see the module docstring)
 
+    @property
+    def flags(self) -> Any:
+        # what NumPy code asks of ``a.flags``: writes are copy on write, so always allowed
+        import types
+        return types.SimpleNamespace(writeable=True, c_contiguous=True, f_contiguous=False,
+                                     owndata=True, aligned=True)
+
     def __len__(self) -> int:
         if self.a.ndim == 0:
             raise TypeError("len() of unsized object")
@@ -254,7 +261,7 @@ class XPArray:
         return f"{self.lib}:{self.a!r}"
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        raise TypeError(f"a {self.lib} array is not converted to NumPy silently")
+        raise TypeError(f"an array of {self.lib} is not converted to NumPy silently")
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -13,6 +13,7 @@ import numpy as _np
 
 from ..core import arrays as _arrays
 from ..core.errors import ShapeError as _ShapeError
+from ..core.xparray import XPArray as _XPArray
 from ..core.tensor import Tensor as _Tensor
 from ..ops import elementwise as _E
 from ..ops import reduce as _R
@@ -367,6 +368,15 @@ def _int_target(what: str, target: _Any, tshape: tuple) -> _np.ndarray:
     return t
 
 
+def _constant_zeros(like: _Any, shape: tuple, dt: _Any) -> _Any:
+    """Zeros to write a constant into: NumPy's (Dask takes NumPy constants, and cannot write
+    into its own arrays at integer indices), or those of an Array API library, which does
+    not mix with NumPy."""
+    if isinstance(like, _XPArray):
+        return _np.zeros_like(like, dtype=dt)
+    return _np.zeros(shape, dtype=dt)
+
+
 def nll_loss(input: _Any, target: _Any, weight: _Any = None, ignore_index: int = -100,
              reduction: str = "mean") -> _Any:
     """Negative log-likelihood of log-probabilities ``input`` (N, C, ...) or (C,) at integer
@@ -403,7 +413,7 @@ def nll_loss(input: _Any, target: _Any, weight: _Any = None, ignore_index: int =
             w = w / w.sum()
     elif reduction not in ("sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    pick = _np.zeros(shape, dtype=dt)
+    pick = _constant_zeros(_arrays.asarray(_value(input)), shape, dt)
     _np.put_along_axis(pick, _np.expand_dims(ts, cdim), -_np.expand_dims(w, cdim), axis=cdim)
     if reduction == "none":
         return _R.sum_prim(input * pick, axis=cdim)
@@ -460,7 +470,7 @@ def _fused_cross_entropy(input: _Any, xv: _np.ndarray, cdim: int, t: _np.ndarray
     at = scale * dt.type(1 - ls) if ls else scale
     if w is not None:
         at = w * at
-    pick = _np.zeros(shape, dtype=dt)
+    pick = _constant_zeros(xv, shape, dt)
     if len(shape) == 2:
         pick[_np.arange(shape[0]), ts] = at
     elif len(shape) == 1:

@@ -367,16 +367,20 @@ class Module:
         if kwargs:
             raise TypeError(f"Module.to() got an unexpected keyword argument "
                             f"{next(iter(kwargs))!r}")
+        lib = None
         for a in args:
             if isinstance(a, Tensor):
                 dtype = a.dtype
             elif isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda", "mps", "meta", "xpu"):
                 device = a
+            elif hasattr(a, "asarray") and hasattr(a, "__name__"):  # an array library
+                lib = a
             elif a is not None:
                 dtype = a
-        if device is not None and str(device) != "cpu":
-            raise ValueError(f"Module.to: chainrule runs on NumPy (the CPU); device "
-                             f"{device!r} is not available")
+        if device is not None:
+            lib = _library_for(str(device), lib)
+        if lib is not None:
+            self._to_library(lib)
         if dtype is None:
             return self
         try:
@@ -391,6 +395,23 @@ class Module:
             if t._value.dtype.kind in "fc" and t._value.dtype != dt:
                 _recast(t, dt)
         return self
+
+    def _to_library(self, lib: Any) -> None:
+        from ..core import arrays
+        for t in list(self.parameters()) + list(self.buffers()):
+            needs = t.requires_grad
+            if needs:
+                ref = t._node.ref
+                t.requires_grad_(False)
+            t._value = arrays.to_library(t._value, lib)
+            t._version = [0, None]
+            t._node_version = 0
+            if t._grad is not None:
+                t._grad = Tensor._make(arrays.to_library(t._grad._value, lib), None, None)
+            if needs:
+                t.requires_grad_(True)
+                if ref is not None:
+                    t._node.ref = ref
 
     def float(self) -> Module:
         return self.to(np.float32)
@@ -527,6 +548,24 @@ def _as_buffer(v: Any) -> Tensor | None:
             return v.detach()
         return v
     return Tensor(as_array(v))  # a copy
+
+
+def _library_for(device: str, lib: Any) -> Any:
+    """The array library of ``to(device)``: "cpu" is NumPy, "cuda" CuPy (which must be
+    installed, with a GPU); any other device raises."""
+    kind = device.split(":")[0]
+    if kind == "cpu":
+        return lib if lib is not None else np
+    if kind == "cuda":
+        try:
+            import cupy
+        except ImportError:
+            raise ValueError("Module.to('cuda') runs the model on CuPy, which is not installed "
+                             "(pip install cupy-cuda12x, on a machine with an NVIDIA GPU)") from None
+        return cupy
+    raise ValueError(f"Module.to: device {device!r} is not available (chainrule runs on "
+                     f"NumPy, 'cpu', on CuPy, 'cuda', or on an array library given as "
+                     f"model.to(array_api_strict))")
 
 
 def _recast(t: Tensor, dt: np.dtype) -> None:

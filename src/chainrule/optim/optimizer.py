@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from ..core import errors
+from ..core import arrays, errors
 from ..core.tensor import Tensor, enable_grad
 
 
@@ -136,7 +136,7 @@ class Optimizer:
                 g = p.grad
                 if isinstance(g, Tensor):
                     g = g._value
-                if not isinstance(g, np.ndarray):
+                if not isinstance(g, arrays.TYPES):
                     raise TypeError(f"{name}.step: {where} has a .grad of type "
                                     f"{type(g).__name__}, not a Tensor; nothing was updated")
                 v = p._value
