@@ -276,3 +276,16 @@ def test_large_relu_tie_check_counts_the_comparison() -> None:
     w[17] = 0.0
     _same(fast(w, x), vg(w, x))
     assert fast.cache_info()["traces"] == 2
+
+
+def test_alternating_signatures_stay_correct_and_compiled() -> None:
+    f = cr.compile(lambda x: np.cos(x) + x.sum())
+    xs = [np.linspace(0, 1, 3), np.linspace(0, 1, 4), np.linspace(0, 1, 3).astype(np.float32)]
+    for _ in range(4):
+        for x in xs:
+            _same(f(x), np.cos(x) + x.sum())
+    assert f.cache_info() == {"signatures": 3, "traces": 3, "hits": 9, "eager": 0}
+    assert len(f._hots) == 3  # one fast path per signature, made once
+    f.clear_cache()
+    _same(f(xs[0]), np.cos(xs[0]) + xs[0].sum())
+    assert f.cache_info()["traces"] == 4  # traced again: the fast paths went with the cache

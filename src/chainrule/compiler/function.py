@@ -22,7 +22,6 @@ import copy as _copy
 import functools
 import inspect
 import keyword
-import operator
 import re
 import sys
 import threading
@@ -43,7 +42,6 @@ from . import emit as E
 from .tracer import _LOCAL, CompileError, Retrace, Trace, Traced, current
 
 _ndarray = np.ndarray
-_SIG = operator.attrgetter("__class__", "shape", "dtype")  # a plain array's part of a key
 MISS = object()  # no compiled code ran (Compiled._run_cached)
 _PY_SCALARS = (bool, int, float, complex, str, bytes, type(None))
 
@@ -315,7 +313,8 @@ class Compiled:
         self.max_traces = max_traces
         self.name = name or getattr(f, "__name__", None) or type(f).__name__
         self._cache: dict[Any, list] = {}
-        self._hot: tuple | None = None  # (signature, grad mode, entries) of the last call
+        self._hot: Callable | None = None  # the last plain-array signature's fast path
+        self._hots: dict[Any, Callable] = {}  # each plain-array signature's
         self._eager: dict[Any, str] = {}
         self.traces = 0
         self.hits = 0
@@ -371,31 +370,17 @@ class Compiled:
     def clear_cache(self) -> None:
         self._cache.clear()
         self._hot = None
+        self._hots.clear()
         self._eager.clear()
 
     # --- calling -----------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         hot = self._hot
         if hot is not None and not kwargs:
-            # the common call, positional ndarrays of the signature seen last: compared as
-            # (class, shape, dtype) triples, then its code runs
-            try:
-                sig = tuple(map(_SIG, args))
-            except Exception:
-                sig = None
-            if sig == hot[0] and STATE.grad_enabled == hot[1] and _LOCAL.trace is None:
-                entries = hot[2]
-                if entries:
-                    entry = entries[0]
-                    cap = entry.captured
-                    if not entry.random and (cap is None or cap.same()):
-                        try:
-                            out = entry.fn(*args)
-                        except Retrace:
-                            pass  # the other outcomes, or a new trace, below
-                        else:
-                            self.hits += 1
-                            return out
+            out = hot(args)  # the signature of the last call: its code, or MISS
+            if out is not MISS:
+                self.hits += 1
+                return out
         if _LOCAL.trace is not None:
             return self.f(*args, **kwargs)  # inside another trace: traced inline
         key, leaves, tree, dyn = self._split(args, kwargs)
@@ -413,8 +398,10 @@ class Compiled:
         return out
 
     def _make_hot(self, args: tuple, key: Any) -> None:
-        """Keep this signature's entries for the fast call path when every argument is a
-        plain ndarray and its code draws no random numbers (their draws are made here)."""
+        """The fast call path for this signature when every argument is a plain ndarray and
+        its code draws no random numbers (their draws are made by the general path):
+        straight-line code that compares each argument's class, shape and dtype, the grad
+        mode and the captured arrays, and runs the signature's first entry."""
         entries = self._cache.get(key)
         if not entries or any(e.random or e.bwd is not None for e in entries):
             self._hot = None
@@ -422,7 +409,36 @@ class Compiled:
         for a in args:
             if a.__class__ is not _ndarray:
                 return
-        self._hot = (tuple(map(_SIG, args)), key[-1], entries)
+        hot = self._hots.get(key)
+        if hot is not None and hot.entries is entries:  # (made once per signature)
+            self._hot = hot
+            return
+        n = len(args)
+        names = [f"a{i}" for i in range(n)]
+        ns: dict[str, Any] = {"_nd": _ndarray, "_STATE": STATE, "_LOCAL": _LOCAL,
+                              "_entries": entries, "_grad": key[-1], "MISS": MISS,
+                              "Retrace": Retrace}
+        test = ["_STATE.grad_enabled == _grad", "_LOCAL.trace is None", "_entries"]
+        for i, a in enumerate(args):
+            ns[f"s{i}"], ns[f"d{i}"] = a.shape, a.dtype
+            test[i:i] = [f"a{i}.__class__ is _nd and a{i}.shape == s{i} and "
+                         f"(a{i}.dtype is d{i} or a{i}.dtype == d{i})"]
+        lines = ["def hot(args):", f"    if len(args) == {n}:"]
+        if n:
+            lines.append(f"        {', '.join(names)}{',' if n == 1 else ''} = args")
+        lines += [f"        if {' and '.join(test)}:",
+                  "            e = _entries[0]",
+                  "            c = e.captured",
+                  "            if not e.random and (c is None or c.same()):",
+                  "                try:",
+                  f"                    return e.fn({', '.join(names)})",
+                  "                except Retrace:",
+                  "                    pass  # the other outcomes, or a new trace: the general path",
+                  "    return MISS"]
+        exec(builtins.compile("\n".join(lines) + "\n", f"<chainrule.compile {self.name} call>",
+                              "exec"), ns)
+        hot = self._hot = self._hots[key] = ns["hot"]
+        hot.entries = entries
 
     def _run_cached(self, key: Any, dyn: list, diff: bool) -> Any:
         """Run the first trace of this signature whose guards pass; MISS if none does."""
