@@ -289,3 +289,63 @@ def test_alternating_signatures_stay_correct_and_compiled() -> None:
     f.clear_cache()
     _same(f(xs[0]), np.cos(xs[0]) + xs[0].sum())
     assert f.cache_info()["traces"] == 4  # traced again: the fast paths went with the cache
+
+
+# --- the backward of x[rows, labels]: zeros and a scatter --------------------------------------
+
+def _ce(rows):
+    def loss(z, labels):
+        z = z - z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return -np.mean(logp[rows, labels])
+    return loss
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scatter_of_distinct_rows_is_an_assignment_with_eager_bits(dtype: type) -> None:
+    vg = cr.value_and_grad(_ce(np.arange(6)))
+    fast = cr.compile(vg)
+    r = np.random.default_rng(4)
+    z = r.standard_normal((6, 4)).astype(dtype)
+    labels = r.integers(0, 4, 6)
+    _same(fast(z, labels), vg(z, labels))
+    src = fast.source(z, labels)
+    assert "np.add.at" not in src and "] = " in src and "np.zeros((6, 4)" in src
+    for labels in (np.array([0, 0, 0, 0, 0, 0]), np.array([3, -1, 2, -4, 0, 1]),
+                   r.integers(0, 4, 6)):
+        z = r.standard_normal((6, 4)).astype(dtype)
+        _same(fast(z, labels), vg(z, labels))
+    with pytest.raises(IndexError):
+        fast(z, np.array([0, 1, 2, 3, 4, 5]))
+    assert fast.cache_info()["traces"] == 1
+
+
+def test_scatter_with_repeated_rows_keeps_add_at() -> None:
+    vg = cr.value_and_grad(_ce(np.array([0, 1, 1, -3, 2, 5])))  # row 1 twice, -3 is row 3
+    fast = cr.compile(vg)
+    r = np.random.default_rng(5)
+    z = r.standard_normal((6, 4))
+    labels = np.array([1, 2, 2, 0, 3, 3])
+    _same(fast(z, labels), vg(z, labels))
+    assert "np.add.at" in fast.source(z, labels)
+    labels = np.array([1, 2, 1, 0, 3, 3])
+    _same(fast(z, labels), vg(z, labels))
+
+
+def test_zeros_like_is_np_zeros_with_the_same_layout() -> None:
+    def f(x):
+        return (np.zeros_like(x, shape=(3, 2), dtype=np.float32, order="C") + x[0, 0],
+                np.zeros_like(x) - x, np.zeros_like(x.T) + 1.0)
+
+    fast = cr.compile(f)
+    x = np.arange(6.0).reshape(2, 3)
+    fast(x)
+    src = fast.source(x)
+    assert "np.zeros((3, 2), np.float32)" in src and "np.zeros((2, 3), np.float64)" in src
+    assert "zeros_like(" in src  # x.T is not C-contiguous: kept
+    x = np.arange(6.0).reshape(2, 3) - 7
+    got, want = fast(x), f(x)
+    _same(got, want)
+    for g, w in zip(got, want):
+        assert g.flags.c_contiguous == w.flags.c_contiguous
+        assert g.flags.f_contiguous == w.flags.f_contiguous

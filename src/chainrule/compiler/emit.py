@@ -382,6 +382,50 @@ def fold_half_square(ops: list[Op], outputs: list, inputs: list) -> list[Op]:
     return [op for op in new if op is not None] if changed else ops
 
 
+def _is_add_at(fn: Any) -> bool:
+    return getattr(fn, "__self__", None) is np.add and getattr(fn, "__name__", "") == "at"
+
+
+def scatter_into_zeros(ops: list[Op]) -> list[Op]:
+    """``z = zeros; np.add.at(z, (rows, j), v)`` (the backward of ``x[rows, j]``) as
+    ``z[rows, j] = v`` where no position can be hit twice: ``rows`` a constant of distinct
+    rows (negative ones counted where they land) that pairs with every ``j`` once, ``v`` of
+    z's dtype with no -0.0 (0.0 + v is v for every other value, NaN included).  Fancy
+    assignment is several times cheaper than ``ufunc.at``."""
+    out = list(ops)
+    for i in range(1, len(ops)):
+        op, prev = ops[i], ops[i - 1]
+        if not (op.kind == "call" and _is_add_at(op.fn) and len(op.args) == 3 and not op.kw
+                and not op.outs and len(op.mutates) == 1):
+            continue
+        z, idx, v = op.args
+        if not (z.__class__ is Traced and op.mutates[0] is z and prev.outs == [z]
+                and not prev.mutates and prev.kind == "call"
+                and prev.fn in (np.zeros_like, np.zeros) and z._v.__class__ is _ndarray
+                and z._v.base is None and z._v.dtype.kind == "f"):
+            continue
+        if not (idx.__class__ is tuple and len(idx) == 2 == z._v.ndim):
+            continue
+        rows, j = idx
+        if not (rows.__class__ is _ndarray and rows.dtype.kind in "iu" and rows.ndim == 1
+                and j.__class__ is Traced and j._v.__class__ is _ndarray
+                and j._v.dtype.kind in "iu" and j._v.shape == rows.shape):
+            continue
+        n = z._v.shape[0]
+        if rows.size and not (((rows >= -n) & (rows < n)).all()
+                              and np.unique(rows % n).size == rows.size):
+            continue
+        vv = v._v if v.__class__ is Traced else v
+        if not (isinstance(vv, (_ndarray, np.generic)) and vv.dtype == z._v.dtype):
+            continue
+        if np.any((vv == 0) & np.signbit(vv)):
+            continue
+        if v.__class__ is Traced:
+            continue  # (a computed v could hold -0.0 on another call)
+        out[i] = Op("setitem", None, (z, idx, v), {}, [], (z,), op.line)
+    return out
+
+
 def _substitute(op: Op, alias: dict) -> Op:
     def sub(a: Any) -> Any:
         c = a.__class__
@@ -674,6 +718,10 @@ class Emitter:
                     if fast is not None:
                         return fast
                 return f"{self.expr(a[0])}.{meth}({self.call_args(a[1:], kw)})"
+            if op.fn is np.zeros_like and len(a) == 1:
+                fast = self._zeros(a[0], kw, op)
+                if fast is not None:
+                    return fast
             if not kw and len(a) == 2:
                 a = _weak_floats(op.fn, a)
             elif op.fn is np.where and not kw and len(a) == 3:
@@ -710,6 +758,26 @@ class Emitter:
                 self.taken.add("inf")
             return op.fn.format(*[self._operand(x) for x in a])
         raise AssertionError(k)  # pragma: no cover
+
+    def _zeros(self, t: Any, kw: dict, op: Op) -> str | None:
+        """``np.zeros_like(a, dtype=d, shape=s, order='C')`` of a plain ndarray is
+        ``np.zeros(s, d)``: the same fresh C-ordered array of +0.0, without zeros_like's
+        Python wrapper (empty_like, then a copy of 0 into it).  Without ``shape``, and
+        ``order`` 'K' or 'A' (the default), the same when ``a`` is C-contiguous."""
+        v = t._v if t.__class__ is Traced else t
+        out = op.outs[0]._v if op.outs else None
+        if v.__class__ is not _ndarray or out.__class__ is not _ndarray \
+                or not set(kw) <= {"dtype", "order", "shape", "subok"} \
+                or kw.get("subok", True) is not True:
+            return None
+        order = kw.get("order", "K")
+        shape = kw.get("shape")
+        if not (order == "C" or (order in ("K", "A") and (shape is None or tuple(
+                np.atleast_1d(shape)) == v.shape) and v.flags.c_contiguous)):
+            return None
+        if not out.flags.c_contiguous or out.dtype != np.dtype(kw.get("dtype") or v.dtype):
+            return None
+        return f"np.zeros({self.expr(tuple(out.shape))}, {self.expr(out.dtype)})"
 
     def _sum(self, t: Traced, kw: dict, op: Op) -> str | None:
         """``t.sum(...)`` of an ndarray without ndarray.sum's Python wrapper (which calls
@@ -887,7 +955,7 @@ def emit(fname: str, ops: list[Op], inputs: list, outputs: list, names: dict[int
     the site of the call being compiled (its steps are commented "the result")."""
     em = Emitter(names, const_names)
     hints = hints or {}
-    ops = fold_half_square(fuse_zero_tests(ops, outputs), outputs, inputs)
+    ops = scatter_into_zeros(fold_half_square(fuse_zero_tests(ops, outputs), outputs, inputs))
     if extra_ns:
         em.ns.update(extra_ns)
         em.taken.update(extra_ns)
