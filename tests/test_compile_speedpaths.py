@@ -349,3 +349,30 @@ def test_zeros_like_is_np_zeros_with_the_same_layout() -> None:
     for g, w in zip(got, want):
         assert g.flags.c_contiguous == w.flags.c_contiguous
         assert g.flags.f_contiguous == w.flags.f_contiguous
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_backward_without_ties_or_nan_is_eager_bits(dtype: type) -> None:
+    vg = cr.value_and_grad(_ce(np.arange(5)))
+    fast = cr.compile(vg)
+    r = np.random.default_rng(6)
+    z = r.standard_normal((5, 4)).astype(dtype)
+    labels = np.array([0, 1, 2, 3, 0])
+    _same(fast(z, labels), vg(z, labels))
+    src = fast.source(z, labels)
+    assert "if count_nonzero(" in src and ".sum(axis=(1,), keepdims=True)" in src
+    tie = z.copy()
+    tie[0] = [2.0, 2.0, 0.5, -1.0]  # two maxima in a row: the cotangent shared
+    tie[3] = [1.0, 1.0, 1.0, 1.0]
+    nan = z.copy()
+    nan[2, 1] = np.nan
+    inf = z.copy()
+    inf[1] = [np.inf, 0.0, np.inf, -np.inf]
+    with np.errstate(invalid="ignore"):
+        for zz in (tie, nan, inf, z * 3):
+            _same(fast(zz, labels), vg(zz, labels))
+        assert np.isnan(fast(nan, labels)[0])
+    # (a test of the shared gradient itself: differs from the no-tie formula)
+    g_tie = fast(tie, labels)[1]
+    assert g_tie.shape == z.shape
+    assert fast.cache_info()["traces"] == 1

@@ -382,6 +382,107 @@ def fold_half_square(ops: list[Op], outputs: list, inputs: list) -> list[Op]:
     return [op for op in new if op is not None] if changed else ops
 
 
+def _binop_is(op: Op, syms: tuple, fns: tuple) -> bool:
+    return len(op.args) == 2 and len(op.outs) == 1 and not op.mutates and (
+        (op.kind == "binop" and op.fn in syms)
+        or (op.kind == "call" and not op.kw and any(op.fn is f for f in fns)))
+
+
+def _axis_of(op: Op, name: str, fn: Any) -> Any:
+    """The axis of ``t.<name>(axis=a, keepdims=True)`` / ``np.<fn>(t, axis=a,
+    keepdims=True)`` as a tuple; None if ``op`` is not that."""
+    if len(op.args) != 1 or len(op.outs) != 1 or op.mutates:
+        return None
+    if not ((op.kind == "method" and op.fn == name) or (op.kind == "call" and op.fn is fn)):
+        return None
+    kw = op.kw or {}
+    if set(kw) != {"axis", "keepdims"} or kw["keepdims"] is not True:
+        return None
+    a = kw["axis"]
+    a = (a,) if a.__class__ is int else a
+    if a.__class__ is not tuple or not all(x.__class__ is int for x in a):
+        return None
+    nd = op.args[0]._v.ndim if op.args[0].__class__ is Traced else -1
+    return tuple(sorted(x % nd for x in a)) if nd > 0 else None
+
+
+def fold_unique_max(ops: list[Op], outputs: list) -> list[Op]:
+    """The backward of ``m = t.max(axis, keepdims=True)`` shares the cotangent among the
+    maxima of each slice: ``w = ((t == m) | (isnan(t) & isnan(m))) / count`` with the count
+    per slice.  Where ``m`` has no NaN (so no slice of ``t`` has one, and each slice holds
+    its maximum at least once) and ``t == m`` holds exactly once per slice, ``w`` is
+    ``t == m`` as the same float dtype (x / 1 is x): two counts replace the NaN masks, a
+    reduction and a division.  Otherwise the full expression runs, as eager's."""
+    n_use: dict[int, int] = {}
+    for op in ops:
+        for u in _uses(op):
+            n_use[id(u)] = n_use.get(id(u), 0) + 1
+    out_ids = {id(t) for t in outputs if t.__class__ is Traced}
+    made = {id(o): i for i, op in enumerate(ops) for o in op.outs}
+    mutated = {id(m) for op in ops for m in op.mutates}
+
+    def src(t: Any) -> Op | None:
+        i = made.get(id(t)) if t.__class__ is Traced else None
+        return None if i is None else ops[i]
+
+    new = list(ops)
+    changed = False
+    for iD, dv in enumerate(ops):
+        if not _binop_is(dv, ("/",), (np.true_divide,)):
+            continue
+        t26, t27 = dv.args
+        o26, o27 = src(t26), src(t27)
+        if o26 is None or o27 is None or not _binop_is(o26, ("|",), (np.logical_or,
+                                                                     np.bitwise_or)):
+            continue
+        axis = _axis_of(o27, "sum", np.sum)
+        if axis is None or o27.args[0] is not t26:
+            continue
+        t22, t25 = o26.args
+        o22, o25 = src(t22), src(t25)
+        if o22 is None or o25 is None or not _binop_is(o25, ("&",), (np.logical_and,
+                                                                     np.bitwise_and)):
+            continue
+        if not _binop_is(o22, ("==",), (np.equal,)):
+            continue
+        t3, t4 = o22.args
+        t23, t24 = o25.args
+        o23, o24, o4 = src(t23), src(t24), src(t4)
+        if o23 is None or o24 is None or o4 is None:
+            continue
+        if not (o23.kind == "call" and o23.fn is np.isnan and o23.args == (t3,) and not o23.kw
+                and o24.kind == "call" and o24.fn is np.isnan and o24.args == (t4,)
+                and not o24.kw):
+            continue
+        if _axis_of(o4, "max", np.max) != axis and _axis_of(o4, "max", np.amax) != axis:
+            continue
+        if o4.args[0] is not t3:
+            continue
+        chain = (t23, t25, t26, t27)
+        w = dv.outs[0]
+        if any(id(t) in out_ids or id(t) in mutated for t in chain + (t22, t24, t3, t4, w)):
+            continue
+        if n_use.get(id(t23)) != 1 or n_use.get(id(t25)) != 1 or n_use.get(id(t26)) != 2 \
+                or n_use.get(id(t27)) != 1 or n_use.get(id(t22)) != 1:
+            continue
+        v26, v27, vw = t26._v, t27._v, w._v
+        if not (v26.__class__ is _ndarray and v26.dtype == np.bool_
+                and v27.__class__ is _ndarray and v27.dtype.kind in "iu"
+                and vw.__class__ is _ndarray and vw.dtype.kind == "f"
+                and t3._v.__class__ is _ndarray and t3._v.dtype.kind == "f"
+                and t22._v.shape == vw.shape):
+            continue
+        for t in chain:
+            new[made[id(t)]] = None
+        ns = {"dt": vw.dtype}
+        new[iD] = Op("expr", "{0}.astype({5}) if count_nonzero({1}) == 0 and count_nonzero("
+                     "{0}) == {3} else ({0} | (np.isnan({2}) & {1})) / ({0} | (np.isnan({2})"
+                     " & {1})).sum(axis={4}, keepdims=True)",
+                     (t22, t24, t3, int(v27.size), axis, ns["dt"]), {}, [w], (), dv.line)
+        changed = True
+    return [op for op in new if op is not None] if changed else ops
+
+
 def _is_add_at(fn: Any) -> bool:
     return getattr(fn, "__self__", None) is np.add and getattr(fn, "__name__", "") == "at"
 
@@ -756,6 +857,9 @@ class Emitter:
             if "inf" in op.fn:
                 self.ns["inf"] = math.inf
                 self.taken.add("inf")
+            if "count_nonzero(" in op.fn:
+                self.ns["count_nonzero"] = _count_nonzero
+                self.taken.add("count_nonzero")
             return op.fn.format(*[self._operand(x) for x in a])
         raise AssertionError(k)  # pragma: no cover
 
@@ -955,7 +1059,8 @@ def emit(fname: str, ops: list[Op], inputs: list, outputs: list, names: dict[int
     the site of the call being compiled (its steps are commented "the result")."""
     em = Emitter(names, const_names)
     hints = hints or {}
-    ops = scatter_into_zeros(fold_half_square(fuse_zero_tests(ops, outputs), outputs, inputs))
+    ops = fold_half_square(fuse_zero_tests(ops, outputs), outputs, inputs)
+    ops = scatter_into_zeros(fold_unique_max(ops, outputs))
     if extra_ns:
         em.ns.update(extra_ns)
         em.taken.update(extra_ns)
