@@ -127,10 +127,19 @@ relu = defprim(
 # the first-order rules use it when they are handed that array, and recompute otherwise.
 
 
+def _add_reduce(x: Any, axis: Any, keepdims: bool = False) -> Any:
+    # (the ufunc method skips np.sum's Python layer; Dask has only np.sum)
+    return (np.add.reduce if x.__class__ is np.ndarray else np.sum)(x, axis=axis,
+                                                                     keepdims=keepdims)
+
+
 def _sce_fwd(x: Any, pick: Any = None, rowsum: Any = None, axis: int = 1, reduce: bool = True,
              cache: Any = None) -> Any:
-    m = np.maximum.reduce(x, axis=axis, keepdims=True)
-    if np.isfinite(m).all():
+    if x.__class__ is np.ndarray:
+        m = np.maximum.reduce(x, axis=axis, keepdims=True)
+    else:
+        m = np.max(x, axis=axis, keepdims=True)
+    if not _arrays.maybe_any(~np.isfinite(m)):
         return _sce_rest(x, m, pick, rowsum, axis, reduce, cache)
     # an infinite maximum: shift by 0 there (as log_softmax does), let NaN/inf through quietly
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -141,7 +150,7 @@ def _sce_rest(x: Any, m: Any, pick: Any, rowsum: Any, axis: int, reduce: bool,
               cache: Any) -> Any:
     y = x - m
     e = np.exp(y)
-    s = np.add.reduce(e, axis=axis, keepdims=True)
+    s = _add_reduce(e, axis=axis, keepdims=True)
     lse = np.log(s)
     if cache is not None:
         e /= s  # the softmax, for the rules
@@ -151,10 +160,10 @@ def _sce_rest(x: Any, m: Any, pick: Any, rowsum: Any, axis: int, reduce: bool,
         if rowsum.ndim:
             out = np.vdot(rowsum, lse)
         else:
-            out = rowsum * np.add.reduce(lse, axis=None)
+            out = rowsum * _add_reduce(lse, axis=None)
         return out - np.vdot(pick, y)
     per = rowsum * lse
-    per -= np.add.reduce(pick * y, axis=axis, keepdims=True)
+    per -= _add_reduce(pick * y, axis=axis, keepdims=True)
     return np.squeeze(per, axis=axis)
 
 

@@ -42,8 +42,14 @@ def _norm(norm: Any) -> str:
             f'Invalid norm value {norm}; should be "backward", "ortho" or "forward".') from None
 
 
+def _whole(x: Any, axis: int) -> Any:
+    """``x`` with ``axis`` in one chunk when ``x`` is a lazy (Dask) array: a transform along
+    an axis needs all of it (a lazy rechunk, nothing computed); else ``x``."""
+    return x.rechunk({axis % x.ndim: -1}) if _arrays.lazy(x) else x
+
+
 def _c2c_fwd(x: Any, axis: int = -1, inverse: bool = False, norm: str = "backward") -> Any:
-    return (np.fft.ifft if inverse else np.fft.fft)(x, axis=axis, norm=norm)
+    return (np.fft.ifft if inverse else np.fft.fft)(_whole(x, axis), axis=axis, norm=norm)
 
 
 c2c = defprim(
@@ -67,7 +73,7 @@ def _bin_weights(n: int, axis: int, ndim: int, interior: float) -> np.ndarray:
 
 
 def _r2c_fwd(x: Any, axis: int = -1, norm: str = "backward") -> Any:
-    return np.fft.rfft(x, axis=axis, norm=norm)
+    return np.fft.rfft(_whole(x, axis), axis=axis, norm=norm)
 
 
 def _r2c_vjp(g: Any, ans: Any, x: Any, axis: int = -1, norm: str = "backward") -> Any:
@@ -79,7 +85,7 @@ r2c = defprim(_r2c_fwd, "fft.r2c", saves=(), saves_ans=False, linear=True, vjp=(
 
 
 def _c2r_fwd(x: Any, axis: int = -1, n: int = 2, norm: str = "backward") -> Any:
-    return np.fft.irfft(x, n=n, axis=axis, norm=norm)
+    return np.fft.irfft(_whole(x, axis), n=n, axis=axis, norm=norm)
 
 
 def _c2r_vjp(g: Any, ans: Any, x: Any, axis: int = -1, n: int = 2, norm: str = "backward") -> Any:

@@ -16,6 +16,7 @@ gathers/scatters with index arrays computed by NumPy on plain values; tril/triu 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -147,6 +148,9 @@ def _scatter_add_fwd(g: Any, shape: Any = None, idx: Any = None) -> Any:
     if basic:
         out = zeros_for(shape, np.result_type(g), g)
         out[idx] = g
+    elif _arrays.lazy(g) and not any(_arrays.lazy(i) for i in (
+            idx if isinstance(idx, tuple) else (idx,))):
+        return _scatter_add_lazy(g, tuple(shape), idx)
     else:
         # a traced index (NumPy would convert one inside a tuple): traced zeros take the sum
         t = registered_in(idx)
@@ -160,6 +164,29 @@ def _scatter_add_fwd(g: Any, shape: Any = None, idx: Any = None) -> Any:
                              f"shape {target}")
         np.add.at(out, idx, g)  # repeated indices accumulate
     return out
+
+
+def _scatter_add_lazy(g: Any, shape: tuple, idx: Any) -> Any:
+    """``np.add.at`` for a lazy (Dask) ``g`` at a concrete index, which Dask lacks: the flat
+    position of every indexed element is computed from the index alone (NumPy, no data),
+    and the values are summed into their positions by the library's ``bincount``, still
+    lazy.  (Real and imaginary parts apart: bincount weighs with reals.)"""
+    import importlib
+    lib = importlib.import_module(type(g).__module__.split(".")[0] + ".array")
+    n = math.prod(shape)
+    pos = np.arange(n).reshape(shape)[idx]
+    gb = np.broadcast_to(g, pos.shape) if tuple(np.shape(g)) != pos.shape else g
+    where = lib.from_array(pos.reshape(-1), chunks=-1)
+    dt = np.result_type(g)
+
+    def part(w: Any) -> Any:
+        return lib.bincount(where, weights=w.reshape(-1).rechunk(-1), minlength=n)
+
+    if dt.kind == "c":
+        flat = part(np.real(gb)) + 1j * part(np.imag(gb))
+    else:
+        flat = part(gb)
+    return flat.astype(dt).reshape(shape)
 
 
 scatter_add = defprim(

@@ -27,7 +27,8 @@ def _norm2_fwd(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
         r = np.linalg.norm(x)
         return _arrays.asarray(r).reshape((1,) * x.ndim) if keepdims else _arrays.asarray(r)
     s = (x.conj() * x).real if np.iscomplexobj(x) else x * x
-    return np.sqrt(np.add.reduce(s, axis=axis, keepdims=keepdims))
+    return np.sqrt(np.add.reduce(s, axis=axis, keepdims=keepdims) if s.__class__ is np.ndarray
+                   else np.sum(s, axis=axis, keepdims=keepdims))
 
 
 def _inv_norm(ans: Any, x: Any, axis: Any, keepdims: bool) -> tuple[Any, np.ndarray]:
