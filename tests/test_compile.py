@@ -42,7 +42,7 @@ def test_seed_network_value_and_grad_is_bit_identical_and_readable() -> None:
     assert "#   X: a constant float64 array of shape (2, 1) = [1., 2.]" in src
     assert src.rstrip().endswith("return value, (d_w1, d_b1, d_w2, d_b2)")
     assert "# backward of maximum" in src and "# backward of matmul" in src
-    assert "del " in src
+    assert "del " not in src  # values under 1 KiB are freed at the return, not one by one
     assert fast.cache_info() == {"signatures": 1, "traces": 1, "hits": 1, "eager": 0}
 
 

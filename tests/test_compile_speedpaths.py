@@ -376,3 +376,17 @@ def test_max_backward_without_ties_or_nan_is_eager_bits(dtype: type) -> None:
     g_tie = fast(tie, labels)[1]
     assert g_tie.shape == z.shape
     assert fast.cache_info()["traces"] == 1
+
+
+def test_del_only_for_values_of_a_kilobyte_or_more() -> None:
+    def f(x, y):
+        a = np.sin(x)
+        b = np.cos(y)
+        return a * 2 + b.sum()
+
+    fast = cr.compile(f)
+    small = fast.source(np.ones(8), np.ones(8))  # 64 bytes each: freed at the return
+    assert "del " not in small
+    big = fast.source(np.ones(1000), np.ones(8))  # 8000 bytes: dropped at its last use
+    assert "del a" in big or "del x" in big
+    _same(fast(np.ones(1000) * 0.3, np.ones(8)), f(np.ones(1000) * 0.3, np.ones(8)))

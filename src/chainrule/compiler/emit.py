@@ -991,6 +991,17 @@ def _guard_line(em: Emitter, op: Op) -> str:
 
 
 _IN_PLACE_MIN = 1024  # elements: below this, a = a + b is as fast (measured)
+_DEL_MIN = 1024  # bytes: a smaller value is freed at the return (a del costs more than it saves)
+
+
+def _small(t: Any) -> bool:
+    """Is ``t``'s memory (the whole buffer it views) under _DEL_MIN bytes?"""
+    v = t._v if t.__class__ is Traced else t
+    if v.__class__ is not _ndarray and not isinstance(v, _ndarray):
+        return True  # a NumPy scalar, a Python value
+    while isinstance(v.base, _ndarray):
+        v = v.base
+    return v.base is None and v.nbytes < _DEL_MIN
 
 
 def in_place(ops: list[Op], outputs: list, inputs: list, names: dict) -> dict[int, int]:
@@ -1142,12 +1153,14 @@ def emit(fname: str, ops: list[Op], inputs: list, outputs: list, names: dict[int
             else:
                 lhs = em.name(op.outs[0])
             body.append(f"{lhs} = {rhs}")
-        gone = list(dict.fromkeys(em.expr(u) for u in dels.get(i, ()) if id(u) in em.names))
+        gone = list(dict.fromkeys(em.expr(u) for u in dels.get(i, ())
+                                  if id(u) in em.names and not _small(u)))
         if gone:
             body.append("del " + ", ".join(gone))
         # results nobody reads (a part of an unpacked tuple): dropped at once
         dead = [em.name(o) for o in op.outs if o.__class__ is Traced and id(o) not in last
                 and id(o) not in out_ids and not any(o is m for m in op.mutates)
+                and not _small(o)
                 and op.kind != "guard"
                 and i not in inplace]
         if dead:
