@@ -390,3 +390,23 @@ def test_del_only_for_values_of_a_kilobyte_or_more() -> None:
     big = fast.source(np.ones(1000), np.ones(8))  # 8000 bytes: dropped at its last use
     assert "del a" in big or "del x" in big
     _same(fast(np.ones(1000) * 0.3, np.ones(8)), f(np.ones(1000) * 0.3, np.ones(8)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sum_of_one_square_is_scalar_arithmetic_with_eager_bits(dtype: type) -> None:
+    def f(x):
+        return np.sum(x ** 2), np.sum(np.square(x - 1)), np.sum(x * x) * 0.5
+
+    fast = cr.compile(f)
+    x = np.array([[1.5]], dtype)
+    _same(fast(x), f(x))
+    code = [ln.split("#")[0] for ln in fast.source(x).splitlines()]
+    assert not any("np.square" in ln or "**" in ln for ln in code)
+    assert any(ln.strip() == "t2 = t1 * t1" for ln in code)
+    big = np.finfo(dtype).max
+    tiny = np.finfo(dtype).smallest_subnormal
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        for v in (-0.0, 0.0, 3.0, -7.25, big, -big, tiny, 1e-30, np.nan, -np.inf, 1 / 3):
+            x = np.array([[v]], dtype)
+            _same(fast(x), f(x))
+    assert fast.cache_info()["traces"] == 1

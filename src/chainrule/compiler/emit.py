@@ -483,6 +483,61 @@ def fold_unique_max(ops: list[Op], outputs: list) -> list[Op]:
     return [op for op in new if op is not None] if changed else ops
 
 
+def _squares(p: Op, t: Any) -> bool:
+    """Is ``p`` ``t ** 2`` (np.square, np.power or ** with the exponent 2, t * t)?"""
+    if len(p.outs) != 1 or p.mutates:
+        return False
+    if p.kind == "call" and p.fn is np.square and p.args == (t,) and not p.kw:
+        return True
+    if ((p.kind == "call" and p.fn is np.power and not p.kw) or (
+            p.kind == "binop" and p.fn == "**")) and len(p.args) == 2 and p.args[0] is t:
+        e = p.args[1]
+        return e.__class__ in (int, float) and e == 2
+    m = _mul_operands(p)
+    return m is not None and m[0] is t and m[1] is t
+
+
+def scalar_square_sum(ops: list[Op], outputs: list) -> list[Op]:
+    """``s = np.sum(t ** 2)`` of a float32/float64 array holding one number as
+    ``v = t[0, ...]; s = v * v``: the square is one correctly rounded product either way, and
+    the sum of one number adds it to 0.0 (as ``Emitter._sum``), which changes no square (never
+    -0.0): an indexing and a scalar product instead of a ufunc call and a reduction."""
+    n_use: dict[int, int] = {}
+    for op in ops:
+        for u in _uses(op):
+            n_use[id(u)] = n_use.get(id(u), 0) + 1
+    out_ids = {id(t) for t in outputs if t.__class__ is Traced}
+    made = {id(o): i for i, op in enumerate(ops) for o in op.outs}
+    new = list(ops)
+    changed = False
+    for i, op in enumerate(ops):
+        if not (((op.kind == "method" and op.fn == "sum") or (
+                op.kind == "call" and op.fn is np.sum)) and len(op.args) == 1
+                and not _drop_default_kw(op.kw or {}) and len(op.outs) == 1
+                and not op.mutates):
+            continue
+        t4, s_out = op.args[0], op.outs[0]
+        j = made.get(id(t4)) if t4.__class__ is Traced else None
+        if j is None or n_use.get(id(t4)) != 1 or id(t4) in out_ids or new[j] is None:
+            continue
+        p = ops[j]
+        t3 = p.args[0] if p.args else None
+        if t3.__class__ is not Traced or not _squares(p, t3):
+            continue
+        v = t3._v
+        if not (v.__class__ is _ndarray and v.size == 1 and v.ndim >= 1
+                and v.dtype.kind == "f" and v.dtype.itemsize in (4, 8)
+                and t4._v.__class__ is _ndarray and t4._v.dtype == v.dtype
+                and s_out.__class__ is Traced and s_out._v.__class__ is v.dtype.type):
+            continue
+        idx = (0,) * v.ndim
+        one = t3._tr.new(v[idx])
+        new[j] = Op("getitem", None, (t3, idx), {}, [one], (), p.line)
+        new[i] = Op("expr", "{0} * {0}", (one,), {}, [s_out], (), op.line)
+        changed = True
+    return new if changed else ops
+
+
 def _is_add_at(fn: Any) -> bool:
     return getattr(fn, "__self__", None) is np.add and getattr(fn, "__name__", "") == "at"
 
@@ -1071,6 +1126,7 @@ def emit(fname: str, ops: list[Op], inputs: list, outputs: list, names: dict[int
     em = Emitter(names, const_names)
     hints = hints or {}
     ops = fold_half_square(fuse_zero_tests(ops, outputs), outputs, inputs)
+    ops = scalar_square_sum(ops, outputs)
     ops = scatter_into_zeros(fold_unique_max(ops, outputs))
     if extra_ns:
         em.ns.update(extra_ns)
