@@ -190,3 +190,41 @@ def test_rules_with_keyword_arguments_named_like_the_guard_still_run() -> None:
     y.register_hook(lambda g: g * 10)
     y.sum().backward()
     np.testing.assert_array_equal(x.grad, [30.0, 30.0])
+
+
+def _nn_models():
+    from test_backends_strict import _models
+    return _models()
+
+
+@pytest.mark.parametrize("name", ["mlp", "conv", "lstm", "gru", "transformer", "embedding",
+                                  "batchnorm"])
+def test_nn_models_on_lazy_data_give_lazy_parameter_gradients_equal_to_numpy(name: str) -> None:
+    """An nn model's loss on Dask inputs and targets: backward() computes nothing and fills
+    every parameter's .grad with a Dask array equal to the NumPy gradient."""
+    pytest.importorskip("array_api_strict")  # (the model table lives in that test file)
+    make, X, y, lf = _nn_models()[name]
+    m = make().double()
+    loss = lf(m(cr.tensor(X)), cr.tensor(y))
+    loss.backward()
+    want = [p.grad.numpy().copy() for p in m.parameters()]
+    m.zero_grad()
+    Xd = da.from_array(X, chunks=tuple(max(1, s // 2) for s in X.shape))
+    yd = da.from_array(y, chunks=tuple(max(1, s // 2) for s in y.shape))
+    with dask.config.set(scheduler=_refuse):
+        loss = lf(m(cr.tensor(Xd)), cr.tensor(yd))
+        loss.backward()
+    for (n, p), w in zip(m.named_parameters(), want):
+        g = p.grad._value
+        assert isinstance(g, da.Array), (n, type(g))
+        np.testing.assert_allclose(g.compute(scheduler="sync"), w, rtol=1e-12, atol=1e-15,
+                                   err_msg=n)
+
+
+def test_lazy_targets_out_of_range_raise_when_computed() -> None:
+    from chainrule import nn
+    x = cr.tensor(da.from_array(np.zeros((4, 3)), chunks=2), requires_grad=True)
+    t = cr.tensor(da.from_array(np.array([0, 1, 5, 2]), chunks=2))
+    loss = nn.CrossEntropyLoss()(x, t)
+    with pytest.raises(IndexError, match="target 5 is out of bounds for 3 classes"):
+        loss._value.compute(scheduler="sync")

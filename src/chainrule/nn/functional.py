@@ -194,7 +194,12 @@ def layer_norm(input: _Any, normalized_shape: _Any, weight: _Any = None, bias: _
 def _assign(buf: _Any, new: _np.ndarray) -> None:
     """Overwrite a running statistic in place (a Tensor buffer or an ndarray)."""
     if isinstance(buf, _Tensor):
-        buf._value[...] = new
+        if _arrays.lazy(new) and not _arrays.lazy(buf._value):
+            # statistics of lazy (Dask) data: the buffer holds them lazily too (writing
+            # them into its NumPy array would compute the batch)
+            buf._value = new.astype(buf._value.dtype)
+        else:
+            buf._value[...] = new
         vc = buf._version
         vc[0] += 1
         buf._node_version = vc[0]
@@ -377,6 +382,38 @@ def _constant_zeros(like: _Any, shape: tuple, dt: _Any) -> _Any:
     return _np.zeros(shape, dtype=dt)
 
 
+def _checked_targets(t: _np.ndarray, c: int = 0, ignore_index: int = -100) -> _np.ndarray:
+    # one block of lazy targets, checked when the block is computed
+    bad = (t != ignore_index) & ((t < 0) | (t >= c))
+    if bad.any():
+        raise IndexError(f"nll_loss: target {int(t[bad].flat[0])} is out of bounds for {c} "
+                         f"classes")
+    return t
+
+
+def _lazy_pick(t: _Any, c: int, cdim: int, ndim: int, dt: _Any, weight: _Any,
+               ignore_index: int, reduction: str, ls: float) -> tuple:
+    """The coefficient array of nll_loss / cross_entropy for lazy (Dask) targets, built
+    without computing them: a one-hot comparison with the classes instead of a scatter, the
+    targets' range checked block by block when the graph runs.  (pick, rowsum, scale)."""
+    t = t.map_blocks(_checked_targets, c=c, ignore_index=ignore_index, dtype=t.dtype)
+    valid = t != ignore_index
+    cls = _np.arange(c).reshape((c,) + (1,) * (ndim - 1 - cdim))
+    onehot = (_np.expand_dims(t, cdim) == cls) & _np.expand_dims(valid, cdim)
+    oh = onehot.astype(dt)
+    wv = None if weight is None else _np.reshape(_arrays.asarray(_value(weight)), cls.shape)
+    if wv is not None and wv.size != c:
+        raise _ShapeError(f"nll_loss: weight must have shape ({c},), got {wv.shape}")
+    wrow = valid.astype(dt) if wv is None else _np.sum(oh * wv, axis=cdim)
+    scale = 1.0 / _np.sum(wrow) if reduction == "mean" else 1.0
+    at = wrow * (scale * (1 - ls))
+    pick = oh * _np.expand_dims(at, cdim)
+    if ls:
+        sm = (1.0 if wv is None else wv) * (scale * ls / c)
+        pick = pick + sm * _np.expand_dims(valid, cdim).astype(dt)
+    return pick.astype(dt), _np.sum(pick, axis=cdim, keepdims=True).astype(dt)
+
+
 def nll_loss(input: _Any, target: _Any, weight: _Any = None, ignore_index: int = -100,
              reduction: str = "mean") -> _Any:
     """Negative log-likelihood of log-probabilities ``input`` (N, C, ...) or (C,) at integer
@@ -393,6 +430,14 @@ def nll_loss(input: _Any, target: _Any, weight: _Any = None, ignore_index: int =
     c = shape[cdim]
     tshape = () if cdim == 0 else (shape[0],) + shape[2:]
     t = _int_target("nll_loss", target, tshape)
+    if _arrays.lazy(t):
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        pick, _ = _lazy_pick(t, c, cdim, len(shape), _float_dtype(input), weight,
+                             ignore_index, reduction, 0.0)
+        if reduction == "none":
+            return _R.sum_prim(input * -pick, axis=cdim)
+        return _R.sum_prim(input * -pick)
     valid = t != ignore_index
     bad = valid & ((t < 0) | (t >= c))
     if bad.any():
@@ -434,6 +479,11 @@ def _fused_cross_entropy(input: _Any, xv: _np.ndarray, cdim: int, t: _np.ndarray
     if reduction != "mean" and reduction != "sum" and reduction != "none":
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     dt = xv.dtype
+    if _arrays.lazy(t):
+        pick, rowsum = _lazy_pick(t, c, cdim, len(shape), dt, weight, ignore_index, reduction,
+                                  float(label_smoothing))
+        return _prims.softmax_cross_entropy(input, pick=pick, rowsum=rowsum, axis=cdim,
+                                            reduce=reduction != "none", cache=[])
     lo = hi = None
     if t.size:
         lo, hi = _np.minimum.reduce(t, axis=None), _np.maximum.reduce(t, axis=None)

@@ -66,6 +66,13 @@ def _renorm_rows_(weight: Any, idx: np.ndarray, max_norm: float, norm_type: floa
         weight._node_version = vc[0]
 
 
+def _check_rows(idx: np.ndarray, n: int = 0) -> np.ndarray:
+    if idx.size and bool(np.any((idx < 0) | (idx >= n))):
+        raise IndexError(f"embedding: index out of range: indices must lie in [0, {n}), got "
+                         f"values in [{idx.min()}, {idx.max()}]")
+    return idx
+
+
 def embedding(input: Any, weight: Any, padding_idx: int | None = None,
               max_norm: float | None = None, norm_type: float = 2.0,
               scale_grad_by_freq: bool = False, sparse: bool = False) -> Any:
@@ -80,7 +87,9 @@ def embedding(input: Any, weight: Any, padding_idx: int | None = None,
     if len(wshape) != 2:
         raise ShapeError(f"embedding: weight must be 2-D (num_embeddings, dim), got {wshape}")
     n = wshape[0]
-    if idx.size and bool(np.any((idx < 0) | (idx >= n))):
+    if _arrays.lazy(idx):  # (checked block by block when the graph runs)
+        idx = idx.map_blocks(_check_rows, n=n, dtype=idx.dtype)
+    elif idx.size and bool(np.any((idx < 0) | (idx >= n))):
         raise IndexError(f"embedding: index out of range: indices must lie in [0, {n}), got "
                          f"values in [{idx.min()}, {idx.max()}]")
     if padding_idx is not None:

@@ -72,7 +72,30 @@ def _is_basic(idx: Any) -> bool:
 # the primitives
 
 
+def _lazy_index(idx: Any) -> Any:
+    """The lazy (Dask) array among the parts of an index, or None."""
+    for i in (idx if isinstance(idx, tuple) else (idx,)):
+        if i.__class__ is not np.ndarray and _arrays.lazy(i):
+            return i
+    return None
+
+
+def _lazy_getitem(x: Any, idx: Any, lz: Any) -> Any:
+    """``x[idx]`` with a lazy index: ``x`` in the index's library (NumPy would compute the
+    index to read it), an n-d integer array index as a flat one reshaped (Dask indexes
+    with 1-d integer arrays only)."""
+    if not _arrays.lazy(x):
+        x = _arrays.on_backend_of(x, lz)
+    if idx is lz and lz.ndim > 1 and lz.dtype.kind in "iu":
+        return x[lz.reshape(-1)].reshape(lz.shape + x.shape[1:])
+    return x[idx]
+
+
 def _getitem_fwd(x: Any, idx: Any = None) -> Any:
+    if _arrays.GUARDED[0]:
+        lz = _lazy_index(idx)
+        if lz is not None:
+            return _lazy_getitem(x, idx, lz)
     try:
         r = x[idx]
     except LeftGraphError:
@@ -148,8 +171,7 @@ def _scatter_add_fwd(g: Any, shape: Any = None, idx: Any = None) -> Any:
     if basic:
         out = zeros_for(shape, np.result_type(g), g)
         out[idx] = g
-    elif _arrays.lazy(g) and not any(_arrays.lazy(i) for i in (
-            idx if isinstance(idx, tuple) else (idx,))):
+    elif _arrays.GUARDED[0] and (_arrays.lazy(g) or _lazy_index(idx) is not None):
         return _scatter_add_lazy(g, tuple(shape), idx)
     else:
         # a traced index (NumPy would convert one inside a tuple): traced zeros take the sum
@@ -167,25 +189,45 @@ def _scatter_add_fwd(g: Any, shape: Any = None, idx: Any = None) -> Any:
 
 
 def _scatter_add_lazy(g: Any, shape: tuple, idx: Any) -> Any:
-    """``np.add.at`` for a lazy (Dask) ``g`` at a concrete index, which Dask lacks: the flat
-    position of every indexed element is computed from the index alone (NumPy, no data),
-    and the values are summed into their positions by the library's ``bincount``, still
-    lazy.  (Real and imaginary parts apart: bincount weighs with reals.)"""
+    """``np.add.at`` on lazy (Dask) arrays, which Dask lacks: the flat position of every
+    indexed element, and the values summed into their positions by the library's
+    ``bincount``, all lazy.  A concrete index gives its positions from the index alone
+    (NumPy, no data); a lazy one may be one integer array on the first axis (an embedding's
+    gradient), whose positions are ``i * row + j``.  (Real and imaginary parts apart:
+    bincount weighs with reals.)"""
     import importlib
-    lib = importlib.import_module(type(g).__module__.split(".")[0] + ".array")
+    lz = _lazy_index(idx)
+    like = lz if lz is not None else g
+    lib = importlib.import_module(type(like).__module__.split(".")[0] + ".array")
     n = math.prod(shape)
-    pos = np.arange(n).reshape(shape)[idx]
-    gb = np.broadcast_to(g, pos.shape) if tuple(np.shape(g)) != pos.shape else g
-    where = lib.from_array(pos.reshape(-1), chunks=-1)
+    if lz is None:
+        pos = np.arange(n).reshape(shape)[idx]
+    else:
+        items = idx if isinstance(idx, tuple) else (idx,)
+        if items[0] is not lz or lz.dtype.kind not in "iu" or any(
+                not (isinstance(i, slice) and i == slice(None)) for i in items[1:]):
+            from ..core.errors import BackendError, shapes_of, user_line
+            raise BackendError(
+                f"scatter_add (np.add.at, the gradient of indexing) is not available on dask "
+                f"arrays with a lazy index other than one integer array on the first axis "
+                f"(argument shapes: {shapes_of((g,))})\n  at {user_line()}\n  Nothing was "
+                f"converted to NumPy. Compute the index first (idx.compute()): an index is "
+                f"usually small.")
+        row = math.prod(shape[1:])
+        i = lz.reshape(-1, 1)
+        i = lib.where(i < 0, i + shape[0], i)
+        pos = (i * row + np.arange(row)).reshape(lz.shape + tuple(shape[1:]))
+    gl = g if _arrays.lazy(g) else _arrays.on_backend_of(np.asarray(g), like)
+    gb = np.broadcast_to(gl, pos.shape) if tuple(np.shape(gl)) != tuple(pos.shape) else gl
+    w = gb.reshape(-1)
+    where = (lib.from_array(pos.reshape(-1)) if lz is None else pos.reshape(-1)).rechunk(
+        w.chunks)
     dt = np.result_type(g)
 
-    def part(w: Any) -> Any:
-        return lib.bincount(where, weights=w.reshape(-1).rechunk(-1), minlength=n)
+    def part(v: Any) -> Any:
+        return lib.bincount(where, weights=v, minlength=n)
 
-    if dt.kind == "c":
-        flat = part(np.real(gb)) + 1j * part(np.imag(gb))
-    else:
-        flat = part(gb)
+    flat = part(np.real(w)) + 1j * part(np.imag(w)) if dt.kind == "c" else part(w)
     return flat.astype(dt).reshape(shape)
 
 

@@ -18,6 +18,7 @@ input's version counter, so an in-place write through them is seen by the input.
 from __future__ import annotations
 
 import builtins
+import math
 from typing import Any
 
 import numpy as np
@@ -57,8 +58,30 @@ def _prep(a: Any) -> Any:
 
 def _reshape_fwd(x: Any, shape: Any = None, order: str = "C") -> Any:
     if order == "C":  # (the default is not passed: Dask's reshape takes no order)
+        if _arrays.lazy(x):
+            return _lazy_reshape(x, shape)
         return np.reshape(x, shape)
     return np.reshape(x, shape, order=order)
+
+
+def _lazy_reshape(x: Any, shape: Any) -> Any:
+    """Dask reshapes only by even merges and splits of its chunks: otherwise the axes after
+    those both shapes share are rechunked into one chunk, merged, and split into the new
+    shape (lazy; nothing computed)."""
+    try:
+        return np.reshape(x, shape)
+    except NotImplementedError:
+        new = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+        if -1 in new:
+            known = math.prod(n for n in new if n != -1)
+            new = tuple(x.size // max(known, 1) if n == -1 else n for n in new)
+        k = 0
+        while k < min(x.ndim, len(new)) and x.shape[k] == new[k]:
+            k += 1
+        # two passes, each one Dask has: merge the axes after the shared ones, then split
+        y = x.rechunk({i: -1 for i in range(k, x.ndim)})
+        y = np.reshape(y, x.shape[:k] + (math.prod(x.shape[k:]),))
+        return np.reshape(y, new)
 
 
 reshape_prim = defprim(
