@@ -410,3 +410,21 @@ def test_sum_of_one_square_is_scalar_arithmetic_with_eager_bits(dtype: type) -> 
             x = np.array([[v]], dtype)
             _same(fast(x), f(x))
     assert fast.cache_info()["traces"] == 1
+
+
+def test_fast_path_with_an_emptied_closure_cell_is_not_an_error() -> None:
+    def make():
+        def f(x):
+            return x * c  # noqa: F821 (deleted below, on purpose)
+
+        c = np.array([2.0, 3.0])
+        fast = cr.compile(f)
+        x = np.array([1.0, 1.0])
+        fast(x)
+        fast(x)
+        del c  # the cell is empty: the general path runs f, which raises NameError
+        return fast, x
+
+    fast, x = make()
+    with pytest.raises(NameError):
+        fast(x)

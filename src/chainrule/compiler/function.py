@@ -174,30 +174,39 @@ class _Captured:
 
         self.same = self._checker()
 
+    def checks(self, prefix: str, fail: str) -> tuple[list[str], dict]:
+        """The check as statements (``fail`` where a value differs; an emptied closure cell
+        raises ValueError) and the names they read, each starting with ``prefix``."""
+        ns: dict[str, Any] = {}
+        lines = []
+        for i, (get, v, snap) in enumerate(self.arrays):
+            how = getattr(get, "how", {})
+            p = f"{prefix}{i}"
+            ns[f"{p}v"] = v
+            if "cell" in how:
+                ns[f"{p}c"] = how["cell"]
+                read = f"{p}c.cell_contents"
+            elif "globals" in how:
+                ns[f"{p}g"], ns[f"{p}n"] = how["globals"]
+                read = f"{p}g.get({p}n)"
+            else:
+                ns[f"{p}get"] = get
+                read = f"{p}get()"
+            lines.append(f"if {read} is not {p}v: {fail}")
+            if snap is not None:
+                ns[f"{p}s"], ns[f"{p}d"], ns[f"{p}b"] = snap
+                val = f"{p}v._value" if isinstance(v, Tensor) else f"{p}v"
+                lines.append(f"x = {val}")
+                lines.append(f"if x.shape != {p}s or x.dtype != {p}d "
+                             f"or x.tobytes() != {p}b: {fail}")
+        return lines, ns
+
     def _checker(self) -> Callable[[], bool]:
         """``same`` as straight-line code: each captured name read where it lives, each
         value compared with its snapshot (identity, shape, dtype, bytes)."""
-        ns: dict[str, Any] = {"_ValueError": ValueError}
-        lines = ["def same():", "    try:", "        pass"]
-        for i, (get, v, snap) in enumerate(self.arrays):
-            how = getattr(get, "how", {})
-            ns[f"v{i}"] = v
-            if "cell" in how:
-                ns[f"c{i}"] = how["cell"]
-                read = f"c{i}.cell_contents"
-            elif "globals" in how:
-                ns[f"g{i}"], ns[f"n{i}"] = how["globals"]
-                read = f"g{i}.get(n{i})"
-            else:
-                ns[f"get{i}"] = get
-                read = f"get{i}()"
-            lines.append(f"        if {read} is not v{i}: return False")
-            if snap is not None:
-                ns[f"s{i}"], ns[f"d{i}"], ns[f"b{i}"] = snap
-                val = f"v{i}._value" if isinstance(v, Tensor) else f"v{i}"
-                lines.append(f"        x = {val}")
-                lines.append(f"        if x.shape != s{i} or x.dtype != d{i} "
-                             f"or x.tobytes() != b{i}: return False")
+        body, ns = self.checks("k", "return False")
+        ns["_ValueError"] = ValueError
+        lines = ["def same():", "    try:", "        pass"] + ["        " + ln for ln in body]
         lines += ["    except _ValueError:  # an emptied closure cell", "        return False",
                   "    return True"]
         exec(builtins.compile("\n".join(lines) + "\n", "<chainrule.compile captured>",
@@ -426,14 +435,32 @@ class Compiled:
         lines = ["def hot(args):", f"    if len(args) == {n}:"]
         if n:
             lines.append(f"        {', '.join(names)}{',' if n == 1 else ''} = args")
+        # the entry first in the list now: its captured arrays checked inline, its code
+        # called directly (another entry first, after a guard went the other way: checked
+        # through its own ``same``)
+        e0 = entries[0]
+        ns["_e0"], ns["_fn0"] = e0, e0.fn
+        inline: list[str] = []
+        if e0.captured is not None:
+            inline, cns = e0.captured.checks("_k", "return MISS")
+            ns.update(cns)
         lines += [f"        if {' and '.join(test)}:",
                   "            e = _entries[0]",
+                  "            if e is _e0:"]
+        if inline:
+            lines += ["                try:"] + ["                    " + ln for ln in inline]
+            lines += ["                except ValueError:  # an emptied closure cell",
+                      "                    return MISS"]
+        lines += ["                try:",
+                  f"                    return _fn0({', '.join(names)})",
+                  "                except Retrace:",
+                  "                    return MISS  # the other outcomes, or a new trace",
                   "            c = e.captured",
                   "            if not e.random and (c is None or c.same()):",
                   "                try:",
                   f"                    return e.fn({', '.join(names)})",
                   "                except Retrace:",
-                  "                    pass  # the other outcomes, or a new trace: the general path",
+                  "                    pass",
                   "    return MISS"]
         exec(builtins.compile("\n".join(lines) + "\n", f"<chainrule.compile {self.name} call>",
                               "exec"), ns)
