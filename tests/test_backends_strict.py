@@ -123,8 +123,9 @@ def test_every_row_gives_numpy_s_gradient_or_is_refused_by_name() -> None:
     counts = _counts()
     others = {k: v for k, v in counts.items() if k.startswith("error")}
     assert not others, {k: v[:5] for k, v in others.items()}
-    # measured: 793 of the 864 differentiable rows equal NumPy's gradient
-    assert len(counts["equal"]) >= 790, len(counts["equal"])
+    # measured: 853 of the 864 differentiable rows equal NumPy's gradient; 11 refused
+    # (np.i0, np.linalg.eig/eigvals, scipy's erf: functions the standard lacks)
+    assert len(counts["equal"]) >= 850, len(counts["equal"])
 
 
 def test_second_order_through_the_rules_gives_numpy_s_result_or_is_refused() -> None:
@@ -132,7 +133,7 @@ def test_second_order_through_the_rules_gives_numpy_s_result_or_is_refused() -> 
     counts = _counts(order=2)
     others = {k: v for k, v in counts.items() if k.startswith("error")}
     assert not others, {k: v[:5] for k, v in others.items()}
-    assert len(counts["equal"]) >= 800, len(counts["equal"])
+    assert len(counts["equal"]) >= 850, len(counts["equal"])
 
 
 # ---------------------------------------------------------------------------------------

@@ -154,7 +154,8 @@ def _ufunc(self: XPArray, uf: np.ufunc, method: str, inputs: tuple, kw: dict) ->
     if method == "__call__":
         f = _UFUNCS.get(name)
         if f is None or kw:
-            raise TypeError(f"np.{name} is not available on {self.lib} arrays")
+            what = f"np.{name}" if getattr(np, name, None) is uf else f"the ufunc {name}"
+            raise TypeError(f"{what} is not available on {self.lib} arrays")
         dts = [_np_dtype(self, v) for v in inputs]
         try:
             loop = uf.resolve_dtypes((*dts, *([None] * uf.nout)) if dtype is None else
@@ -1516,3 +1517,58 @@ def _array2string(a: Any, *args: Any, **kw: Any) -> str:
     except Exception:  # (a device array: the library's own text)
         return repr(a.a)
     return np.array2string(host, *args, **kw)
+
+
+@impl(np.quantile)
+def _quantile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input: bool = False,
+              method: str = "linear", keepdims: bool = False, *, weights: Any = None,
+              interpolation: Any = None) -> Any:
+    """NumPy's quantile, every method: each is an interpolation between two neighbouring
+    order statistics at a virtual index that depends on n and q only, which NumPy itself
+    gives as the quantile of 0, 1, ..., n - 1; the data are sorted by the library."""
+    s = _ctx(a, q)
+    if weights is not None or interpolation is not None:
+        raise TypeError(f"np.quantile(weights=/interpolation=) is not available on {s.lib} "
+                        f"arrays")
+    x = _as(s, a)
+    x = x if x.dtype.kind in "fc" else x.astype(np.float64)
+    qn = np.from_dlpack(q.a) if isinstance(q, XPArray) else np.asarray(q)
+    if axis is None:
+        x, ax = np.reshape(x, (-1,)), 0
+    elif isinstance(axis, (tuple, list)):
+        axes = tuple(v % x.ndim for v in axis)
+        keep = [i for i in range(x.ndim) if i not in axes]
+        x = np.reshape(np.transpose(x, keep + list(axes)),
+                       tuple(x.shape[i] for i in keep) + (-1,))
+        ax = x.ndim - 1
+    else:
+        ax = axis % x.ndim
+    n = x.shape[ax]
+    v = np.quantile(np.arange(n, dtype=np.float64), qn, method=method)  # virtual indices
+    lo = np.floor(v).astype(np.int64)
+    hi = np.minimum(lo + 1, n - 1)
+    frac = v - lo
+    srt = np.moveaxis(s.__class__(s.xp.sort(np.moveaxis(x, ax, -1).a, axis=-1)), -1, 0)
+    nan = np.any(np.isnan(srt), axis=0)
+    xl = np.take(srt, s.__class__(s.xp.asarray(lo.reshape(-1))), axis=0)
+    xh = np.take(srt, s.__class__(s.xp.asarray(hi.reshape(-1))), axis=0)
+    f = np.reshape(s.__class__(s.xp.asarray(frac.reshape(-1), dtype=s._xdt(x.dtype))),
+                   (-1,) + (1,) * (srt.ndim - 1))
+    r = np.where(f == 0, xl, xl + f * (xh - xl))
+    r = np.where(nan, np.nan, r)
+    r = np.reshape(r, qn.shape + tuple(r.shape[1:]))
+    if keepdims:
+        shp = list(a.shape)
+        for i in (range(a.ndim) if axis is None else
+                  ([axis] if isinstance(axis, int) else list(axis))):
+            shp[i % a.ndim] = 1
+        r = np.reshape(r, qn.shape + tuple(shp))
+    return r
+
+
+@impl(np.percentile)
+def _percentile(a: Any, q: Any, axis: Any = None, out: Any = None,
+                overwrite_input: bool = False, method: str = "linear",
+                keepdims: bool = False, **kw: Any) -> Any:
+    qn = np.from_dlpack(q.a) if isinstance(q, XPArray) else np.asarray(q)
+    return _quantile(a, qn / 100, axis, out, overwrite_input, method, keepdims, **kw)
