@@ -658,7 +658,7 @@ def _python_scalar(x: Any, y: Any) -> tuple:
     dtype exactly (it holds the scalar's value), and NumPy takes it faster."""
     for a, b in ((x, y), (y, x)):
         if (isinstance(a, np.floating) and a.__class__ in (np.float16, np.float32, np.float64)
-                and b.__class__ is Traced and b._v.__class__ is _ndarray
+                and np.isfinite(a) and b.__class__ is Traced and b._v.__class__ is _ndarray
                 and b._v.dtype == a.dtype):
             a = float(a)
             return (a, b) if b is y else (b, a)
