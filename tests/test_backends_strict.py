@@ -281,3 +281,31 @@ def test_to_cuda_without_cupy_says_what_is_missing() -> None:
     from chainrule import nn
     with pytest.raises(ValueError, match="CuPy, which is not installed"):
         nn.Linear(2, 2).to("cuda")
+
+
+def test_strict_models_pickle_copy_save_and_load(tmp_path) -> None:
+    import copy
+    import pickle
+    from chainrule import nn
+    m = nn.Linear(3, 2).double()
+    m.to(xps)
+    w = _np(m.weight.detach().numpy())
+    for m2 in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
+        assert isinstance(m2.weight._value.a, Strict)
+        np.testing.assert_array_equal(_np(m2.weight.detach().numpy()), w)
+    sd = m.state_dict()
+    assert isinstance(sd["weight"], Strict)  # the library's own array, not the holder
+    onto_numpy = nn.Linear(3, 2).double()
+    onto_numpy.load_state_dict(sd)  # loading is the asked-for move
+    assert isinstance(onto_numpy.weight._value, np.ndarray)
+    np.testing.assert_array_equal(onto_numpy.weight.detach().numpy(), w)
+    path = tmp_path / "m.safetensors"
+    cr.save(m, path)  # written as NumPy, on the host
+    back = nn.Linear(3, 2).double()
+    back.to(xps)
+    cr.load(path, model=back)
+    assert isinstance(back.weight._value.a, Strict)
+    np.testing.assert_array_equal(_np(back.weight.detach().numpy()), w)
+    t = cr.tensor(xps.asarray([1.0, 2.0]), requires_grad=True)
+    t2 = pickle.loads(pickle.dumps(t))
+    assert t2.requires_grad and isinstance(t2._value.a, Strict)

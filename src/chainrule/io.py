@@ -45,6 +45,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from .core import arrays as _arrays
 from .core.errors import ChainruleError
 from .core.tensor import Tensor
 from .nn.module import Module, as_array
@@ -135,7 +136,10 @@ def _state_of(obj: Any) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for k, v in items:
         _check_key(k)
-        a = np.asarray(as_array(v))
+        a = as_array(v)
+        if a.__class__ is not np.ndarray and _arrays.backend(a) not in (None, "numpy"):
+            a = _arrays.to_library(a, np)  # (saving is the asked-for move to the host)
+        a = np.asarray(a)
         if a.dtype.kind not in "biufc":
             raise CheckpointError(
                 f"cr.save: {k!r} has dtype {a.dtype}; only numeric arrays can be saved "

@@ -183,3 +183,13 @@ def to_library(x: Any, lib: Any) -> Any:
         return np.from_dlpack(raw).copy()
     r = lib.asarray(raw)
     return xparray.wrap(r) if xparray.held(r) else r
+
+
+def library_of(x: Any) -> Any:
+    """The namespace module of ``x``'s library (numpy, dask.array, cupy, array_api_strict)."""
+    if isinstance(x, xparray.XPArray):
+        return x.xp
+    b = backend(x)
+    if b in (None, "numpy"):
+        return np
+    return importlib.import_module("dask.array" if b == "dask" else b)

@@ -260,6 +260,13 @@ class XPArray:
     def __repr__(self) -> str:
         return f"{self.lib}:{self.a!r}"
 
+    def __reduce__(self) -> tuple:
+        # (the class is made per library at run time: pickle the array, wrap it again)
+        return (wrap, (self.a,))
+
+    def __deepcopy__(self, memo: dict) -> XPArray:
+        return self.copy()
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         raise TypeError(f"an array of {self.lib} is not converted to NumPy silently")
 

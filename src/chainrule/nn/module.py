@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from ..core import arrays as _arrays
+from ..core import xparray as _xparray
 from ..core import primitive as _P
 from ..core.errors import ChainruleError
 from ..core.state import STATE as _STATE
@@ -37,6 +39,8 @@ def as_array(v: Any) -> np.ndarray:
         return v
     if hasattr(v, "detach") and hasattr(v, "cpu") and hasattr(v, "numpy"):  # a torch tensor
         return v.detach().cpu().numpy()
+    if _arrays.backend(v) not in (None, "numpy"):  # Dask, CuPy, an Array API library: kept
+        return _arrays.asarray(v)
     return np.asarray(v)
 
 
@@ -427,10 +431,10 @@ class Module:
         out = OrderedDict() if destination is None else destination
         for name, p in self._parameters.items():
             if p is not None:
-                out[prefix + name] = p if keep_vars else p._value
+                out[prefix + name] = p if keep_vars else _xparray.unwrap(p._value)
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent:
-                out[prefix + name] = b if keep_vars else b._value
+                out[prefix + name] = b if keep_vars else _xparray.unwrap(b._value)
         for name, m in self._modules.items():
             if m is not None:
                 m.state_dict(out, prefix + name + ".", keep_vars)
@@ -481,6 +485,10 @@ class Module:
         for t, arr in staged:
             if arr is t._value:
                 continue
+            if _arrays.backend(arr) != _arrays.backend(t._value):
+                # another library's array (a NumPy checkpoint into a model on CuPy or
+                # array-api-strict, or back): loading is the asked-for move
+                arr = _arrays.to_library(arr, _arrays.library_of(t._value))
             t._value[...] = arr
             vc = t._version
             vc[0] += 1

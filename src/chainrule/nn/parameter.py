@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core import arrays as _arrays
 from ..core.tensor import Tensor
 
 
@@ -21,6 +22,11 @@ class Parameter(Tensor):
             data = np.empty(0, dtype=dtype or np.float32)
         if isinstance(data, Tensor):
             data = data._value
+        if data.__class__ is not np.ndarray and _arrays.backend(data) not in (None, "numpy"):
+            # an array of another library (Dask, CuPy, array-api-strict) stays one: copied
+            # in its library, never through NumPy
+            super().__init__(data, requires_grad=requires_grad, dtype=dtype)
+            return
         if dtype is None and not isinstance(data, np.ndarray):
             arr = np.asarray(data)
             dtype = np.float32 if arr.dtype.kind in "fiub" else None
@@ -33,7 +39,7 @@ class Parameter(Tensor):
         # a fresh leaf: copying the graph node would send gradients to the original
         p = Parameter(self._value, requires_grad=self.requires_grad)
         if self.grad is not None:
-            p.grad = Tensor(np.array(self.grad._value, copy=True))
+            p.grad = Tensor(self.grad._value)  # (a copy, in the gradient's library)
         memo[id(self)] = p
         return p
 
