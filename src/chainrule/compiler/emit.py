@@ -261,7 +261,7 @@ def fuse_zero_tests(ops: list[Op], outputs: list) -> list[Op]:
         if x.__class__ is not Traced or not _is_zero(z) or x._v.__class__ is not _ndarray \
                 or x._v.dtype.kind not in "biuf" or b._v.shape != x._v.shape:
             continue
-        note = "traced without a zero: one traces again"
+        note = "no number was 0 (a tie) when traced: a 0 traces again"
         if x._v.size <= _COUNT_FLOATS_MAX:
             cnt = x._tr.new(int(_count_nonzero(x._v)))
             new[i] = None
