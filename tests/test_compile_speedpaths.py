@@ -428,3 +428,28 @@ def test_fast_path_with_an_emptied_closure_cell_is_not_an_error() -> None:
     fast, x = make()
     with pytest.raises(NameError):
         fast(x)
+
+
+# --- compiled modules: the cheap key -------------------------------------------------------------
+
+def test_module_fast_key_tells_inputs_apart() -> None:
+    nn = cr.nn
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    cm = cr.compile(model)
+    x = np.random.default_rng(7).standard_normal((5, 3))
+    for xx in (x, x, x.astype(np.float32), x[:2], cr.tensor(x), cr.tensor(x, requires_grad=True)):
+        got, want = cm(xx), model(xx)
+        np.testing.assert_array_equal(np.asarray(got._value), np.asarray(want._value))
+        assert got.dtype == want.dtype
+    traces = cm.cache_info()["traces"]
+    for xx in (x, x.astype(np.float32), x[:2], cr.tensor(x), cr.tensor(x, requires_grad=True)):
+        cm(xx)
+    assert cm.cache_info()["traces"] == traces  # each one found its own code again
+    model.eval()  # a training flag: a new signature
+    np.testing.assert_array_equal(np.asarray(cm(x)._value), np.asarray(model(x)._value))
+    assert cm.cache_info()["traces"] == traces + 1
+    with cr.no_grad():  # grad mode: a new signature (no recorded operation)
+        out = cm(x)
+    assert out._node is None
+    np.testing.assert_array_equal(np.asarray(out._value), np.asarray(model(x)._value))

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+import numpy as np
+
 from ..core.graph import STATE
 from ..core.tensor import Tensor
 from ..nn import module as _nnmodule
 from ..nn.module import Module
-from .function import MISS, Compiled, _kind
+from .function import MISS, Compiled
 from .tracer import CompileError, current
+
+_ndarray = np.ndarray
 
 
 def is_module(f: Any) -> bool:
@@ -99,14 +103,26 @@ class CompiledModule:
             object.__setattr__(self, "_ver", ver)
         dyn = [d[key] for _, d, key in self._where]
         dyn.extend(args)
+        # each input's class, shape and dtype (and a Tensor's array class and whether it
+        # requires grad): as fine as its part of the full key, and cheaper to build
         kinds = []
-        for x in dyn:
-            k, is_dyn = _kind(x)
-            if not is_dyn or (k[0] == "T" and k[4]):  # (forward-mode tangents: eager)
-                return MISS
-            kinds.append(k)
-        flags = tuple(m.training for m in self._mods)
         grad = STATE.grad_enabled
+        diff = False
+        for x in dyn:
+            if isinstance(x, Tensor):
+                if x._tangents is not None:
+                    return MISS  # (forward-mode tangents: eager)
+                v = x._value
+                node = x._node is not None
+                diff = diff or node
+                kinds.append((x.__class__, v.__class__, v.shape, v.dtype, node))
+            elif isinstance(x, _ndarray):
+                kinds.append((x.__class__, x.shape, x.dtype))
+            elif isinstance(x, np.generic):
+                kinds.append((x.__class__,))
+            else:
+                return MISS
+        flags = tuple([m.training for m in self._mods])
         cheap = (flags, grad, tuple(kinds))
         comp = self._compiled
         key = self._keys.get(cheap)
@@ -119,7 +135,7 @@ class CompiledModule:
             return MISS
         if key in comp._eager:
             return MISS
-        diff = grad and any(isinstance(x, Tensor) and x._node is not None for x in dyn)
+        diff = grad and diff
         out = comp._run_cached(key, dyn, diff)
         if out is MISS:  # no trace yet, or every trace's guards failed: trace (once) now
             state = {full: d[k] for full, d, k in self._where}
