@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from .compiler import compile as _compile
+from .core import arrays as _arrays
+from .core import xparray as _xparray
 from .core.errors import ChainruleError
 from .core.tensor import Tensor, no_grad
 from .io import CheckpointError
@@ -69,8 +71,8 @@ def accuracy(output: np.ndarray, target: np.ndarray) -> float:
     (N, C) outputs: argmax against integer labels (or against the argmax of one-hot /
     probability targets).  (N,) or (N, 1) outputs: binary, logit > 0 against target > 0.5.
     """
-    out = np.asarray(output)
-    tgt = np.asarray(target)
+    out = _host(output)
+    tgt = _host(target)
     if out.ndim >= 2 and out.shape[1] > 1:
         pred = out.argmax(axis=1)
         if tgt.shape == out.shape:
@@ -300,12 +302,27 @@ def _split(batch: Any, where: str) -> tuple[Any, Any]:
     )
 
 
-def _plain(x: Any) -> np.ndarray:
-    return x._value if isinstance(x, Tensor) else np.asarray(x)
+def _plain(x: Any) -> Any:
+    """A batch's values as its library's array (a metric function receives these)."""
+    if isinstance(x, Tensor):
+        return _xparray.unwrap(x._value)
+    return x if _arrays.backend(x) not in (None, "numpy") else np.asarray(x)
+
+
+def _host(x: Any) -> np.ndarray:
+    """Values as a NumPy array, to report a number (a metric): another library's array is
+    read back (Dask computes it, CuPy copies it from the device)."""
+    if isinstance(x, Tensor):
+        x = x._value
+    if x.__class__ is np.ndarray:
+        return x
+    if _arrays.backend(x) not in (None, "numpy"):
+        return _arrays.to_library(_arrays.asarray(x), np)
+    return np.asarray(x)
 
 
 def _scalar(loss: Any) -> float:
-    v = _plain(loss)
+    v = _host(loss)
     if v.size != 1:
         raise TrainingError(f"the loss function returned shape {v.shape}, not a scalar "
                             f"(use reduction='mean' or 'sum')")

@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
+from ..core import arrays as _arrays
+from ..core import xparray as _xparray
 from ..core.tensor import Tensor
 from ..nn.primitives import count
 from ..numpy import stack
@@ -32,6 +34,10 @@ class Dataset:
 def _as_data(a: Any) -> Any:
     if isinstance(a, (np.ndarray, Tensor)):
         return a
+    if _arrays.backend(a) not in (None, "numpy"):
+        # another library's array (Dask, CuPy, array-api-strict) stays one: batches are
+        # sliced in its library (an Array API array through the engine's holder)
+        return _arrays.asarray(a)
     return np.asarray(a)
 
 
@@ -63,7 +69,7 @@ class TensorDataset(Dataset):
         return self.arrays
 
     def __getitem__(self, index: Any) -> tuple:
-        return tuple(a[index] for a in self.arrays)
+        return tuple(_xparray.unwrap(a[index]) for a in self.arrays)
 
     def __len__(self) -> int:
         return self._n
@@ -99,6 +105,8 @@ def default_collate(samples: list) -> Any:
         return {k: default_collate([s[k] for s in samples]) for k in first}
     if isinstance(first, Tensor):
         return stack(samples)
+    if _arrays.backend(first) not in (None, "numpy"):  # stacked in the samples' library
+        return _xparray.unwrap(np.stack([_arrays.asarray(s) for s in samples]))
     return np.stack([np.asarray(s) for s in samples])
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from ..core import arrays as _arrays
 from ..core.errors import GradientError
 from ..core.tensor import Tensor
 
@@ -34,9 +35,15 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     dt = np.result_type(*gs)
     if math.isinf(norm_type):
         norms = [np.max(np.abs(g)) if g.size else dt.type(0) for g in gs]
-        total = np.max(norms)
     else:
         norms = [np.linalg.norm(g.ravel(), ord=norm_type) for g in gs]
+    if any(g.__class__ is not np.ndarray for g in gs):
+        # gradients of another library: their norms read back as numbers (the clip needs
+        # the total's value anyway), exactly (a float32 norm is a float64 exactly)
+        norms = [dt.type(float(n)) for n in norms]
+    if math.isinf(norm_type):
+        total = np.max(norms)
+    else:
         total = np.linalg.norm(np.asarray(norms, dtype=dt), ord=norm_type)
     total = dt.type(total)
     if error_if_nonfinite and not np.isfinite(total):
@@ -78,7 +85,7 @@ def vector_to_parameters(vec: Any, parameters: Iterable[Tensor]) -> None:
     """Copy slices of the 1-d ``vec`` into the parameters in order (the inverse of
     ``parameters_to_vector``), in place and unrecorded, cast to each parameter's dtype.
     Unlike PyTorch, a vector longer than the parameters together is refused too."""
-    v = np.asarray(vec._value if isinstance(vec, Tensor) else vec)
+    v = _arrays.asarray(vec._value if isinstance(vec, Tensor) else vec)
     if v.ndim != 1:
         raise ValueError(f"vector_to_parameters: expected a 1-d vector, got shape {v.shape}")
     ps = [parameters] if isinstance(parameters, Tensor) else list(parameters)

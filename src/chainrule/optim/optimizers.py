@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from ..core import arrays as _arrays
 from .optimizer import Optimizer, lerp_, required
 
 
@@ -66,7 +67,7 @@ class SGD(Optimizer):
         if mom != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = np.array(g, copy=True)
+                buf = state["momentum_buffer"] = _arrays.copy(g)  # (in g's library)
             else:
                 buf *= mom
                 buf += (1 - group["dampening"]) * g
