@@ -462,8 +462,13 @@ def test_module_to_like_torch():
     assert ours.to("cpu") is ours and ours.to("cpu", np.float32)[0].weight.dtype == np.float32
     assert ours.to(dtype=np.float64)[0].bias.dtype == np.float64
     assert ours.to(cr.zeros(1, dtype=np.float32))[0].bias.dtype == np.float32
-    with pytest.raises(ValueError, match="device 'cuda' is not available"):
-        ours.to("cuda")
+    with pytest.raises(ValueError, match="device 'mps' is not available"):
+        ours.to("mps")
+    try:
+        import cupy  # noqa: F401
+    except ImportError:  # (CuPy is the 'cuda' device; without it the message says so)
+        with pytest.raises(ValueError, match="CuPy, which is not installed"):
+            ours.to("cuda")
     with pytest.raises(TypeError, match="not a NumPy dtype"):
         ours.to(torch.float64)
     # a converted model still trains

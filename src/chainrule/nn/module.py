@@ -403,6 +403,8 @@ class Module:
     def _to_library(self, lib: Any) -> None:
         from ..core import arrays
         for t in list(self.parameters()) + list(self.buffers()):
+            if arrays.library_of(t._value) is lib:
+                continue  # (already there: nothing moves, nothing is reset)
             needs = t.requires_grad
             if needs:
                 ref = t._node.ref
