@@ -741,9 +741,16 @@ class Emitter:
         if n is None:
             if isinstance(a, _ndarray):
                 n = self.fresh(self.const_names.get(id(a)) or f"c{len(self.consts)}")
-                a.flags.writeable = False  # a constant: nothing may write into it
                 self.const_doc.append(f"{n}: a constant {a.dtype} array of shape {a.shape}"
                                       + (f" = {_short(a)}" if a.size <= 6 else ""))
+                # a constant: the emitted code reads it through a read-only view, so nothing
+                # it runs may write into it; the user's own array (a closure's, a global)
+                # stays writable, and a write into it is caught by the captured-value check
+                self.consts[id(a)] = n
+                v = a.view()
+                v.flags.writeable = False
+                self.ns[n] = v
+                return n
             else:
                 n = self.fresh(getattr(a, "__name__", type(a).__name__).split(".")[-1])
                 mod = getattr(a, "__module__", None)
