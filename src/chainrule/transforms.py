@@ -366,7 +366,7 @@ class _Traced:
 def _one_library(args: tuple, held: Any, who: str) -> None:
     """Arguments of two array libraries (a NumPy array beside an array-api-strict one) are
     refused, as the Array API standard does: nothing is moved between libraries unasked."""
-    lib = type(held).__module__.split(".")[0]
+    lib = arrays.backend(held)
     for i, a in enumerate(args):
         for leaf in tree_flatten(a)[0]:
             v = _value(leaf)

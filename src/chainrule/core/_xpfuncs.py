@@ -45,7 +45,7 @@ def _np_dtype(s: XPArray, v: Any) -> Any:
     if isinstance(v, (bool, int, float, complex)):
         return type(v)
     if v.__class__ is s.a.__class__:
-        return s._dtypes[0][v.dtype]
+        return s.__class__(v).dtype
     return np.asarray(v).dtype
 
 
@@ -242,13 +242,13 @@ def _reduction(red: str, a: Any, axis: Any, dtype: Any, keepdims: bool, **extra:
     xp = s.xp
     if dtype is not None:
         x = xp.astype(x, s._xdt(dtype))
-    elif red in ("sum", "prod") and s._dtypes[0][x.dtype].kind in "biu":
-        x = xp.astype(x, s._xdt(np.sum(np.zeros(1, s._dtypes[0][x.dtype])).dtype))
+    elif red in ("sum", "prod") and s.__class__(x).dtype.kind in "biu":
+        x = xp.astype(x, s._xdt(np.sum(np.zeros(1, s.__class__(x).dtype)).dtype))
     if red in ("all", "any") and x.dtype != xp.bool:
         x = x != 0
     if red in ("max", "min") and x.ndim and math.prod(x.shape) == 0:
         raise ValueError(f"zero-size array to reduction operation {red} which has no identity")
-    if red in ("mean", "std", "var") and s._dtypes[0][x.dtype].kind in "biu":
+    if red in ("mean", "std", "var") and s.__class__(x).dtype.kind in "biu":
         x = xp.astype(x, xp.float64)
     return s.__class__(getattr(xp, red)(x, axis=_axes(axis, x.ndim), keepdims=keepdims,
                                         **extra))
@@ -332,7 +332,7 @@ def _cumulative(fn: str, a: Any, axis: Any, dtype: Any) -> Any:
         axis = 0
     if dtype is not None:
         x = s.xp.astype(x, s._xdt(dtype))
-    elif s._dtypes[0][x.dtype].kind in "biu":
+    elif s.__class__(x).dtype.kind in "biu":
         x = s.xp.astype(x, s.xp.int64)
     return s.__class__(getattr(s.xp, fn)(x, axis=_axes(axis, x.ndim)))
 
@@ -1120,18 +1120,32 @@ def _setitem(self: XPArray, key: Any, value: Any) -> None:
             v = xp.reshape(v, tuple(_getitem(self, nk).shape))
         if Ellipsis not in nk and sum(k is not None for k in nk) < new.ndim:
             nk = nk + (Ellipsis,)
-        new[nk] = v
+        try:
+            new[nk] = v
+        except (TypeError, NotImplementedError, ValueError):
+            # an immutable library (JAX): the positions' way below, by where and take
+            _set_by_positions(self, nk, v)
+            return
         self.a = new
         return
     if len(nk) == 1 and nk[0].dtype == xp.bool and nk[0].shape == tuple(self.a.shape) \
             and v.ndim == 0:
         self.a = xp.where(nk[0], v, self.a)
         return
-    # array indices: each written position finds its value by a sorted search (no scatter
-    # in the standard); NumPy's last-write-wins on repeated indices is refused
+    _set_by_positions(self, key, v)
+
+
+def _set_by_positions(self: XPArray, key: Any, v: Any) -> None:
+    """``self[key] = v`` without writing into any array: each written position finds its
+    value by a sorted search (no scatter in the standard); NumPy's last-write-wins on
+    repeated indices is refused."""
+    xp = self.xp
     n = math.prod(self.shape)
     pos = _flat_positions(self, key)
-    vv = xp.reshape(xp.broadcast_to(v, tuple(self.__class__(self.a)[key].shape)), (-1,))
+    tshape = tuple(self.__class__(self.a)[key].shape)
+    while v.ndim > len(tshape) and v.shape[0] == 1:  # (NumPy drops a value's leading 1s)
+        v = xp.reshape(v, tuple(v.shape[1:]))
+    vv = xp.reshape(xp.broadcast_to(v, tshape), (-1,))
     if pos.shape[0] == 0:
         return
     order = xp.argsort(pos, stable=True)

@@ -52,9 +52,9 @@ def backend(x: Any) -> str | None:
     else:
         if isinstance(x, np.ndarray):
             name = "numpy"
-        elif xparray.namespace_of(c) is not None:
+        elif xparray.namespace_of(c, x) is not None:
             # an Array API array without NumPy's protocols: held in an XPArray
-            name = xparray.class_for(xparray.namespace_of(c)).lib
+            name = xparray.class_for(xparray.namespace_of(c, x)).lib
     BACKEND[c] = name  # (None too: a class is looked at once)
     return name
 

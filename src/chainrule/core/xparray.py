@@ -38,20 +38,24 @@ _NS: dict[type, Any] = {}        # raw array class -> its namespace (None: not a
 _CLASS: dict[int, type] = {}     # id(namespace) -> its XPArray subclass
 
 
-def namespace_of(c: type) -> Any:
+def namespace_of(c: type, x: Any = None) -> Any:
     """The Array API namespace of arrays of class ``c`` when they need an XPArray (they have
-    ``__array_namespace__`` but not NumPy's ``__array_function__``); else None."""
+    ``__array_namespace__`` but not NumPy's ``__array_function__``); else None.  ``x``, an
+    instance, answers when one is at hand; else one is made by the class's library."""
     try:
         return _NS[c]
     except KeyError:
         pass
     xp = None
     if hasattr(c, "__array_namespace__") and not hasattr(c, "__array_function__") and \
-            hasattr(c, "shape") and hasattr(c, "dtype") and not issubclass(c, XPArray):
+            hasattr(c, "shape") and hasattr(c, "dtype") and not issubclass(c, (XPArray,
+                                                                              np.generic)):
         try:
-            xp = c.__array_namespace__(_probe(c))
+            xp = (x if x is not None else _probe(c)).__array_namespace__()
         except Exception:
             xp = None
+        if xp is np or getattr(xp, "__name__", "").split(".")[0] == "numpy":
+            xp = None  # (NumPy's own scalars and arrays are NumPy's)
     _NS[c] = xp
     return xp
 
@@ -72,12 +76,12 @@ def _probe(c: type) -> Any:
 
 def held(x: Any) -> bool:
     """Is ``x`` a raw array that the engine must hold in an XPArray?"""
-    return namespace_of(x.__class__) is not None
+    return namespace_of(x.__class__, x) is not None
 
 
 def wrap(x: Any) -> XPArray:
     """``x`` (a raw Array API array) in its XPArray."""
-    xp = namespace_of(x.__class__)
+    xp = namespace_of(x.__class__, x)
     return class_for(xp)(x)
 
 
@@ -181,7 +185,12 @@ class XPArray:
 
     @property
     def dtype(self) -> np.dtype:
-        return self._dtypes[0][self.a.dtype]
+        d = self.a.dtype
+        try:
+            return self._dtypes[0][d]
+        except KeyError:  # (a library whose dtypes are NumPy's, as JAX's are)
+            self._dtypes[0][d] = n = np.dtype(d)
+            return n
 
     @property
     def itemsize(self) -> int:
