@@ -12,6 +12,7 @@ library; none is wrong, none comes back as NumPy.
 from __future__ import annotations
 
 import importlib
+import math
 import pkgutil
 import warnings
 
@@ -66,7 +67,7 @@ def outcome(row: Row, order: int = 1, to=None, back=None, kind=None) -> str:
         def grad(*xs):
             g = cr.grad(loss, argnums=wrt)
             if order == 2:  # the gradient of <v, grad>: second order through the rules
-                v = [np.cos(np.arange(np.size(xs[i])).reshape(np.shape(xs[i])))
+                v = [np.cos(np.arange(math.prod(np.shape(xs[i]))).reshape(np.shape(xs[i])))
                      for i in wrt]
                 v = [to(x) if isinstance(xs[i], kind) else x for x, i in zip(v, wrt)]
 
@@ -510,3 +511,57 @@ def test_numpy_scalars_are_numpy_s_not_held() -> None:
     g = cr.grad(lambda a, x: np.sum(a * x), argnums=(0, 1))(np.float64(2.0), np.ones(3))
     assert isinstance(g[0], np.float64) and isinstance(g[1], np.ndarray)
     assert float(g[0]) == 3.0 and g[1].tolist() == [2.0, 2.0, 2.0]
+
+
+def _torch():
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("array_api_compat")
+    return torch
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_pytorch_tensors_take_the_same_path(order: int) -> None:
+    """PyTorch's tensors, through array-api-compat's namespace for them: every row of the
+    op table at first and second order (measured: 856 equal, 8 refused (i0, eig))."""
+    torch = _torch()
+
+    def to(x):
+        return torch.from_numpy(x.copy()) if isinstance(x, np.ndarray) and \
+            x.dtype.kind in "biufc" else x
+
+    counts: dict[str, list] = {}
+    for row in DIFF:
+        o = outcome(row, order, to, lambda g: g.numpy() if isinstance(g, torch.Tensor)
+                    else np.asarray(g), torch.Tensor)
+        counts.setdefault(o.split(":")[0], []).append(row.name)
+    others = {k: v for k, v in counts.items() if k.startswith("error")}
+    assert not others, {k: v[:5] for k, v in others.items()}
+    assert len(counts["equal"]) >= 850, {k: len(v) for k, v in counts.items()}
+
+
+def test_an_nn_model_trains_on_pytorch_tensors_as_on_numpy() -> None:
+    torch = _torch()
+    make, X, y, lf = _models()["transformer"]
+    m1 = make().double()
+    m2 = make().double()
+    m2.load_state_dict(m1.state_dict())
+    m2.to(torch)
+    assert all(isinstance(p._value.a, torch.Tensor) for p in m2.parameters())
+    o1, o2 = cr.optim.Adam(m1.parameters(), lr=0.01), cr.optim.Adam(m2.parameters(), lr=0.01)
+    for _ in range(3):
+        for m, o, a, b in ((m1, o1, X, y), (m2, o2, torch.from_numpy(X), torch.from_numpy(y))):
+            o.zero_grad()
+            lf(m(cr.tensor(a)), cr.tensor(b)).backward()
+            o.step()
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        # (torch's own matmul sums in another order: rounding, which Adam magnifies in the
+        # key bias, whose gradient is zero in exact arithmetic)
+        np.testing.assert_allclose(p2.detach().numpy().numpy(), p1.detach().numpy(),
+                                   rtol=1e-9, atol=1e-9)
+
+
+def test_an_array_off_its_library_s_default_device_is_refused() -> None:
+    torch = _torch()
+    x = torch.empty(3, device="meta", dtype=torch.float64)
+    with pytest.raises(cr.BackendError, match="on device meta"):
+        cr.grad(lambda x: np.sum(x * x))(x)

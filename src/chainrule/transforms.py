@@ -121,6 +121,8 @@ def _dtype_kind(v: Any) -> str:
     cannot make one."""
     try:
         return arrays.asarray(v).dtype.kind
+    except errors.BackendError:
+        raise  # (an array chainrule will not hold: its own message)
     except Exception:
         return "O"
 

@@ -1036,6 +1036,8 @@ def _getitem(self: XPArray, key: Any) -> Any:
             raise TypeError("a Python bool index is not available on Array API arrays")
         if Ellipsis not in key and sum(k is not None for k in key) < x.ndim:
             key = key + (Ellipsis,)
+        if any(isinstance(k, slice) and k.step is not None and k.step < 0 for k in key):
+            return _reversed_slices(self, x, key)
         if any(k is None for k in key):  # new axes: index without them, then reshape
             used = sum(1 for k in key if k is not None and k is not Ellipsis)
             full: list = []
@@ -1104,6 +1106,38 @@ def _getitem(self: XPArray, key: Any) -> Any:
         first = list(range(nb, nb + apos[0]))
         r = xp.permute_dims(r, tuple(first + list(range(nb)) +
                                      list(range(nb + apos[0], r.ndim))))
+    return r
+
+
+def _reversed_slices(self: XPArray, x: Any, key: tuple) -> Any:
+    """Basic indexing with negative steps (which some libraries lack, PyTorch's among
+    them): each such slice as the positive slice of the same elements, then a flip."""
+    used = sum(1 for k in key if k is not None and k is not Ellipsis)
+    full: list = []
+    for k in key:
+        full.extend([slice(None)] * (x.ndim - used) if k is Ellipsis else [k])
+    pos, flips, axis, out_axis = [], [], 0, 0
+    for k in full:
+        if k is None:
+            pos.append(None)
+            out_axis += 1
+            continue
+        if isinstance(k, slice) and k.step is not None and k.step < 0:
+            start, stop, step = k.indices(x.shape[axis])
+            count = len(range(start, stop, step))
+            if count == 0:
+                k = slice(0, 0)
+            else:
+                last = start + step * (count - 1)
+                k = slice(last, start + 1, -step)
+                flips.append(out_axis)
+        pos.append(k)
+        if not isinstance(k, int):
+            out_axis += 1
+        axis += 1
+    r = _getitem(self, tuple(pos))
+    for ax in flips:
+        r = self.xp.flip(r, axis=ax)
     return r
 
 

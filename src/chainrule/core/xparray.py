@@ -56,6 +56,14 @@ def namespace_of(c: type, x: Any = None) -> Any:
             xp = None
         if xp is np or getattr(xp, "__name__", "").split(".")[0] == "numpy":
             xp = None  # (NumPy's own scalars and arrays are NumPy's)
+    elif c.__module__.split(".")[0] == "torch" and hasattr(c, "shape") and \
+            hasattr(c, "dtype") and x is not None:
+        # PyTorch's tensors: the standard's namespace for them is array-api-compat's
+        try:
+            import array_api_compat
+            xp = array_api_compat.array_namespace(x)
+        except Exception:
+            xp = None
     _NS[c] = xp
     return xp
 
@@ -80,17 +88,33 @@ def held(x: Any) -> bool:
 
 
 def wrap(x: Any) -> XPArray:
-    """``x`` (a raw Array API array) in its XPArray."""
+    """``x`` (a raw Array API array) in its XPArray.  The array must be on its library's
+    default device: the constants a rule makes are made there."""
     xp = namespace_of(x.__class__, x)
-    return class_for(xp)(x)
+    c = class_for(xp)
+    dev = getattr(x, "device", None)
+    if dev is not None and c._device is not None and str(dev) != c._device:
+        from . import errors
+        raise errors.BackendError(
+            f"an array of {c.lib} on device {dev}: chainrule runs that library on its default "
+            f"device ({c._device}) only, where the constants it makes are made.\n  at "
+            f"{errors.user_line()}\n  Move the data there first (or use CuPy for a GPU).")
+    return c(x)
 
 
 def class_for(xp: Any) -> type:
     c = _CLASS.get(id(xp))
     if c is None:
         lib = xp.__name__.split(".")[0]
+        if lib == "array_api_compat":  # (a wrapped library: PyTorch's namespace)
+            lib = xp.__name__.split(".")[1]
+        try:
+            device = str(xp.asarray(0.0).device)
+        except Exception:
+            device = None
         c = type(f"XPArray[{lib}]", (XPArray,), {"__slots__": (), "xp": xp, "lib": lib,
-                                                  "_dtypes": _dtype_table(xp)})
+                                                  "_dtypes": _dtype_table(xp),
+                                                  "_device": device})
         _CLASS[id(xp)] = c
         from . import arrays
         arrays.register(c)
@@ -130,6 +154,7 @@ class XPArray:
     xp: Any = None
     lib: str = ""
     _dtypes: tuple = ({}, {})
+    _device: str | None = None
 
     def __init__(self, a: Any) -> None:
         self.a = a
@@ -152,6 +177,8 @@ class XPArray:
         if v.__class__ in _NS and _NS[v.__class__] is self.xp:
             return v
         if isinstance(v, (np.ndarray, np.generic)):
+            if isinstance(v, np.ndarray) and not v.flags.writeable:
+                v = v.copy()  # (a library may share the memory, and expect to own it)
             return self.xp.asarray(np.asarray(v) if v.dtype.kind != "O" else v,
                                    dtype=self._xdt(v.dtype))
         if held(v):
