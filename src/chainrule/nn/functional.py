@@ -479,6 +479,21 @@ def _fused_cross_entropy(input: _Any, xv: _np.ndarray, cdim: int, t: _np.ndarray
     if reduction != "mean" and reduction != "sum" and reduction != "none":
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     dt = xv.dtype
+    if t.__class__ is _np.ndarray and xv.__class__ is _np.ndarray and cdim == 1 and \
+            len(shape) == 2 and weight is None and not label_smoothing:
+        # the common case, (N, C) logits against N classes: every target a class (one
+        # reduction checks it: the targets seen as unsigned, negatives are huge) and
+        # ignore_index none of them; the same coefficients as below, fewer calls
+        u = _UNSIGNED.get(t.dtype)
+        if u is not None and not 0 <= ignore_index < c and \
+                _np.maximum.reduce(t.view(u), axis=None) < c:
+            at = _scale(dt, t.size if reduction == "mean" else 1)
+            pick = _np.zeros(shape, dtype=dt)
+            pick[_rows(shape[0]), t] = at
+            reduce = reduction != "none"
+            loss = _prims.softmax_cross_entropy(input, pick=pick, rowsum=at, axis=1,
+                                                reduce=reduce, cache=[])
+            return _plain_loss(input, loss) if reduce else loss
     if _arrays.lazy(t):
         pick, rowsum = _lazy_pick(t, c, cdim, len(shape), dt, weight, ignore_index, reduction,
                                   float(label_smoothing))
@@ -510,12 +525,13 @@ def _fused_cross_entropy(input: _Any, xv: _np.ndarray, cdim: int, t: _np.ndarray
     else:
         w = valid.astype(dt)
     one = dt.type(1)
-    if reduction == "mean":
-        n = t.size if w is None else w.sum()
-        with _np.errstate(invalid="ignore", divide="ignore"):  # all ignored: NaN, as in torch
-            scale = one / dt.type(n)
-    else:
+    if reduction != "mean":
         scale = one
+    elif w is None:
+        scale = one / dt.type(t.size)  # (t.size > 0: no warning to silence)
+    else:
+        with _np.errstate(invalid="ignore", divide="ignore"):  # all ignored: NaN, as in torch
+            scale = one / dt.type(w.sum())
     ls = float(label_smoothing)
     at = scale * dt.type(1 - ls) if ls else scale
     if w is not None:
@@ -540,8 +556,50 @@ def _fused_cross_entropy(input: _Any, xv: _np.ndarray, cdim: int, t: _np.ndarray
         rowsum = at  # a scalar: 1 (or 1/N) in every row
     else:
         rowsum = _np.expand_dims(at, cdim)
-    return _prims.softmax_cross_entropy(input, pick=pick, rowsum=rowsum, axis=cdim,
-                                     reduce=reduction != "none", cache=[])
+    reduce = reduction != "none"
+    loss = _prims.softmax_cross_entropy(input, pick=pick, rowsum=rowsum, axis=cdim,
+                                        reduce=reduce, cache=[])
+    return _plain_loss(input, loss) if reduce else loss
+
+
+# the unsigned view of each (native) signed integer dtype, and the unsigned ones themselves
+_UNSIGNED = {_np.dtype(s): _np.dtype(u) for s, u in (
+    ("i1", "u1"), ("i2", "u2"), ("i4", "u4"), ("i8", "u8"), ("u1", "u1"), ("u2", "u2"),
+    ("u4", "u4"), ("u8", "u8"))}
+_ROWS: dict[int, _np.ndarray] = {}
+
+
+def _rows(n: int) -> _np.ndarray:
+    """arange(n), kept (read-only) for the next batch of the same size."""
+    r = _ROWS.get(n)
+    if r is None:
+        if len(_ROWS) >= 16:
+            _ROWS.clear()
+        r = _ROWS[n] = _np.arange(n)
+        r.flags.writeable = False
+    return r
+
+
+_SCALES: dict[tuple, _Any] = {}
+
+
+def _scale(dt: _np.dtype, n: int) -> _Any:
+    """1 / n in ``dt`` (a NumPy scalar, computed as dt(1) / dt(n)), kept for the next call."""
+    key = (dt, n)
+    v = _SCALES.get(key)
+    if v is None:
+        if len(_SCALES) >= 64:
+            _SCALES.clear()
+        v = _SCALES[key] = dt.type(1) / dt.type(n)
+    return v
+
+
+def _plain_loss(input: _Any, loss: _Any) -> _Any:
+    # the primitive gives a reduced loss as a 0-d array (for the engine); plain NumPy
+    # logits still get a NumPy scalar, as np.sum would give
+    if loss.__class__ is _np.ndarray and not isinstance(input, _Tensor):
+        return loss[()]
+    return loss
 
 
 def cross_entropy(input: _Any, target: _Any, weight: _Any = None, ignore_index: int = -100,

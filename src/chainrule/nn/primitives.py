@@ -137,9 +137,19 @@ def _sce_fwd(x: Any, pick: Any = None, rowsum: Any = None, axis: int = 1, reduce
              cache: Any = None) -> Any:
     if x.__class__ is np.ndarray:
         m = np.maximum.reduce(x, axis=axis, keepdims=True)
-    else:
-        m = np.max(x, axis=axis, keepdims=True)
-    if not _arrays.maybe_any(~np.isfinite(m)):
+        finite = np.logical_and.reduce(np.isfinite(m), axis=None)  # (np.all's C part)
+        out = _sce_shifted(x, m, finite, pick, rowsum, axis, reduce, cache)
+        # a 0-d array, not a NumPy scalar: what the engine would make of the scalar, after
+        # asking which array library it comes from
+        return np.asarray(out) if reduce else out
+    m = np.max(x, axis=axis, keepdims=True)
+    return _sce_shifted(x, m, not _arrays.maybe_any(~np.isfinite(m)), pick, rowsum, axis,
+                        reduce, cache)
+
+
+def _sce_shifted(x: Any, m: Any, finite: bool, pick: Any, rowsum: Any, axis: int,
+                 reduce: bool, cache: Any) -> Any:
+    if finite:
         return _sce_rest(x, m, pick, rowsum, axis, reduce, cache)
     # an infinite maximum: shift by 0 there (as log_softmax does), let NaN/inf through quietly
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -187,7 +197,8 @@ def _sce_vjp(g: Any, ans: Any, x: Any, pick: Any = None, rowsum: Any = None, axi
     if not reduce:
         g = np.expand_dims(g, axis) if g.__class__ is np.ndarray else \
             S.reshape(g, tuple(1 if i == axis else n for i, n in enumerate(x.shape)))
-    if q.__class__ is np.ndarray and g.__class__ is np.ndarray and q.dtype == np.result_type(q, g):
+    if q.__class__ is np.ndarray and g.__class__ is np.ndarray and (
+            g.dtype is q.dtype or q.dtype == np.result_type(q, g)):
         q *= g
         return q
     return g * q

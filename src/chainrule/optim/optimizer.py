@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import numbers
+from itertools import repeat as _repeat
+from operator import is_ as _is
 from typing import Any
 from collections.abc import Callable, Iterable
 
@@ -24,6 +26,16 @@ class _Required:
 
 
 required = _Required()
+_MISSING = object()  # (an option a group lacks)
+_ndarray = np.ndarray
+
+
+def _immutable(v: Any) -> bool:
+    """Can ``v`` not change in place (so that the same object means the same value)?"""
+    if v.__class__ is tuple:
+        return all(map(_immutable, v))
+    return isinstance(v, (float, int, str, np.generic, _Required)) or v is None or \
+        v is _MISSING
 
 
 class Optimizer:
@@ -123,59 +135,91 @@ class Optimizer:
     def _prepare(self) -> list[tuple[Tensor, np.ndarray, np.ndarray, dict, dict]]:
         """(parameter, array to update, gradient, state, group) for every parameter with a
         gradient, after checking that each of them can be updated."""
-        name = type(self).__name__
         todo = []
         index = 0
+        states = self.state
+        new = False
         for gi, group in enumerate(self.param_groups):
             self._check_group(gi, group)
             for p in group["params"]:
                 index += 1
-                if p.grad is None:
-                    continue
-                where = _Where(index - 1, gi, p)  # (the text is made only for an error)
                 g = p.grad
-                if isinstance(g, Tensor):
+                if g is None:
+                    continue
+                if g.__class__ is not _ndarray and isinstance(g, Tensor):
                     g = g._value
-                if not isinstance(g, arrays.TYPES):
-                    raise TypeError(f"{name}.step: {where} has a .grad of type "
-                                    f"{type(g).__name__}, not a Tensor; nothing was updated")
                 v = p._value
-                if g.shape != v.shape:
-                    raise errors.ShapeError(
-                        f"{name}.step: a gradient of shape {g.shape} for {where}; nothing was "
-                        f"updated"
-                    )
-                if g.dtype.kind not in ("iufc" if v.dtype.kind == "c" else "iuf"):
-                    raise TypeError(
-                        f"{name}.step: {where} of dtype {v.dtype} has a gradient of dtype "
-                        f"{g.dtype}; nothing was updated")
-                if not v.flags.writeable:
-                    raise ValueError(
-                        f"{name}.step: {where} is read-only (its array is not writeable), so it "
-                        f"cannot be updated in place; nothing was updated. Give the optimizer "
-                        f"parameters that own writable arrays (nn.Parameter(np.array(a)))")
-                if v.dtype.kind == "c":
-                    # complex parameters are updated as pairs of reals (PyTorch's view_as_real)
-                    if not v.flags.c_contiguous:
-                        raise ValueError(f"{name}.step: {where} is a non-contiguous complex "
-                                         f"array and cannot be updated in place; nothing was "
-                                         f"updated")
-                    v = _as_real(v)
-                    g = _as_real(np.ascontiguousarray(g, dtype=p._value.dtype))
-                state = self.state.get(p)
+                if g.__class__ is _ndarray and v.__class__ is _ndarray and \
+                        v.dtype.kind == "f" and g.shape == v.shape and \
+                        g.dtype.kind in "iuf" and v.flags.writeable:
+                    pass  # NumPy's arrays, real: every check below passes
+                else:
+                    v, g = self._checked(index - 1, gi, p, g)
+                state = states.get(p)
                 if state:
                     for k, s in state.items():
                         if isinstance(s, np.ndarray) and s.ndim and s.shape != v.shape:
                             raise errors.ShapeError(
-                                f"{name}.step: the optimizer state {k!r} of {where} has shape "
-                                f"{s.shape}, not the parameter's {v.shape}; nothing was updated")
+                                f"{type(self).__name__}.step: the optimizer state {k!r} of "
+                                f"{_Where(index - 1, gi, p)} has shape {s.shape}, not the "
+                                f"parameter's {v.shape}; nothing was updated")
+                else:
+                    new = new or state is None
                 todo.append((p, v, g, state, group))
-        return [(p, v, g, self.state.setdefault(p, {}) if st is None else st, grp)
+        if not new:
+            return todo
+        return [(p, v, g, states.setdefault(p, {}) if st is None else st, grp)
                 for p, v, g, st, grp in todo]
+
+    def _checked(self, index: int, gi: int, p: Tensor, g: Any) -> tuple[Any, Any]:
+        """(array to update, gradient) of parameter ``index`` (of group ``gi``) with gradient
+        ``g``, or the error that says why it cannot be updated."""
+        name = type(self).__name__
+        where = _Where(index, gi, p)  # (the text is made only for an error)
+        if isinstance(g, Tensor):
+            g = g._value
+        if not isinstance(g, arrays.TYPES):
+            raise TypeError(f"{name}.step: {where} has a .grad of type "
+                            f"{type(g).__name__}, not a Tensor; nothing was updated")
+        v = p._value
+        if g.shape != v.shape:
+            raise errors.ShapeError(
+                f"{name}.step: a gradient of shape {g.shape} for {where}; nothing was "
+                f"updated"
+            )
+        if g.dtype.kind not in ("iufc" if v.dtype.kind == "c" else "iuf"):
+            raise TypeError(
+                f"{name}.step: {where} of dtype {v.dtype} has a gradient of dtype "
+                f"{g.dtype}; nothing was updated")
+        if not v.flags.writeable:
+            raise ValueError(
+                f"{name}.step: {where} is read-only (its array is not writeable), so it "
+                f"cannot be updated in place; nothing was updated. Give the optimizer "
+                f"parameters that own writable arrays (nn.Parameter(np.array(a)))")
+        if v.dtype.kind == "c":
+            # complex parameters are updated as pairs of reals (PyTorch's view_as_real)
+            if not v.flags.c_contiguous:
+                raise ValueError(f"{name}.step: {where} is a non-contiguous complex "
+                                 f"array and cannot be updated in place; nothing was "
+                                 f"updated")
+            v = _as_real(v)
+            g = _as_real(np.ascontiguousarray(g, dtype=p._value.dtype))
+        return v, g
 
     def _check_group(self, gi: int, group: dict) -> None:
         """The group's options have the types of the defaults (a scheduler or a user may have
-        written them): a number for a number, a flag for a flag, a pair for a pair."""
+        written them): a number for a number, a flag for a flag, a pair for a pair.  Checked
+        again only when the group, the defaults or one of the values is another object than
+        at the last check that passed (values that can change in place are always checked)."""
+        d = self.defaults
+        seen = (*d, *d.values(), *map(group.get, d, _repeat(_MISSING)))
+        checked = self.__dict__.get("_checked_groups")
+        if checked is None:
+            checked = self._checked_groups = {}
+        last = checked.get(gi)
+        if last is not None and last[0] is group and len(last[1]) == len(seen) and \
+                all(map(_is, last[1], seen)):
+            return
         name = type(self).__name__
         for k, d in self.defaults.items():
             if d is required or k not in group:
@@ -195,6 +239,10 @@ class Optimizer:
                 raise TypeError(f"{name}.step: parameter group {gi} has {k} = {v!r}, which is "
                                 f"not a {type(d).__name__} like the default {d!r}; nothing was "
                                 f"updated")
+        if all(map(_immutable, seen)):
+            checked[gi] = (group, seen)
+        else:
+            checked.pop(gi, None)
 
     def _update(self, v: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         """Update the parameter's array ``v`` in place from its gradient ``g``."""
