@@ -58,10 +58,11 @@ def namespace_of(c: type, x: Any = None) -> Any:
             xp = None  # (NumPy's own scalars and arrays are NumPy's)
     elif c.__module__.split(".")[0] == "torch" and hasattr(c, "shape") and \
             hasattr(c, "dtype") and x is not None:
-        # PyTorch's tensors: the standard's namespace for them is array-api-compat's
+        # PyTorch's tensors: the standard's namespace for them is array-api-compat's (found
+        # by name, as core finds other libraries: nothing is imported before one is seen)
         try:
-            import array_api_compat
-            xp = array_api_compat.array_namespace(x)
+            import importlib
+            xp = importlib.import_module("array_api_compat").array_namespace(x)
         except Exception:
             xp = None
     _NS[c] = xp
