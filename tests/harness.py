@@ -180,3 +180,63 @@ def interrupt_at_step(monkeypatch: Any, n: int) -> None:
         return real(self, *a, **k)
 
     monkeypatch.setattr(optim.Adam, "step", step)
+
+
+def library_outcome(row: Row, order: int, to: Callable, back: Callable, kind: type) -> str:
+    """How ``row``'s gradient (order 1, or the gradient of <v, gradient> for order 2) ends
+    when its NumPy arguments are given as another library's arrays: ``to`` makes one,
+    ``back`` reads one into NumPy, ``kind`` is its type.  'equal' (the NumPy gradient, as
+    that library's arrays), 'refused' (cr.BackendError), 'skip' (nothing to differentiate)
+    or 'error ...'; a wrong gradient fails the assertion here."""
+    import math
+    import warnings
+
+    import chainrule as cr
+
+    a = row.make_args(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            u = cotangent(row.fn(*a))
+        except Exception:
+            return "skip"
+        wrt = row.argnums(a)
+        if not any(isinstance(a[i], np.ndarray) and a[i].dtype.kind in "fc" for i in wrt):
+            return "skip"
+        cu = np.conj(u) if np.iscomplexobj(u) else u
+
+        def grad(xs: list, lib: bool) -> Any:
+            c = to(cu) if lib else cu  # (the Tensor first: some libraries refuse a Tensor)
+
+            def loss(*ys: Any) -> Any:
+                return np.sum(np.real(row.fn(*ys) * c))
+
+            g = cr.grad(loss, argnums=wrt)
+            if order == 2:
+                v = [np.cos(np.arange(math.prod(np.shape(xs[i])))).reshape(np.shape(xs[i]))
+                     for i in wrt]
+                v = [to(x) if lib and isinstance(xs[i], kind) else x for x, i in zip(v, wrt)]
+
+                def inner(*ys: Any) -> Any:
+                    return sum(np.sum(np.real(gi * vi)) for vi, gi in zip(v, g(*ys)))
+                return cr.grad(inner, argnums=wrt)(*xs)
+            return g(*xs)
+
+        try:
+            want = grad(a, False)
+        except Exception:
+            return "skip"
+        la = [to(x) if isinstance(x, np.ndarray) and x.dtype.kind in "biufc" else x for x in a]
+        try:
+            got = grad(la, True)
+        except cr.BackendError:
+            return "refused"
+        except Exception as exc:
+            return f"error {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+        for i, g in zip(wrt, got):
+            if isinstance(la[i], kind):
+                assert isinstance(g, kind), f"{row.name}: gradient {i} is {type(g)}"
+        for gv, w in zip(got, want):
+            np.testing.assert_allclose(back(gv), np.asarray(w), rtol=1e-9, atol=1e-12,
+                                       err_msg=row.name)
+        return "equal"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import warnings
 
 import numpy as np
 import pytest
@@ -20,7 +19,7 @@ try:
 except Exception:  # (cupy installed without a driver)
     pytest.skip("no CUDA device", allow_module_level=True)
 
-from harness import Row, cotangent  # noqa: E402
+from harness import Row, library_outcome  # noqa: E402
 import rows  # noqa: E402
 
 ROWS: list[Row] = []
@@ -30,36 +29,7 @@ DIFF = [r for r in ROWS if r.order >= 1]
 
 
 def outcome(row: Row) -> str:
-    a = row.make_args(0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        try:
-            u = cotangent(row.fn(*a))
-        except Exception:
-            return "skip"
-        wrt = row.argnums(a)
-        if not any(isinstance(a[i], np.ndarray) and a[i].dtype.kind in "fc" for i in wrt):
-            return "skip"
-        try:
-            want = cr.grad(lambda *xs: np.sum(np.real(np.conj(u) * row.fn(*xs))),
-                           argnums=wrt)(*a)
-        except Exception:
-            return "skip"
-        ga = [cp.asarray(x) if isinstance(x, np.ndarray) else x for x in a]
-        ug = cp.asarray(u)
-        try:
-            got = cr.grad(lambda *xs: cp.sum(cp.real(cp.conj(ug) * row.fn(*xs))),
-                          argnums=wrt)(*ga)
-        except cr.ChainruleError:
-            return "refused"
-        except Exception as exc:
-            return f"error {type(exc).__name__}"
-        for i, g, w in zip(wrt, got, want):
-            if isinstance(ga[i], cp.ndarray):
-                assert isinstance(g, cp.ndarray), f"{row.name}: gradient {i} is {type(g)}"
-            np.testing.assert_allclose(cp.asnumpy(g) if isinstance(g, cp.ndarray) else g,
-                                       np.asarray(w), rtol=1e-9, atol=1e-12, err_msg=row.name)
-        return "equal"
+    return library_outcome(row, 1, cp.asarray, cp.asnumpy, cp.ndarray)
 
 
 def test_every_row_gives_numpy_s_gradient_on_the_gpu_or_is_refused() -> None:

@@ -12,9 +12,7 @@ library; none is wrong, none comes back as NumPy.
 from __future__ import annotations
 
 import importlib
-import math
 import pkgutil
-import warnings
 
 import numpy as np
 import pytest
@@ -23,7 +21,7 @@ import chainrule as cr
 
 xps = pytest.importorskip("array_api_strict")
 
-from harness import Row, cotangent  # noqa: E402
+from harness import Row, library_outcome  # noqa: E402
 import rows  # noqa: E402
 
 ROWS: list[Row] = []
@@ -46,54 +44,7 @@ def _np(x):
 def outcome(row: Row, order: int = 1, to=None, back=None, kind=None) -> str:
     """How ``row``'s gradient ends on another library's inputs (array-api-strict unless
     ``to`` / ``back`` / ``kind`` say: the conversions in and out and the array type)."""
-    to, back, kind = to or _strict, back or _np, kind or Strict
-    a = row.make_args(0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        try:
-            u = cotangent(row.fn(*a))
-        except Exception:
-            return "skip"
-        wrt = row.argnums(a)
-        if not any(isinstance(a[i], np.ndarray) and a[i].dtype.kind in "fc" for i in wrt):
-            return "skip"
-
-        def loss(*xs):
-            out = row.fn(*xs)
-            if np.iscomplexobj(u):
-                return np.sum(np.real(np.conj(u) * out))
-            return np.sum(u * out)
-
-        def grad(*xs):
-            g = cr.grad(loss, argnums=wrt)
-            if order == 2:  # the gradient of <v, grad>: second order through the rules
-                v = [np.cos(np.arange(math.prod(np.shape(xs[i]))).reshape(np.shape(xs[i])))
-                     for i in wrt]
-                v = [to(x) if isinstance(xs[i], kind) else x for x, i in zip(v, wrt)]
-
-                def inner(*ys):
-                    return sum(np.sum(np.real(gi * vi)) for vi, gi in zip(v, g(*ys)))
-                return cr.grad(inner, argnums=wrt)(*xs)
-            return g(*xs)
-
-        try:
-            want = grad(*a)
-        except Exception:
-            return "skip"
-        sa = [to(x) for x in a]
-        try:
-            got = grad(*sa)
-        except cr.BackendError:
-            return "refused"
-        except Exception as exc:
-            return f"error {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
-        for i, g in zip(wrt, got):
-            if isinstance(sa[i], kind):
-                assert isinstance(g, kind), f"{row.name}: gradient {i} is {type(g)}"
-        for gv, w in zip(got, want):
-            np.testing.assert_allclose(back(gv), np.asarray(w), rtol=1e-9, atol=1e-12,
-                                       err_msg=row.name)
-        return "equal"
+    return library_outcome(row, order, to or _strict, back or _np, kind or Strict)
 
 
 if __name__ == "__main__":
