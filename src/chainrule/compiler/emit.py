@@ -46,6 +46,18 @@ def _vars_in(a: Any, out: list) -> list:
     return out
 
 
+def _use_info(ops: list[Op], outputs: list) -> tuple[dict, set, dict]:
+    """For a rewriting pass: how many times each value is used, the ids of the outputs, and
+    the index of the op that makes each value."""
+    n_use: dict[int, int] = {}
+    for op in ops:
+        for u in _uses(op):
+            n_use[id(u)] = n_use.get(id(u), 0) + 1
+    out_ids = {id(t) for t in outputs if t.__class__ is Traced}
+    made = {id(o): i for i, op in enumerate(ops) for o in op.outs}
+    return n_use, out_ids, made
+
+
 def _uses(op: Op) -> list:
     u = _vars_in(op.args, [])
     if op.kw:
@@ -224,12 +236,7 @@ def fuse_zero_tests(ops: list[Op], outputs: list) -> list[Op]:
     ``c = count_nonzero(x); if c != x.size: retrace`` (the same outcome: x has a zero iff
     fewer than all its numbers are nonzero; NaN is nonzero and not == 0, -0.0 is both).
     On a large x, ``c = count_nonzero(b); if c != 0: retrace`` (no ndarray.any wrapper)."""
-    n_use: dict[int, int] = {}
-    for op in ops:
-        for u in _uses(op):
-            n_use[id(u)] = n_use.get(id(u), 0) + 1
-    out_ids = {id(t) for t in outputs if t.__class__ is Traced}
-    made = {id(o): i for i, op in enumerate(ops) for o in op.outs}
+    n_use, out_ids, made = _use_info(ops, outputs)
     new = list(ops)
     changed = False
     for k, g in enumerate(ops):
@@ -413,12 +420,7 @@ def fold_unique_max(ops: list[Op], outputs: list) -> list[Op]:
     its maximum at least once) and ``t == m`` holds exactly once per slice, ``w`` is
     ``t == m`` as the same float dtype (x / 1 is x): two counts replace the NaN masks, a
     reduction and a division.  Otherwise the full expression runs, as eager's."""
-    n_use: dict[int, int] = {}
-    for op in ops:
-        for u in _uses(op):
-            n_use[id(u)] = n_use.get(id(u), 0) + 1
-    out_ids = {id(t) for t in outputs if t.__class__ is Traced}
-    made = {id(o): i for i, op in enumerate(ops) for o in op.outs}
+    n_use, out_ids, made = _use_info(ops, outputs)
     mutated = {id(m) for op in ops for m in op.mutates}
 
     def src(t: Any) -> Op | None:
@@ -502,12 +504,7 @@ def scalar_square_sum(ops: list[Op], outputs: list) -> list[Op]:
     ``v = t[0, ...]; s = v * v``: the square is one correctly rounded product either way, and
     the sum of one number adds it to 0.0 (as ``Emitter._sum``), which changes no square (never
     -0.0): an indexing and a scalar product instead of a ufunc call and a reduction."""
-    n_use: dict[int, int] = {}
-    for op in ops:
-        for u in _uses(op):
-            n_use[id(u)] = n_use.get(id(u), 0) + 1
-    out_ids = {id(t) for t in outputs if t.__class__ is Traced}
-    made = {id(o): i for i, op in enumerate(ops) for o in op.outs}
+    n_use, out_ids, made = _use_info(ops, outputs)
     new = list(ops)
     changed = False
     for i, op in enumerate(ops):
