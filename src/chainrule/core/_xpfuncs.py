@@ -227,6 +227,9 @@ def _into(out: Any, res: Any) -> Any:
         raise TypeError("out= must be an array of the same library")
     r = res if isinstance(res, XPArray) else out.__class__(_raw(out, res))
     if r.dtype != out.dtype:
+        if not np.can_cast(r.dtype, out.dtype, "same_kind"):  # (NumPy's default casting)
+            raise TypeError(f"Cannot cast output from {r.dtype} to {out.dtype} with casting "
+                            f"rule 'same_kind'")
         r = r.astype(out.dtype)
     out.a = out.xp.broadcast_to(r.a, out.shape) if r.shape != out.shape else r.a
     return out
@@ -332,8 +335,8 @@ def _cumulative(fn: str, a: Any, axis: Any, dtype: Any) -> Any:
         axis = 0
     if dtype is not None:
         x = s.xp.astype(x, s._xdt(dtype))
-    elif s.__class__(x).dtype.kind in "biu":
-        x = s.xp.astype(x, s.xp.int64)
+    elif s.__class__(x).dtype.kind in "biu":  # (NumPy's accumulator: int64 or uint64)
+        x = s.xp.astype(x, s._xdt(np.cumsum(np.zeros(1, s.__class__(x).dtype)).dtype))
     return s.__class__(getattr(s.xp, fn)(x, axis=_axes(axis, x.ndim)))
 
 
@@ -539,7 +542,8 @@ def _split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list:
         sizes = [q + 1] * r + [q] * (k - r)
         bounds = np.cumsum([0] + sizes).tolist()
     else:
-        bounds = [0] + [builtins.min(int(i), n) for i in indices_or_sections] + [n]
+        bounds = [0] + [builtins.min(int(i) + n if int(i) < 0 else int(i), n)
+                        for i in indices_or_sections] + [n]
     out = []
     for b, e in zip(bounds[:-1], bounds[1:]):
         idx = [slice(None)] * ary.ndim
@@ -960,6 +964,8 @@ def _take_along_axis(arr: Any, indices: Any, axis: Any = -1) -> Any:
 @method("take")
 def _take(a: Any, indices: Any, axis: Any = None, out: Any = None, mode: str = "raise") -> Any:
     s = _ctx(a, indices)
+    if mode != "raise":
+        raise TypeError(f"np.take(mode={mode!r}) is not available on {s.lib} arrays")
     x = _raw(s, a)
     if axis is None:
         x, axis = s.xp.reshape(x, (-1,)), 0
@@ -977,8 +983,10 @@ def _take(a: Any, indices: Any, axis: Any = None, out: Any = None, mode: str = "
 
 @impl(np.searchsorted)
 def _searchsorted(a: Any, v: Any, side: str = "left", sorter: Any = None) -> Any:
-    s = _ctx(a, v)
+    s = _ctx(a, v, sorter)
     x, y = _common(s, [a, v])
+    if sorter is not None:  # (the standard's takes it too, under the same name)
+        x = s.xp.take(x, _raw(s, sorter, np.int64))
     return s.__class__(s.xp.searchsorted(x, y, side=side))
 
 
@@ -1034,15 +1042,10 @@ def _getitem(self: XPArray, key: Any) -> Any:
         # (Python bools are NumPy's 0-d masks: a new axis, kept or emptied)
         if any(isinstance(k, bool) for k in key):
             raise TypeError("a Python bool index is not available on Array API arrays")
-        if Ellipsis not in key and sum(k is not None for k in key) < x.ndim:
-            key = key + (Ellipsis,)
         if any(isinstance(k, slice) and k.step is not None and k.step < 0 for k in key):
             return _reversed_slices(self, x, key)
-        if any(k is None for k in key):  # new axes: index without them, then reshape
-            used = sum(1 for k in key if k is not None and k is not Ellipsis)
-            full: list = []
-            for k in key:
-                full.extend([slice(None)] * (x.ndim - used) if k is Ellipsis else [k])
+        full = _full_key(key, x.shape)
+        if any(k is None for k in full):  # new axes: index without them, then reshape
             r = x[tuple(k for k in full if k is not None)]
             shape, it = [], iter(r.shape)
             for k in full:
@@ -1051,7 +1054,7 @@ def _getitem(self: XPArray, key: Any) -> Any:
                 elif not isinstance(k, int):
                     shape.append(next(it))
             return self.xp.reshape(r, tuple(shape))
-        return x[key]
+        return x[tuple(full)]
     if len(arrs) == 1 and len(key) == 1 and arrs[0].dtype == xp.bool \
             and arrs[0].ndim == x.ndim and arrs[0].ndim:
         return x[arrs[0]]
@@ -1068,16 +1071,16 @@ def _getitem(self: XPArray, key: Any) -> Any:
             k2.extend(xp.nonzero(k))
         else:
             k2.append(k)
-    key = tuple(k2)
-    if any(k is None or k is Ellipsis for k in key):
-        if Ellipsis in key:
-            i = key.index(Ellipsis)
-            used = sum(1 for k in key if k is not None and k is not Ellipsis)
-            key = key[:i] + (slice(None),) * (x.ndim - used) + key[i + 1:]
-        if any(k is None for k in key):
-            raise TypeError("np.newaxis together with array indices is not available on "
-                            "Array API arrays")
-    key = key + (slice(None),) * (x.ndim - len(key))
+    full = _full_key(tuple(k2), x.shape)
+    if any(k is None for k in full):
+        # a new axis among array indices: an axis of length 1 in x at its place, indexed
+        # by a full slice (NumPy's placement of the result's axes comes out the same)
+        shape, it = [], iter(x.shape)
+        for k in full:
+            shape.append(1 if k is None else next(it))
+        x = xp.reshape(x, tuple(shape))
+        full = [slice(None) if k is None else k for k in full]
+    key = tuple(full)
     # basic indices first (slices and integers), keeping the array positions
     pos = [i for i, k in enumerate(key) if _is_arr(self, k)]
     idx = [xp.astype(k, xp.int64) for k in key if _is_arr(self, k)]
@@ -1085,12 +1088,13 @@ def _getitem(self: XPArray, key: Any) -> Any:
     idx = [xp.broadcast_to(i, bshape) for i in idx]
     basic = tuple(slice(None) if _is_arr(self, k) else k for k in key)
     ints_before = [isinstance(k, int) for k in key]
-    x = x[basic]
+    x = _getitem(self.__class__(x), basic)  # (negative steps, clipped slices: as above)
     # positions of the array axes after the integer indices dropped theirs
     apos = [p - sum(ints_before[:p]) for p in pos]
-    # NumPy: adjacent array indices put the result's axes there, else at the front
-    adjacent = all(b - a == 1 for a, b in zip(pos, pos[1:])) and not any(
-        isinstance(key[q], int) for q in range(pos[0], pos[-1] + 1))
+    # NumPy: with an array among them, integers are advanced indices too; advanced indices
+    # side by side put the result's axes there, else at the front
+    adv = [q for q, k in enumerate(key) if ints_before[q] or q in pos]
+    adjacent = all(b - a == 1 for a, b in zip(adv, adv[1:]))
     rest = [a for a in range(x.ndim) if a not in apos]
     x = xp.permute_dims(x, tuple(apos + rest))
     sizes = x.shape[:len(apos)]
@@ -1107,6 +1111,28 @@ def _getitem(self: XPArray, key: Any) -> Any:
         r = xp.permute_dims(r, tuple(first + list(range(nb)) +
                                      list(range(nb + apos[0], r.ndim))))
     return r
+
+
+def _full_key(key: tuple, shape: tuple) -> list:
+    """A basic index written out for every axis: the Ellipsis (found by identity: ``in``
+    would compare index arrays with it) and the missing trailing axes as full slices, and
+    every slice of positive step clipped to its axis (NumPy clips ``1:3`` on an axis of 2;
+    the standard leaves it undefined and array-api-strict refuses it).  New axes stay."""
+    used = sum(1 for k in key if k is not None and k is not Ellipsis)
+    full: list = []
+    for k in key:
+        full.extend([slice(None)] * (len(shape) - used) if k is Ellipsis else [k])
+    if not any(k is Ellipsis for k in key):
+        full.extend([slice(None)] * (len(shape) - used))
+    axis = 0
+    for i, k in enumerate(full):
+        if k is None:
+            continue
+        if isinstance(k, slice) and (k.step is None or k.step > 0) and axis < len(shape):
+            start, stop, step = k.indices(shape[axis])
+            full[i] = slice(start, max(start, stop), step)
+        axis += 1
+    return full
 
 
 def _reversed_slices(self: XPArray, x: Any, key: tuple) -> Any:
@@ -1152,8 +1178,7 @@ def _setitem(self: XPArray, key: Any, value: Any) -> None:
             v = xp.broadcast_to(v, tuple(_getitem(self, key).shape))
             nk = tuple(k for k in nk if k is not None)
             v = xp.reshape(v, tuple(_getitem(self, nk).shape))
-        if Ellipsis not in nk and sum(k is not None for k in nk) < new.ndim:
-            nk = nk + (Ellipsis,)
+        nk = tuple(_full_key(nk, tuple(new.shape)))
         try:
             new[nk] = v
         except (TypeError, NotImplementedError, ValueError):

@@ -406,6 +406,9 @@ def _inplace(uf: np.ufunc) -> Callable:
     def op(self: XPArray, other: Any) -> XPArray:
         r = uf(self, other)
         if r.dtype != self.dtype:
+            if not np.can_cast(r.dtype, self.dtype, "same_kind"):  # (NumPy refuses too)
+                raise TypeError(f"Cannot cast ufunc {uf.__name__!r} output from "
+                                f"{r.dtype} to {self.dtype} with casting rule 'same_kind'")
             r = r.astype(self.dtype)
         self.a = np.broadcast_to(r, self.shape).a  # (copy on write: a new array)
         return self
