@@ -228,3 +228,32 @@ def test_lazy_targets_out_of_range_raise_when_computed() -> None:
     loss = nn.CrossEntropyLoss()(x, t)
     with pytest.raises(IndexError, match="target 5 is out of bounds for 3 classes"):
         loss._value.compute(scheduler="sync")
+
+
+_LOSS_KW = [dict(), dict(reduction="sum"), dict(reduction="none"), dict(ignore_index=1),
+            dict(label_smoothing=0.2),
+            dict(weight=np.array([0.5, 2.0, 1.0]), ignore_index=0, label_smoothing=0.1),
+            dict(weight=np.array([0.5, 2.0, 1.0]), ignore_index=0)]
+
+
+@pytest.mark.parametrize("loss,kw", [(f, kw) for f in ("cross_entropy", "nll_loss")
+                                     for kw in _LOSS_KW
+                                     if f == "cross_entropy" or "label_smoothing" not in kw])
+def test_losses_of_lazy_targets_equal_numpy_s(loss: str, kw: dict) -> None:
+    from chainrule.nn import functional as F
+    r = np.random.default_rng(3)
+    x = r.standard_normal((6, 3))
+    t = np.array([0, 1, 2, 1, 0, 2])  # (every class, so ignored targets occur)
+    kw = {k: (cr.tensor(v) if k == "weight" else v) for k, v in kw.items()}
+    fn = getattr(F, loss)
+    xt = cr.tensor(x, requires_grad=True)
+    want = fn(xt, cr.tensor(t), **kw)
+    np.sum(want).backward()
+    xl = cr.tensor(da.from_array(x, chunks=3), requires_grad=True)
+    with dask.config.set(scheduler=_refuse):
+        got = fn(xl, cr.tensor(da.from_array(t, chunks=3)), **kw)
+        np.sum(got).backward()
+    np.testing.assert_allclose(got._value.compute(scheduler="sync"), want.detach().numpy(),
+                               rtol=1e-13)
+    np.testing.assert_allclose(xl.grad._value.compute(scheduler="sync"), xt.grad.numpy(),
+                               rtol=1e-13, atol=1e-16)
