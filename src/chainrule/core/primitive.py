@@ -23,6 +23,7 @@ from . import arrays, errors, hooks
 from .state import HOOKED, STATE, next_seq
 
 _ndarray = np.ndarray
+_GUARDED = arrays.GUARDED  # [True] once an array library's rules may lack something
 _SCALARS = frozenset({float, int, complex, bool})
 Tensor: Any = None  # set by core.tensor (avoids an import cycle)
 
@@ -246,7 +247,10 @@ def _fail(prim: Primitive, args: tuple, kw: dict, exc: Exception) -> None:
 def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
     """``prim`` on ``args``: NumPy runs once on the plain values; the result is a Tensor that
     records one Node when a Tensor argument has history and recording is on, and carries the
-    result's tangent when one carries forward-mode tangents."""
+    result's tangent when one carries forward-mode tangents.
+
+    The engine's hot path: every operation on a Tensor passes here, so the common case (a
+    new array, values saved as they are) builds its Node inline."""
     # 1. unwrap the Tensors: plain values, parent nodes, (counter, version) of each
     T = Tensor
     raw = None
@@ -274,7 +278,7 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
         return _plain_call(prim, args, kw)
     # 2. NumPy, once
     try:
-        if arrays.GUARDED[0]:
+        if _GUARDED[0]:
             ans = arrays.refusing_fallbacks(prim.fwd, *raw, **kw)
         else:
             ans = prim.fwd(*raw, **kw) if kw else prim.fwd(*raw)
@@ -296,15 +300,34 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
         out._node_version = 0
     else:
         vc = _result_counter(out, args, raw, ans)
+        ans = out._value
     # 4. the record
-    st = STATE
-    out._node = _record(prim, args, raw, kw, parents, versions, out._value, vc) \
-        if rec and st.grad_enabled else None
+    if rec and STATE.grad_enabled:
+        if prim.saves is not None:
+            out._node = _record(prim, args, raw, kw, parents, versions, ans, vc)
+        else:  # every argument saved as it is: the Node built here (as new_node does)
+            n = out._node = _new(Node)
+            n.prim = prim
+            n.parents = parents
+            n.args = raw
+            n.kw = kw
+            shape = n.shape = ans.shape
+            dtype = n.dtype = ans.dtype
+            if prim.saves_ans:
+                n.ans = ans
+                versions += (vc, vc[0])
+            else:
+                n.ans = _METAS.get((shape, dtype)) or _meta_of(ans)
+            n.saved_versions = versions
+            n.tangents = n.ref = n.site = None
+            n.seq = next_seq()
+    else:
+        out._node = None
     # 5. forward mode
     if fw:
-        _forward_mode(prim, args, raw, kw, out, st)
+        _forward_mode(prim, args, raw, kw, out, STATE)
     if HOOKED:
-        _hooked(prim, args, out, st)
+        _hooked(prim, args, out, STATE)
     return out
 
 
