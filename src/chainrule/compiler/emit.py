@@ -452,8 +452,8 @@ def fold_unique_max(ops: list[Op], outputs: list) -> list[Op]:
         o23, o24, o4 = src(t23), src(t24), src(t4)
         if o23 is None or o24 is None or o4 is None:
             continue
-        if not (o23.kind == "call" and o23.fn is np.isnan and o23.args == (t3,) and not o23.kw
-                and o24.kind == "call" and o24.fn is np.isnan and o24.args == (t4,)
+        if not (o23.kind == "call" and o23.fn is np.isnan and _args_are(o23, t3) and not o23.kw
+                and o24.kind == "call" and o24.fn is np.isnan and _args_are(o24, t4)
                 and not o24.kw):
             continue
         if _axis_of(o4, "max", np.max) != axis and _axis_of(o4, "max", np.amax) != axis:
@@ -485,11 +485,17 @@ def fold_unique_max(ops: list[Op], outputs: list) -> list[Op]:
     return [op for op in new if op is not None] if changed else ops
 
 
+def _args_are(op: Op, *args: Any) -> bool:
+    """Are ``op``'s arguments exactly ``args``, by identity?  (``op.args == (t,)`` would
+    compare Traced values with ``==``: a recorded comparison, after the trace has ended.)"""
+    return len(op.args) == len(args) and all(a is b for a, b in zip(op.args, args))
+
+
 def _squares(p: Op, t: Any) -> bool:
     """Is ``p`` ``t ** 2`` (np.square, np.power or ** with the exponent 2, t * t)?"""
     if len(p.outs) != 1 or p.mutates:
         return False
-    if p.kind == "call" and p.fn is np.square and p.args == (t,) and not p.kw:
+    if p.kind == "call" and p.fn is np.square and _args_are(p, t) and not p.kw:
         return True
     if ((p.kind == "call" and p.fn is np.power and not p.kw) or (
             p.kind == "binop" and p.fn == "**")) and len(p.args) == 2 and p.args[0] is t:
@@ -552,7 +558,8 @@ def scatter_into_zeros(ops: list[Op]) -> list[Op]:
                 and not op.outs and len(op.mutates) == 1):
             continue
         z, idx, v = op.args
-        if not (z.__class__ is Traced and op.mutates[0] is z and prev.outs == [z]
+        if not (z.__class__ is Traced and op.mutates[0] is z and len(prev.outs) == 1
+                and prev.outs[0] is z
                 and not prev.mutates and prev.kind == "call"
                 and prev.fn in (np.zeros_like, np.zeros) and z._v.__class__ is _ndarray
                 and z._v.base is None and z._v.dtype.kind == "f"):

@@ -298,7 +298,7 @@ def _kind(x: Any) -> tuple:
     if isinstance(x, _ndarray):
         return ("a", x.shape, x.dtype.str, c), True
     if isinstance(x, _PY_SCALARS):
-        return ("p", c, x), False
+        return ("p", c, _exact(x)), False
     try:
         hash(x)
     except TypeError:
@@ -308,6 +308,22 @@ def _kind(x: Any) -> tuple:
             f"Tensors, numbers or hashable values (or mark it static with static_argnums "
             f"after making it hashable).") from None
     return ("o", c, x), False
+
+
+def _exact(x: Any) -> Any:
+    """A hashable stand-in for ``x`` that is equal only for the same value: ``0.0 == -0.0``
+    (but ``1 / -0.0`` is ``-inf``) and ``nan != nan`` (a new NaN would never hit the cache),
+    so a float is keyed by its bits; containers (a static tuple) element by element."""
+    c = x.__class__
+    if c is float:
+        return (float, x.hex())
+    if c is complex:
+        return (complex, x.real.hex(), x.imag.hex())
+    if c is tuple:
+        return (tuple, tuple(_exact(v) for v in x))
+    if isinstance(x, np.generic) and x.dtype.kind in "fc":
+        return (c, x.tobytes())
+    return x
 
 
 class Compiled:
@@ -350,9 +366,10 @@ class Compiled:
                 raise ValueError(f"cr.compile: static_argnums {a} is out of range for a call "
                                  f"with {n} positional arguments")
         dyn_args = [None if i in static else a for i, a in enumerate(args)]
-        st_args = tuple((i, args[i]) for i in static)
+        st_args = tuple((i, _exact(args[i])) for i in static)
         dyn_kw = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
-        st_kw = tuple(sorted((k, v) for k, v in kwargs.items() if k in self.static_argnames))
+        st_kw = tuple(sorted(((k, _exact(v)) for k, v in kwargs.items()
+                             if k in self.static_argnames), key=lambda kv: kv[0]))
         leaves, tree = flatten((dyn_args, dyn_kw))
         sig = []
         dyn = []
