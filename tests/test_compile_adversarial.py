@@ -3,10 +3,13 @@ dtypes and structure, retrace, or refuse clearly; never a stale or wrong value."
 
 from __future__ import annotations
 
+import copy
 
 import numpy as np
+import pytest
 
 import chainrule as cr
+from chainrule import nn
 
 R = np.random.default_rng(11)
 A = R.standard_normal((4, 5))
@@ -80,3 +83,162 @@ def test_nan_python_float_hits_the_cache() -> None:
     for _ in range(3):
         assert np.isnan(fast(A, float("nan"))).all()
     assert fast.cache_info()["signatures"] == 1
+
+
+# --- what the function reads from outside its arguments -------------------------------------
+
+SCALE = 2.0
+TABLE = np.ones(5)
+
+
+def _reads_globals(x):
+    return x * SCALE + TABLE * 2.0  # (TABLE * 2.0 is computed once: a constant of the trace)
+
+
+def test_a_global_python_scalar_rebound_traces_again() -> None:
+    global SCALE, TABLE
+    fast = cr.compile(_reads_globals)
+    try:
+        _same(fast(A), _reads_globals(A))
+        SCALE = -0.0
+        _same(fast(A), _reads_globals(A))
+        SCALE = 3
+        _same(fast(A), _reads_globals(A))
+        TABLE[:] = 4.0  # folded into a constant: the captured array's bytes are compared
+        _same(fast(A), _reads_globals(A))
+    finally:
+        SCALE, TABLE = 2.0, np.ones(5)
+
+
+def test_closure_scalars_containers_and_objects_are_not_baked_in() -> None:
+    class Cfg:
+        pass
+
+    cfg = Cfg()
+    cfg.w, cfg.k = np.ones(5), 2.0
+    box = [1.5, {"b": np.zeros(5)}]
+    k = 2.0
+
+    def f(x):
+        return x * k * cfg.k * box[0] + cfg.w * 2.0 + box[1]["b"] * 3.0
+
+    def set_k(v):
+        nonlocal k
+        k = v
+
+    fast = cr.compile(f)
+    changes = [lambda: set_k(-1.0), lambda: setattr(cfg, "k", 5.0),
+               lambda: cfg.w.__setitem__(slice(None), 7.0),
+               lambda: setattr(cfg, "w", np.full(5, 9.0)),
+               lambda: box.__setitem__(0, 0.25), lambda: box[1].__setitem__("b", np.ones(5))]
+    _same(fast(A), f(A))
+    for change in changes:
+        change()
+        _same(fast(A), f(A))
+        _same(fast(A), f(A))
+
+
+def test_a_bound_method_reads_its_object_afresh() -> None:
+    class Scaler:
+        def __init__(self):
+            self.w, self.k = np.ones(5), 2.0
+
+        def __call__(self, x):
+            return x * (self.w * self.k)
+
+        def apply(self, x):
+            return x * (self.w * self.k)
+
+    s = Scaler()
+    for fast, eager in ((cr.compile(s.apply), s.apply), (cr.compile(s), s)):
+        s.w, s.k = np.ones(5), 2.0
+        _same(fast(A), eager(A))
+        s.w[:] = 3.0
+        _same(fast(A), eager(A))
+        s.k = 0.5
+        _same(fast(A), eager(A))
+        s.w = np.arange(5.0)
+        _same(fast(A), eager(A))
+
+
+def test_a_generator_reached_through_an_object_is_refused() -> None:
+    class Holder:
+        pass
+
+    h = Holder()
+    h.rng = np.random.default_rng(0)
+    with pytest.raises(cr.CompileError, match="random numbers"):
+        cr.compile(lambda x: x * h.rng.random())(A)
+
+
+def test_side_effects_while_tracing_do_not_retrace() -> None:
+    log = []
+    count = [0]
+
+    def f(x):
+        count[0] += 1
+        log.append(x.shape)
+        return x * 2.0
+
+    fast = cr.compile(f)
+    for _ in range(3):
+        _same(fast(A), A * 2.0)
+    assert fast.cache_info()["traces"] == 1 and count[0] == 1
+
+
+# --- compiled modules: their hyperparameters --------------------------------------------------
+
+def _module_agrees(model, change) -> None:
+    x = R.standard_normal((6, 4))
+    twin = copy.deepcopy(model)
+    run = cr.compile(model)
+    for step in range(3):
+        if step == 1:
+            change(model)
+            change(twin)
+        for _ in range(2):
+            cr.manual_seed(step)
+            got = run(x)
+            cr.manual_seed(step)
+            want = twin(x)
+            _same(got, want)
+    for a, b in zip(model.buffers(), twin.buffers()):
+        _same(a, b)
+
+
+@pytest.mark.parametrize("make,change", [
+    (lambda: nn.Sequential(nn.Linear(4, 3, dtype=np.float64), nn.Dropout(0.5)),
+     lambda m: setattr(m[1], "p", 0.1)),
+    (lambda: nn.Sequential(nn.Linear(4, 3, dtype=np.float64), nn.LeakyReLU(0.1)),
+     lambda m: setattr(m[1], "negative_slope", 0.5)),
+    (lambda: nn.BatchNorm1d(4, dtype=np.float64), lambda m: setattr(m, "momentum", 0.5)),
+    (lambda: nn.BatchNorm1d(4, dtype=np.float64), lambda m: setattr(m, "eps", 1.0)),
+])
+def test_a_compiled_modules_hyperparameters_are_not_baked_in(make, change) -> None:
+    _module_agrees(make(), change)
+
+
+MASK = np.ones(3)
+
+
+class _Masked(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 3, dtype=np.float64)
+        self.scale = 1.0
+
+    def forward(self, x):
+        return self.lin(x) * (MASK * self.scale)
+
+
+def test_a_compiled_modules_forward_reads_its_globals_afresh() -> None:
+    global MASK
+
+    def change(m):
+        MASK[:] = 0.5
+        m.scale = -2.0
+
+    try:
+        _module_agrees(_Masked(), change)
+    finally:
+        MASK = np.ones(3)

@@ -87,8 +87,9 @@ def _unflat(tree: Any, it: Any) -> Any:
 # --- what a trace reads from outside its arguments ---------------------------------------
 
 def _reachable(f: Any, depth: int = 0, seen: set | None = None) -> list:
-    """(getter, object) for each array, Tensor and Generator ``f`` can reach through its
-    closure, the globals its code names, its defaults, and the functions among those."""
+    """(getter, object, name) for each array, Tensor, Generator and Python or NumPy scalar
+    ``f`` can reach through its closure, the globals its code names, its defaults, a bound
+    method's object, and the functions, containers and objects among those."""
     seen = set() if seen is None else seen
     out: list = []
     if id(f) in seen or depth > 6:
@@ -100,8 +101,9 @@ def _reachable(f: Any, depth: int = 0, seen: set | None = None) -> list:
         for k, a in f.keywords.items():
             out += _leaf_refs(a, lambda f=f, k=k: f.keywords[k], depth, seen, k)
         return out + _reachable(f.func, depth + 1, seen)
-    if isinstance(f, types.MethodType):
-        return _reachable(f.__func__, depth + 1, seen)
+    if isinstance(f, types.MethodType):  # obj.method: what it reads from self too
+        out += _leaf_refs(f.__self__, lambda f=f: f.__self__, depth, seen, None)
+        return out + _reachable(f.__func__, depth + 1, seen)
     if isinstance(f, Transformed):  # cr.grad(f) ...: the closure that calls f
         return _reachable(f._fn, depth + 1, seen)
     code = getattr(f, "__code__", None)
@@ -109,7 +111,8 @@ def _reachable(f: Any, depth: int = 0, seen: set | None = None) -> list:
         call = getattr(type(f), "__call__", None)  # noqa: B004 (the class's own function)
         if isinstance(call, types.FunctionType) and not type(f).__module__.startswith(
                 "chainrule"):
-            return _reachable(call, depth + 1, seen)
+            seen.discard(id(f))  # (the object's own state: walked as an object)
+            return _leaf_refs(f, lambda f=f: f, depth, seen, None)
         return out
     for name, cell in zip(code.co_freevars, f.__closure__ or ()):
         try:
@@ -121,10 +124,12 @@ def _reachable(f: Any, depth: int = 0, seen: set | None = None) -> list:
     g = getattr(f, "__globals__", {})
     for name in _names(code):
         if name in g:
-            out += _leaf_refs(g[name], _tagged(lambda g=g, name=name: g.get(name),
+            out += _leaf_refs(g[name], _tagged(lambda g=g, name=name: g.get(name, _GONE),
                                                globals=(g, name)), depth, seen, name)
     for i, d in enumerate(f.__defaults__ or ()):
         out += _leaf_refs(d, lambda f=f, i=i: f.__defaults__[i], depth, seen, None)
+    for k, d in (getattr(f, "__kwdefaults__", None) or {}).items():
+        out += _leaf_refs(d, lambda f=f, k=k: _item(f.__kwdefaults__, k), depth, seen, k)
     return out
 
 
@@ -143,62 +148,167 @@ def _names(code: types.CodeType) -> set:
     return names
 
 
+_GONE = object()  # what a getter gives where its path no longer leads anywhere
+_SCALARS = (bool, int, float, complex, str, bytes, type(None))
+_MAX_ITEMS = 256  # a container longer than this is not looked into (docs/compile.md)
+
+
+def _item(c: Any, k: Any) -> Any:
+    try:
+        return c[k]
+    except (KeyError, IndexError, TypeError):
+        return _GONE
+
+
+def _attr(o: Any, k: str) -> Any:
+    d = getattr(o, "__dict__", None)
+    return d.get(k, _GONE) if isinstance(d, dict) else _GONE
+
+
+def _walks_into(v: Any) -> bool:
+    """Is ``v`` an object whose attributes a function may read (``self.w``, ``cfg.lr``): one
+    of the user's classes, or an nn.Module; not a module, a class, NumPy's or chainrule's
+    machinery."""
+    if isinstance(v, (type, types.ModuleType)) or not isinstance(
+            getattr(v, "__dict__", None), dict):
+        return False
+    if isinstance(v, _nnmodule_cls()):
+        return True
+    mod = type(v).__module__ or ""
+    return not (mod.startswith(("chainrule", "numpy", "builtins")) or mod in (
+        "types", "functools", "threading", "typing", "abc") or (
+            mod.startswith("_") and mod != "__main__"))
+
+
+def _nnmodule_cls() -> type:
+    from ..nn.module import Module
+    return Module
+
+
 def _leaf_refs(v: Any, get: Callable, depth: int, seen: set, name: str | None) -> list:
     if isinstance(v, (_ndarray, Tensor, np.random.Generator)):
         return [(get, v, name)]
+    if v.__class__ in _SCALARS or isinstance(v, np.generic):
+        return [(get, v, name)]
     if isinstance(v, (types.FunctionType, functools.partial, types.MethodType, Transformed)):
         return _reachable(v, depth + 1, seen)
-    return []
+    if id(v) in seen or depth > 6:
+        return []
+    out: list = []
+    if isinstance(v, (list, tuple)) and not hasattr(v, "_fields") or (
+            isinstance(v, tuple) and hasattr(v, "_fields")):
+        if len(v) > _MAX_ITEMS:
+            return out
+        seen.add(id(v))
+        for i, x in enumerate(v):
+            out += _leaf_refs(x, lambda get=get, i=i: _item(get(), i), depth + 1, seen, None)
+        return out
+    if isinstance(v, dict):
+        if len(v) > _MAX_ITEMS:
+            return out
+        seen.add(id(v))
+        for k, x in list(v.items()):
+            out += _leaf_refs(x, lambda get=get, k=k: _item(get(), k), depth + 1, seen, None)
+        return out
+    if _walks_into(v):
+        seen.add(id(v))
+        state = v.__dict__
+        if len(state) <= _MAX_ITEMS:
+            for k, x in list(state.items()):
+                out += _leaf_refs(x, lambda get=get, k=k: _attr(get(), k), depth + 1, seen,
+                                  None)
+        # the globals its own class's methods read (a user's forward)
+        for cls in type(v).__mro__:
+            if (cls.__module__ or "").startswith(("chainrule", "builtins")):
+                continue
+            for m in list(vars(cls).values()):
+                if isinstance(m, property):
+                    m = m.fget
+                if isinstance(m, (staticmethod, classmethod)):
+                    m = m.__func__
+                if isinstance(m, types.FunctionType):
+                    out += _reachable(m, depth + 1, seen)
+    return out
+
+
+def _scalar_key(x: Any) -> Any:
+    """A scalar's class and exact value (see ``_exact``: -0.0 is not 0.0, NaN is NaN)."""
+    return (x.__class__, _exact(x))
 
 
 class _Captured:
-    """The arrays and Tensors a trace read from outside its arguments: a copy of each, checked
-    on every call (a changed value or a rebound name traces again), and the Generators, whose
-    state must not move while tracing."""
+    """What a trace may read from outside its arguments: the arrays and Tensors (a copy of
+    each), the Python and NumPy scalars (their values after the trace: what the trace saw
+    last), checked on every call (a changed value or a rebound name traces again), and the
+    Generators, whose state must not move while tracing.  ``skip``: the ids of containers
+    not to look into (a compiled module's parameters and buffers: inputs)."""
 
-    def __init__(self, f: Any) -> None:
+    def __init__(self, f: Any, skip: Any = ()) -> None:
         self.arrays: list = []
         self.gens: list = []
+        self.scalars: list = []
         self.names: dict[int, str] = {}  # id(array) -> the name it is read under
-        for get, v, name in _reachable(f):
+        for get, v, name in _reachable(f, seen=set(skip)):
+            if v.__class__ in _SCALARS or isinstance(v, np.generic):
+                self.scalars.append([get, None])
+                continue
             if name is not None and not isinstance(v, np.random.Generator):
                 self.names.setdefault(id(v._value if isinstance(v, Tensor) else v), name)
             if isinstance(v, np.random.Generator):
                 self.gens.append((v, _copy.deepcopy(v.bit_generator.state)))
             else:
                 val = v._value if isinstance(v, Tensor) else v
-                if isinstance(v, Tensor) and v._node is not None:
-                    self.arrays.append((get, v, None))  # refused if the trace reads it
-                else:
-                    self.arrays.append((get, v, (val.shape, val.dtype, val.tobytes())))
+                self.arrays.append((get, v, (val.shape, val.dtype, val.tobytes())))
+        self.settle()
 
+    def settle(self) -> None:
+        """Take the scalars' values (after the trace: a counter the function bumps while
+        tracing is not a change) and build the check."""
+        for s in self.scalars:
+            v = s[0]()
+            s[1] = _scalar_key(v) if v.__class__ in _SCALARS or isinstance(v, np.generic) \
+                else ("not a scalar", v)
         self.same = self._checker()
+
+    def __bool__(self) -> bool:
+        return bool(self.arrays or self.gens or self.scalars)
 
     def checks(self, prefix: str, fail: str) -> tuple[list[str], dict]:
         """The check as statements (``fail`` where a value differs; an emptied closure cell
         raises ValueError) and the names they read, each starting with ``prefix``."""
-        ns: dict[str, Any] = {}
+        ns: dict[str, Any] = {"_GONE": _GONE, "_scalar_key": _scalar_key}
         lines = []
-        for i, (get, v, snap) in enumerate(self.arrays):
+
+        def reader(get: Callable, p: str) -> str:
             how = getattr(get, "how", {})
-            p = f"{prefix}{i}"
-            ns[f"{p}v"] = v
             if "cell" in how:
                 ns[f"{p}c"] = how["cell"]
-                read = f"{p}c.cell_contents"
-            elif "globals" in how:
+                return f"{p}c.cell_contents"
+            if "globals" in how:
                 ns[f"{p}g"], ns[f"{p}n"] = how["globals"]
-                read = f"{p}g.get({p}n)"
+                return f"{p}g.get({p}n, _GONE)"
+            ns[f"{p}get"] = get
+            return f"{p}get()"
+
+        for i, (get, v, snap) in enumerate(self.arrays):
+            p = f"{prefix}{i}"
+            ns[f"{p}v"] = v
+            lines.append(f"if {reader(get, p)} is not {p}v: {fail}")
+            ns[f"{p}s"], ns[f"{p}d"], ns[f"{p}b"] = snap
+            val = f"{p}v._value" if isinstance(v, Tensor) else f"{p}v"
+            lines.append(f"x = {val}")
+            lines.append(f"if x.shape != {p}s or x.dtype != {p}d "
+                         f"or x.tobytes() != {p}b: {fail}")
+        for i, (get, key) in enumerate(self.scalars):
+            p = f"{prefix}s{i}"
+            ns[f"{p}k"] = key
+            if key[0] is bool or key[0] is type(None) or key[0] is int or key[0] is str:
+                # (the value itself: bool, int and str keys are the value)
+                ns[f"{p}t"] = key[0]
+                lines.append(f"x = {reader(get, p)}")
+                lines.append(f"if x.__class__ is not {p}t or x != {p}k[1]: {fail}")
             else:
-                ns[f"{p}get"] = get
-                read = f"{p}get()"
-            lines.append(f"if {read} is not {p}v: {fail}")
-            if snap is not None:
-                ns[f"{p}s"], ns[f"{p}d"], ns[f"{p}b"] = snap
-                val = f"{p}v._value" if isinstance(v, Tensor) else f"{p}v"
-                lines.append(f"x = {val}")
-                lines.append(f"if x.shape != {p}s or x.dtype != {p}d "
-                             f"or x.tobytes() != {p}b: {fail}")
+                lines.append(f"if _scalar_key({reader(get, p)}) != {p}k: {fail}")
         return lines, ns
 
     def _checker(self) -> Callable[[], bool]:
@@ -212,17 +322,6 @@ class _Captured:
         exec(builtins.compile("\n".join(lines) + "\n", "<chainrule.compile captured>",
                               "exec"), ns)
         return ns["same"]
-
-    def same_slow(self) -> bool:
-        for get, v, snap in self.arrays:
-            now = get()
-            if now is not v:
-                return False
-            if snap is not None:
-                val = v._value if isinstance(v, Tensor) else v
-                if val.shape != snap[0] or val.dtype != snap[1] or val.tobytes() != snap[2]:
-                    return False
-        return True
 
 
 # --- random numbers ------------------------------------------------------------------------
@@ -341,6 +440,9 @@ class Compiled:
         self._hot: Callable | None = None  # the last plain-array signature's fast path
         self._hots: dict[Any, Callable] = {}  # each plain-array signature's
         self._eager: dict[Any, str] = {}
+        # the ids of containers the check of captured values does not look into (a
+        # compiled module's parameters and buffers, which are inputs)
+        self.capture_skip: Callable[[], Any] | None = None
         self.traces = 0
         self.hits = 0
         functools.update_wrapper(self, f, updated=())
@@ -578,7 +680,7 @@ class Compiled:
     def _trace(self, args: tuple, kwargs: dict, leaves: list, tree: Any, dyn: list,
                diff: bool) -> tuple[Any, Any]:
         tr = Trace()
-        captured = _Captured(self.f)
+        captured = _Captured(self.f, self.capture_skip() if self.capture_skip else ())
         rng_before = _rng_state()
         gen_before = {id(g): _copy.deepcopy(g) for g, _ in captured.gens}
         tr.const_names = captured.names
@@ -638,7 +740,8 @@ class Compiled:
         finally:
             sys.setprofile(old_prof)
         self._check_random(tr, rng_before, gen_before, captured, nn_gen)
-        captured = captured if (captured.arrays or captured.gens) else None
+        captured.settle()
+        captured = captured if captured else None
         entry = _Entry()
         entry.captured = captured
         entry.random = [(g, m, a) for _, g, m, a in tr.random]

@@ -56,8 +56,12 @@ class CompiledModule:
             return out
 
         run.__name__ = name
-        object.__setattr__(self, "_compiled",
-                           Compiled(run, static_argnums=(1,), max_traces=max_traces, name=name))
+        comp = Compiled(run, static_argnums=(1,), max_traces=max_traces, name=name)
+        # the parameters and buffers are inputs, not captured values; the rest of each
+        # module (Dropout's p, BatchNorm's momentum, a user's attributes) is checked
+        comp.capture_skip = lambda: [id(m.__dict__[s]) for m in module.modules()
+                                     for s in ("_parameters", "_buffers")]
+        object.__setattr__(self, "_compiled", comp)
         # where the state lives, as of nn's STRUCTURE version _ver: [(full name, dict, key)]
         # in the order the signature flattens a dict (sorted), and the modules (their flags)
         object.__setattr__(self, "_ver", None)
