@@ -23,7 +23,7 @@ from ..core import arrays as _arrays
 from . import elementwise as E
 from . import index as I
 from . import shape as S
-from .util import defprim, register, value
+from .util import broadcast_view, defprim, register, value
 
 _NoValue = np._NoValue
 
@@ -71,7 +71,7 @@ def expand_back(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
         if not keepdims and shape:
             ax = norm_axis(axis, len(shape))
             g = g.reshape(tuple([1 if i in ax else n for i, n in enumerate(shape)]))
-        return g if g.shape == shape else np.broadcast_to(g, shape)
+        return g if g.shape == shape else broadcast_view(g, tuple(shape))
     if not keepdims and shape:
         ax = norm_axis(axis, len(shape))
         kept = [1 if i in ax else n for i, n in enumerate(shape)]

@@ -27,7 +27,7 @@ from ..core import arrays as _arrays
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from ..core import primitive as P
-from .util import LazyRules, defprim, register, value
+from .util import LazyRules, broadcast_view, defprim, register, value
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -232,7 +232,7 @@ register("swapaxes", swapaxes, method=True)
 
 
 def _broadcast_to_fwd(x: Any, shape: Any = None) -> Any:
-    return np.broadcast_to(x, shape)
+    return broadcast_view(x, shape) if shape.__class__ is tuple else np.broadcast_to(x, shape)
 
 
 def _bt_vjp(g: Any, ans: Any, x: Any, shape: Any = None) -> Any:
