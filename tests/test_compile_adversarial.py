@@ -242,3 +242,32 @@ def test_a_compiled_modules_forward_reads_its_globals_afresh() -> None:
         _module_agrees(_Masked(), change)
     finally:
         MASK = np.ones(3)
+
+
+# --- in-place writes under differentiation ----------------------------------------------------
+
+@pytest.mark.xfail(strict=True, reason=(
+    "ops/methods.py _same_view tests isinstance(base[idx], np.ndarray); under cr.compile the "
+    "storage is a Traced array, so `y[1:] *= 2` (Python's getitem, imul on the view, setitem "
+    "back) is taken for a write through a stale view and raises GradientError, where eager "
+    "differentiates it"))
+def test_augmented_assignment_into_a_slice_differentiates_as_eagerly() -> None:
+    def f(x):
+        y = x * 1.0
+        y[1:, ::-1] *= 2.0
+        return np.sum(y ** 2)
+
+    _agree(cr.value_and_grad(f), (A,), (A2,))
+
+
+def test_writes_into_an_input_happen_on_every_call() -> None:
+    def f(x):
+        x[0] = -1.0
+        x[1:] *= 2.0
+        return x.sum()
+
+    fast = cr.compile(f)
+    for src in (A, A2, A):
+        a, b = src.copy(), src.copy()
+        _same(fast(a), f(b))
+        _same(a, b)
