@@ -271,3 +271,51 @@ def test_writes_into_an_input_happen_on_every_call() -> None:
         a, b = src.copy(), src.copy()
         _same(fast(a), f(b))
         _same(a, b)
+
+
+# --- floating-point settings: np.errstate inside the function ---------------------------------
+
+def test_errstate_raise_inside_the_function_raises_on_later_calls() -> None:
+    def f(x):
+        with np.errstate(divide="raise"):
+            return 1.0 / x
+
+    fast = cr.compile(f)
+    _same(fast(np.array([1.0, 2.0])), f(np.array([1.0, 2.0])))
+    with pytest.raises(FloatingPointError):
+        f(np.array([1.0, 0.0]))
+    with pytest.raises(FloatingPointError):
+        fast(np.array([1.0, 0.0]))
+    assert "with np.errstate(divide='raise'):" in fast.source(np.array([1.0, 2.0]))
+
+
+def test_errstate_ignore_inside_the_function_does_not_warn_later() -> None:
+    import warnings
+
+    def f(x):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            y = np.log(x)
+        return y * 2.0
+
+    fast = cr.compile(f)
+    fast(np.array([1.0, 2.0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _same(fast(np.array([-1.0, 0.0])), f(np.array([-1.0, 0.0])))
+
+
+def test_a_caught_floating_point_error_takes_eagers_branch() -> None:
+    def f(x):
+        try:
+            with np.errstate(divide="raise"):
+                return 1.0 / x
+        except FloatingPointError:
+            return x * 0.0
+
+    fast = cr.compile(f)
+    vg = cr.value_and_grad(lambda x: np.sum(f(x) ** 2))
+    fvg = cr.compile(vg)
+    for x in (np.array([1.0, 2.0]), np.array([1.0, 0.0]), np.array([4.0, 2.0])):
+        _same(fast(x), f(x))
+        _same(fast(x), f(x))
+        _same(fvg(x), vg(x))

@@ -272,11 +272,13 @@ def fuse_zero_tests(ops: list[Op], outputs: list) -> list[Op]:
         if x._v.size <= _COUNT_FLOATS_MAX:
             cnt = x._tr.new(int(_count_nonzero(x._v)))
             new[i] = None
-            new[j] = Op("call", _count_nonzero, (x,), {}, [cnt], (), any_op.line)
+            new[j] = Op("call", _count_nonzero, (x,), {}, [cnt], (), any_op.line,
+                        err=any_op.err)
             expect = x._v.size
         else:  # counting a large float array is slower than comparing, then counting bools
             cnt = x._tr.new(int(_count_nonzero(b._v)))
-            new[j] = Op("call", _count_nonzero, (b,), {}, [cnt], (), any_op.line)
+            new[j] = Op("call", _count_nonzero, (b,), {}, [cnt], (), any_op.line,
+                        err=any_op.err)
             expect = 0
         new[k] = Op("guard", "value", (cnt,), {"expect": expect, "k": g.kw["k"],
                                                "note": note}, [], line=g.line)
@@ -384,7 +386,7 @@ def fold_half_square(ops: list[Op], outputs: list, inputs: list) -> list[Op]:
             continue
         new[i1] = None
         new[i2] = Op("expr", "{0} if {1} < inf else {2} * ({3} * {0})", (t3, t5, c, k), {},
-                     [d], (), m2.line)
+                     [d], (), m2.line, err=m2.err)
         changed = True
     return [op for op in new if op is not None] if changed else ops
 
@@ -480,7 +482,8 @@ def fold_unique_max(ops: list[Op], outputs: list) -> list[Op]:
         new[iD] = Op("expr", "{0}.astype({5}) if count_nonzero({1}) == 0 and count_nonzero("
                      "{0}) == {3} else ({0} | (np.isnan({2}) & {1})) / ({0} | (np.isnan({2})"
                      " & {1})).sum(axis={4}, keepdims=True)",
-                     (t22, t24, t3, int(v27.size), axis, ns["dt"]), {}, [w], (), dv.line)
+                     (t22, t24, t3, int(v27.size), axis, ns["dt"]), {}, [w], (), dv.line,
+                     err=dv.err)
         changed = True
     return [op for op in new if op is not None] if changed else ops
 
@@ -535,8 +538,8 @@ def scalar_square_sum(ops: list[Op], outputs: list) -> list[Op]:
             continue
         idx = (0,) * v.ndim
         one = t3._tr.new(v[idx])
-        new[j] = Op("getitem", None, (t3, idx), {}, [one], (), p.line)
-        new[i] = Op("expr", "{0} * {0}", (one,), {}, [s_out], (), op.line)
+        new[j] = Op("getitem", None, (t3, idx), {}, [one], (), p.line, err=p.err)
+        new[i] = Op("expr", "{0} * {0}", (one,), {}, [s_out], (), op.line, err=p.err or op.err)
         changed = True
     return new if changed else ops
 
@@ -582,7 +585,7 @@ def scatter_into_zeros(ops: list[Op]) -> list[Op]:
             continue
         if v.__class__ is Traced:
             continue  # (a computed v could hold -0.0 on another call)
-        out[i] = Op("setitem", None, (z, idx, v), {}, [], (z,), op.line)
+        out[i] = Op("setitem", None, (z, idx, v), {}, [], (z,), op.line, err=op.err)
     return out
 
 
@@ -599,7 +602,7 @@ def _substitute(op: Op, alias: dict) -> Op:
             return slice(sub(a.start), sub(a.stop), sub(a.step))
         return a
     return Op(op.kind, op.fn, sub(op.args), sub(op.kw) if op.kw else op.kw, op.outs,
-              tuple(sub(m) for m in op.mutates), op.line, op.unpack)
+              tuple(sub(m) for m in op.mutates), op.line, op.unpack, err=op.err)
 
 
 _IN_PLACE = {"+": "+=", "-": "-=", "*": "*="}
@@ -1191,6 +1194,7 @@ def emit(fname: str, ops: list[Op], inputs: list, outputs: list, names: dict[int
                 code = errors.format_site(op.line).split(": ", 1)
                 if len(code) == 2:
                     body.append(f"# {code[1]}")
+        n_body = len(body)
         if op.kind == "guard":
             body.append(_guard_line(em, op))
         elif op.kind == "setitem":
@@ -1220,6 +1224,11 @@ def emit(fname: str, ops: list[Op], inputs: list, outputs: list, names: dict[int
             else:
                 lhs = em.name(op.outs[0])
             body.append(f"{lhs} = {rhs}")
+        if op.err:  # the floating-point settings the step ran under (np.errstate)
+            stmt = body[n_body:]
+            del body[n_body:]
+            body.append(f"with np.errstate({', '.join(f'{k}={v!r}' for k, v in op.err.items())}):")
+            body.extend("    " + ln for ln in stmt)
         gone = list(dict.fromkeys(em.expr(u) for u in dels.get(i, ())
                                   if id(u) in em.names and not _small(u)))
         if gone:

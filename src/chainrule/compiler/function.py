@@ -43,6 +43,7 @@ from .tracer import _LOCAL, CompileError, Retrace, Trace, Traced, current
 
 _ndarray = np.ndarray
 MISS = object()  # no compiled code ran (Compiled._run_cached)
+FPE = object()  # the compiled code raised FloatingPointError: this call runs eagerly
 _PY_SCALARS = (bool, int, float, complex, str, bytes, type(None))
 
 
@@ -363,7 +364,7 @@ class _Entry:
 
     __slots__ = ("fn", "source", "out_tree", "out_spec", "random", "captured", "n_in",
                  "bwd", "bwd_source", "n_res", "diff_out", "diff_shapes", "prim", "call",
-                 "unused")
+                 "unused", "writes")
 
 
 def _user_names(trace: Trace) -> Callable:
@@ -505,7 +506,10 @@ class Compiled:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         hot = self._hot
         if hot is not None and not kwargs:
-            out = hot(args)  # the signature of the last call: its code, or MISS
+            try:
+                out = hot(args)  # the signature of the last call: its code, or MISS
+            except FloatingPointError:
+                out = MISS  # (the general path below runs it again, and decides)
             if out is not MISS:
                 self.hits += 1
                 return out
@@ -519,6 +523,8 @@ class Compiled:
         if any(isinstance(x, Tensor) and x._tangents is not None for x in dyn):
             return self.f(*args, **kwargs)  # forward-mode tangents: eager (documented)
         out = self._run_cached(key, dyn, diff)
+        if out is FPE:
+            return self.f(*args, **kwargs)
         if out is MISS:
             out = self._trace_and_run(key, args, kwargs, leaves, tree, dyn, diff)
         if not kwargs and not self.static_argnums and not diff:
@@ -598,6 +604,12 @@ class Compiled:
                     out = self._run(entry, dyn, diff)
                 except Retrace:
                     continue
+                except FloatingPointError:
+                    # under np.errstate(...='raise'): the function may catch it (eager would
+                    # take its except branch) or raise it from its own line: run it eagerly
+                    if entry.writes:
+                        raise
+                    return FPE
                 if entries[0] is not entry:  # the outcome seen last is tried first next time
                     entries.remove(entry)
                     entries.insert(0, entry)
@@ -748,6 +760,10 @@ class Compiled:
         rand_inputs = [t for t, _, _, _ in tr.random]
         entry.out_tree = out_tree
         entry.out_spec = spec
+        in_roots = {E._root(t._v) for t in traced_inputs}
+        # (a call that writes into its arguments cannot be run again eagerly after the
+        # compiled code stopped half-way: see _FPE)
+        entry.writes = any(E._root(m._v) in in_roots for op in tr.ops for m in op.mutates)
         if not diff_out:
             ops = E.prune(tr.ops, flat_out,
                           keep_mutations_of={E._root(t._v) for t in traced_inputs})

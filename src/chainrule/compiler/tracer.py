@@ -62,10 +62,15 @@ class Op:
     ``mutates``: the Traced values it writes into.  ``line``: the user's line.
     """
 
-    __slots__ = ("kind", "fn", "args", "kw", "outs", "mutates", "line", "unpack")
+    __slots__ = ("kind", "fn", "args", "kw", "outs", "mutates", "line", "unpack", "err")
 
     def __init__(self, kind: str, fn: Any, args: tuple, kw: dict, outs: list,
-                 mutates: tuple = (), line: Any = None, unpack: bool = False) -> None:
+                 mutates: tuple = (), line: Any = None, unpack: bool = False,
+                 err: dict | None = None) -> None:
+        # err: the np.errstate settings the step ran under that differ from those of the
+        # call being traced (a `with np.errstate(divide="raise"):` in the function, or in a
+        # rule): the emitted code runs the step under them too
+        self.err = err
         self.kind = kind
         self.fn = fn
         self.args = args
@@ -107,6 +112,7 @@ class Trace:
         self.hints: dict[int, str] = {}        # id(Traced) -> a name for an unnamed output
         self.caller = None                     # the site of the call being traced
         self.guards = 0
+        self.err0 = np.geterr()                # the floating-point settings of the call
 
     def __enter__(self) -> Trace:
         self.prev = current()
@@ -153,6 +159,23 @@ class Trace:
         rec_args = self.arg(args)
         rec_kw = self.arg(kw) if kw else {}
         site = _where()
+        n0 = len(self.ops)
+        try:
+            return self._record(kind, fn, rec_args, rec_kw, result, mutates, site)
+        finally:
+            err = self._err()
+            if err:
+                for op in self.ops[n0:]:
+                    op.err = err
+
+    def _err(self) -> dict | None:
+        now = np.geterr()
+        if now == self.err0:
+            return None
+        return {k: v for k, v in now.items() if self.err0.get(k) != v}
+
+    def _record(self, kind: str, fn: Any, rec_args: Any, rec_kw: Any, result: Any,
+                mutates: tuple, site: Any) -> Any:
         if result is None:
             self.ops.append(Op(kind, fn, rec_args, rec_kw, [], mutates, site))
             return None
@@ -190,7 +213,7 @@ class Trace:
               extra: tuple = ()) -> None:
         self.ops.append(Op("guard", conv, (t,) + tuple(extra),
                            {"expect": expect, "k": self.guards}, [],
-                           line=site or _where()))
+                           line=site or _where(), err=self._err()))
         self.guards += 1
 
 
