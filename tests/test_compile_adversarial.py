@@ -319,3 +319,21 @@ def test_a_caught_floating_point_error_takes_eagers_branch() -> None:
         _same(fast(x), f(x))
         _same(fast(x), f(x))
         _same(fvg(x), vg(x))
+
+
+def test_static_values_equal_across_types_are_different_signatures() -> None:
+    a = np.arange(6, dtype=np.int8).reshape(2, 3)
+    index = cr.compile(lambda x, i: x[i], static_argnums=1)
+    assert index(a, 1).shape == (3,)
+    assert index(a, True).shape == (1, 2, 3)
+    power = cr.compile(lambda x, p: x * p[0], static_argnums=1)
+    assert power(a, (1,)).dtype == np.int8
+    assert power(a, (np.int64(1),)).dtype == np.int64
+    assert power(a, (1.0,)).dtype == np.float64
+
+
+def test_a_slice_argument_keys_the_cache() -> None:
+    fast = cr.compile(lambda x, s: x[s] * 2.0)
+    for s in (slice(1, None), slice(None, None, -1), slice(1, None)):
+        _same(fast(A, s), A[s] * 2.0)
+    assert fast.cache_info()["signatures"] == 2

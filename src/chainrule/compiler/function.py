@@ -399,6 +399,8 @@ def _kind(x: Any) -> tuple:
         return ("a", x.shape, x.dtype.str, c), True
     if isinstance(x, _PY_SCALARS):
         return ("p", c, _exact(x)), False
+    if c is slice:  # (unhashable before Python 3.12)
+        return ("o", c, _exact((x.start, x.stop, x.step))), False
     try:
         hash(x)
     except TypeError:
@@ -411,19 +413,23 @@ def _kind(x: Any) -> tuple:
 
 
 def _exact(x: Any) -> Any:
-    """A hashable stand-in for ``x`` that is equal only for the same value: ``0.0 == -0.0``
-    (but ``1 / -0.0`` is ``-inf``) and ``nan != nan`` (a new NaN would never hit the cache),
-    so a float is keyed by its bits; containers (a static tuple) element by element."""
+    """A hashable stand-in for ``x`` that is equal only for the same value of the same type:
+    ``0.0 == -0.0`` (but ``1 / -0.0`` is ``-inf``) and ``nan != nan`` (a new NaN would never
+    hit the cache), so a float is keyed by its bits; ``True == 1`` and ``np.int64(1) == 1``
+    (but they index and promote differently), so the type is part of the key; a tuple (a
+    static argument) element by element."""
     c = x.__class__
+    if c is int or c is str:
+        return x
     if c is float:
         return (float, x.hex())
     if c is complex:
         return (complex, x.real.hex(), x.imag.hex())
     if c is tuple:
         return (tuple, tuple(_exact(v) for v in x))
-    if isinstance(x, np.generic) and x.dtype.kind in "fc":
-        return (c, x.tobytes())
-    return x
+    if isinstance(x, np.generic):  # (np.int64(1) == 1, but x * np.int64(1) is int64)
+        return (c, x.dtype.str, x.tobytes())
+    return (c, x)  # (True == 1, but x[True] is not x[1])
 
 
 class Compiled:
