@@ -12,17 +12,33 @@ _PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _NUMPY = os.path.dirname(os.path.abspath(__import__("numpy").__file__))
 
 
-def _is_library(filename: str) -> bool:
+def _classify(filename: str) -> bool:
+    if not filename.startswith("<"):
+        # a module imported through a path such as checkout/benchmarks/../src names its
+        # files that way: compare the normalized path
+        try:
+            filename = os.path.normpath(os.path.join(os.getcwd(), filename))
+        except OSError:  # (the working directory is gone)
+            filename = os.path.normpath(filename)
     return (
-        filename.startswith(_PKG)
-        or filename.startswith(_NUMPY)
+        filename.startswith(_PKG + os.sep)
+        or filename.startswith(_NUMPY + os.sep)
         or filename.startswith("<frozen")
         or os.sep + "contextlib.py" in filename
         or os.sep + "functools.py" in filename
     )
 
 
-_LIBRARY: dict[str, bool] = {}  # filename -> _is_library(filename); in-place writes ask often
+_LIBRARY: dict[str, bool] = {}  # filename -> whether it is chainrule's, NumPy's or stdlib glue
+
+
+def _is_library(filename: str) -> bool:
+    """Is ``filename`` (a code object's) part of chainrule, NumPy or Python's own plumbing
+    (contextlib, functools): a frame to skip when naming the user's line?"""
+    lib = _LIBRARY.get(filename)
+    if lib is None:
+        lib = _LIBRARY[filename] = _classify(filename)
+    return lib
 
 
 def user_site(skip: int = 1) -> tuple[str, int] | None:
@@ -32,7 +48,7 @@ def user_site(skip: int = 1) -> tuple[str, int] | None:
         fn = f.f_code.co_filename
         lib = _LIBRARY.get(fn)
         if lib is None:
-            lib = _LIBRARY[fn] = _is_library(fn)
+            lib = _LIBRARY[fn] = _classify(fn)
         if not lib:
             return fn, f.f_lineno
         f = f.f_back
