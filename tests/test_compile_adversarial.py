@@ -337,3 +337,45 @@ def test_a_slice_argument_keys_the_cache() -> None:
     for s in (slice(1, None), slice(None, None, -1), slice(1, None)):
         _same(fast(A, s), A[s] * 2.0)
     assert fast.cache_info()["signatures"] == 2
+
+
+# --- writes into inputs: aliasing and retracing ------------------------------------------------
+
+def test_a_copy_of_an_input_survives_a_write_into_an_aliased_input() -> None:
+    def f(x, y):
+        z = x.copy()
+        y[...] = 0.0
+        return z * 1.0
+
+    fast = cr.compile(f)
+    fast(np.ones(3), np.ones(3))  # traced with two arrays
+    a, b = np.ones(3), np.ones(3)
+    _same(fast(a, a), f(b, b))  # called with one array twice: z keeps x's old values
+    _same(a, b)
+
+
+def test_a_guard_failing_after_a_write_into_an_input_does_not_write_twice() -> None:
+    def f(x):
+        x += 1.0
+        if (x > 0).all():
+            return x * 2.0
+        return x * 3.0
+
+    fast = cr.compile(f)
+    for start in (1.0, -5.0, 1.0, -5.0, 3.0):
+        a, b = np.full(3, start), np.full(3, start)
+        _same(fast(a), f(b))
+        _same(a, b)
+
+
+FLAG = True
+
+
+def test_captured_bools_ints_and_strings_hit_the_cache() -> None:
+    def f(x):
+        return x * 2.0 if FLAG else x
+
+    fast = cr.compile(f)
+    for _ in range(3):
+        _same(fast(A), A * 2.0)
+    assert fast.cache_info()["traces"] == 1

@@ -107,7 +107,7 @@ def _all_ones(a: Any) -> bool:
     return a.__class__ in (int, float) and a == 1
 
 
-def elide_copies(ops: list[Op], outputs: list) -> tuple[list[Op], dict]:
+def elide_copies(ops: list[Op], outputs: list, inputs: list = ()) -> tuple[list[Op], dict]:
     """Steps that give back their operand's value: ``b = a.copy()`` and ``b = a * ones``
     (a constant of ones, as the seed of a backward pass is) where neither is ever written
     into and ``b`` is not handed back.  Then ``b`` is ``a``.  Gives the ops left and the
@@ -117,6 +117,10 @@ def elide_copies(ops: list[Op], outputs: list) -> tuple[list[Op], dict]:
         for m in op.mutates:
             mutated.add(_root(m._v))
     out_ids = {id(t) for t in outputs if t.__class__ is Traced}
+    # two inputs may be one array on a later call (f(a, a)): where any input is written
+    # into, a copy of an input is what keeps its old value, and stays
+    in_roots = {_root(t._v) for t in inputs}
+    keep_input_copies = bool(in_roots & mutated)
     alias: dict[int, Traced] = {}
     kept = []
     for op in ops:
@@ -138,7 +142,8 @@ def elide_copies(ops: list[Op], outputs: list) -> tuple[list[Op], dict]:
             if (b.__class__ is Traced and a._v.__class__ is b._v.__class__
                     and np.shape(a._v) == np.shape(b._v) and a._v.dtype == b._v.dtype
                     and _root(a._v) not in mutated and _root(b._v) not in mutated
-                    and id(b) not in out_ids):
+                    and id(b) not in out_ids
+                    and not (keep_input_copies and _root(a._v) in in_roots)):
                 alias[id(b)] = alias.get(id(a), a)
                 continue
         kept.append(op)

@@ -251,7 +251,7 @@ class _Captured:
         self.names: dict[int, str] = {}  # id(array) -> the name it is read under
         for get, v, name in _reachable(f, seen=set(skip)):
             if v.__class__ in _SCALARS or isinstance(v, np.generic):
-                self.scalars.append([get, None])
+                self.scalars.append([get, None, None])
                 continue
             if name is not None and not isinstance(v, np.random.Generator):
                 self.names.setdefault(id(v._value if isinstance(v, Tensor) else v), name)
@@ -269,6 +269,7 @@ class _Captured:
             v = s[0]()
             s[1] = _scalar_key(v) if v.__class__ in _SCALARS or isinstance(v, np.generic) \
                 else ("not a scalar", v)
+            s[2:] = [v]
         self.same = self._checker()
 
     def __bool__(self) -> bool:
@@ -300,14 +301,14 @@ class _Captured:
             lines.append(f"x = {val}")
             lines.append(f"if x.shape != {p}s or x.dtype != {p}d "
                          f"or x.tobytes() != {p}b: {fail}")
-        for i, (get, key) in enumerate(self.scalars):
+        for i, (get, key, value) in enumerate(self.scalars):
             p = f"{prefix}s{i}"
             ns[f"{p}k"] = key
             if key[0] is bool or key[0] is type(None) or key[0] is int or key[0] is str:
-                # (the value itself: bool, int and str keys are the value)
-                ns[f"{p}t"] = key[0]
+                # (compared as themselves, with their class: True == 1)
+                ns[f"{p}t"], ns[f"{p}x"] = key[0], value
                 lines.append(f"x = {reader(get, p)}")
-                lines.append(f"if x.__class__ is not {p}t or x != {p}k[1]: {fail}")
+                lines.append(f"if x.__class__ is not {p}t or x != {p}x: {fail}")
             else:
                 lines.append(f"if _scalar_key({reader(get, p)}) != {p}k: {fail}")
         return lines, ns
@@ -364,7 +365,7 @@ class _Entry:
 
     __slots__ = ("fn", "source", "out_tree", "out_spec", "random", "captured", "n_in",
                  "bwd", "bwd_source", "n_res", "diff_out", "diff_shapes", "prim", "call",
-                 "unused", "writes")
+                 "unused", "writes", "restore")
 
 
 def _user_names(trace: Trace) -> Callable:
@@ -543,7 +544,7 @@ class Compiled:
         straight-line code that compares each argument's class, shape and dtype, the grad
         mode and the captured arrays, and runs the signature's first entry."""
         entries = self._cache.get(key)
-        if not entries or any(e.random or e.bwd is not None for e in entries):
+        if not entries or any(e.random or e.bwd is not None or e.restore for e in entries):
             self._hot = None
             return
         for a in args:
@@ -770,10 +771,17 @@ class Compiled:
         # (a call that writes into its arguments cannot be run again eagerly after the
         # compiled code stopped half-way: see _FPE)
         entry.writes = any(E._root(m._v) in in_roots for op in tr.ops for m in op.mutates)
+        # the inputs a call writes into before a guard can fail: put back on a retrace (the
+        # next trace, or the signature's next outcome, must start from the caller's values)
+        entry.restore = []
+        if entry.writes and any(op.kind == "guard" for op in tr.ops):
+            written = {E._root(m._v) for op in tr.ops for m in op.mutates}
+            entry.restore = [i for i, t in enumerate(traced_inputs)
+                             if E._root(t._v) in written]
         if not diff_out:
             ops = E.prune(tr.ops, flat_out,
                           keep_mutations_of={E._root(t._v) for t in traced_inputs})
-            ops, alias = E.elide_copies(ops, flat_out)
+            ops, alias = E.elide_copies(ops, flat_out, traced_inputs)
             argnums = getattr(self.f, "_cr_gradient", None)
             if argnums is not None:
                 argnums = tuple(a % len(args) if args else a for a in argnums)
@@ -820,7 +828,7 @@ class Compiled:
                for op in bwd_ops):
             return None, self.f(*args, **kwargs)  # a backward that writes into inputs
         fname = self._fname()
-        fwd_ops, alias = E.elide_copies(fwd_ops, fwd_outs + res)
+        fwd_ops, alias = E.elide_copies(fwd_ops, fwd_outs + res, traced_inputs)
         res = [alias.get(id(r), r) for r in res]
         src, fn, _ = E.emit(f"{fname}_forward", fwd_ops, traced_inputs + rand_inputs,
                             fwd_outs + res, tr.names,
@@ -938,6 +946,18 @@ class Compiled:
                 f"in a compiled module does this by itself).")
 
     def _run(self, entry: _Entry, dyn: list, diff: bool, drawn: list | None = None) -> Any:
+        if entry.restore:
+            saved = [(a, a.copy()) for a in (
+                dyn[i]._value if isinstance(dyn[i], Tensor) else dyn[i] for i in entry.restore)]
+            try:
+                return self._run_entry(entry, dyn, diff, drawn)
+            except Retrace:
+                for a, s in saved:
+                    np.copyto(a, s)
+                raise
+        return self._run_entry(entry, dyn, diff, drawn)
+
+    def _run_entry(self, entry: _Entry, dyn: list, diff: bool, drawn: list | None) -> Any:
         raw = [x._value if isinstance(x, Tensor) else x for x in dyn]
         if drawn is not None:
             raw += drawn
