@@ -379,3 +379,18 @@ def test_captured_bools_ints_and_strings_hit_the_cache() -> None:
     for _ in range(3):
         _same(fast(A), A * 2.0)
     assert fast.cache_info()["traces"] == 1
+
+
+# --- the inputs' memory layout ------------------------------------------------------------------
+
+def test_a_branch_on_the_memory_layout_traces_again_for_another_layout() -> None:
+    def f(x, y):
+        s = 2.0 if x.flags.c_contiguous else 3.0
+        if np.shares_memory(x, y):
+            s += 10.0
+        return x * s + x.strides[0]
+
+    fast = cr.compile(f)
+    c, fo, other = np.ones((3, 4)), np.ones((4, 3)).T, np.ones((3, 4))
+    for x, y in ((c, other), (fo, other), (c, c), (c, other), (fo, fo)):
+        _same(fast(x, y), f(x, y))

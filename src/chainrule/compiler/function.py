@@ -365,7 +365,7 @@ class _Entry:
 
     __slots__ = ("fn", "source", "out_tree", "out_spec", "random", "captured", "n_in",
                  "bwd", "bwd_source", "n_res", "diff_out", "diff_shapes", "prim", "call",
-                 "unused", "writes", "restore")
+                 "unused", "writes", "restore", "layout")
 
 
 def _user_names(trace: Trace) -> Callable:
@@ -411,6 +411,22 @@ def _kind(x: Any) -> tuple:
             f"Tensors, numbers or hashable values (or mark it static with static_argnums "
             f"after making it hashable).") from None
     return ("o", c, x), False
+
+
+def _layout(dyn: list) -> tuple:
+    """Each input array's strides, whether it is a view, writeable, aligned, and the first
+    input it may share memory with."""
+    raw = [x._value if isinstance(x, Tensor) else x for x in dyn]
+    out = []
+    for i, a in enumerate(raw):
+        if a.__class__ is not _ndarray:
+            out.append(None)
+            continue
+        f = a.flags
+        share = next((j for j in range(i) if raw[j].__class__ is _ndarray
+                      and np.may_share_memory(a, raw[j])), -1)
+        out.append((a.strides, a.base is None, f.writeable, f.aligned, share))
+    return tuple(out)
 
 
 def _exact(x: Any) -> Any:
@@ -544,7 +560,8 @@ class Compiled:
         straight-line code that compares each argument's class, shape and dtype, the grad
         mode and the captured arrays, and runs the signature's first entry."""
         entries = self._cache.get(key)
-        if not entries or any(e.random or e.bwd is not None or e.restore for e in entries):
+        if not entries or any(e.random or e.bwd is not None or e.restore
+                              or e.layout is not None for e in entries):
             self._hot = None
             return
         for a in args:
@@ -770,6 +787,9 @@ class Compiled:
         in_roots = {E._root(t._v) for t in traced_inputs}
         # (a call that writes into its arguments cannot be run again eagerly after the
         # compiled code stopped half-way: see _FPE)
+        # the inputs' memory layout, where the user's code read one (x.flags, x.strides,
+        # x.base, np.shares_memory): another layout is another outcome (traced again)
+        entry.layout = _layout(dyn) if tr.layout else None
         entry.writes = any(E._root(m._v) in in_roots for op in tr.ops for m in op.mutates)
         # the inputs a call writes into before a guard can fail: put back on a retrace (the
         # next trace, or the signature's next outcome, must start from the caller's values)
@@ -946,6 +966,8 @@ class Compiled:
                 f"in a compiled module does this by itself).")
 
     def _run(self, entry: _Entry, dyn: list, diff: bool, drawn: list | None = None) -> Any:
+        if entry.layout is not None and drawn is None and _layout(dyn) != entry.layout:
+            raise Retrace(-1)
         if entry.restore:
             saved = [(a, a.copy()) for a in (
                 dyn[i]._value if isinstance(dyn[i], Tensor) else dyn[i] for i in entry.restore)]

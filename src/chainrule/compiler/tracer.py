@@ -113,6 +113,7 @@ class Trace:
         self.caller = None                     # the site of the call being traced
         self.guards = 0
         self.err0 = np.geterr()                # the floating-point settings of the call
+        self.layout = False                    # did the user's code read a memory layout?
 
     def __enter__(self) -> Trace:
         self.prev = current()
@@ -293,6 +294,12 @@ STATIC_FUNCS = {np.shape, np.ndim, np.size, np.result_type, np.may_share_memory,
                 np.shares_memory, np.iscomplexobj, np.isrealobj, np.min_scalar_type,
                 np.can_cast, np.isscalar}
 
+# what depends on the memory the inputs live in (their strides, whether they are views, which
+# share memory), not on their shapes and dtypes: read by the user's code, the trace holds
+# only for inputs laid out as the trace's were (function._layout)
+_LAYOUT_ATTRS = frozenset(("strides", "flags", "base", "ctypes", "data"))
+_LAYOUT_FUNCS = frozenset((np.may_share_memory, np.shares_memory))
+
 # in-place methods of ndarray: they write into the array they are called on
 _MUTATING = {"sort", "fill", "put", "partition", "resize", "itemset", "setfield", "byteswap"}
 
@@ -434,6 +441,9 @@ class Traced:
         v = object.__getattribute__(self, "_v")
         attr = getattr(v, name)  # AttributeError as NumPy gives it
         if name in _STATIC_ATTRS:
+            if name in _LAYOUT_ATTRS and not errors._is_library(
+                    sys._getframe(1).f_code.co_filename):
+                self._tr.layout = True  # the user's code reads the memory layout
             return attr
         if callable(attr):
             return _Method(self, name)
@@ -465,6 +475,9 @@ class Traced:
             if t is not Traced and not issubclass(t, _ndarray):
                 return NotImplemented
         if func in STATIC_FUNCS:
+            if func in _LAYOUT_FUNCS and not errors._is_library(
+                    sys._getframe(1).f_code.co_filename):
+                _trace_of(args).layout = True
             return func(*unwrap(args), **unwrap(kw))
         tr = _trace_of(args)
         mutates: tuple = ()
