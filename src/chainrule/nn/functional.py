@@ -35,7 +35,8 @@ erf = _prims.erf
 
 
 def _shape(x: _Any) -> tuple:
-    return tuple(_np.shape(_value(x)))
+    v = x._value if isinstance(x, _Tensor) else x
+    return v.shape if v.__class__ is _np.ndarray else tuple(_np.shape(_value(x)))
 
 
 def _float_dtype(x: _Any) -> _np.dtype:
@@ -50,14 +51,16 @@ def _float_dtype(x: _Any) -> _np.dtype:
 def linear(input: _Any, weight: _Any, bias: _Any = None) -> _Any:
     """``input @ weight.T + bias`` with PyTorch's weight layout (out_features, in_features)."""
     w = weight
-    if _np.ndim(_value(w)) != 2:
-        raise _ShapeError(f"linear: weight must be 2-D (out, in), got shape {_shape(w)}")
-    if _shape(input)[-1:] != _shape(w)[1:]:
+    wshape = _shape(w)
+    if len(wshape) != 2:
+        raise _ShapeError(f"linear: weight must be 2-D (out, in), got shape {wshape}")
+    ishape = _shape(input)
+    if ishape[-1:] != wshape[1:]:
         raise _ShapeError(
-            f"linear: input of shape {_shape(input)} does not fit weight of shape {_shape(w)} "
-            f"(the last axis of the input must be in_features={_shape(w)[1]})"
+            f"linear: input of shape {ishape} does not fit weight of shape {wshape} "
+            f"(the last axis of the input must be in_features={wshape[1]})"
         )
-    if _np.ndim(_value(input)) == 0:
+    if not ishape:
         raise _ShapeError("linear: the input must have at least one dimension")
     y = _prims.linear(input, w)
     if bias is not None:

@@ -86,6 +86,9 @@ def _linear_fwd(x: Any, w: Any) -> Any:
 
 def _linear_vjp_w(g: Any, ans: Any, x: Any, w: Any) -> Any:
     out, inn = w.shape
+    if g.__class__ is np.ndarray and x.__class__ is np.ndarray:
+        # first order on plain arrays: the same NumPy calls without the primitives' layer
+        return np.matmul(g.reshape((-1, out)).T, x.reshape((-1, inn)))
     g2 = S.reshape(g, (-1, out))
     return L.matmul(S.transpose_prim(g2, axes=None), S.reshape(x, (-1, inn)))
 
