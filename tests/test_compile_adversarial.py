@@ -394,3 +394,33 @@ def test_a_branch_on_the_memory_layout_traces_again_for_another_layout() -> None
     c, fo, other = np.ones((3, 4)), np.ones((4, 3)).T, np.ones((3, 4))
     for x, y in ((c, other), (fo, other), (c, c), (c, other), (fo, fo)):
         _same(fast(x, y), f(x, y))
+
+
+def test_an_exception_the_function_catches_takes_eagers_branch() -> None:
+    def solve(a, b):
+        try:
+            return np.linalg.solve(a, b)
+        except np.linalg.LinAlgError:
+            return b * 0.0
+
+    def pick(x, i):
+        try:
+            return x[i]
+        except IndexError:
+            return x[:1] * -1.0
+
+    fast = cr.compile(solve)
+    vg = cr.value_and_grad(lambda a, b: np.sum(solve(a, b) ** 2), argnums=(0, 1))
+    fvg = cr.compile(vg)
+    b = np.ones(2)
+    for a in (np.eye(2) * 2.0, np.zeros((2, 2)), np.eye(2)):
+        _same(fast(a, b), solve(a, b))
+        _same(fvg(a, b), vg(a, b))
+    fpick = cr.compile(pick)
+    x = np.arange(3.0)
+    for i in ([1], [5], [2]):
+        _same(fpick(x, np.array(i)), pick(x, np.array(i)))
+    take = cr.compile(lambda x, i: x[i])
+    take(x, np.array([1]))
+    with pytest.raises(IndexError):  # not caught: eager's own error, from the user's line
+        take(x, np.array([7]))

@@ -43,7 +43,7 @@ from .tracer import _LOCAL, CompileError, Retrace, Trace, Traced, current
 
 _ndarray = np.ndarray
 MISS = object()  # no compiled code ran (Compiled._run_cached)
-FPE = object()  # the compiled code raised FloatingPointError: this call runs eagerly
+EAGER = object()  # the compiled code raised an exception: this call runs eagerly
 _PY_SCALARS = (bool, int, float, complex, str, bytes, type(None))
 
 
@@ -531,7 +531,7 @@ class Compiled:
         if hot is not None and not kwargs:
             try:
                 out = hot(args)  # the signature of the last call: its code, or MISS
-            except FloatingPointError:
+            except Exception:
                 out = MISS  # (the general path below runs it again, and decides)
             if out is not MISS:
                 self.hits += 1
@@ -546,7 +546,7 @@ class Compiled:
         if any(isinstance(x, Tensor) and x._tangents is not None for x in dyn):
             return self.f(*args, **kwargs)  # forward-mode tangents: eager (documented)
         out = self._run_cached(key, dyn, diff)
-        if out is FPE:
+        if out is EAGER:
             return self.f(*args, **kwargs)
         if out is MISS:
             out = self._trace_and_run(key, args, kwargs, leaves, tree, dyn, diff)
@@ -628,12 +628,13 @@ class Compiled:
                     out = self._run(entry, dyn, diff)
                 except Retrace:
                     continue
-                except FloatingPointError:
-                    # under np.errstate(...='raise'): the function may catch it (eager would
-                    # take its except branch) or raise it from its own line: run it eagerly
+                except Exception:
+                    # a FloatingPointError under np.errstate(...='raise'), a LinAlgError, an
+                    # IndexError of a new index: the function may catch it (eager takes its
+                    # except branch) or raise it from its own line: this call runs eagerly
                     if entry.writes:
                         raise
-                    return FPE
+                    return EAGER
                 if entries[0] is not entry:  # the outcome seen last is tried first next time
                     entries.remove(entry)
                     entries.insert(0, entry)
@@ -786,7 +787,7 @@ class Compiled:
         entry.out_spec = spec
         in_roots = {E._root(t._v) for t in traced_inputs}
         # (a call that writes into its arguments cannot be run again eagerly after the
-        # compiled code stopped half-way: see _FPE)
+        # compiled code stopped half-way: see EAGER)
         # the inputs' memory layout, where the user's code read one (x.flags, x.strides,
         # x.base, np.shares_memory): another layout is another outcome (traced again)
         entry.layout = _layout(dyn) if tr.layout else None

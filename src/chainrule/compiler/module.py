@@ -16,7 +16,7 @@ from ..core.graph import STATE
 from ..core.tensor import Tensor
 from ..nn import module as _nnmodule
 from ..nn.module import Module
-from .function import FPE, MISS, Compiled
+from .function import EAGER, MISS, Compiled
 from .tracer import CompileError, current
 
 _ndarray = np.ndarray
@@ -141,7 +141,7 @@ class CompiledModule:
             return MISS
         diff = grad and diff
         out = comp._run_cached(key, dyn, diff)
-        if out is FPE:  # (np.errstate(...='raise'): eagerly, see Compiled._run_cached)
+        if out is EAGER:  # (the compiled code raised: eagerly, see Compiled._run_cached)
             return comp.f({full: d[k] for full, d, k in self._where}, flags, *args)
         if out is MISS:  # no trace yet, or every trace's guards failed: trace (once) now
             state = {full: d[k] for full, d, k in self._where}
