@@ -424,3 +424,41 @@ def test_an_exception_the_function_catches_takes_eagers_branch() -> None:
     take(x, np.array([1]))
     with pytest.raises(IndexError):  # not caught: eager's own error, from the user's line
         take(x, np.array([7]))
+
+
+# --- output structure, and what cannot be compiled ------------------------------------------------
+
+def test_dicts_keep_their_order_in_and_out() -> None:
+    def f(d):
+        first = next(iter(d.values()))
+        return {"z": first * 2.0, "a": sum(d.values())}
+
+    fast = cr.compile(f)
+    for d in ({"b": A, "a": A2}, {"a": A2, "b": A}, {"b": A, "a": A2}):
+        got, want = fast(d), f(d)
+        assert list(got) == list(want) == ["z", "a"]
+        for k in want:
+            _same(got[k], want[k])
+
+
+def test_a_generator_function_is_refused_clearly_and_the_users_error_surfaces() -> None:
+    def gen(x):
+        yield x * 2.0
+
+    fast = cr.compile(gen)
+    with pytest.raises(cr.CompileError, match="returned a generator"):
+        fast(A)
+
+    class Boom(Exception):
+        pass
+
+    def bad(x):
+        if x.shape[0] == 4:
+            raise Boom("mine")
+        return x * 2.0
+
+    fbad = cr.compile(bad)
+    with pytest.raises(Boom, match="mine"):
+        fbad(A)
+    assert fbad.cache_info() == {"signatures": 0, "traces": 0, "hits": 0, "eager": 0}
+    _same(fbad(A[:3]), A[:3] * 2.0)

@@ -60,7 +60,7 @@ def _flat(x: Any, leaves: list) -> Any:
     if c is tuple or c is list:
         return (c, tuple(_flat(v, leaves) for v in x))
     if c is dict:
-        keys = tuple(sorted(x, key=repr))
+        keys = tuple(x)  # (in the dict's order: f may iterate it, and eager keeps it)
         return (dict, keys, tuple(_flat(x[k], leaves) for k in keys))
     if isinstance(x, tuple) and hasattr(x, "_fields"):  # a named tuple
         return (c, tuple(_flat(v, leaves) for v in x))
@@ -656,7 +656,12 @@ class Compiled:
                 f"argument (static_argnums), or use np.where instead of if.",
                 RuntimeWarning, stacklevel=3)
             return self.f(*args, **kwargs)
-        entry, out = self._trace(args, kwargs, leaves, tree, dyn, diff)
+        try:
+            entry, out = self._trace(args, kwargs, leaves, tree, dyn, diff)
+        except BaseException:
+            if not entries:  # (the user's exception, unchanged; no half-made signature)
+                self._cache.pop(key, None)
+            raise
         self.traces += 1
         if entry is None:
             self._eager[key] = "eager"
@@ -761,6 +766,15 @@ class Compiled:
                 else:
                     out = self.f(*call_args, **call_kw)
                 out_leaves, out_tree = flatten(out)
+                for o in out_leaves:
+                    if isinstance(o, (types.GeneratorType, types.CoroutineType,
+                                      types.AsyncGeneratorType)):
+                        raise CompileError(
+                            f"cr.compile({self.name}): the function returned a "
+                            f"{type(o).__name__}; its body runs after the call returns, "
+                            f"outside the trace, so it cannot be compiled.\n  at "
+                            f"{errors.format_site(tr.caller)}\n  Compile the function that "
+                            f"computes each value (cr.compile(step)), or return a list.")
                 spec, flat_out, flat_t = _out_spec(out_leaves)
                 grads = cts = None
                 diff_out = [j for j, t in enumerate(flat_t) if diff and t is not None

@@ -63,7 +63,8 @@ class CompiledModule:
                                      for s in ("_parameters", "_buffers")]
         object.__setattr__(self, "_compiled", comp)
         # where the state lives, as of nn's STRUCTURE version _ver: [(full name, dict, key)]
-        # in the order the signature flattens a dict (sorted), and the modules (their flags)
+        # in the order of _slots (the order the signature flattens the state dict in), and
+        # the modules (their flags)
         object.__setattr__(self, "_ver", None)
         object.__setattr__(self, "_where", [])
         object.__setattr__(self, "_mods", [])
@@ -101,7 +102,7 @@ class CompiledModule:
         if ver != self._ver:
             slots = self._slots()
             object.__setattr__(self, "_where",
-                               [(full, *slots[full]) for full in sorted(slots, key=repr)])
+                               [(full, *slots[full]) for full in slots])
             object.__setattr__(self, "_mods", list(self.module.modules()))
             self._keys.clear()
             object.__setattr__(self, "_ver", ver)
