@@ -462,3 +462,22 @@ def test_a_generator_function_is_refused_clearly_and_the_users_error_surfaces() 
         fbad(A)
     assert fbad.cache_info() == {"signatures": 0, "traces": 0, "hits": 0, "eager": 0}
     _same(fbad(A[:3]), A[:3] * 2.0)
+
+
+def test_an_object_argument_is_read_afresh() -> None:
+    class Cfg:
+        def __init__(self):
+            self.scale, self.w = 2.0, np.ones(5)
+
+    cfg = Cfg()
+
+    def f(x, c):
+        return x * c.scale + c.w * 2.0
+
+    for fast in (cr.compile(f), cr.compile(f, static_argnums=1)):
+        cfg.scale, cfg.w = 2.0, np.ones(5)
+        _same(fast(A, cfg), f(A, cfg))
+        cfg.scale = 5.0
+        _same(fast(A, cfg), f(A, cfg))
+        cfg.w[:] = -1.0
+        _same(fast(A, cfg), f(A, cfg))

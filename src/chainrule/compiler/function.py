@@ -244,12 +244,16 @@ class _Captured:
     Generators, whose state must not move while tracing.  ``skip``: the ids of containers
     not to look into (a compiled module's parameters and buffers: inputs)."""
 
-    def __init__(self, f: Any, skip: Any = ()) -> None:
+    def __init__(self, f: Any, skip: Any = (), objects: Any = ()) -> None:
         self.arrays: list = []
         self.gens: list = []
         self.scalars: list = []
         self.names: dict[int, str] = {}  # id(array) -> the name it is read under
-        for get, v, name in _reachable(f, seen=set(skip)):
+        seen = set(skip)
+        refs = _reachable(f, seen=seen)
+        for o in objects:  # arguments keyed by identity (a config object): their contents
+            refs += _leaf_refs(o, lambda o=o: o, 0, seen, None)
+        for get, v, name in refs:
             if v.__class__ in _SCALARS or isinstance(v, np.generic):
                 self.scalars.append([get, None, None])
                 continue
@@ -722,7 +726,10 @@ class Compiled:
     def _trace(self, args: tuple, kwargs: dict, leaves: list, tree: Any, dyn: list,
                diff: bool) -> tuple[Any, Any]:
         tr = Trace()
-        captured = _Captured(self.f, self.capture_skip() if self.capture_skip else ())
+        captured = _Captured(self.f, self.capture_skip() if self.capture_skip else (),
+                             [x for x in leaves if _walks_into(x)]
+                             + [v for _, v in self._static_values(args, kwargs)
+                                if _walks_into(v)])
         rng_before = _rng_state()
         gen_before = {id(g): _copy.deepcopy(g) for g, _ in captured.gens}
         tr.const_names = captured.names
@@ -885,6 +892,11 @@ class Compiled:
         # this call's result: run the emitted code (one recorded op), as later calls will,
         # on the random numbers the trace drew
         return entry, self._run(entry, dyn, True, [t._v for t in rand_inputs])
+
+    def _static_values(self, args: tuple, kwargs: dict) -> list:
+        n = len(args)
+        out = [(i, args[i % n]) for i in self.static_argnums if n]
+        return out + [(k, kwargs[k]) for k in self.static_argnames if k in kwargs]
 
     def _call_args(self, args: tuple, kwargs: dict, tree: Any, leaves: list) -> tuple:
         """The call of ``f`` with the dynamic leaves replaced by ``leaves``."""
