@@ -481,3 +481,15 @@ def test_an_object_argument_is_read_afresh() -> None:
         _same(fast(A, cfg), f(A, cfg))
         cfg.w[:] = -1.0
         _same(fast(A, cfg), f(A, cfg))
+
+
+def test_a_function_argument_reads_its_closure_afresh() -> None:
+    k = [2.0]
+
+    def act(x):
+        return x * k[0]
+
+    fast = cr.compile(lambda x, g: g(x) + 1.0)
+    _same(fast(A, act), act(A) + 1.0)
+    k[0] = -3.0
+    _same(fast(A, act), act(A) + 1.0)

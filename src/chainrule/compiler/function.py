@@ -181,6 +181,13 @@ def _walks_into(v: Any) -> bool:
             mod.startswith("_") and mod != "__main__"))
 
 
+def _has_state(x: Any) -> bool:
+    """Is ``x`` (an argument keyed by identity) something whose contents the trace may read:
+    an object, a function (its closure and globals)?"""
+    return isinstance(x, (types.FunctionType, functools.partial, types.MethodType)) or \
+        _walks_into(x)
+
+
 def _nnmodule_cls() -> type:
     from ..nn.module import Module
     return Module
@@ -727,9 +734,9 @@ class Compiled:
                diff: bool) -> tuple[Any, Any]:
         tr = Trace()
         captured = _Captured(self.f, self.capture_skip() if self.capture_skip else (),
-                             [x for x in leaves if _walks_into(x)]
+                             [x for x in leaves if _has_state(x)]
                              + [v for _, v in self._static_values(args, kwargs)
-                                if _walks_into(v)])
+                                if _has_state(v)])
         rng_before = _rng_state()
         gen_before = {id(g): _copy.deepcopy(g) for g, _ in captured.gens}
         tr.const_names = captured.names
