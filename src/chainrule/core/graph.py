@@ -123,6 +123,7 @@ def backward(
     deliver = targets is None
     results: dict[P.Node, Any] = {}
     anomaly = st.anomaly
+    guarded = arrays.GUARDED  # [True] once an array library's rules may lack something
     push = heapq.heappush
     pop = heapq.heappop
 
@@ -166,24 +167,25 @@ def backward(
                     continue
                 rule = vjps.get(i)
                 try:
-                    if arrays.GUARDED[0]:
+                    if guarded[0]:
                         gi = arrays.refusing_fallbacks(rule, g, ans, *args, **kw)
+                    elif kw:
+                        gi = rule(g, ans, *args, **kw)
                     else:
-                        gi = rule(g, ans, *args, **kw) if kw else rule(g, ans, *args)
+                        gi = rule(g, ans, *args)
                 except TypeError as exc:  # no rule, or a call it cannot take: explained
                     P.rule_failed(prim, "VJP", i, rule, (g, ans, *args), kw, exc)
                 except (FutureWarning, NotImplementedError) as exc:
-                    if arrays.GUARDED[0]:
+                    if guarded[0]:
                         P.backend_failed(prim, (g, ans, *args), exc, f"its VJP in argument {i}",
                                          kw)
                     raise
                 try:
-                    fit = gi.shape != p.shape or (gi.dtype is not p.dtype and gi.dtype != p.dtype)
+                    if gi.shape != p.shape or (gi.dtype is not p.dtype and gi.dtype != p.dtype):
+                        gi = _fit(gi, p, node, i)
                 except AttributeError:  # not an array (None, a float, a list): say so
                     P.check_result(prim, "VJP", i, rule, gi, p.shape, p.dtype)
                     raise
-                if fit:
-                    gi = _fit(gi, p, node, i)
                 if anomaly:
                     hooks.check_backward(node, i, gi)
                 prev = grads.get(p)
