@@ -493,3 +493,16 @@ def test_a_function_argument_reads_its_closure_afresh() -> None:
     _same(fast(A, act), act(A) + 1.0)
     k[0] = -3.0
     _same(fast(A, act), act(A) + 1.0)
+
+
+def test_no_write_in_place_into_what_may_be_a_view_of_an_input() -> None:
+    # x.ravel() copies a transposed array but is a view of a contiguous one: the emitted
+    # `t += 1.0` wrote into the caller's array on the later call
+    y = np.ones((64, 32))
+    for f in (lambda x: x.ravel() + 1.0, lambda x: np.ravel(x) * 3.0,
+              lambda x: x.astype(np.float64, copy=False).reshape(-1) - 2.0):
+        fast = cr.compile(f)
+        fast(y.T)
+        x = np.zeros((32, 64))
+        _same(fast(x), f(np.zeros((32, 64))))
+        assert not x.any()

@@ -1078,6 +1078,23 @@ def _small(t: Any) -> bool:
     return v.base is None and v.nbytes < _DEL_MIN
 
 
+_MAYBE_VIEW_METHODS = frozenset(("ravel", "reshape", "view", "squeeze", "swapaxes",
+                                 "transpose", "diagonal"))
+_MAYBE_VIEW_FUNCS = (np.ravel, np.reshape, np.ascontiguousarray, np.asfortranarray,
+                     np.require, np.asarray, np.asanyarray, np.squeeze, np.atleast_1d,
+                     np.atleast_2d, np.atleast_3d, np.real, np.imag)
+
+
+def _maybe_view(op: Op) -> bool:
+    """Can ``op`` give a view of its operand on some call and a fresh array on another?"""
+    if op.kind == "method":
+        return op.fn in _MAYBE_VIEW_METHODS or (op.fn == "astype" and (
+            op.kw.get("copy") is False or (len(op.args) > 4 and op.args[4] is False)))
+    if op.kind == "call":
+        return any(op.fn is f for f in _MAYBE_VIEW_FUNCS)
+    return False
+
+
 def in_place(ops: list[Op], outputs: list, inputs: list, names: dict) -> dict[int, int]:
     """Which ``a + b`` / ``a - b`` / ``a * b`` (and np.add/subtract/multiply without options)
     may write into ``a``: a temporary this code made, holding its own memory, that nothing
@@ -1100,6 +1117,10 @@ def in_place(ops: list[Op], outputs: list, inputs: list, names: dict) -> dict[in
     for t in inputs:
         r = _root(t._v)
         roots[r] = roots.get(r, 0) + 2
+    # values made by a step that copies or gives a view depending on its operand's memory
+    # layout (x.ravel() of a transposed input copies; of a contiguous one it is a view of
+    # the caller's array): fresh while tracing, maybe not on a later call
+    layout_made = {id(o) for op in ops if _maybe_view(op) for o in op.outs}
     out: dict[int, int] = {}
     for i, op in enumerate(ops):
         if op.kind == "binop" and op.fn in _IN_PLACE:
@@ -1118,6 +1139,7 @@ def in_place(ops: list[Op], outputs: list, inputs: list, names: dict) -> dict[in
             a = op.args[pos]
             other = op.args[1 - pos]
             if (a.__class__ is Traced and id(a) in made and id(a) not in protected
+                    and id(a) not in layout_made
                     and last.get(id(a)) == i and a._v.__class__ is _ndarray
                     and a._v.base is None and roots.get(_root(a._v)) == 1
                     and a._v.flags.writeable and a._v.shape == res._v.shape
