@@ -506,3 +506,11 @@ def test_no_write_in_place_into_what_may_be_a_view_of_an_input() -> None:
         x = np.zeros((32, 64))
         _same(fast(x), f(np.zeros((32, 64))))
         assert not x.any()
+
+
+def test_a_test_for_ndarray_in_the_function_is_warned_about() -> None:
+    def f(x):
+        return x * 2.0 if isinstance(x, np.ndarray) else x * 3.0
+
+    with pytest.warns(RuntimeWarning, match="tests for np.ndarray"):
+        cr.compile(f)(A)

@@ -730,8 +730,32 @@ class Compiled:
                 positions.append(pos)
         return names, positions
 
+    def _warn_type_tests(self) -> None:
+        """``isinstance(x, np.ndarray)`` is False for a traced input: say so (once) where the
+        function's own code tests for ndarray."""
+        if getattr(self, "_type_tests_checked", False):
+            return
+        self._type_tests_checked = True
+        f = self.f
+        for _ in range(8):  # (through a bound method, a partial, a transform)
+            if f is None or getattr(f, "__code__", None) is not None:
+                break
+            f = getattr(f, "__func__", None) or getattr(f, "func", None) or getattr(
+                f, "_fn", None)
+        code = getattr(f, "__code__", None)
+        if code is None or errors._is_library(code.co_filename):
+            return
+        names = _names(code)
+        if "ndarray" in names and ("isinstance" in names or "type" in names):
+            warnings.warn(
+                f"cr.compile({self.name}): the function tests for np.ndarray (isinstance / "
+                f"type); while tracing, its array inputs are traced arrays, not ndarrays, so "
+                f"that test is False in the compiled code. Branch on np.ndim(x) or x.dtype, "
+                f"or make the value static (docs/compile.md).", RuntimeWarning, stacklevel=5)
+
     def _trace(self, args: tuple, kwargs: dict, leaves: list, tree: Any, dyn: list,
                diff: bool) -> tuple[Any, Any]:
+        self._warn_type_tests()
         tr = Trace()
         captured = _Captured(self.f, self.capture_skip() if self.capture_skip else (),
                              [x for x in leaves if _has_state(x)]
