@@ -253,29 +253,81 @@ def apply(prim: Primitive, args: tuple, kw: dict) -> Any:
     new array, values saved as they are) builds its Node inline."""
     # 1. unwrap the Tensors: plain values, parent nodes, (counter, version) of each
     T = Tensor
-    raw = None
-    rec = fw = False
-    i = 0
-    for a in args:
+    if len(args) == 1:  # (a unary op: the loop below, unrolled)
+        a = args[0]
+        if not isinstance(a, T):
+            return _plain_call(prim, args, kw)
+        raw = [a._value]
+        vc = a._version
+        versions = (vc, vc[0])
+        n = a._node
+        parents = [n]
+        rec = n is not None
+        if rec and vc[0] != a._node_version:
+            _stale(prim, a)
+        fw = a._tangents is not None
+    elif len(args) == 2:  # (a binary op: the loop below, unrolled)
+        a, b = args
         if isinstance(a, T):
-            if raw is None:
-                raw = list(args)
-                parents = [None] * len(args)
-                versions = ()
-            raw[i] = a._value
+            va = a._value
             vc = a._version
-            versions += (vc, vc[0])
-            n = a._node
-            if n is not None:
-                parents[i] = n
-                rec = True
-                if vc[0] != a._node_version:
-                    _stale(prim, a)
-            if a._tangents is not None:
-                fw = True
-        i += 1
-    if raw is None:
-        return _plain_call(prim, args, kw)
+            versions = (vc, vc[0])
+            na = a._node
+            rec = na is not None
+            if rec and vc[0] != a._node_version:
+                _stale(prim, a)
+            fw = a._tangents is not None
+            if isinstance(b, T):
+                vc = b._version
+                versions += (vc, vc[0])
+                nb = b._node
+                if nb is not None:
+                    rec = True
+                    if vc[0] != b._node_version:
+                        _stale(prim, b)
+                if b._tangents is not None:
+                    fw = True
+                raw = [va, b._value]
+            else:
+                nb = None
+                raw = [va, b]
+        elif isinstance(b, T):
+            vc = b._version
+            versions = (vc, vc[0])
+            na = None
+            nb = b._node
+            rec = nb is not None
+            if rec and vc[0] != b._node_version:
+                _stale(prim, b)
+            fw = b._tangents is not None
+            raw = [a, b._value]
+        else:
+            return _plain_call(prim, args, kw)
+        parents = [na, nb]
+    else:
+        raw = None
+        rec = fw = False
+        i = 0
+        for a in args:
+            if isinstance(a, T):
+                if raw is None:
+                    raw = list(args)
+                    parents = [None] * len(args)
+                    versions = ()
+                raw[i] = a._value
+                vc = a._version
+                versions += (vc, vc[0])
+                n = a._node
+                if n is not None:
+                    parents[i] = n
+                    rec = True
+                    if vc[0] != a._node_version:
+                        _stale(prim, a)
+                if a._tangents is not None:
+                    fw = True
+            i += 1
+        if raw is None:
+            return _plain_call(prim, args, kw)
     # 2. NumPy, once
     try:
         if _GUARDED[0]:
