@@ -514,3 +514,11 @@ def test_a_test_for_ndarray_in_the_function_is_warned_about() -> None:
 
     with pytest.warns(RuntimeWarning, match="tests for np.ndarray"):
         cr.compile(f)(A)
+
+
+def test_a_generator_made_inside_without_a_seed_is_refused() -> None:
+    with pytest.raises(cr.CompileError, match="without a seed"):
+        cr.compile(lambda x: x * np.random.default_rng().random())(A)
+    seeded = cr.compile(lambda x: x * np.random.default_rng(3).random())
+    _same(seeded(A), A * np.random.default_rng(3).random())
+    _same(seeded(A), A * np.random.default_rng(3).random())

@@ -364,6 +364,33 @@ _REPLAY = _Replay()
 _nnrandom.TRACE_DRAW = _draw
 
 
+def _watch_entropy() -> None:
+    """Make a generator created without a seed while tracing (``np.random.default_rng()``:
+    fresh OS entropy, other numbers on every eager call) visible: NumPy's SeedSequence
+    draws that entropy through ``numpy.random.bit_generator.randbits``, wrapped (once) to
+    mark the trace of this thread."""
+    global _ENTROPY_WATCHED
+    if _ENTROPY_WATCHED:
+        return
+    _ENTROPY_WATCHED = True
+    try:
+        from numpy.random import bit_generator as bg
+        orig = bg.randbits
+    except (ImportError, AttributeError):  # pragma: no cover (another NumPy)
+        return
+
+    def randbits(k: int) -> int:
+        tr = current()
+        if tr is not None:
+            tr.entropy = True
+        return orig(k)
+
+    bg.randbits = randbits
+
+
+_ENTROPY_WATCHED = False
+
+
 def _rng_state() -> Any:
     st = np.random.get_state()
     return st[1].tobytes(), st[2]
@@ -756,6 +783,7 @@ class Compiled:
     def _trace(self, args: tuple, kwargs: dict, leaves: list, tree: Any, dyn: list,
                diff: bool) -> tuple[Any, Any]:
         self._warn_type_tests()
+        _watch_entropy()
         tr = Trace()
         captured = _Captured(self.f, self.capture_skip() if self.capture_skip else (),
                              [x for x in leaves if _has_state(x)]
@@ -998,7 +1026,10 @@ class Compiled:
     def _check_random(self, tr: Trace, rng_before: Any, gen_before: dict, captured: Any,
                       nn_gen: Any) -> None:
         moved = None
-        if _rng_state() != rng_before:
+        if tr.entropy:
+            moved = ("a generator it creates without a seed (np.random.default_rng(): fresh "
+                     "entropy on every call)")
+        elif _rng_state() != rng_before:
             moved = "np.random's global generator (np.random.*)"
         else:
             for g, _ in captured.gens:

@@ -114,6 +114,7 @@ class Trace:
         self.guards = 0
         self.err0 = np.geterr()                # the floating-point settings of the call
         self.layout = False                    # did the user's code read a memory layout?
+        self.entropy = False                   # did a generator draw fresh OS entropy?
 
     def __enter__(self) -> Trace:
         self.prev = current()
