@@ -111,6 +111,17 @@ def may_share_memory(a: Any, b: Any) -> bool:
         return False
 
 
+def same_view(w: Any, v: Any) -> bool:
+    """Do ``w`` and ``v`` name exactly the same memory: shape, strides and first byte?  For
+    a registered array type (the compiler's traced arrays) its ``_cr_same_view(v)`` answers,
+    if it has one; any other pair is taken for different memory."""
+    if w.__class__ is np.ndarray and v.__class__ is np.ndarray:
+        return (w.shape == v.shape and w.strides == v.strides
+                and w.__array_interface__["data"][0] == v.__array_interface__["data"][0])
+    ask = getattr(type(w), "_cr_same_view", None)
+    return bool(ask(w, v)) if ask is not None else False
+
+
 def register(cls: type) -> None:
     """Let ``cls`` (an array-like with ``shape``, ``dtype``, NumPy dispatch) stand for an
     ndarray everywhere in the engine."""

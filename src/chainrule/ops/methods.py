@@ -81,8 +81,7 @@ def _same_view(base: np.ndarray, idx: Any, v: np.ndarray) -> bool:
         w = base[idx]
     except (IndexError, TypeError, ValueError):
         return False
-    return (isinstance(w, np.ndarray) and w.shape == v.shape and w.strides == v.strides
-            and w.__array_interface__["data"][0] == v.__array_interface__["data"][0])
+    return _arrays.same_view(w, v)
 
 
 def _setitem(self: Tensor, idx: Any, v: Any) -> None:
