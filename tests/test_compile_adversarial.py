@@ -522,3 +522,24 @@ def test_a_generator_made_inside_without_a_seed_is_refused() -> None:
     seeded = cr.compile(lambda x: x * np.random.default_rng(3).random())
     _same(seeded(A), A * np.random.default_rng(3).random())
     _same(seeded(A), A * np.random.default_rng(3).random())
+
+
+def test_a_traced_value_stored_while_tracing_is_warned_about_and_not_a_crash() -> None:
+    class Keeps(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(5, 2, dtype=np.float64)
+            self.last = None
+
+        def forward(self, x):
+            y = self.lin(x)
+            self.last = y
+            return y * 2.0
+
+    m = Keeps()
+    run = cr.compile(m)
+    with pytest.warns(RuntimeWarning, match="stored a value it computed"):
+        run(A)
+    for _ in range(2):  # (it used to crash on the next call, copying the stored value)
+        _same(run(A), m.lin(A) * 2.0)
+    assert run.cache_info()["traces"] == 1

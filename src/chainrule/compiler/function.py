@@ -181,6 +181,10 @@ def _walks_into(v: Any) -> bool:
             mod.startswith("_") and mod != "__main__"))
 
 
+def _is_traced(v: Any) -> bool:
+    return v.__class__ is Traced or (isinstance(v, Tensor) and v._value.__class__ is Traced)
+
+
 def _has_state(x: Any) -> bool:
     """Is ``x`` (an argument keyed by identity) something whose contents the trace may read:
     an object, a function (its closure and globals)?"""
@@ -194,7 +198,7 @@ def _nnmodule_cls() -> type:
 
 
 def _leaf_refs(v: Any, get: Callable, depth: int, seen: set, name: str | None) -> list:
-    if isinstance(v, (_ndarray, Tensor, np.random.Generator)):
+    if isinstance(v, (_ndarray, Tensor, np.random.Generator)) or v.__class__ is Traced:
         return [(get, v, name)]
     if v.__class__ in _SCALARS or isinstance(v, np.generic):
         return [(get, v, name)]
@@ -260,10 +264,14 @@ class _Captured:
         refs = _reachable(f, seen=seen)
         for o in objects:  # arguments keyed by identity (a config object): their contents
             refs += _leaf_refs(o, lambda o=o: o, 0, seen, None)
+        self.objects = objects
+        self.skip = skip
         for get, v, name in refs:
             if v.__class__ in _SCALARS or isinstance(v, np.generic):
                 self.scalars.append([get, None, None])
                 continue
+            if _is_traced(v):
+                continue  # (a value an earlier trace stored: see stored_traced)
             if name is not None and not isinstance(v, np.random.Generator):
                 self.names.setdefault(id(v._value if isinstance(v, Tensor) else v), name)
             if isinstance(v, np.random.Generator):
@@ -272,6 +280,17 @@ class _Captured:
                 val = v._value if isinstance(v, Tensor) else v
                 self.arrays.append((get, v, (val.shape, val.dtype, val.tobytes())))
         self.settle()
+
+    def stored_traced(self, f: Any) -> list:
+        """The names of the places (a closure's list, a module's attribute) where the trace
+        left a traced value: side effects happen while tracing only, so compiled calls
+        would leave it stale."""
+        seen = set(self.skip)
+        refs = _reachable(f, seen=seen)
+        for o in self.objects:
+            refs += _leaf_refs(o, lambda o=o: o, 0, seen, None)
+        return [name or "an object's attribute or a container's item"
+                for _, v, name in refs if _is_traced(v)]
 
     def settle(self) -> None:
         """Take the scalars' values (after the trace: a counter the function bumps while
@@ -315,7 +334,10 @@ class _Captured:
         for i, (get, key, value) in enumerate(self.scalars):
             p = f"{prefix}s{i}"
             ns[f"{p}k"] = key
-            if key[0] is bool or key[0] is type(None) or key[0] is int or key[0] is str:
+            if key[0] == "not a scalar":  # (rebound while tracing: what it holds now)
+                ns[f"{p}x"] = value
+                lines.append(f"if {reader(get, p)} is not {p}x: {fail}")
+            elif key[0] is bool or key[0] is type(None) or key[0] is int or key[0] is str:
                 # (compared as themselves, with their class: True == 1)
                 ns[f"{p}t"], ns[f"{p}x"] = key[0], value
                 lines.append(f"x = {reader(get, p)}")
@@ -858,6 +880,13 @@ class Compiled:
             sys.setprofile(old_prof)
         self._check_random(tr, rng_before, gen_before, captured, nn_gen)
         captured.settle()
+        stored = captured.stored_traced(self.f)
+        if stored:
+            warnings.warn(
+                f"cr.compile({self.name}): the function stored a value it computed in "
+                f"{stored[0]} while tracing; compiled calls run only NumPy, so that place "
+                f"keeps the trace's (finished) value. Return the value instead.",
+                RuntimeWarning, stacklevel=4)
         captured = captured if captured else None
         entry = _Entry()
         entry.captured = captured
