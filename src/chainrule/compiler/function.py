@@ -278,7 +278,9 @@ class _Captured:
                 self.gens.append((v, _copy.deepcopy(v.bit_generator.state)))
             else:
                 val = v._value if isinstance(v, Tensor) else v
-                self.arrays.append((get, v, (val.shape, val.dtype, val.tobytes())))
+                # (a Tensor of another library's array: checked by identity only)
+                self.arrays.append((get, v, (val.shape, val.dtype, val.tobytes())
+                                    if isinstance(val, _ndarray) else None))
         self.settle()
 
     def stored_traced(self, f: Any) -> list:
@@ -326,6 +328,8 @@ class _Captured:
             p = f"{prefix}{i}"
             ns[f"{p}v"] = v
             lines.append(f"if {reader(get, p)} is not {p}v: {fail}")
+            if snap is None:
+                continue
             ns[f"{p}s"], ns[f"{p}d"], ns[f"{p}b"] = snap
             val = f"{p}v._value" if isinstance(v, Tensor) else f"{p}v"
             lines.append(f"x = {val}")
