@@ -278,9 +278,11 @@ class _Captured:
                 self.gens.append((v, _copy.deepcopy(v.bit_generator.state)))
             else:
                 val = v._value if isinstance(v, Tensor) else v
-                # (a Tensor of another library's array: checked by identity only)
-                self.arrays.append((get, v, (val.shape, val.dtype, val.tobytes())
-                                    if isinstance(val, _ndarray) else None))
+                try:
+                    snap = (val.shape, val.dtype, val.tobytes())
+                except Exception:  # (another library's array without bytes: its identity)
+                    snap = None
+                self.arrays.append((get, v, snap))
         self.settle()
 
     def stored_traced(self, f: Any) -> list:
