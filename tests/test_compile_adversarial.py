@@ -543,3 +543,15 @@ def test_a_traced_value_stored_while_tracing_is_warned_about_and_not_a_crash() -
     for _ in range(2):  # (it used to crash on the next call, copying the stored value)
         _same(run(A), m.lin(A) * 2.0)
     assert run.cache_info()["traces"] == 1
+
+
+def test_a_static_argnum_passed_by_keyword_is_static() -> None:
+    def f(x, n):
+        for _ in range(n):
+            x = np.sin(x)
+        return x
+
+    fast = cr.compile(f, static_argnums=1)
+    _same(fast(A, n=2), np.sin(np.sin(A)))
+    _same(fast(A, 2), np.sin(np.sin(A)))
+    _same(fast(A, n=1), np.sin(A))

@@ -550,18 +550,29 @@ class Compiled:
         return functools.partial(self, obj)
 
     # --- the signature -------------------------------------------------------------
-    def _split(self, args: tuple, kwargs: dict) -> tuple:
-        n = len(args)
-        static = tuple(a % n if n else a for a in self.static_argnums)
+    def _static(self, n: int, kwargs: dict) -> tuple[tuple, tuple]:
+        """The positions of this call's static positional arguments, and the names of its
+        static keyword arguments (a parameter in static_argnums passed by keyword is
+        static too)."""
+        nums, names = [], self.static_argnames
         for a in self.static_argnums:
-            if not -n <= a < n:
+            if -n <= a < n:
+                nums.append(a % n)
+            elif 0 <= a < len(self._params) and self._params[a] in kwargs:
+                names = names + (self._params[a],)
+            else:
                 raise ValueError(f"cr.compile: static_argnums {a} is out of range for a call "
                                  f"with {n} positional arguments")
+        return tuple(nums), names
+
+    def _split(self, args: tuple, kwargs: dict) -> tuple:
+        n = len(args)
+        static, snames = self._static(n, kwargs)
         dyn_args = [None if i in static else a for i, a in enumerate(args)]
         st_args = tuple((i, _exact(args[i])) for i in static)
-        dyn_kw = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
+        dyn_kw = {k: v for k, v in kwargs.items() if k not in snames}
         st_kw = tuple(sorted(((k, _exact(v)) for k, v in kwargs.items()
-                             if k in self.static_argnames), key=lambda kv: kv[0]))
+                             if k in snames), key=lambda kv: kv[0]))
         leaves, tree = flatten((dyn_args, dyn_kw))
         sig = []
         dyn = []
@@ -988,18 +999,18 @@ class Compiled:
         return entry, self._run(entry, dyn, True, [t._v for t in rand_inputs])
 
     def _static_values(self, args: tuple, kwargs: dict) -> list:
-        n = len(args)
-        out = [(i, args[i % n]) for i in self.static_argnums if n]
-        return out + [(k, kwargs[k]) for k in self.static_argnames if k in kwargs]
+        nums, names = self._static(len(args), kwargs)
+        return [(i, args[i]) for i in nums] + [(k, kwargs[k]) for k in names if k in kwargs]
 
     def _call_args(self, args: tuple, kwargs: dict, tree: Any, leaves: list) -> tuple:
         """The call of ``f`` with the dynamic leaves replaced by ``leaves``."""
         dyn_args, dyn_kw = unflatten(tree, leaves)
         call_args = list(dyn_args)
-        for i in self.static_argnums:
-            call_args[i % len(args)] = args[i]
+        nums, names = self._static(len(args), kwargs)
+        for i in nums:
+            call_args[i] = args[i]
         call_kw = dict(dyn_kw)
-        for k in self.static_argnames:
+        for k in names:
             if k in kwargs:
                 call_kw[k] = kwargs[k]
         return call_args, call_kw
