@@ -555,3 +555,11 @@ def test_a_static_argnum_passed_by_keyword_is_static() -> None:
     _same(fast(A, n=2), np.sin(np.sin(A)))
     _same(fast(A, 2), np.sin(np.sin(A)))
     _same(fast(A, n=1), np.sin(A))
+
+
+def test_structured_dtypes_of_one_size_are_different_signatures() -> None:
+    f = lambda x: x["a"] * 2  # noqa: E731
+    fast = cr.compile(f)
+    for dt in ([("a", "f8")], [("a", "i8")], [("a", "f8")]):
+        x = np.ones(3, np.dtype(dt))
+        _same(fast(x), f(x))

@@ -456,14 +456,14 @@ def _kind(x: Any) -> tuple:
     """A leaf's part of the signature, and whether it is dynamic (an input of the code)."""
     c = x.__class__
     if c is _ndarray:
-        return ("a", x.shape, x.dtype.str), True
+        return ("a", x.shape, x.dtype), True
     if isinstance(x, Tensor):
-        return ("T", x._value.shape, x._value.dtype.str, x._node is not None,
+        return ("T", x._value.shape, x._value.dtype, x._node is not None,
                 x._tangents is not None), True
     if isinstance(x, np.generic):
-        return ("s", x.dtype.str), True
+        return ("s", x.dtype), True
     if isinstance(x, _ndarray):
-        return ("a", x.shape, x.dtype.str, c), True
+        return ("a", x.shape, x.dtype, c), True
     if isinstance(x, _PY_SCALARS):
         return ("p", c, _exact(x)), False
     if c is slice:  # (unhashable before Python 3.12)
@@ -511,7 +511,7 @@ def _exact(x: Any) -> Any:
     if c is tuple:
         return (tuple, tuple(_exact(v) for v in x))
     if isinstance(x, np.generic):  # (np.int64(1) == 1, but x * np.int64(1) is int64)
-        return (c, x.dtype.str, x.tobytes())
+        return (c, x.dtype, x.tobytes())
     return (c, x)  # (True == 1, but x[True] is not x[1])
 
 
