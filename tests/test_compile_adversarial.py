@@ -563,3 +563,28 @@ def test_structured_dtypes_of_one_size_are_different_signatures() -> None:
     for dt in ([("a", "f8")], [("a", "i8")], [("a", "f8")]):
         x = np.ones(3, np.dtype(dt))
         _same(fast(x), f(x))
+
+
+ACT = np.tanh
+
+
+def _helper(x):
+    return x * 2.0
+
+
+def _uses_act(x):
+    return ACT(x) + _helper(x)
+
+
+def test_a_rebound_global_function_or_ufunc_traces_again() -> None:
+    global ACT, _helper
+    fast = cr.compile(_uses_act)
+    old = (ACT, _helper)
+    try:
+        _same(fast(A), _uses_act(A))
+        ACT = np.sin
+        _same(fast(A), _uses_act(A))
+        _helper = lambda x: x * 5.0  # noqa: E731
+        _same(fast(A), _uses_act(A))
+    finally:
+        ACT, _helper = old

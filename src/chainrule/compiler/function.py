@@ -181,6 +181,15 @@ def _walks_into(v: Any) -> bool:
             mod.startswith("_") and mod != "__main__"))
 
 
+class _Ident:
+    """A captured object checked by identity only."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+
 def _is_traced(v: Any) -> bool:
     return v.__class__ is Traced or (isinstance(v, Tensor) and v._value.__class__ is Traced)
 
@@ -202,11 +211,18 @@ def _leaf_refs(v: Any, get: Callable, depth: int, seen: set, name: str | None) -
         return [(get, v, name)]
     if v.__class__ in _SCALARS or isinstance(v, np.generic):
         return [(get, v, name)]
+    # a function, a ufunc, an object: the name must still hold it (ACT = np.sin rebound,
+    # a global function redefined), and what it reads is walked
+    # (not a class, nor one of chainrule's own functions, which the transforms' closures
+    # name: they are not rebound)
+    ident = [(get, _Ident(v), name)] if (callable(v) or _walks_into(v)) and not (
+        isinstance(v, type) or (isinstance(v, types.FunctionType) and (
+            v.__module__ or "").startswith("chainrule"))) else []
     if isinstance(v, (types.FunctionType, functools.partial, types.MethodType, Transformed)):
-        return _reachable(v, depth + 1, seen)
+        return ident + _reachable(v, depth + 1, seen)
     if id(v) in seen or depth > 6:
-        return []
-    out: list = []
+        return ident
+    out: list = ident
     if isinstance(v, (list, tuple)) and not hasattr(v, "_fields") or (
             isinstance(v, tuple) and hasattr(v, "_fields")):
         if len(v) > _MAX_ITEMS:
@@ -259,6 +275,7 @@ class _Captured:
         self.arrays: list = []
         self.gens: list = []
         self.scalars: list = []
+        self.idents: list = []  # (getter, object): functions, ufuncs, objects
         self.names: dict[int, str] = {}  # id(array) -> the name it is read under
         seen = set(skip)
         refs = _reachable(f, seen=seen)
@@ -272,6 +289,9 @@ class _Captured:
                 continue
             if _is_traced(v):
                 continue  # (a value an earlier trace stored: see stored_traced)
+            if v.__class__ is _Ident:
+                self.idents.append((get, v.obj))
+                continue
             if name is not None and not isinstance(v, np.random.Generator):
                 self.names.setdefault(id(v._value if isinstance(v, Tensor) else v), name)
             if isinstance(v, np.random.Generator):
@@ -307,7 +327,7 @@ class _Captured:
         self.same = self._checker()
 
     def __bool__(self) -> bool:
-        return bool(self.arrays or self.gens or self.scalars)
+        return bool(self.arrays or self.gens or self.scalars or self.idents)
 
     def checks(self, prefix: str, fail: str) -> tuple[list[str], dict]:
         """The check as statements (``fail`` where a value differs; an emptied closure cell
@@ -337,6 +357,10 @@ class _Captured:
             lines.append(f"x = {val}")
             lines.append(f"if x.shape != {p}s or x.dtype != {p}d "
                          f"or x.tobytes() != {p}b: {fail}")
+        for i, (get, obj) in enumerate(self.idents):
+            p = f"{prefix}i{i}"
+            ns[f"{p}o"] = obj
+            lines.append(f"if {reader(get, p)} is not {p}o: {fail}")
         for i, (get, key, value) in enumerate(self.scalars):
             p = f"{prefix}s{i}"
             ns[f"{p}k"] = key
