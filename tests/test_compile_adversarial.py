@@ -246,11 +246,6 @@ def test_a_compiled_modules_forward_reads_its_globals_afresh() -> None:
 
 # --- in-place writes under differentiation ----------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ops/methods.py _same_view tests isinstance(base[idx], np.ndarray); under cr.compile the "
-    "storage is a Traced array, so `y[1:] *= 2` (Python's getitem, imul on the view, setitem "
-    "back) is taken for a write through a stale view and raises GradientError, where eager "
-    "differentiates it"))
 def test_augmented_assignment_into_a_slice_differentiates_as_eagerly() -> None:
     def f(x):
         y = x * 1.0

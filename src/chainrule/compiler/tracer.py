@@ -413,6 +413,15 @@ class Traced:
     def _cr_generic(self) -> bool:
         return isinstance(self._v, np.generic)
 
+    def _cr_same_view(self, other: Any) -> bool:
+        """core.arrays.same_view: do the two name the same memory (shape, strides, first
+        byte)?  Answered on the concrete arrays (a layout fact, not a value)."""
+        w = self._v
+        v = other._v if other.__class__ is Traced else other
+        return (w.__class__ is _ndarray and v.__class__ is _ndarray and w.shape == v.shape
+                and w.strides == v.strides and w.__array_interface__["data"][0]
+                == v.__array_interface__["data"][0])
+
     def _cr_asarray(self, dtype: Any = None) -> Any:
         """core.arrays.asarray: np.asarray, recorded (a NumPy scalar becomes a 0-d array)."""
         v = self._v
