@@ -583,3 +583,14 @@ def test_a_rebound_global_function_or_ufunc_traces_again() -> None:
         _same(fast(A), _uses_act(A))
     finally:
         ACT, _helper = old
+
+
+def test_a_guard_on_a_float_tells_negative_zero_apart() -> None:
+    def f(x):
+        return x / float(x[0])
+
+    fast = cr.compile(f)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for v in (0.0, -0.0, 0.0, 2.0, -0.0):
+            x = np.array([v, 1.0])
+            _same(fast(x), f(x))

@@ -1060,6 +1060,12 @@ def _guard_line(em: Emitter, op: Op) -> str:
     rhs = em.expr(expect) if not isinstance(expect, (list, np.dtype)) else em.const(expect)
     if isinstance(expect, float) and math.isnan(expect):
         return f"if {lhs} == {lhs}: _retrace({k})  # traced with NaN"
+    if expect.__class__ is float and expect == 0.0:
+        # -0.0 == 0.0, but x / s is -inf for one and inf for the other: the sign counts
+        em.ns["_copysign"] = math.copysign
+        em.taken.add("_copysign")
+        return (f"if (_g := {lhs}) != 0.0 or _copysign(1.0, _g) != "
+                f"{math.copysign(1.0, expect)!r}: _retrace({k})  # traced with {expect!r}")
     note = op.kw.get("note") or "a value the trace depends on"
     return f"if {lhs} != {rhs}: _retrace({k})  # {note}"
 
