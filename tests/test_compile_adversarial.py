@@ -594,3 +594,14 @@ def test_a_guard_on_a_float_tells_negative_zero_apart() -> None:
         for v in (0.0, -0.0, 0.0, 2.0, -0.0):
             x = np.array([v, 1.0])
             _same(fast(x), f(x))
+
+
+@pytest.mark.parametrize("c", [complex(-0.0, -0.0), complex(0.0, -0.0), complex(-0.0, 0.0),
+                               complex(-1.5, -0.0), complex(float("inf"), float("nan"))])
+def test_complex_constants_keep_the_signs_of_their_zeros(c) -> None:
+    f = lambda x: x * c  # noqa: E731
+    fast = cr.compile(f)
+    x = np.array([1.0, -2.0])
+    with np.errstate(invalid="ignore"):
+        fast(x)
+        _same(fast(x), f(x))

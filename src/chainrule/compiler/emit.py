@@ -786,9 +786,9 @@ class Emitter:
                 return repr(a)
             return f"float({str(a)!r})"
         if c is complex:
-            if math.isfinite(a.real) and math.isfinite(a.imag):
-                return repr(a)
-            return f"complex({a.real!r}, {a.imag!r})".replace("inf", "float('inf')")
+            # (repr's "(-0-0j)" reads back as 0j - 0j: each part spelled as a float keeps the
+            # signs of zeros, inf and NaN)
+            return f"complex({self.expr(a.real)}, {self.expr(a.imag)})"
         if c is tuple:
             if len(a) == 1:
                 return f"({self.expr(a[0])},)"
