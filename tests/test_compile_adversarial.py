@@ -605,3 +605,11 @@ def test_complex_constants_keep_the_signs_of_their_zeros(c) -> None:
     with np.errstate(invalid="ignore"):
         fast(x)
         _same(fast(x), f(x))
+
+
+def test_a_negative_nan_constant_keeps_its_sign() -> None:
+    neg = -float("nan")
+    f = lambda x: x + neg  # noqa: E731
+    fast = cr.compile(f)
+    fast(A)
+    _same(fast(A), f(A))

@@ -784,6 +784,14 @@ class Emitter:
         if c is float:
             if math.isfinite(a):
                 return repr(a)
+            if math.isnan(a):  # (its sign and payload as they are: the object itself)
+                n = self.scalars.get((float, id(a)))
+                if n is None:
+                    n = self.scalars[(float, id(a))] = self.fresh("nan")
+                    self.ns[n] = a
+                    sign = "-" if math.copysign(1.0, a) < 0 else ""
+                    self.const_doc.append(f"{n} = {sign}float('nan')")
+                return n
             return f"float({str(a)!r})"
         if c is complex:
             # (repr's "(-0-0j)" reads back as 0j - 0j: each part spelled as a float keeps the
