@@ -613,3 +613,15 @@ def test_a_negative_nan_constant_keeps_its_sign() -> None:
     fast = cr.compile(f)
     fast(A)
     _same(fast(A), f(A))
+
+
+def test_builtins_on_traced_values_work_as_eagerly() -> None:
+    x = np.array([1.55, -2.5, 3.25])
+    progs = [lambda x: round(x[0], 1) * x, lambda x: round(x[1]) * x,
+             lambda x: divmod(x, 2.0), lambda x: divmod(7.0, x),
+             lambda x: (lambda y: (y.__imatmul__(np.eye(3) * 2.0), y)[1])(x * 1.0),
+             lambda x: f"{x[0]:.1f}|{x[2]:+.3e}"]
+    for f in progs:
+        fast = cr.compile(f)
+        for v in (x, -x, x):
+            _same(fast(v), f(v))

@@ -320,6 +320,7 @@ _INPLACE = {
     "+": operator.iadd, "-": operator.isub, "*": operator.imul, "/": operator.itruediv,
     "//": operator.ifloordiv, "%": operator.imod, "**": operator.ipow, "&": operator.iand,
     "|": operator.ior, "^": operator.ixor, "<<": operator.ilshift, ">>": operator.irshift,
+    "@": operator.imatmul,
 }
 
 
@@ -551,6 +552,29 @@ class Traced:
 
     def tolist(self) -> Any:
         return self._guard("tolist", self._v.tolist())
+
+    def __round__(self, *ndigits: Any) -> Any:
+        # (a Python int from a NumPy scalar without ndigits: a guarded value)
+        if self._v.__class__ is _ndarray:
+            raise TypeError("type numpy.ndarray doesn't define __round__ method")
+        return _Method(self, "__round__")(*ndigits)
+
+    def __divmod__(self, other: Any) -> Any:
+        if _defers(other):
+            return NotImplemented
+        return np.divmod(self, other)
+
+    def __rdivmod__(self, other: Any) -> Any:
+        if _defers(other):
+            return NotImplemented
+        return np.divmod(other, self)
+
+    def __format__(self, spec: str) -> str:
+        if not spec:
+            return str(self)  # (as print shows it: while tracing only)
+        # f"{x:.2f}": text computed from the data, guarded like float(x)
+        return self._tr.record("method", "__format__", (self, spec), {},
+                               format(self._v, spec))
 
     # --- indexing ---------------------------------------------------------------------
     def __getitem__(self, idx: Any) -> Any:
