@@ -625,3 +625,30 @@ def test_builtins_on_traced_values_work_as_eagerly() -> None:
         fast = cr.compile(f)
         for v in (x, -x, x):
             _same(fast(v), f(v))
+
+
+_PAIR = (1.0, (2.0, "two"))
+
+
+def test_a_captured_tuple_of_scalars_rebound_traces_again() -> None:
+    global _PAIR
+
+    def f(x):
+        return x * _PAIR[1][0]
+
+    fast = cr.compile(f)
+    try:
+        np.testing.assert_array_equal(fast(np.ones(2)), np.full(2, 2.0))
+        _PAIR = (1.0, (5.0, "five"))  # a new tuple under the same name: not baked in
+        np.testing.assert_array_equal(fast(np.ones(2)), np.full(2, 5.0))
+        box = [(3.0,)]
+
+        def g(x):
+            return x * box[0][0]
+
+        fast_g = cr.compile(g)
+        np.testing.assert_array_equal(fast_g(np.ones(2)), np.full(2, 3.0))
+        box[0] = (4.0,)  # a tuple replaced inside a list
+        np.testing.assert_array_equal(fast_g(np.ones(2)), np.full(2, 4.0))
+    finally:
+        _PAIR = (1.0, (2.0, "two"))

@@ -206,6 +206,17 @@ def _nnmodule_cls() -> type:
     return Module
 
 
+def _frozen(t: tuple) -> bool:
+    """Is ``t`` made of Python scalars and such tuples only (nothing in it can change)?"""
+    for x in t:
+        if x.__class__ is tuple:
+            if not _frozen(x):
+                return False
+        elif x.__class__ not in _SCALARS:
+            return False
+    return True
+
+
 def _leaf_refs(v: Any, get: Callable, depth: int, seen: set, name: str | None) -> list:
     if isinstance(v, (_ndarray, Tensor, np.random.Generator)) or v.__class__ is Traced:
         return [(get, v, name)]
@@ -222,6 +233,10 @@ def _leaf_refs(v: Any, get: Callable, depth: int, seen: set, name: str | None) -
         return ident + _reachable(v, depth + 1, seen)
     if id(v) in seen or depth > 6:
         return ident
+    if v.__class__ is tuple and _frozen(v):
+        # immutable all the way down (a transform's argnums): the name holding the same
+        # tuple is the whole check, one identity test instead of one per item
+        return [(get, _Ident(v), name)]
     out: list = ident
     if isinstance(v, (list, tuple)) and not hasattr(v, "_fields") or (
             isinstance(v, tuple) and hasattr(v, "_fields")):
