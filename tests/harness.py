@@ -182,6 +182,21 @@ def interrupt_at_step(monkeypatch: Any, n: int) -> None:
     monkeypatch.setattr(optim.Adam, "step", step)
 
 
+def reference_point(row: Row, wanted: Callable) -> tuple | None:
+    """(arguments, a cotangent of the output, the positions differentiated) for ``row``, or
+    None when there is nothing to differentiate: the function raises on its arguments, or
+    no differentiated argument is an ndarray for which ``wanted`` holds."""
+    a = row.make_args(0)
+    try:
+        u = cotangent(row.fn(*a))
+    except Exception:
+        return None
+    wrt = row.argnums(a)
+    if not any(isinstance(a[i], np.ndarray) and wanted(a[i]) for i in wrt):
+        return None
+    return a, u, wrt
+
+
 def library_outcome(row: Row, order: int, to: Callable, back: Callable, kind: type) -> str:
     """How ``row``'s gradient (order 1, or the gradient of <v, gradient> for order 2) ends
     when its NumPy arguments are given as another library's arrays: ``to`` makes one,
@@ -193,16 +208,12 @@ def library_outcome(row: Row, order: int, to: Callable, back: Callable, kind: ty
 
     import chainrule as cr
 
-    a = row.make_args(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        try:
-            u = cotangent(row.fn(*a))
-        except Exception:
+        point = reference_point(row, lambda x: x.dtype.kind in "fc")
+        if point is None:
             return "skip"
-        wrt = row.argnums(a)
-        if not any(isinstance(a[i], np.ndarray) and a[i].dtype.kind in "fc" for i in wrt):
-            return "skip"
+        a, u, wrt = point
         cu = np.conj(u) if np.iscomplexobj(u) else u
 
         def grad(xs: list, lib: bool) -> Any:
